@@ -7,6 +7,7 @@ those steps, so nothing downstream needs to know how a plan was parsed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 Orientation = Literal["forward", "backward", "neutral"]
@@ -62,7 +63,10 @@ class Node:
     @property
     def heading(self) -> str:
         """The citation form: number plus title, as a reader would quote it."""
-        return f"{self.label}{self.title}".strip() if self.title else self.label.strip()
+        if not self.title:
+            return self.label.strip()
+        gap = " " if self.kind == "part" and self.label else ""
+        return f"{self.label}{gap}{self.title}".strip()
 
     def walk(self):
         yield self
@@ -149,3 +153,8 @@ class Subscription:
     active: bool = True
     created_by: int | None = None
     language: str = "zh"
+    # Why it is inactive ("paused", "blocked: …"), so /list can explain instead of just showing "off".
+    deactivated_reason: str | None = None
+    # Created or last resumed (aware UTC): occurrences before it are not owed, so catch-up never sends
+    # a digest for a time that passed before the user subscribed.
+    active_since: datetime | None = None

@@ -1,0 +1,229 @@
+"""The corpus: every plan in the seeds folder, cleaned, parsed and cut into citable passages.
+
+Everything the bot says is an excerpt of a passage loaded here, so each passage carries its plan and
+section path; ids are positional within a plan's tree, stable while the file is unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import regions
+from .clean import TERMINAL, clean
+from .models import Node, Passage, Plan, PlanMeta
+from .outline import parse, priorities
+from .textnorm import normalize
+
+MANIFEST = "manifest.json"
+PASSAGE_MAX = 300  # a longer item is cut into sentence windows of about WINDOW characters
+WINDOW = 220
+PREAMBLE_LABEL = "导语"
+CLOSING_LABEL = "结语"
+
+# Plans whose kind is a review with a plan attached still default to forward for unmarked parts;
+# a pure review would be marked by its headings (回顾/总结/完成情况).
+DEFAULT_ORIENTATION = "forward"
+
+
+class CorpusError(Exception):
+    """A seeds folder that cannot be read as a corpus; the message is for the operator."""
+
+
+def default_seeds_dir() -> Path:
+    """PLANBRIEF_SEEDS wins; else the project's seeds/ (a source checkout), else ./seeds."""
+    env = os.environ.get("PLANBRIEF_SEEDS")
+    if env:
+        return Path(env)
+    beside = Path(__file__).resolve().parent.parent / "seeds"
+    if (beside / MANIFEST).exists():
+        return beside
+    return Path.cwd() / "seeds"
+
+
+def read_manifest(seeds_dir: Path) -> list[dict]:
+    path = seeds_dir / MANIFEST
+    if not path.exists():
+        raise CorpusError(f"没有找到清单文件 {path}（seeds 目录需要 {MANIFEST}）")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CorpusError(f"清单文件无法读取：{path}: {exc}") from exc
+    entries = data.get("plans") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise CorpusError(f"清单文件格式不对：{path} 需要 {{\"plans\": [...]}}")
+    return entries
+
+
+def write_manifest(seeds_dir: Path, entries: list[dict]) -> None:
+    """Atomic replace, so a crash mid-write never leaves a half manifest."""
+    path = seeds_dir / MANIFEST
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"plans": entries}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def plan_meta(entry: dict) -> PlanMeta:
+    city = str(entry["city"])
+    place = regions.find_place(city, within=entry.get("province"))
+    province = entry.get("province") or (place.province if place else "")
+    parent = entry.get("parent_city") or (place.parent_city if place else None)
+    level = entry.get("admin_level") or (place.level if place else "unknown")
+    return PlanMeta(
+        plan_id=str(entry["plan_id"]),
+        city=city,
+        province=province,
+        parent_city=parent,
+        admin_level=level,
+        year=int(entry["year"]),
+        kind=str(entry.get("kind", "工作要点")),
+        title=str(entry["title"]),
+        issuer=str(entry.get("issuer", "")),
+        date=str(entry.get("date", entry["year"])),
+        source_site=str(entry.get("source_site", "")),
+        source_file=str(entry["file"]),
+    )
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", normalize(text))
+
+
+def _strip_title(preamble: list[str], title: str) -> list[str]:
+    """A docx extract glues the title to the first sentence ("…工作要点2023年，全市…")."""
+    if not preamble:
+        return preamble
+    first = preamble[0]
+    key = _squash(title)
+    squashed = _squash(first)
+    if key and squashed.startswith(key) and len(squashed) > len(key):
+        consumed, seen = 0, 0
+        while seen < len(key) and consumed < len(first):
+            if not first[consumed].isspace():
+                seen += 1
+            consumed += 1
+        return [first[consumed:].lstrip(), *preamble[1:]]
+    return preamble
+
+
+def sentence_windows(text: str, size: int = WINDOW) -> list[str]:
+    """Cut a long item at sentence ends into windows of about `size` characters."""
+    sentences = re.findall(rf"[^{TERMINAL}]+[{TERMINAL}]?[”’」』）)]*", text)
+    windows: list[str] = []
+    current = ""
+    for sentence in sentences:
+        if current and len(current) + len(sentence) > size:
+            windows.append(current)
+            current = ""
+        current += sentence
+    if current.strip():
+        if windows and len(current) < 60:
+            windows[-1] += current  # a short tail reads better with its neighbour
+        else:
+            windows.append(current)
+    return [w.strip() for w in windows if w.strip()]
+
+
+def _passages_for(plan_id: str, nodes: list[Node], path: tuple[str, ...]) -> list[Passage]:
+    out: list[Passage] = []
+    for node in nodes:
+        here = path + ((node.heading,) if node.heading else ())
+        body = node.text
+        if node.kind == "item" or (node.kind == "paragraph" and body):
+            cite = here if here else (CLOSING_LABEL,)
+            out.extend(_cut(plan_id, node, cite, body))
+        elif body:  # a section heading that carries text of its own
+            out.extend(_cut(plan_id, node, here, body))
+        out.extend(_passages_for(plan_id, node.children, here))
+    return out
+
+
+def _cut(plan_id: str, node: Node, section: tuple[str, ...], body: str) -> list[Passage]:
+    pieces = [body] if len(body) <= PASSAGE_MAX else sentence_windows(body)
+    result = []
+    for n, piece in enumerate(pieces, 1):
+        suffix = f"w{n}" if len(pieces) > 1 else ""
+        pid = f"{plan_id}:{node.id}{('.' + suffix) if suffix else ''}"
+        result.append(Passage(pid, plan_id, section, piece, normalize(piece), node.orientation, node.id))
+    return result
+
+
+def build_plan(entry: dict, raw: str) -> Plan:
+    meta = plan_meta(entry)
+    cleaned = clean(raw)
+    outline = parse(cleaned.paragraphs, DEFAULT_ORIENTATION)
+    preamble = _strip_title(outline.preamble, meta.title)
+    pre_node = Node("paragraph", "", "", "", "neutral", id="pre")
+    passages: list[Passage] = []
+    for n, para in enumerate(preamble, 1):
+        pre_node.id = f"pre{n}"
+        passages.extend(_cut(meta.plan_id, pre_node, (PREAMBLE_LABEL,), para))
+    passages.extend(_passages_for(meta.plan_id, outline.tree, ()))
+    return Plan(meta, "\n".join(preamble), outline.tree, passages, priorities(outline.tree))
+
+
+def read_text(path: Path) -> str:
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise CorpusError(f"无法识别文件编码：{path}")
+
+
+@dataclass
+class Corpus:
+    seeds_dir: Path
+    plans: list[Plan]
+    fingerprint: str
+    _by_id: dict[str, Plan] = field(default_factory=dict, repr=False)
+    _passages: dict[str, Passage] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_id = {p.plan_id: p for p in self.plans}
+        self._passages = {psg.id: psg for p in self.plans for psg in p.passages}
+
+    @property
+    def passages(self) -> list[Passage]:
+        return list(self._passages.values())
+
+    def plan(self, plan_id: str) -> Plan | None:
+        return self._by_id.get(plan_id)
+
+    def passage(self, passage_id: str) -> Passage | None:
+        return self._passages.get(passage_id)
+
+
+def newest_first(plans: list[Plan]) -> list[Plan]:
+    """Newest year and date first; a bare year ("2023") sorts after dated plans of that year."""
+    by_id = sorted(plans, key=lambda p: p.plan_id)
+    return sorted(by_id, key=lambda p: (p.meta.year, p.meta.date if len(p.meta.date) > 4 else ""), reverse=True)
+
+
+def load_corpus(seeds_dir: Path | str | None = None) -> Corpus:
+    seeds = Path(seeds_dir) if seeds_dir else default_seeds_dir()
+    entries = read_manifest(seeds)
+    digest = hashlib.sha256()
+    plans = []
+    for entry in entries:
+        try:
+            path = seeds / entry["file"]
+            raw = read_text(path)
+        except KeyError as exc:
+            raise CorpusError(f"清单条目缺少字段 {exc}: {entry}") from exc
+        except OSError as exc:
+            raise CorpusError(f"无法读取 {entry.get('file')}: {exc}") from exc
+        digest.update(json.dumps(entry, ensure_ascii=False, sort_keys=True).encode())
+        digest.update(raw.encode())
+        plans.append(build_plan(entry, raw))
+    return Corpus(seeds, newest_first(plans), digest.hexdigest()[:16])
+
+
+def plan_summary(plan: Plan) -> dict:
+    """The `plans --json` shape (a contract: add fields, never rename or drop)."""
+    return {**plan.meta.as_dict(), "passages": len(plan.passages)}

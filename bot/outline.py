@@ -1,0 +1,320 @@
+"""Parse a plan's cleaned paragraphs into parts › sections › items, and find its headline priorities.
+
+Official Chinese documents number their levels by convention (第一方面 › 一、 › （一） › 1. › （1）/①),
+with 一是/第一， as item-level runs and unnumbered headings in news copy. Ranks below follow that
+convention, so a document that skips a level still nests correctly, and no file needs its own rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .clean import TERMINAL
+from .models import Node, Orientation, Priority
+
+CN_NUM = "一二三四五六七八九十"
+_CN = f"[{CN_NUM}]{{1,3}}"
+
+RANK_PART, RANK_SECTION, RANK_SUBSECTION, RANK_ITEM, RANK_SUBITEM = 0, 1, 2, 3, 4
+
+_PART = re.compile(rf"^(第{_CN}(?:方面|部分|篇|章))[\s\u3000:：]*(.*)$")
+_SECTION = re.compile(rf"^({_CN}[、.．])\s*(.+)$")
+_LABEL_ORDINAL = re.compile(rf"^([\u4e00-\u9fff]{{1,4}}?{_CN}[：:])\s*(.+)$")
+_SUBSECTION = re.compile(rf"^([（(]{_CN}[)）])\s*(.+)$")
+_ITEM_NUM = re.compile(r"^((\d{1,2})\s*[.．、]\s*)(?=\S)(.+)$")
+_ITEM_NUM_BARE = re.compile(r"^((\d{1,2}))(?=[\u4e00-\u9fff])(.+)$")
+_ITEM_SHI = re.compile(rf"^({_CN}是)(.+)$")
+_ITEM_DI = re.compile(rf"^(第{_CN}[，,、])\s*(.+)$")
+_SUBITEM = re.compile(r"^([（(]\d{1,2}[)）]|[①-⑳])\s*(.+)$")
+
+_SIDEBAR_HEADINGS = {"链接", "相关链接", "延伸阅读", "背景链接", "新闻链接", "知识链接", "相关阅读"}
+
+_BACKWARD = re.compile(r"回顾|总结|完成情况|成绩|成效|进展情况|取得|主要做法")
+_FORWARD = re.compile(r"任务|计划|安排|要点|打算|部署|思路|目标|举措|重点工作")
+_NEUTRAL = re.compile(r"^(体会|思考|认识|感悟)")
+
+# Item titles: the first sentence when it is a short heading-like clause ("加强政治理论学习。").
+_TITLE_MAX = 40
+
+
+@dataclass
+class Block:
+    """A paragraph with its recognised numbering: rank, printed label and the rest of the text."""
+
+    rank: int | None
+    label: str
+    body: str
+    kind: str  # part/section/item/subitem/heading/paragraph/list
+    number: int | None = None
+
+
+def first_sentence(text: str) -> tuple[str, str]:
+    """Split off a leading sentence; the rest keeps its own punctuation."""
+    m = re.search(rf"[{TERMINAL}]", text)
+    if not m:
+        return text, ""
+    return text[: m.end()], text[m.end():]
+
+
+def title_of(body: str) -> str:
+    head, rest = first_sentence(body)
+    head_clean = head.rstrip(TERMINAL).strip()
+    if len(head_clean) <= _TITLE_MAX:
+        return head_clean
+    clause = re.split(r"[，,：:]", head_clean, maxsplit=1)[0]
+    return clause if len(clause) <= _TITLE_MAX else clause[:_TITLE_MAX] + "…"
+
+
+def _is_short_line(para: str) -> bool:
+    return len(para) <= 60 and not any(p in para for p in "。！？；")
+
+
+def _is_titled(para: str) -> bool:
+    """A paragraph led by a short titled sentence: 树牢站位全局的理念。坚持……"""
+    head, rest = first_sentence(para)
+    return bool(rest.strip()) and len(head) <= 22 and head[-1:] == "。"
+
+
+def classify(para: str, expected_item: int) -> Block:
+    if m := _PART.match(para):
+        return Block(RANK_PART, m.group(1), m.group(2), "part")
+    if m := _SUBSECTION.match(para):
+        return Block(RANK_SUBSECTION, m.group(1), m.group(2), "section")
+    if m := _SECTION.match(para):
+        return Block(RANK_SECTION, m.group(1), m.group(2), "section")
+    if m := _ITEM_SHI.match(para):
+        return Block(RANK_ITEM, m.group(1), m.group(2), "item")
+    if m := _ITEM_DI.match(para):
+        return Block(RANK_ITEM, m.group(1), m.group(2), "item")
+    if (m := _ITEM_NUM.match(para)) and not re.match(r"^\d{1,2}\s*[.．]\d", para):
+        return Block(RANK_ITEM, m.group(1), m.group(3), "item", int(m.group(2)))
+    if (m := _ITEM_NUM_BARE.match(para)) and int(m.group(2)) == expected_item:
+        return Block(RANK_ITEM, m.group(1), m.group(3), "item", int(m.group(2)))
+    if m := _SUBITEM.match(para):
+        return Block(RANK_SUBITEM, m.group(1), m.group(2), "item")
+    if m := _LABEL_ORDINAL.match(para):
+        return Block(RANK_SECTION, m.group(1), m.group(2), "section")
+    return Block(None, "", para, "paragraph")
+
+
+# ---------------------------------------------------------------------------------------------
+# Inline splitting: a docx flattened into one line still carries its numbering in sequence.
+
+
+def _cn_value(numeral: str) -> int:
+    if numeral == "十":
+        return 10
+    if numeral.startswith("十"):
+        return 10 + CN_NUM.index(numeral[1]) + 1
+    if numeral.endswith("十"):
+        return (CN_NUM.index(numeral[0]) + 1) * 10
+    if "十" in numeral:
+        a, b = numeral.split("十")
+        return (CN_NUM.index(a) + 1) * 10 + CN_NUM.index(b) + 1
+    return CN_NUM.index(numeral) + 1
+
+
+_INLINE_SECTION = re.compile(rf"({_CN})、")
+_INLINE_ITEM = re.compile(r"(\d{1,2})\s*[.．、]?\s*(?=[\u4e00-\u9fff])")
+
+
+def split_inline(para: str) -> list[str]:
+    """Cut a run-on paragraph at its in-sequence section (一、二、) and item (1 2 . 3 .) numbers.
+
+    Only numbers that continue the sequence and follow a sentence end (or open a section heading)
+    count, so "2023年" or "100%" never split a sentence.
+    """
+    cuts: list[int] = []
+    next_section, next_item = 1, 1
+    heading_open_at: int | None = None
+    i = 0
+    while i < len(para):
+        prev = para[i - 1] if i else "。"
+        after_sentence = prev in TERMINAL or prev in "”」" and i >= 2 and para[i - 2] in TERMINAL
+        m = _INLINE_SECTION.match(para, i)
+        if m and (after_sentence or i == 0) and _cn_value(m.group(1)) == next_section:
+            cuts.append(i)
+            next_section += 1
+            heading_open_at = i
+            i = m.end()
+            continue
+        m = _INLINE_ITEM.match(para, i)
+        if m and int(m.group(1)) == next_item and not (i and para[i - 1].isdigit()):
+            in_heading = heading_open_at is not None and i - heading_open_at <= 60 and prev not in ",，、"
+            if after_sentence or in_heading:
+                cuts.append(i)
+                next_item += 1
+                heading_open_at = None
+                i = m.end()
+                continue
+        if para[i] in TERMINAL:
+            heading_open_at = None
+        i += 1
+    if len(cuts) < 3:
+        return [para]
+    pieces = [para[a:b].strip() for a, b in zip([0, *cuts], [*cuts, len(para)], strict=True)]
+    return [p for p in pieces if p]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _orientation(heading: str, inherited: Orientation, top_level: bool) -> Orientation:
+    """Reflections are neutral anywhere; otherwise only top-level headings set a direction.
+
+    A section inside "2022年工作回顾" stays a review even when its title says 根本任务.
+    """
+    if _NEUTRAL.search(heading):
+        return "neutral"
+    if not top_level:
+        return inherited
+    if _BACKWARD.search(heading):
+        return "backward"
+    if _FORWARD.search(heading):
+        return "forward"
+    return inherited
+
+
+@dataclass
+class Outline:
+    preamble: list[str]
+    tree: list[Node]
+
+
+def _node_for(block: Block, parent_orientation: Orientation, top_level: bool) -> Node:
+    if block.kind in ("part", "section", "heading"):
+        title, rest = block.body, ""
+        if any(p in block.body for p in "。！？；") and len(block.body) > _TITLE_MAX:
+            head, rest = first_sentence(block.body)
+            title = head.rstrip(TERMINAL)
+        kind = "part" if block.kind == "part" else "section"
+        node = Node(kind, block.label, title.strip(), rest.strip())
+        node.orientation = _orientation(block.label + title, parent_orientation, top_level)
+        return node
+    if block.kind == "item":
+        node = Node("item", block.label, title_of(block.body), block.label + block.body)
+        node.orientation = parent_orientation
+        return node
+    return Node("paragraph", "", "", block.body, parent_orientation)
+
+
+def _close_for_trailer(stack, paragraphs: list[str], start: int, expected_item: int):
+    """An unnumbered paragraph after an item continues it, unless what follows closes the section.
+
+    "在看到成绩的同时……我谈四点体会。" leads into 体会一 (a section), and a closing "同志们，……" ends
+    the speech: neither belongs to the item above it.
+    """
+    for para in paragraphs[start:]:
+        block = classify(para, expected_item)
+        if block.rank is None:
+            continue
+        if block.rank >= RANK_ITEM:
+            return stack
+        return [entry for entry in stack if entry[0] < block.rank]
+    return []
+
+
+def _under_plain_heading(stack: list[tuple[float, Node]]) -> bool:
+    """Titled paragraphs are items only beneath an unnumbered heading (news copy such as 树牢五大理念)."""
+    for _, node in reversed(stack):
+        if node.kind == "section":
+            return not node.label
+    return False
+
+
+def parse(paragraphs: list[str], default: Orientation = "forward") -> Outline:
+    """Build the tree with a rank stack: a block closes every open block of equal or lower rank."""
+    expanded: list[str] = []
+    for para in paragraphs:
+        expanded.extend(split_inline(para) if len(para) > 1000 else [para])
+
+    preamble: list[str] = []
+    roots: list[Node] = []
+    stack: list[tuple[float, Node]] = []
+    expected_item = 1
+    sidebar: Node | None = None
+    i = 0
+    while i < len(expanded):
+        para = expanded[i]
+        nxt = expanded[i + 1] if i + 1 < len(expanded) else ""
+        block = classify(para, expected_item)
+        if block.kind == "paragraph" and _is_short_line(para):
+            if para in _SIDEBAR_HEADINGS and nxt and not _is_short_line(nxt):
+                sidebar = Node("part", "", para, "", "neutral")
+                roots.append(sidebar)
+                stack = [(RANK_PART, sidebar)]
+                i += 1
+                continue
+            if nxt and not _is_short_line(nxt) and classify(nxt, expected_item).rank is None:
+                if sidebar is not None and _is_titled(nxt):
+                    sidebar, stack = None, []
+                block = Block(RANK_SECTION, "", para, "heading")
+            else:
+                # A run of short lines is one list block (a "百项重点任务" style excerpt).
+                run = [para]
+                while i + 1 < len(expanded):
+                    cand = expanded[i + 1]
+                    after = expanded[i + 2] if i + 2 < len(expanded) else ""
+                    if not _is_short_line(cand) or classify(cand, expected_item).rank is not None:
+                        break
+                    if after and not _is_short_line(after):
+                        break  # cand heads the next section
+                    run.append(cand)
+                    i += 1
+                block = Block(None, "", "\n".join(run), "list")
+        if block.kind == "item" and block.number is not None:
+            expected_item = block.number + 1
+        if block.rank is None and _is_titled(para) and _under_plain_heading(stack):
+            block = Block(RANK_ITEM, "", para, "item")
+        parent = stack[-1][1] if stack else None
+        if block.rank is None and parent is not None and parent.kind == "item":
+            stack = _close_for_trailer(stack, expanded, i + 1, expected_item)
+            parent = stack[-1][1] if stack else None
+        if block.rank is None:
+            if parent is None and roots:
+                roots.append(Node("paragraph", "", "", block.body, "neutral"))
+            elif parent is None:
+                preamble.append(block.body)
+            else:
+                parent.children.append(Node("paragraph", "", "", block.body, parent.orientation))
+            i += 1
+            continue
+        while stack and stack[-1][0] >= block.rank:
+            stack.pop()
+        parent = stack[-1][1] if stack else None
+        node = _node_for(block, parent.orientation if parent else default, parent is None)
+        (parent.children if parent else roots).append(node)
+        stack.append((block.rank, node))
+        i += 1
+    _assign_ids(roots)
+    return Outline(preamble, roots)
+
+
+def _assign_ids(nodes: list[Node], prefix: str = "") -> None:
+    for n, node in enumerate(nodes, 1):
+        node.id = f"{prefix}{node.kind[0]}{n}"
+        _assign_ids(node.children, node.id + ".")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def priorities(tree: list[Node]) -> list[Priority]:
+    """Headline priorities: top-level forward-looking headings, each with its items' titles.
+
+    A part (第二方面 2023年主要任务) is a container, so its sections are the headings; sidebars and
+    reviews never count.
+    """
+    heads: list[Node] = []
+    for node in tree:
+        if node.kind == "part" and node.label:
+            if node.orientation != "backward":
+                heads.extend(c for c in node.children if c.kind == "section" and c.orientation == "forward")
+        elif node.kind == "section" and node.orientation == "forward":
+            heads.append(node)
+    result = []
+    for head in heads:
+        items = tuple(c.title for c in head.children if c.kind in ("item", "section") and c.title)
+        result.append(Priority(head.heading, items))
+    return result
