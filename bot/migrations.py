@@ -1,0 +1,165 @@
+"""Versioned schema migrations, applied in order when a store is opened.
+
+Why not create_all()/ad-hoc ALTERs: a deployed SQLite file or PostgreSQL database outlives the code,
+so every schema change must be a numbered, recorded step that runs exactly once per database.
+
+Each migration builds its own snapshot of the tables it touches (a local MetaData), never the store's
+current Table objects, so an old migration keeps meaning what it meant when it was written.
+
+Concurrency: everything runs in one transaction that first takes an exclusive lock — BEGIN IMMEDIATE
+on SQLite (the store's engine emits it for every transaction), pg_advisory_xact_lock on PostgreSQL —
+so a second process opening the database at the same time waits, then sees the versions recorded and
+applies nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    text,
+)
+
+# Arbitrary constant key for pg_advisory_xact_lock: "PLANBRIEF" digits-ish, unique within our database.
+_PG_LOCK_KEY = 7_526_273_743
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _schema_version_table(metadata: MetaData) -> Table:
+    return Table(
+        "schema_version",
+        metadata,
+        Column("version", Integer, primary_key=True, autoincrement=False),
+        Column("description", String(200), nullable=False),
+        Column("applied_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+def _v1_initial(conn: Connection) -> None:
+    """Chats, subscriptions, the delivery ledger and the per-chat record of plans already sent."""
+    md = MetaData()
+    Table(
+        "chats",
+        md,
+        Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("tz", String(64), nullable=False),
+        Column("language", String(16), nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+    Table(
+        "subscriptions",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("chat_id", BigInteger, ForeignKey("chats.chat_id"), nullable=False),
+        Column("frequency", String(8), nullable=False),
+        Column("weekday", Integer, nullable=True),
+        Column("time", String(5), nullable=False),
+        Column("city", String(100), nullable=True),
+        Column("topic", String(200), nullable=True),
+        Column("active", Boolean, nullable=False),
+        Column("created_by", BigInteger, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("active_since", DateTime(timezone=True), nullable=True),
+        Column("deactivated_reason", String(200), nullable=True),
+        Index("ix_subscriptions_chat", "chat_id"),
+    )
+    Table(
+        "deliveries",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column(
+            "subscription_id",
+            Integer,
+            ForeignKey("subscriptions.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        Column("period_key", String(16), nullable=False),
+        Column("status", String(8), nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("claimed_at", DateTime(timezone=True), nullable=False),
+        Column("sent_at", DateTime(timezone=True), nullable=True),
+        Column("plan_ids", Text, nullable=True),
+        Column("error", Text, nullable=True),
+        UniqueConstraint("subscription_id", "period_key", name="uq_deliveries_sub_period"),
+        Index("ix_deliveries_status", "status"),
+    )
+    Table(
+        "chat_plans",
+        md,
+        Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("plan_id", String(200), primary_key=True),
+        Column("first_sent_at", DateTime(timezone=True), nullable=False),
+    )
+    md.create_all(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "chats, subscriptions, deliveries, chat_plans", _v1_initial),
+)
+
+
+def _check_order(migrations: Sequence[Migration]) -> None:
+    versions = [m.version for m in migrations]
+    if versions != sorted(set(versions)) or (versions and versions[0] < 1):
+        raise ValueError(f"migration versions must be unique, ascending and ≥ 1: {versions}")
+
+
+def _lock(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+
+
+def current_version(conn: Connection) -> int:
+    table = _schema_version_table(MetaData())
+    if not conn.dialect.has_table(conn, table.name):
+        return 0
+    return conn.scalar(select(func.max(table.c.version))) or 0
+
+
+def apply_migrations(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Apply pending migrations atomically; return the versions applied by this call (often none)."""
+    _check_order(migrations)
+    table = _schema_version_table(MetaData())
+    applied: list[int] = []
+    with engine.begin() as conn:
+        _lock(conn)
+        table.create(conn, checkfirst=True)
+        done = set(conn.scalars(select(table.c.version)))
+        for migration in migrations:
+            if migration.version in done:
+                continue
+            migration.apply(conn)
+            conn.execute(
+                table.insert().values(
+                    version=migration.version,
+                    description=migration.description,
+                    applied_at=datetime.now(UTC),
+                )
+            )
+            applied.append(migration.version)
+    return applied

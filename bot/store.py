@@ -1,0 +1,546 @@
+"""Persistent state for digests: chats, subscriptions and the delivery ledger.
+
+SQLAlchemy Core with portable types so the same code runs on the default SQLite file and on
+PostgreSQL (PLANBRIEF_DATABASE_URL). The API is synchronous on purpose: calls are short, and the
+async layers run them with asyncio.to_thread instead of pulling an async driver into the core.
+
+Exactly-once delivery rests on one database fact: UNIQUE(subscription_id, period_key) on deliveries.
+claim_delivery is a plain INSERT that either wins or hits that constraint, so no interleaving of
+processes, retries or restarts can produce two claims for one period.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    and_,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from bot import schedule
+from bot.migrations import apply_migrations
+from bot.models import Subscription
+
+DATABASE_URL_ENV = "PLANBRIEF_DATABASE_URL"
+DATA_DIR_ENV = "PLANBRIEF_DATA_DIR"
+DEFAULT_FILENAME = "planbrief.sqlite3"
+DEFAULT_LANGUAGE = "zh"
+SETTLED = ("sent", "skipped", "sending")  # a period with one of these is not owed again
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC in and out on every backend; SQLite would otherwise hand back naive values."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = schedule.require_aware(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# The current schema, for queries. Must match the migrations' end state (a test reflects and compares).
+metadata = MetaData()
+chats = Table(
+    "chats",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("tz", String(64), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("chat_id", BigInteger, ForeignKey("chats.chat_id"), nullable=False),
+    Column("frequency", String(8), nullable=False),
+    Column("weekday", Integer),
+    Column("time", String(5), nullable=False),
+    Column("city", String(100)),
+    Column("topic", String(200)),
+    Column("active", Boolean, nullable=False),
+    Column("created_by", BigInteger),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("active_since", UTCDateTime),
+    Column("deactivated_reason", String(200)),
+)
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False),
+    Column("period_key", String(16), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("plan_ids", Text),
+    Column("error", Text),
+    UniqueConstraint("subscription_id", "period_key", name="uq_deliveries_sub_period"),
+)
+chat_plans = Table(
+    "chat_plans",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("plan_id", String(200), primary_key=True),
+    Column("first_sent_at", UTCDateTime, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    subscription_id: int
+    period_key: str
+    status: str  # 'sending' | 'sent' | 'failed' | 'skipped'
+    attempts: int
+    claimed_at: datetime
+    sent_at: datetime | None
+    plan_ids: tuple[str, ...]
+    error: str | None
+
+
+# ------------------------------------------------------------------------------------------- engine
+
+
+def resolve_url(url_or_path: str | os.PathLike | None = None) -> str:
+    """Explicit argument, else PLANBRIEF_DATABASE_URL, else a SQLite file in the data directory."""
+    if url_or_path is None:
+        url_or_path = os.environ.get(DATABASE_URL_ENV) or Path(
+            os.environ.get(DATA_DIR_ENV, "data")
+        ) / DEFAULT_FILENAME
+    text = os.fspath(url_or_path)
+    if "://" in text:
+        return text
+    path = Path(text).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Take transaction control from pysqlite (per SQLAlchemy's SQLite docs) and begin IMMEDIATE.
+
+    pysqlite's legacy mode neither BEGINs before DDL nor before SELECT, which breaks transactional
+    migrations; a deferred transaction that reads then writes can also fail with SQLITE_BUSY without
+    waiting. BEGIN IMMEDIATE takes the write lock up front, so writers queue on busy_timeout instead.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def open_store(url_or_path: str | os.PathLike | None = None, *, clock: Callable[[], datetime] | None = None):
+    """Open (creating and migrating if needed) the store; safe to call from several processes at once."""
+    engine = make_engine(resolve_url(url_or_path))
+    apply_migrations(engine)
+    return Store(engine, clock=clock)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# -------------------------------------------------------------------------------------------- store
+
+
+class Store:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] | None = None):
+        self.engine = engine
+        self.clock = clock or _utcnow
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ------------------------------------------------------------------------------------ chats
+
+    def _ensure_chat(self, conn: Connection, chat_id: int, tz: str | None, language: str | None) -> None:
+        if conn.scalar(select(chats.c.chat_id).where(chats.c.chat_id == chat_id)) is not None:
+            return
+        conn.execute(
+            insert(chats).values(
+                chat_id=chat_id,
+                tz=schedule.parse_tz(tz) if tz else schedule.DEFAULT_TZ,
+                language=language or DEFAULT_LANGUAGE,
+                created_at=self.clock(),
+            )
+        )
+
+    def ensure_chat(self, chat_id: int, *, tz: str | None = None, language: str | None = None) -> None:
+        """Register a chat with defaults if unknown; never overwrites existing settings."""
+        with self._tx() as conn:
+            self._ensure_chat(conn, chat_id, tz, language)
+
+    def set_chat_tz(self, chat_id: int, tz: str) -> str:
+        """Validate and store; returns the canonical name. Raises schedule.UnknownTimeZone."""
+        canonical = schedule.parse_tz(tz)
+        with self._tx() as conn:
+            self._ensure_chat(conn, chat_id, canonical, None)
+            conn.execute(update(chats).where(chats.c.chat_id == chat_id).values(tz=canonical))
+        return canonical
+
+    def get_chat_tz(self, chat_id: int) -> str:
+        with self._tx() as conn:
+            tz = conn.scalar(select(chats.c.tz).where(chats.c.chat_id == chat_id))
+        return tz or schedule.DEFAULT_TZ
+
+    def set_chat_language(self, chat_id: int, language: str) -> None:
+        with self._tx() as conn:
+            self._ensure_chat(conn, chat_id, None, language)
+            conn.execute(update(chats).where(chats.c.chat_id == chat_id).values(language=language))
+
+    def get_chat_language(self, chat_id: int) -> str:
+        with self._tx() as conn:
+            language = conn.scalar(select(chats.c.language).where(chats.c.chat_id == chat_id))
+        return language or DEFAULT_LANGUAGE
+
+    # ---------------------------------------------------------------------------- subscriptions
+
+    def _select_subs(self):
+        return select(subscriptions, chats.c.tz, chats.c.language).join(
+            chats, chats.c.chat_id == subscriptions.c.chat_id
+        )
+
+    @staticmethod
+    def _to_sub(row) -> Subscription:
+        m = row._mapping
+        return Subscription(
+            id=m["id"],
+            chat_id=m["chat_id"],
+            frequency=m["frequency"],
+            time=m["time"],
+            weekday=m["weekday"],
+            city=m["city"],
+            topic=m["topic"],
+            tz=m["tz"],
+            active=bool(m["active"]),
+            created_by=m["created_by"],
+            language=m["language"],
+            deactivated_reason=m["deactivated_reason"],
+            active_since=m["active_since"],
+        )
+
+    @staticmethod
+    def _normalise(sub: Subscription) -> dict:
+        """Canonicalise on write so the scheduler can trust stored values without re-parsing."""
+        frequency = schedule.parse_frequency(sub.frequency)
+        weekday = sub.weekday if frequency == "weekly" else None
+        if frequency == "weekly" and (not isinstance(weekday, int) or not 0 <= weekday <= 6):
+            raise schedule.InvalidWeekday("a weekly subscription needs a weekday 0-6 (0=Monday)", sub.weekday)
+        return {
+            "chat_id": sub.chat_id,
+            "frequency": frequency,
+            "weekday": weekday,
+            "time": schedule.parse_time(sub.time),
+            "city": sub.city or None,
+            "topic": sub.topic or None,
+            "created_by": sub.created_by,
+        }
+
+    def _find_same(self, conn: Connection, values: dict) -> int | None:
+        cond = [subscriptions.c.active.is_(True)]
+        for key, value in values.items():
+            if key == "created_by":
+                continue
+            column = subscriptions.c[key]
+            cond.append(column.is_(None) if value is None else column == value)
+        return conn.scalar(select(subscriptions.c.id).where(and_(*cond)))
+
+    def add_subscription(self, sub: Subscription) -> Subscription:
+        """Store a new subscription (sub.id ignored) and return it as stored.
+
+        An identical active subscription in the same chat is returned instead of duplicated, so a
+        double-tapped button does not mean two digests. The chat is created with sub.tz/sub.language
+        if unknown; an existing chat keeps its own zone (the zone is a chat setting, not per sub).
+        Raises schedule.ScheduleError subclasses for invalid fields.
+        """
+        values = self._normalise(sub)
+        now = self.clock()
+        with self._tx() as conn:
+            self._ensure_chat(conn, sub.chat_id, sub.tz, sub.language)
+            existing = self._find_same(conn, values)
+            if existing is None:
+                existing = conn.execute(
+                    insert(subscriptions).values(
+                        **values, active=True, created_at=now, updated_at=now, active_since=now
+                    )
+                ).inserted_primary_key[0]
+            row = conn.execute(self._select_subs().where(subscriptions.c.id == existing)).one()
+        return self._to_sub(row)
+
+    def get_subscription(self, sub_id: int) -> Subscription | None:
+        with self._tx() as conn:
+            row = conn.execute(self._select_subs().where(subscriptions.c.id == sub_id)).first()
+        return self._to_sub(row) if row else None
+
+    def list_subscriptions(self, chat_id: int, *, include_inactive: bool = True) -> list[Subscription]:
+        query = self._select_subs().where(subscriptions.c.chat_id == chat_id)
+        if not include_inactive:
+            query = query.where(subscriptions.c.active.is_(True))
+        with self._tx() as conn:
+            rows = conn.execute(query.order_by(subscriptions.c.id)).all()
+        return [self._to_sub(r) for r in rows]
+
+    def list_active_subscriptions(self) -> list[Subscription]:
+        """Every active subscription of every chat: the scheduler's input."""
+        query = self._select_subs().where(subscriptions.c.active.is_(True)).order_by(subscriptions.c.id)
+        with self._tx() as conn:
+            return [self._to_sub(r) for r in conn.execute(query).all()]
+
+    def _set_active(self, where, active: bool, reason: str | None) -> int:
+        now = self.clock()
+        values = {"active": active, "updated_at": now, "deactivated_reason": reason}
+        if active:
+            values["active_since"] = now
+        with self._tx() as conn:
+            return conn.execute(update(subscriptions).where(where).values(**values)).rowcount
+
+    def _one(self, chat_id: int, sub_id: int):
+        """Scope by chat too, so one chat can never pause or delete another chat's subscription."""
+        return and_(subscriptions.c.id == sub_id, subscriptions.c.chat_id == chat_id)
+
+    def pause_subscription(self, chat_id: int, sub_id: int) -> bool:
+        return self._set_active(self._one(chat_id, sub_id), False, "paused") == 1
+
+    def resume_subscription(self, chat_id: int, sub_id: int) -> bool:
+        """Reactivate; occurrences before now are not owed (no surprise digest for the missed past)."""
+        return self._set_active(self._one(chat_id, sub_id), True, None) == 1
+
+    def delete_subscription(self, chat_id: int, sub_id: int) -> bool:
+        with self._tx() as conn:
+            return conn.execute(delete(subscriptions).where(self._one(chat_id, sub_id))).rowcount == 1
+
+    def delete_all_subscriptions(self, chat_id: int) -> int:
+        with self._tx() as conn:
+            return conn.execute(delete(subscriptions).where(subscriptions.c.chat_id == chat_id)).rowcount
+
+    def deactivate_chat(self, chat_id: int, reason: str) -> int:
+        """For chats that blocked the bot or vanished: keep the rows (a returning user can resume)."""
+        where = and_(subscriptions.c.chat_id == chat_id, subscriptions.c.active.is_(True))
+        return self._set_active(where, False, reason[:200])
+
+    def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> int:
+        """Move a group's subscriptions and history to its supergroup id; returns subscriptions moved.
+
+        Idempotent (a second call finds nothing to move). If the new chat already exists its settings
+        win; otherwise it inherits the old chat's zone and language.
+        """
+        with self._tx() as conn:
+            old = conn.execute(select(chats).where(chats.c.chat_id == old_chat_id)).first()
+            if old is None:
+                return 0
+            self._ensure_chat(conn, new_chat_id, old.tz, old.language)
+            moved = conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.chat_id == old_chat_id)
+                .values(chat_id=new_chat_id, updated_at=self.clock())
+            ).rowcount
+            self._move_chat_plans(conn, old_chat_id, new_chat_id)
+            conn.execute(delete(chats).where(chats.c.chat_id == old_chat_id))
+        return moved
+
+    def _move_chat_plans(self, conn: Connection, old_chat_id: int, new_chat_id: int) -> None:
+        rows = conn.execute(select(chat_plans).where(chat_plans.c.chat_id == old_chat_id)).all()
+        self._record_plans(conn, new_chat_id, {r.plan_id: r.first_sent_at for r in rows})
+        conn.execute(delete(chat_plans).where(chat_plans.c.chat_id == old_chat_id))
+
+    # ------------------------------------------------------------------------------- deliveries
+
+    def _key(self, sub_id: int, period_key: str):
+        return and_(deliveries.c.subscription_id == sub_id, deliveries.c.period_key == period_key)
+
+    def claim_delivery(self, sub_id: int, period_key: str, *, max_attempts: int = 5) -> bool:
+        """Atomically claim (sub, period) for sending; False if anyone already holds or settled it.
+
+        The INSERT relies on the unique constraint (portable, unlike ON CONFLICT). A 'failed' row is
+        re-claimable by a conditional UPDATE — also atomic — until max_attempts, so a transient outage
+        is retried by a later run without ever letting two senders hold the same period.
+        """
+        now = self.clock()
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    insert(deliveries).values(
+                        subscription_id=sub_id, period_key=period_key, status="sending", attempts=1, claimed_at=now
+                    )
+                )
+            return True
+        except IntegrityError:
+            return self._reclaim_failed(sub_id, period_key, now, max_attempts)
+
+    def _reclaim_failed(self, sub_id: int, period_key: str, now: datetime, max_attempts: int) -> bool:
+        where = and_(self._key(sub_id, period_key), deliveries.c.status == "failed", deliveries.c.attempts < max_attempts)
+        values = {"status": "sending", "attempts": deliveries.c.attempts + 1, "claimed_at": now, "error": None}
+        with self._tx() as conn:
+            return conn.execute(update(deliveries).where(where).values(**values)).rowcount == 1
+
+    def mark_sent(self, sub_id: int, period_key: str, plan_ids: list[str] | tuple[str, ...] = ()) -> None:
+        """Settle the claim and remember which plans the chat has now seen (for "new since last")."""
+        now = self.clock()
+        with self._tx() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(self._key(sub_id, period_key))
+                .values(status="sent", sent_at=now, plan_ids=json.dumps(list(plan_ids)), error=None)
+            )
+            chat_id = conn.scalar(select(subscriptions.c.chat_id).where(subscriptions.c.id == sub_id))
+            if chat_id is not None:
+                self._record_plans(conn, chat_id, dict.fromkeys(plan_ids, now))
+
+    def _record_plans(self, conn: Connection, chat_id: int, first_sent: dict[str, datetime]) -> None:
+        """Insert only unseen ids; the transaction holds the write lock, so no concurrent duplicate."""
+        if not first_sent:
+            return
+        known = set(conn.scalars(select(chat_plans.c.plan_id).where(chat_plans.c.chat_id == chat_id)))
+        rows = [{"chat_id": chat_id, "plan_id": p, "first_sent_at": t} for p, t in first_sent.items() if p not in known]
+        if rows:
+            conn.execute(insert(chat_plans), rows)
+
+    def mark_failed(self, sub_id: int, period_key: str, error: str) -> None:
+        """Keep the row (history, attempts) but let claim_delivery retake it later."""
+        self._settle(sub_id, period_key, "failed", error)
+
+    def mark_skipped(self, sub_id: int, period_key: str, reason: str) -> None:
+        """A period deliberately not sent (too late, nothing to say, ambiguous crash): never retried."""
+        self._settle(sub_id, period_key, "skipped", reason)
+
+    def _settle(self, sub_id: int, period_key: str, status: str, error: str) -> None:
+        with self._tx() as conn:
+            conn.execute(update(deliveries).where(self._key(sub_id, period_key)).values(status=status, error=error))
+
+    def record_skipped(self, sub_id: int, period_key: str, reason: str) -> bool:
+        """Log a missed period we decided not to send; a 'failed' row becomes 'skipped' (given up).
+
+        False if the period was already sent, skipped or is being sent.
+        """
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    insert(deliveries).values(
+                        subscription_id=sub_id,
+                        period_key=period_key,
+                        status="skipped",
+                        attempts=0,
+                        claimed_at=self.clock(),
+                        error=reason,
+                    )
+                )
+            return True
+        except IntegrityError:
+            where = and_(self._key(sub_id, period_key), deliveries.c.status == "failed")
+            with self._tx() as conn:
+                return conn.execute(update(deliveries).where(where).values(status="skipped", error=reason)).rowcount == 1
+
+    def release(self, sub_id: int, period_key: str) -> bool:
+        """Delete a claim whose send certainly never reached Telegram, so the period is owed again."""
+        where = and_(self._key(sub_id, period_key), deliveries.c.status.in_(("sending", "failed")))
+        with self._tx() as conn:
+            return conn.execute(delete(deliveries).where(where)).rowcount == 1
+
+    @staticmethod
+    def _to_delivery(row) -> Delivery:
+        return Delivery(
+            subscription_id=row.subscription_id,
+            period_key=row.period_key,
+            status=row.status,
+            attempts=row.attempts,
+            claimed_at=row.claimed_at,
+            sent_at=row.sent_at,
+            plan_ids=tuple(json.loads(row.plan_ids)) if row.plan_ids else (),
+            error=row.error,
+        )
+
+    def get_delivery(self, sub_id: int, period_key: str) -> Delivery | None:
+        with self._tx() as conn:
+            row = conn.execute(select(deliveries).where(self._key(sub_id, period_key))).first()
+        return self._to_delivery(row) if row else None
+
+    def last_settled_periods(self) -> dict[int, str]:
+        """Latest period not owed any more, per subscription (one query for the whole sweep).
+
+        'failed' rows are excluded so a failed period stays owed; latest = most recently claimed.
+        """
+        query = (
+            select(deliveries.c.subscription_id, deliveries.c.period_key)
+            .where(deliveries.c.status.in_(SETTLED))
+            .order_by(deliveries.c.claimed_at, deliveries.c.id)
+        )
+        with self._tx() as conn:
+            return {row.subscription_id: row.period_key for row in conn.execute(query)}
+
+    def stale_claims(self, claimed_before: datetime) -> list[Delivery]:
+        """Claims still 'sending' from before a cut-off: left behind by a crashed process."""
+        where = and_(deliveries.c.status == "sending", deliveries.c.claimed_at < claimed_before)
+        with self._tx() as conn:
+            return [self._to_delivery(r) for r in conn.execute(select(deliveries).where(where))]
+
+    def retake_stale(self, sub_id: int, period_key: str, claimed_before: datetime) -> bool:
+        """Take over a stale claim atomically, so two restarting processes cannot both resend it."""
+        where = and_(
+            self._key(sub_id, period_key), deliveries.c.status == "sending", deliveries.c.claimed_at < claimed_before
+        )
+        values = {"claimed_at": self.clock(), "attempts": deliveries.c.attempts + 1}
+        with self._tx() as conn:
+            return conn.execute(update(deliveries).where(where).values(**values)).rowcount == 1
+
+    def plans_sent_to_chat(self, chat_id: int) -> set[str]:
+        with self._tx() as conn:
+            return set(conn.scalars(select(chat_plans.c.plan_id).where(chat_plans.c.chat_id == chat_id)))
