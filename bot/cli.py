@@ -1,0 +1,140 @@
+"""`planbrief`: the same answers as the bot, scriptable, and the way to run the bot itself.
+
+The `--json` shapes are a contract for outside scripts: fields may be added, never renamed or dropped.
+Errors print one line to stderr and exit non-zero; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .corpus import CorpusError, load_corpus, plan_summary
+
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+
+
+def _print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _fail(message: str, code: int = 1) -> int:
+    sys.stderr.write(f"planbrief: {message}\n")
+    return code
+
+
+def cmd_plans(args, corpus) -> int:
+    plans = [plan_summary(p) for p in corpus.plans]
+    if args.json:
+        _print_json({"plans": plans})
+        return 0
+    for p in plans:
+        print(f"{p['plan_id']:<28} {p['year']}  {p['city']:<6} {p['kind']:<8} {p['title']}  ({p['passages']} 段)")
+    return 0
+
+
+def _outline_lines(nodes, depth=0):
+    for node in nodes:
+        if node.heading:
+            marker = {"forward": "→", "backward": "←", "neutral": "·"}[node.orientation]
+            yield "  " * depth + f"{marker} {node.heading}"
+        yield from _outline_lines(node.children, depth + (1 if node.heading else 0))
+
+
+def cmd_show(args, corpus) -> int:
+    plan = corpus.plan(args.plan_id)
+    if plan is None:
+        known = ", ".join(p.plan_id for p in corpus.plans)
+        return _fail(f"没有这份规划：{args.plan_id}（现有：{known}）", EXIT_NOT_FOUND)
+    if args.json:
+        _print_json({
+            **plan_summary(plan),
+            "preamble": plan.preamble,
+            "tree": [n.as_dict() for n in plan.tree],
+            "priorities": [p.as_dict() for p in plan.priorities],
+            "passages": [{"id": p.id, "section": list(p.section), "text": p.text,
+                          "orientation": p.orientation} for p in plan.passages],
+        })
+        return 0
+    m = plan.meta
+    print(f"{m.title}\n{m.city}（{m.province}{'·' + m.parent_city if m.parent_city else ''}）· {m.kind} · "
+          f"{m.date} · {m.issuer}\n")
+    print("重点任务：")
+    for pr in plan.priorities:
+        print(f"  ■ {pr.title}")
+        for item in pr.items:
+            print(f"      - {item}")
+    print("\n结构（→ 计划  ← 回顾  · 其他）：")
+    for line in _outline_lines(plan.tree):
+        print("  " + line)
+    return 0
+
+
+def cmd_add(args, corpus) -> int:
+    from .ingest import AddError, add_plan
+
+    try:
+        entry = add_plan(corpus.seeds_dir, Path(args.file), city=args.city, year=args.year, title=args.title,
+                         kind=args.kind, issuer=args.issuer, date=args.date, source_site=args.source)
+    except AddError as exc:
+        return _fail(str(exc))
+    if args.json:
+        _print_json(entry)
+    else:
+        print(f"已加入：{entry['plan_id']}  {entry['city']} {entry['year']}「{entry['title']}」"
+              f"（{entry['passages']} 段，{len(entry['priorities'])} 项重点）")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="planbrief", description="PlanBrief 教育规划简报")
+    parser.add_argument("--seeds", help="seeds folder (default: $PLANBRIEF_SEEDS or ./seeds)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("plans", help="list the plans in the corpus")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plans)
+
+    p = sub.add_parser("show", help="one plan's outline and headline priorities")
+    p.add_argument("plan_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("add", help="add a plan (.txt/.html/.docx) to the seeds folder")
+    p.add_argument("file")
+    p.add_argument("--city")
+    p.add_argument("--year", type=int)
+    p.add_argument("--title")
+    p.add_argument("--kind")
+    p.add_argument("--issuer")
+    p.add_argument("--date")
+    p.add_argument("--source", help="source site")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_add)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "no_corpus", False):
+        return args.func(args, None)
+    try:
+        corpus = load_corpus(args.seeds)
+    except CorpusError as exc:
+        return _fail(str(exc))
+    try:
+        return args.func(args, corpus)
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""`planbrief add` refuses bad input without touching the corpus; the CLI's JSON shapes hold."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.corpus import default_seeds_dir, load_corpus
+
+SEEDS = default_seeds_dir()
+
+PLAN_TEXT = """当前位置:首页 > 政务公开 > 规划计划
+常州市教育局2024年工作要点
+发布日期:2024-02-20
+2024年，全市教育系统坚持以习近平新时代中国特色社会主义思想为指导，全面贯彻党的教育方针，落实立德树人根本任务，加快建设高质量教育体系，努力办好人民满意的教育。
+一、坚持立德树人
+1. 深化思政课改革创新。推进大中小学思政课一体化建设，打造一批思政课示范课堂，全市新建思政课名师工作室10个。
+2. 推进“双减”提质增效。规范校外培训，提升课后服务质量，课后服务覆盖率保持100%。
+二、促进教育公平
+3. 扩大优质学位供给。新建改扩建中小学幼儿园20所，新增学位15000个。
+返回顶部
+"""
+
+
+@pytest.fixture()
+def seeds(tmp_path: Path) -> Path:
+    target = tmp_path / "seeds"
+    shutil.copytree(SEEDS, target)
+    return target
+
+
+def _run(capsys, *argv) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _snapshot(seeds: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(seeds.iterdir())}
+
+
+def test_plans_json_contract(capsys):
+    code, out, _ = _run(capsys, "plans", "--json")
+    assert code == 0
+    data = json.loads(out)
+    keys = {"plan_id", "city", "province", "parent_city", "year", "kind", "title", "issuer", "date",
+            "source_file", "passages"}
+    assert len(data["plans"]) == 5
+    for plan in data["plans"]:
+        assert keys <= set(plan)
+        assert plan["passages"] > 0
+    assert {p["city"] for p in data["plans"]} >= {"无锡", "无锡市", "江阴市", "苏州市", "随州市"}
+
+
+def test_show_json_has_tree_priorities_and_passages(capsys):
+    code, out, _ = _run(capsys, "show", "jiangyin-2023-speech", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["plan_id"] == "jiangyin-2023-speech"
+    assert len(data["priorities"]) == 5
+    assert data["tree"][0]["kind"] == "part"
+    first = data["passages"][0]
+    assert set(first) >= {"id", "section", "text"}
+
+
+def test_show_unknown_plan_is_a_clear_error(capsys):
+    code, out, err = _run(capsys, "show", "nope")
+    assert code != 0 and out == ""
+    assert "没有这份规划" in err and "Traceback" not in err
+
+
+def test_seeds_dir_is_configurable(seeds, capsys, monkeypatch):
+    (seeds / "manifest.json").write_text(json.dumps({"plans": json.loads(
+        (SEEDS / "manifest.json").read_text())["plans"][:2]}), encoding="utf-8")
+    code, out, _ = _run(capsys, "--seeds", str(seeds), "plans", "--json")
+    assert code == 0 and len(json.loads(out)["plans"]) == 2
+    monkeypatch.setenv("PLANBRIEF_SEEDS", str(seeds))
+    assert len(load_corpus().plans) == 2
+
+
+def test_missing_seeds_dir_is_one_line(tmp_path, capsys):
+    code, _, err = _run(capsys, "--seeds", str(tmp_path / "none"), "plans")
+    assert code != 0 and err.count("\n") == 1 and "manifest.json" in err
+
+
+def test_add_txt_detects_metadata_and_is_searchable(seeds, tmp_path, capsys):
+    src = tmp_path / "changzhou.txt"
+    src.write_text(PLAN_TEXT, encoding="utf-8")
+    code, out, err = _run(capsys, "--seeds", str(seeds), "add", str(src), "--json")
+    assert code == 0, err
+    entry = json.loads(out)
+    assert entry["city"] == "常州市" and entry["year"] == 2024
+    assert entry["title"] == "常州市教育局2024年工作要点"
+    assert entry["date"] == "2024-02-20"
+    corpus = load_corpus(seeds)
+    plan = corpus.plan(entry["plan_id"])
+    assert plan.meta.province == "江苏省"
+    assert [p.title for p in plan.priorities] == ["一、坚持立德树人", "二、促进教育公平"]
+    assert all("返回顶部" not in p.text for p in plan.passages)
+    # and a second add of the same text is refused as a duplicate, corpus unchanged
+    before = _snapshot(seeds)
+    code, _, err = _run(capsys, "--seeds", str(seeds), "add", str(src))
+    assert code != 0 and "重复" in err
+    assert _snapshot(seeds) == before
+
+
+def test_add_html_and_docx(seeds, tmp_path, capsys):
+    import docx
+
+    html = tmp_path / "plan.html"
+    body = "".join(f"<p>{line}</p>" for line in PLAN_TEXT.replace("常州", "镇江").splitlines())
+    html.write_text(f"<html><head><script>var x=1;</script></head><body><nav>首页 | 新闻</nav>{body}"
+                    "</body></html>", encoding="utf-8")
+    code, out, err = _run(capsys, "--seeds", str(seeds), "add", str(html), "--json")
+    assert code == 0, err
+    assert json.loads(out)["city"] == "镇江市"
+
+    document = docx.Document()
+    for line in PLAN_TEXT.replace("常州", "南通").replace("20所", "26所").splitlines():
+        document.add_paragraph(line)
+    path = tmp_path / "plan.docx"
+    document.save(str(path))
+    code, out, err = _run(capsys, "--seeds", str(seeds), "add", str(path), "--json")
+    assert code == 0, err
+    assert json.loads(out)["city"] == "南通市"
+    assert len(load_corpus(seeds).plans) == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.txt", b"", "空"),
+        ("blank.txt", b"   \n\n  ", "空"),
+        ("short.txt", "只有一句话。".encode(), "正文"),
+        ("broken.docx", b"this is not a zip file", "无法读取"),
+        ("plan.pdf", b"%PDF-1.4", "不支持"),
+        ("nocity.txt", PLAN_TEXT.replace("常州市", "").encode(), "--city"),
+    ],
+)
+def test_add_refuses_bad_files_without_touching_corpus(seeds, tmp_path, capsys, name, content, message):
+    src = tmp_path / name
+    src.write_bytes(content)
+    before = _snapshot(seeds)
+    code, out, err = _run(capsys, "--seeds", str(seeds), "add", str(src))
+    assert code != 0
+    assert message in err and "Traceback" not in err
+    assert _snapshot(seeds) == before
+
+
+def test_add_missing_file(seeds, tmp_path, capsys):
+    code, _, err = _run(capsys, "--seeds", str(seeds), "add", str(tmp_path / "nope.txt"))
+    assert code != 0 and "不存在" in err
+
+
+def test_add_with_explicit_metadata_and_unknown_city(seeds, tmp_path, capsys):
+    src = tmp_path / "x.txt"
+    src.write_text(PLAN_TEXT.replace("常州市", ""), encoding="utf-8")
+    code, _, err = _run(capsys, "--seeds", str(seeds), "add", str(src), "--city", "火星市")
+    assert code != 0 and "未知地名" in err
+    code, out, err = _run(capsys, "--seeds", str(seeds), "add", str(src), "--city", "扬州市", "--json")
+    assert code == 0, err
+    assert json.loads(out)["city"] == "扬州市"
+
+
+def test_console_script_and_module_entry():
+    out = subprocess.run([sys.executable, "-m", "bot", "plans", "--json"], capture_output=True, text=True,
+                         check=True).stdout
+    assert len(json.loads(out)["plans"]) == 5
