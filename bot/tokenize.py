@@ -1,0 +1,221 @@
+"""Segmentation shared by the index (jieba) and the query side (the index's own vocabulary).
+
+jieba's HMM guesser splits the same unknown term differently from sentence to sentence, and its
+dictionary does not know the policy vocabulary (推进集团化办学和县管校聘 → 和县/管校聘), so the index
+uses jieba with HMM off plus the curated `data/policy_dict.txt`. Each word is then expanded the way
+`cut_for_search` does, plus every inner character bigram, so a partial word (五育, 校聘) still hits
+without indexing the cross-word bigrams (和县) that are pure noise.
+
+Queries never load jieba (about a second of dictionary building): only words present in the index can
+match anyway, so the query is segmented by max-probability over the index's word list
+(`segment_with`), which reproduces jieba's choice on the same text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+
+DATA_DIR = Path(__file__).with_name("data")
+POLICY_DICT = DATA_DIR / "policy_dict.txt"
+SYNONYMS = DATA_DIR / "synonyms.txt"
+
+POLICY_FREQ = 50_000  # above ordinary jieba words, so a policy term wins over splits like 和县/管校聘
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_ALNUM = re.compile(r"[0-9a-z]+(?:[.+][0-9a-z]+)*")
+_LOCK = threading.Lock()
+_TOKENIZER = None
+
+
+def is_cjk(ch: str) -> bool:
+    return bool(_CJK.match(ch))
+
+
+def _data_lines(path: Path) -> list[str]:
+    lines = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            lines.append(line)
+    return lines
+
+
+@lru_cache(maxsize=1)
+def policy_terms() -> dict[str, int]:
+    """Curated term → jieba frequency, in file order (the order is the suggestion order)."""
+    terms: dict[str, int] = {}
+    for line in _data_lines(POLICY_DICT):
+        parts = line.split()
+        terms[parts[0]] = int(parts[1]) if len(parts) > 1 else POLICY_FREQ
+    return terms
+
+
+@lru_cache(maxsize=1)
+def synonym_groups() -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(line.split()) for line in _data_lines(SYNONYMS))
+
+
+def jieba_tokenizer():
+    """One shared jieba.Tokenizer with the policy terms; built once, under a lock (it is not re-entrant)."""
+    global _TOKENIZER
+    with _LOCK:
+        if _TOKENIZER is None:
+            import jieba
+
+            jieba.setLogLevel(60)
+            tk = jieba.Tokenizer()
+            tk.initialize()
+            for term, freq in policy_terms().items():
+                tk.add_word(term, freq)
+            _TOKENIZER = tk
+    return _TOKENIZER
+
+
+def word_freq(word: str) -> int:
+    """jieba's frequency for a word (0 when unknown), for the query-side segmenter's dictionary."""
+    return int(jieba_tokenizer().FREQ.get(word) or 0)
+
+
+def cut_words(norm: str) -> list[str]:
+    """Base segmentation of normalised text: jieba, HMM off, policy dictionary loaded."""
+    tk = jieba_tokenizer()
+    with _LOCK:
+        return list(tk.cut(norm, HMM=False))
+
+
+def expand_word(word: str, known: Mapping[str, int]) -> list[str]:
+    """Index terms for one segmented word: the word, inner 3-grams that are words, inner bigrams.
+
+    `known` decides which 3-grams count as words (jieba's dictionary at index time, the index
+    vocabulary at query time), which keeps both sides emitting the same terms for the same word.
+    """
+    if _ALNUM.fullmatch(word):
+        return [word] if len(word) >= 2 else []
+    if len(word) < 2 or not all(is_cjk(ch) for ch in word):
+        return _cjk_runs_bigrams(word)
+    out = [word]
+    if len(word) > 3:
+        out.extend(tri for tri in _ngrams(word, 3) if known.get(tri))
+    if len(word) > 2:
+        out.extend(_ngrams(word, 2))
+    return out
+
+
+def _ngrams(word: str, n: int) -> list[str]:
+    seen: dict[str, None] = {}
+    for i in range(len(word) - n + 1):
+        seen.setdefault(word[i : i + n], None)
+    return list(seen)
+
+
+def _cjk_runs_bigrams(word: str) -> list[str]:
+    """Mixed tokens (rare: jieba keeps 互联网+教育 style runs) fall back to CJK bigrams and alnum runs."""
+    out: list[str] = []
+    for run in re.findall(r"[\u3400-\u9fff]{2,}", word):
+        out.extend(_ngrams(run, 2))
+    out.extend(m for m in _ALNUM.findall(word) if len(m) >= 2)
+    return out
+
+
+class IndexTokenizer:
+    """Index-time tokenizer with a per-sentence cache: synthetic or repeated text is cut only once."""
+
+    def __init__(self) -> None:
+        self._tk = jieba_tokenizer()
+        self._freq = self._tk.FREQ
+        self._cache: dict[str, tuple[str, ...]] = {}
+        self.words: dict[str, int] = {}  # every base word seen (len ≥ 2 or alnum) → jieba frequency
+        self.chars: dict[str, int] = {}
+
+    def tokens(self, norm: str) -> tuple[str, ...]:
+        out: list[str] = []
+        for sentence in _split_sentences(norm):
+            cached = self._cache.get(sentence)
+            if cached is None:
+                cached = self._tokens_uncached(sentence)
+                if len(self._cache) < 2_000_000:
+                    self._cache[sentence] = cached
+            out.extend(cached)
+        return tuple(out)
+
+    def _tokens_uncached(self, sentence: str) -> tuple[str, ...]:
+        out: list[str] = []
+        for word in self._tk.cut(sentence, HMM=False):
+            if len(word) == 1:
+                if is_cjk(word):
+                    self.chars.setdefault(word, int(self._freq.get(word) or 1))
+                continue
+            expanded = expand_word(word, self._freq)
+            for term in expanded:
+                if term == word or (len(term) == 3 and self._freq.get(term)):
+                    self.words.setdefault(term, int(self._freq.get(term) or 1))
+            out.extend(expanded)
+        return tuple(out)
+
+
+_SENTENCE_END = re.compile(r"(?<=[。；！？;!?\n])")
+
+
+def _split_sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(text) if s]
+
+
+def segment_with(text: str, words: Mapping[str, int], chars: Mapping[str, int], max_len: int = 12) -> list[str]:
+    """jieba's max-probability route over a given dictionary (no HMM): same text, same cut.
+
+    Runs of Latin letters and digits stay whole, as jieba keeps them.
+    """
+    total = max(1, sum(words.values()) + sum(chars.values()))
+    log_total = math.log(total)
+    pieces: list[str] = []
+    for chunk in re.findall(r"[\u3400-\u9fff]+|[0-9a-z]+(?:[.+][0-9a-z]+)*", text):
+        if not is_cjk(chunk[0]):
+            pieces.append(chunk)
+            continue
+        pieces.extend(_route(chunk, words, chars, log_total, max_len))
+    return pieces
+
+
+def _route(chunk: str, words: Mapping[str, int], chars: Mapping[str, int], log_total: float, max_len: int) -> list[str]:
+    n = len(chunk)
+    best: list[tuple[float, int]] = [(0.0, n)] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        cand = (math.log(chars.get(chunk[i]) or 1) - log_total + best[i + 1][0], i + 1)
+        for j in range(i + 2, min(n, i + max_len) + 1):
+            freq = words.get(chunk[i:j])
+            if freq:
+                score = math.log(freq) - log_total + best[j][0]
+                if score > cand[0]:
+                    cand = (score, j)
+        best[i] = cand
+    out, i = [], 0
+    while i < n:
+        j = best[i][1]
+        out.append(chunk[i:j])
+        i = j
+    return out
+
+
+def query_terms(pieces: Iterable[str], words: Mapping[str, int], vocab: Mapping[str, int]) -> list[str]:
+    """Index terms for a segmented query: each word's expansion, plus bigrams across single characters.
+
+    A run of single characters (a word the dictionary lacks, such as 校聘 typed alone) is matched by its
+    bigrams, which the index holds whenever that run sits inside a longer indexed word.
+    """
+    out: dict[str, None] = {}
+    run = ""
+    for piece in list(pieces) + [""]:
+        if len(piece) == 1 and is_cjk(piece):
+            run += piece
+            continue
+        for bigram in _ngrams(run, 2) if len(run) >= 2 else ():
+            out.setdefault(bigram, None)
+        run = ""
+        for term in expand_word(piece, words) if piece else ():
+            out.setdefault(term, None)
+    return [t for t in out if t in vocab]
