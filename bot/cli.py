@@ -116,7 +116,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_add)
 
+    p = sub.add_parser("run", help="run the Telegram bot (polling, or webhook if PLANBRIEF_WEBHOOK_URL)")
+    p.set_defaults(func=_lazy("bot.app", "run_main"))
+
+    p = sub.add_parser("console", help="chat with the real handlers offline in this terminal")
+    p.add_argument("--lang", default="zh", help="zh or en")
+    p.set_defaults(func=_lazy("bot.console", "console_main"))
     return parser
+
+
+def _lazy(module: str, name: str):
+    """Import the Telegram side only for the commands that need it, so `plans`/`search` stay fast."""
+
+    def call(args, corpus):
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(args, corpus)
+
+    return call
 
 
 def main(argv: list[str] | None = None) -> int:
