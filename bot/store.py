@@ -537,7 +537,8 @@ class Store:
         where = and_(
             self._key(sub_id, period_key), deliveries.c.status == "sending", deliveries.c.claimed_at < claimed_before
         )
-        values = {"claimed_at": self.clock(), "attempts": deliveries.c.attempts + 1}
+        # Never leave it below the cut-off (clock skew), or a second taker would see it as stale too.
+        values = {"claimed_at": max(self.clock(), claimed_before), "attempts": deliveries.c.attempts + 1}
         with self._tx() as conn:
             return conn.execute(update(deliveries).where(where).values(**values)).rowcount == 1
 

@@ -1,0 +1,296 @@
+"""The store against a real SQLite file in tmp_path; a second Store on the same file stands for a restart."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import inspect, text
+
+from bot import migrations
+from bot.migrations import Migration, apply_migrations
+from bot.models import Subscription
+from bot.schedule import InvalidTime, InvalidWeekday, UnknownTimeZone
+from bot.store import make_engine, metadata, open_store, resolve_url
+
+T0 = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime = T0):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "planbrief.sqlite3"
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def store(db_path, clock):
+    s = open_store(db_path, clock=clock)
+    yield s
+    s.close()
+
+
+def sub(chat_id=100, frequency="daily", time="8:00", **kw) -> Subscription:
+    return Subscription(id=None, chat_id=chat_id, frequency=frequency, time=time, **kw)
+
+
+# ---------------------------------------------------------------------------------------- schema
+
+
+def test_sqlite_is_wal_with_foreign_keys(store):
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_migrations_are_recorded_and_idempotent(db_path):
+    engine = make_engine(resolve_url(db_path))
+    assert apply_migrations(engine) == [1]
+    assert apply_migrations(engine) == []
+    with engine.connect() as conn:
+        assert migrations.current_version(conn) == 1
+    engine.dispose()
+
+
+def test_new_migration_applies_in_order_once(db_path):
+    engine = make_engine(resolve_url(db_path))
+    apply_migrations(engine)
+    extra = Migration(2, "add note", lambda c: c.execute(text("ALTER TABLE chats ADD COLUMN note VARCHAR(20)")))
+    assert apply_migrations(engine, (*migrations.MIGRATIONS, extra)) == [2]
+    assert apply_migrations(engine, (*migrations.MIGRATIONS, extra)) == []
+    assert "note" in {c["name"] for c in inspect(engine).get_columns("chats")}
+    engine.dispose()
+
+
+def test_migration_list_must_be_ordered(db_path):
+    engine = make_engine(resolve_url(db_path))
+    bad = (Migration(2, "b", lambda c: None), Migration(1, "a", lambda c: None))
+    with pytest.raises(ValueError):
+        apply_migrations(engine, bad)
+    engine.dispose()
+
+
+def test_two_processes_opening_at_once_migrate_once(db_path):
+    errors, results = [], []
+
+    def open_one():
+        try:
+            engine = make_engine(resolve_url(db_path))
+            results.append(apply_migrations(engine))
+            engine.dispose()
+        except Exception as exc:  # pragma: no cover - the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(results) == [[], [], [], [1]]
+
+
+def test_store_tables_match_migrated_schema(store):
+    live = inspect(store.engine)
+    for table in metadata.sorted_tables:
+        assert {c["name"] for c in live.get_columns(table.name)} == set(table.c.keys())
+
+
+# -------------------------------------------------------------------------------- subscriptions
+
+
+def test_add_normalises_and_lists(store):
+    added = store.add_subscription(sub(time="０８００", city="杭州"))
+    assert (added.id, added.time, added.city, added.tz, added.active) == (1, "08:00", "杭州", "Asia/Shanghai", True)
+    assert added.active_since == T0
+    assert store.list_subscriptions(100) == [added]
+    assert store.get_subscription(added.id) == added
+
+
+def test_add_is_idempotent_for_identical_active_subscription(store):
+    a = store.add_subscription(sub(frequency="weekly", weekday=2))
+    b = store.add_subscription(sub(frequency="weekly", weekday=2, time="08:00"))
+    c = store.add_subscription(sub(frequency="weekly", weekday=3))
+    assert a.id == b.id != c.id
+
+
+def test_add_rejects_bad_fields(store):
+    with pytest.raises(InvalidTime):
+        store.add_subscription(sub(time="25:00"))
+    with pytest.raises(InvalidWeekday):
+        store.add_subscription(sub(frequency="weekly"))
+    with pytest.raises(UnknownTimeZone):
+        store.add_subscription(sub(tz="Nowhere/Land"))
+
+
+def test_pause_resume_delete_are_scoped_to_the_chat(store, clock):
+    mine = store.add_subscription(sub(chat_id=1))
+    assert not store.pause_subscription(2, mine.id)  # another chat cannot touch it
+    assert store.pause_subscription(1, mine.id)
+    paused = store.get_subscription(mine.id)
+    assert (paused.active, paused.deactivated_reason) == (False, "paused")
+    assert store.list_subscriptions(1, include_inactive=False) == []
+    clock.now = T0 + timedelta(days=3)
+    assert store.resume_subscription(1, mine.id)
+    resumed = store.get_subscription(mine.id)
+    assert (resumed.active, resumed.deactivated_reason, resumed.active_since) == (True, None, clock.now)
+    assert not store.delete_subscription(2, mine.id)
+    assert store.delete_subscription(1, mine.id)
+    assert store.get_subscription(mine.id) is None
+
+
+def test_delete_all_only_for_one_chat(store):
+    store.add_subscription(sub(chat_id=1))
+    store.add_subscription(sub(chat_id=1, time="9:00"))
+    store.add_subscription(sub(chat_id=2))
+    assert store.delete_all_subscriptions(1) == 2
+    assert len(store.list_active_subscriptions()) == 1
+
+
+def test_chat_tz_and_language(store):
+    s = store.add_subscription(sub(chat_id=5))
+    assert store.get_chat_tz(5) == "Asia/Shanghai"
+    assert store.set_chat_tz(5, "europe/berlin") == "Europe/Berlin"
+    assert store.get_subscription(s.id).tz == "Europe/Berlin"  # the zone is the chat's, read via join
+    with pytest.raises(UnknownTimeZone):
+        store.set_chat_tz(5, "+08:00")
+    store.set_chat_language(5, "en")
+    assert store.get_chat_language(5) == "en"
+    assert store.get_chat_language(999) == "zh"
+
+
+def test_migrate_chat_keeps_subscriptions_history_and_settings(store):
+    s = store.add_subscription(sub(chat_id=-100))
+    store.set_chat_tz(-100, "Europe/Berlin")
+    assert store.claim_delivery(s.id, "2026-11-26")
+    store.mark_sent(s.id, "2026-11-26", ["p1"])
+    assert store.migrate_chat(-100, -1001234) == 1
+    assert store.migrate_chat(-100, -1001234) == 0  # idempotent
+    moved = store.get_subscription(s.id)
+    assert (moved.chat_id, moved.tz) == (-1001234, "Europe/Berlin")
+    assert store.plans_sent_to_chat(-1001234) == {"p1"}
+    assert store.plans_sent_to_chat(-100) == set()
+    assert not store.claim_delivery(s.id, "2026-11-26")  # history follows the subscription
+
+
+def test_deactivate_chat_keeps_rows_with_reason(store):
+    a = store.add_subscription(sub(chat_id=7))
+    store.add_subscription(sub(chat_id=7, time="9:00"))
+    assert store.deactivate_chat(7, "blocked: Forbidden") == 2
+    assert store.get_subscription(a.id).deactivated_reason == "blocked: Forbidden"
+    assert store.list_active_subscriptions() == []
+
+
+# ----------------------------------------------------------------------------------- deliveries
+
+
+def test_claim_is_unique_across_two_stores_on_the_same_file(db_path, store):
+    s = store.add_subscription(sub())
+    assert store.claim_delivery(s.id, "2026-11-26")
+    restarted = open_store(db_path)
+    try:
+        assert not restarted.claim_delivery(s.id, "2026-11-26")
+        assert restarted.claim_delivery(s.id, "2026-11-27")
+        assert not store.claim_delivery(s.id, "2026-11-27")
+    finally:
+        restarted.close()
+
+
+def test_concurrent_claims_have_exactly_one_winner(db_path, store):
+    s = store.add_subscription(sub())
+    stores = [open_store(db_path) for _ in range(4)]
+    wins = []
+    barrier = threading.Barrier(len(stores))
+
+    def race(st):
+        barrier.wait()
+        wins.append(st.claim_delivery(s.id, "2026-11-26"))
+
+    threads = [threading.Thread(target=race, args=(st,)) for st in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for st in stores:
+        st.close()
+    assert sorted(wins) == [False, False, False, True]
+
+
+def test_sent_records_plans_for_new_since_last(store, clock):
+    s = store.add_subscription(sub())
+    store.claim_delivery(s.id, "2026-11-26")
+    clock.now = T0 + timedelta(minutes=1)
+    store.mark_sent(s.id, "2026-11-26", ["a", "b", "a"])
+    d = store.get_delivery(s.id, "2026-11-26")
+    assert (d.status, d.sent_at, d.plan_ids) == ("sent", clock.now, ("a", "b", "a"))
+    store.claim_delivery(s.id, "2026-11-27")
+    store.mark_sent(s.id, "2026-11-27", ["b", "c"])
+    assert store.plans_sent_to_chat(100) == {"a", "b", "c"}
+
+
+def test_release_makes_the_period_claimable_again(store):
+    s = store.add_subscription(sub())
+    assert store.claim_delivery(s.id, "k")
+    assert store.release(s.id, "k")
+    assert store.claim_delivery(s.id, "k")
+    store.mark_sent(s.id, "k")
+    assert not store.release(s.id, "k")  # a sent period can never be released
+
+
+def test_failed_is_reclaimable_up_to_max_attempts(store):
+    s = store.add_subscription(sub())
+    assert store.claim_delivery(s.id, "k", max_attempts=2)
+    store.mark_failed(s.id, "k", "timeout")
+    assert store.claim_delivery(s.id, "k", max_attempts=2)
+    assert store.get_delivery(s.id, "k").attempts == 2
+    store.mark_failed(s.id, "k", "timeout")
+    assert not store.claim_delivery(s.id, "k", max_attempts=2)
+
+
+def test_settled_periods_and_skips(store):
+    s = store.add_subscription(sub())
+    store.claim_delivery(s.id, "2026-11-25")
+    store.mark_sent(s.id, "2026-11-25")
+    store.claim_delivery(s.id, "2026-11-26")
+    store.mark_failed(s.id, "2026-11-26", "x")
+    assert store.last_settled_periods() == {s.id: "2026-11-25"}  # failed stays owed
+    assert store.record_skipped(s.id, "2026-11-26", "late")  # gives up the failed one
+    assert not store.record_skipped(s.id, "2026-11-26", "late")
+    assert store.last_settled_periods() == {s.id: "2026-11-26"}
+
+
+def test_stale_claims_are_taken_over_by_one_store_only(db_path, store, clock):
+    s = store.add_subscription(sub())
+    store.claim_delivery(s.id, "k")
+    restart = T0 + timedelta(minutes=5)
+    assert [d.period_key for d in store.stale_claims(restart)] == ["k"]
+    assert store.retake_stale(s.id, "k", restart)
+    assert not store.retake_stale(s.id, "k", restart)
+
+
+def test_deleting_a_subscription_cascades_its_deliveries(store):
+    s = store.add_subscription(sub())
+    store.claim_delivery(s.id, "k")
+    store.delete_subscription(100, s.id)
+    assert store.get_delivery(s.id, "k") is None
+
+
+def test_resolve_url_prefers_explicit_then_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("PLANBRIEF_DATABASE_URL", "postgresql+psycopg://u@h/db")
+    assert resolve_url(None) == "postgresql+psycopg://u@h/db"
+    assert resolve_url(tmp_path / "x.db") == f"sqlite:///{tmp_path / 'x.db'}"
+    monkeypatch.delenv("PLANBRIEF_DATABASE_URL")
+    monkeypatch.setenv("PLANBRIEF_DATA_DIR", str(tmp_path / "data"))
+    assert resolve_url(None) == f"sqlite:///{tmp_path / 'data' / 'planbrief.sqlite3'}"
