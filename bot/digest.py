@@ -1,0 +1,138 @@
+"""What a digest says: each plan's headline priorities and key quantitative targets.
+
+Targets come from forward-looking passages only, so last year's results (2022年…立案23人次) never read as
+this year's goals. Plans a chat has not been sent before come first and are marked new.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .corpus import Corpus
+from .models import Hit, Plan, Priority
+from .regions import Place
+
+MAX_TARGETS = 8
+_UNIT = (r"(?:万人次|人次|万平方米|平方米|万元|亿元|课时|小时|个|所|名|%|节|项|家|支|间|座|套|场|批|条|门|类|"
+         r"个百分点)")
+_QUANTITY = re.compile(r"\d+(?:\.\d+)?(?:\s*[—\-~至]\s*\d+)?\s*" + _UNIT)
+_STRONG = re.compile(r"新增|新建|改扩建|达到|达|不少于|不低于|以上|左右|力争|确保|覆盖|提升至|控制在|招录|创建|评选|建设")
+_ROUTINE = re.compile(r"^(每月|每周|每天|每年)")
+_CLAUSE_SPLIT = re.compile(r"[，,。；;：:！!？?]")
+
+
+@dataclass
+class PlanDigest:
+    plan: Plan
+    priorities: list[Priority]
+    targets: list[str]
+    new: bool
+    excerpts: list[Hit] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        m = self.plan.meta
+        return {
+            "plan_id": m.plan_id,
+            "city": m.city,
+            "year": m.year,
+            "title": m.title,
+            "date": m.date,
+            "kind": m.kind,
+            "priorities": [p.as_dict() for p in self.priorities],
+            "targets": list(self.targets),
+            "new": self.new,
+            "excerpts": [{"passage_id": h.passage.id, "section": list(h.passage.section), "excerpt": h.excerpt}
+                         for h in self.excerpts],
+        }
+
+
+@dataclass
+class Digest:
+    plans: list[PlanDigest]
+    topic: str | None = None
+    city: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"topic": self.topic, "city": self.city, "plans": [p.as_dict() for p in self.plans]}
+
+
+def targets(plan: Plan, limit: int = MAX_TARGETS) -> list[str]:
+    """Clauses that state a number with a unit, from forward-looking passages, strongest first."""
+    found: list[tuple[int, int, str]] = []
+    seen: set[str] = set()
+    order = 0
+    for passage in plan.passages:
+        if passage.orientation != "forward":
+            continue
+        for clause in _CLAUSE_SPLIT.split(passage.text):
+            if re.search(r"“[^”]*\d[^”]*”", clause) and not _STRONG.search(clause):
+                continue  # a number inside a slogan (“四个100%”) is a name, not a target
+            clause = clause.strip(" “”\"'")
+            if not clause or clause in seen or not _QUANTITY.search(clause):
+                continue
+            seen.add(clause)
+            strength = 0 if _STRONG.search(clause) and not _ROUTINE.search(clause) else 1
+            found.append((strength, order, clause))
+            order += 1
+    found.sort()
+    return [clause for _, _, clause in found[:limit]]
+
+
+def plans_in_scope(corpus: Corpus, *, plan_id: str | None = None, place: Place | None = None) -> list[Plan]:
+    if plan_id:
+        plan = corpus.plan(plan_id)
+        return [plan] if plan else []
+    if place is None:
+        return list(corpus.plans)
+    from .regions import find_place
+
+    scoped = []
+    for plan in corpus.plans:
+        where = find_place(plan.meta.city, within=plan.meta.province)
+        if where and place.covers(where):
+            scoped.append(plan)
+    return scoped
+
+
+def build_digest(
+    corpus: Corpus,
+    *,
+    plan_id: str | None = None,
+    place: Place | None = None,
+    topic: str | None = None,
+    seen_plan_ids: set[str] | None = None,
+    search=None,
+    excerpts_per_plan: int = 2,
+) -> Digest:
+    """`search` is a callable(query, plan_id) → list[Hit]; given a topic, each plan gets its best excerpts."""
+    plans = plans_in_scope(corpus, plan_id=plan_id, place=place)
+    entries = []
+    for plan in plans:
+        is_new = seen_plan_ids is not None and plan.plan_id not in seen_plan_ids
+        entry = PlanDigest(plan, plan.priorities, targets(plan), is_new)
+        if topic and search is not None:
+            entry.excerpts = list(search(topic, plan.plan_id))[:excerpts_per_plan]
+        entries.append(entry)
+    if topic and search is not None:
+        entries = [e for e in entries if e.excerpts] or entries
+    # new plans first, otherwise keep the corpus order (newest first)
+    entries.sort(key=lambda e: not e.new)
+    return Digest(entries, topic=topic, city=place.name if place else None)
+
+
+def digest_text(digest: Digest) -> str:
+    """Plain text for the command line; Telegram HTML lives in bot/render.py."""
+    lines: list[str] = []
+    for entry in digest.plans:
+        m = entry.plan.meta
+        lines.append(f"{'【新】' if entry.new else ''}{m.city} · {m.title}（{m.date}）")
+        for pr in entry.priorities:
+            items = "；".join(pr.items)
+            lines.append(f"  ■ {pr.title}" + (f"：{items}" if items else ""))
+        if entry.targets:
+            lines.append("  目标：" + "；".join(entry.targets))
+        for hit in entry.excerpts:
+            lines.append(f"  「{hit.excerpt}」—— {' › '.join(hit.passage.section)}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
