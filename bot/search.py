@@ -1,0 +1,486 @@
+"""Topic search: the one entry point the bot and the CLI call (`SearchEngine.search`).
+
+A query goes: normalise (same `normalize` as the corpus) → split into parts → correct each part
+against the corpus vocabulary (bot.fuzzy) → BM25 over the cached CSR index (bot.index) → phrase
+bonus on the top candidates → snippet with marked words. Everything the answer needs (passage text,
+section, plan metadata) lives in the index cache, so a reload never re-parses or re-segments, and
+queries never load jieba. Methods are read-only after construction, so the bot can call them from
+worker threads (asyncio.to_thread) concurrently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from bot.fuzzy import Lexicon, build_pinyin_table
+from bot.index import Index, IndexBuilder, StringTable
+from bot.models import Hit, Passage, PlanMeta
+from bot.textnorm import normalize
+from bot.tokenize import is_cjk, query_terms, segment_with
+
+MAX_QUERY_CHARS = 64
+MAX_LIMIT = 50
+CANDIDATES = 64
+PHRASE_BONUS = 0.25
+SYNONYM_BOOST = 0.4
+EXCERPT_MAX = 200
+EXCERPT_TARGET = 120
+PHRASE_SCAN = 300
+_PART = re.compile(r"[\u3400-\u9fff]+|[0-9a-z]+(?:[.+][0-9a-z]+)*")
+_SENTENCE = re.compile(r"[^。；！？;!?\n]*[。；！？;!?\n]?")
+_ORIENT = ("forward", "backward", "neutral")
+
+
+@dataclass
+class SearchResult:
+    query: str
+    normalized: str
+    corrected: str | None = None
+    notice: str | None = None
+    hits: list[Hit] = field(default_factory=list)
+    total: int = 0
+    suggestions: list[str] = field(default_factory=list)
+    error: str | None = None  # "empty" | "too_long" | "no_match" | "unknown_city" | "unknown_plan"
+    plans: dict[str, PlanMeta] = field(default_factory=dict, repr=False)
+
+    def as_json(self) -> dict:
+        """The `planbrief search --json` contract (add keys, never rename)."""
+        results = []
+        for hit in self.hits:
+            meta = self.plans.get(hit.passage.plan_id)
+            results.append({
+                "plan_id": hit.passage.plan_id,
+                "city": meta.city if meta else None,
+                "year": meta.year if meta else None,
+                "title": meta.title if meta else None,
+                "section": list(hit.passage.section),
+                "passage_id": hit.passage.id,
+                "text": hit.passage.text,
+                "excerpt": hit.excerpt,
+                "marks": [list(m) for m in hit.marks],
+                "score": round(float(hit.score), 4),
+            })
+        return {"query": self.query, "corrected": self.corrected, "notice": self.notice,
+                "error": self.error, "total": self.total, "suggestions": self.suggestions, "results": results}
+
+
+@dataclass
+class DocStore:
+    """Passages as column arrays (mmap-able), rebuilt into `Passage` objects only for hits."""
+
+    texts: StringTable
+    norms: StringTable
+    ids: StringTable
+    node_ids: StringTable
+    plan_idx: np.ndarray
+    section_idx: np.ndarray
+    orient: np.ndarray
+    sections: list[tuple[str, ...]]
+    plans: list[PlanMeta]
+
+    @classmethod
+    def of(cls, passages: list[Passage], plans: list[PlanMeta]) -> DocStore:
+        plan_pos = {m.plan_id: i for i, m in enumerate(plans)}
+        section_pos: dict[tuple[str, ...], int] = {}
+        for p in passages:
+            section_pos.setdefault(tuple(p.section), len(section_pos))
+        return cls(
+            StringTable.of([p.text for p in passages]),
+            StringTable.of([p.norm for p in passages]),
+            StringTable.of([p.id for p in passages]),
+            StringTable.of([p.node_id for p in passages]),
+            np.array([plan_pos[p.plan_id] for p in passages], dtype=np.int16),
+            np.array([section_pos[tuple(p.section)] for p in passages], dtype=np.int32),
+            np.array([_ORIENT.index(p.orientation) for p in passages], dtype=np.int8),
+            list(section_pos), list(plans),
+        )
+
+    def passage(self, i: int) -> Passage:
+        return Passage(self.ids[i], self.plans[int(self.plan_idx[i])].plan_id,
+                       self.sections[int(self.section_idx[i])], self.texts[i], self.norms[i],
+                       _ORIENT[int(self.orient[i])], self.node_ids[i])
+
+    def save(self, directory: Path) -> None:
+        for name in ("texts", "norms", "ids", "node_ids"):
+            getattr(self, name).save(directory, name)
+        np.save(directory / "plan_idx.npy", self.plan_idx)
+        np.save(directory / "section_idx.npy", self.section_idx)
+        np.save(directory / "orient.npy", self.orient)
+        data = {"sections": [list(s) for s in self.sections], "plans": [m.as_dict() for m in self.plans]}
+        (directory / "store.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> DocStore:
+        data = json.loads((directory / "store.json").read_text(encoding="utf-8"))
+        tables = [StringTable.load(directory, n) for n in ("texts", "norms", "ids", "node_ids")]
+        arrays = [np.load(directory / f"{n}.npy", mmap_mode="r") for n in ("plan_idx", "section_idx", "orient")]
+        return cls(*tables, *arrays, [tuple(s) for s in data["sections"]], [PlanMeta(**m) for m in data["plans"]])
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("PLANBRIEF_DATA_DIR", "data")) / "search"
+
+
+def build_index(passages: list[Passage], fingerprint: str = "") -> Index:
+    """Segment every passage (heading path as a weighted field) into the CSR index."""
+    builder = IndexBuilder()
+    for p in passages:
+        builder.add(p.norm, normalize("\n".join(p.section)))
+    index = builder.build({"fingerprint": fingerprint})
+    index.meta["pinyin"] = build_pinyin_table(index.words)
+    return index
+
+
+class SearchEngine:
+    def __init__(self, index: Index, store: DocStore) -> None:
+        self.index = index
+        self.store = store
+        self.plans = {m.plan_id: m for m in store.plans}
+        self._plan_pos = {m.plan_id: i for i, m in enumerate(store.plans)}
+        self._lexicon: Lexicon | None = None
+        self._lock = threading.Lock()
+        self._total_freq = None
+
+    # -- construction and cache
+
+    @classmethod
+    def from_corpus(cls, corpus, cache_dir: Path | str | None = None) -> SearchEngine:
+        """Load the cached index when the corpus fingerprint matches, else build and cache it."""
+        metas = [p.meta for p in corpus.plans]
+        return cls.from_passages(corpus.passages, metas, corpus.fingerprint, cache_dir)
+
+    @classmethod
+    def from_passages(cls, passages: list[Passage], plans: list[PlanMeta], fingerprint: str,
+                      cache_dir: Path | str | None = None) -> SearchEngine:
+        root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        target = root / f"index-{fingerprint}"
+        engine = cls.load(target)
+        if engine is not None:
+            return engine
+        engine = cls(build_index(passages, fingerprint), DocStore.of(passages, plans))
+        engine.save(target)
+        return engine
+
+    def save(self, target: Path) -> None:
+        """Write into a temporary sibling and rename, so concurrent starters never read a half index."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+        try:
+            self.store.save(tmp)
+            self.index.save(tmp)
+            os.replace(tmp, target)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @classmethod
+    def load(cls, target: Path) -> SearchEngine | None:
+        if not (target / "index.json").exists():
+            return None
+        index = Index.load(target)
+        if index is None:
+            return None
+        try:
+            return cls(index, DocStore.load(target))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    @property
+    def lexicon(self) -> Lexicon:
+        with self._lock:
+            if self._lexicon is None:
+                words = self.index.words
+                df = {w: self.index.df(w) for w in words}
+                self._lexicon = Lexicon(words, df, self.index.meta.get("pinyin", {}))
+        return self._lexicon
+
+    # -- public API
+
+    def popular_topics(self, limit: int = 8) -> list[str]:
+        """Curated policy terms the corpus mentions most (in the most passages), for empty queries."""
+        lex = self.lexicon
+        return sorted(lex.policy, key=lambda w: (-lex.df[w], w))[:limit]
+
+    def search(self, query: str | None, city: str | None = None, year: int | None = None,
+               plan_id: str | None = None, limit: int = 10, offset: int = 0) -> SearchResult:
+        raw = (query or "").strip()
+        result = SearchResult(query=raw, normalized="", plans=self.plans)
+        if len(raw) > MAX_QUERY_CHARS:
+            raw = raw[:MAX_QUERY_CHARS]
+            result.error = "too_long"
+            result.notice = f"查询过长，只按前{MAX_QUERY_CHARS}个字搜索"
+        result.normalized = normalize(raw)
+        parts = _PART.findall(result.normalized)
+        if not parts:
+            result.error = "empty"
+            result.suggestions = self.popular_topics()
+            return result
+        allowed = self._filter(result, city, year, plan_id)
+        if result.error in ("unknown_city", "unknown_plan"):
+            return result
+        plan = self._plan(parts)
+        self._explain(result, plan)
+        limit = max(1, min(int(limit or 10), MAX_LIMIT))
+        offset = max(0, int(offset or 0))
+        ranked, total = self._rank(plan.terms, plan.phrases, allowed, offset + limit)
+        result.total = total
+        marks = [t for t, _ in plan.terms]
+        result.hits = [self._hit(doc, score, marks) for doc, score in ranked[offset:offset + limit]]
+        if not total:
+            result.error = result.error or "no_match"
+            result.suggestions = self._suggest(plan.phrases)
+        return result
+
+    # -- query planning
+
+    def _plan(self, parts: list[str]) -> SimpleNamespace:
+        idx = self.index
+        terms: dict[str, float] = {}
+        final_parts, corrections, expansions = [], [], []
+        for part in parts:
+            fixed, kind = self._correct(part)
+            final_parts.append(fixed)
+            if kind:
+                corrections.append((part, fixed, kind))
+            for term in self._terms(fixed):
+                terms[term] = max(terms.get(term, 0.0), 1.0)
+            for syn in self._synonyms(fixed):
+                expansions.append(syn)
+                terms.setdefault(syn, SYNONYM_BOOST)
+        phrases = [p for p in final_parts if len(p) >= 2]
+        ordered = sorted(terms.items(), key=lambda tw: (-len(tw[0]), tw[0]))
+        return SimpleNamespace(parts=final_parts, terms=[(t, w) for t, w in ordered if t in idx.vocab],
+                               phrases=phrases, corrections=corrections, expansions=expansions)
+
+    def _synonyms(self, part: str) -> list[str]:
+        """Other names of a term the corpus uses, searched whole (their fragments would be noise)."""
+        if part not in self.index.vocab:
+            return []
+        return [s for s in self.lexicon.synonyms(part) if part not in s and s in self.index.vocab]
+
+    def _terms(self, part: str) -> list[str]:
+        if not is_cjk(part[0]):
+            return [part] if part in self.index.vocab else []
+        pieces = segment_with(part, self.index.words, self.index.chars)
+        return query_terms(pieces, self.index.words, self.index.vocab)
+
+    def _correct(self, part: str) -> tuple[str, str | None]:
+        """Fuzzy steps in the documented order; returns the part to search and how it was changed."""
+        lex = self.lexicon
+        if lex.known(part) or (part in self.index.vocab and len(part) >= 2):
+            return part, None
+        if not is_cjk(part[0]):
+            fixed = lex.homophone(part) if part.isalpha() else None
+            return (fixed, "pinyin") if fixed else (part, None)
+        uncovered = self._uncovered(part)
+        if not uncovered:
+            if len(part) >= 3 and not self._phrase_present(part):
+                near = lex.near(part, policy_only=True)
+                if near:
+                    return near[0], "near"
+                syn = lex.synonyms(part)
+                if syn:
+                    return syn[0], "synonym"
+            return part, None
+        fixed = lex.homophone(part)
+        if fixed:
+            return fixed, "pinyin"
+        near = lex.near(part, policy_only=True) or (lex.near(part) if len(part) >= 3 else None)
+        if near:
+            return near[0], "near"
+        window = self._fix_window(part, uncovered)
+        if window:
+            return window
+        syn = lex.synonyms(part)
+        return (syn[0], "synonym") if syn else (part, None)
+
+    def _uncovered(self, part: str) -> set[int]:
+        """Positions no indexed term explains and that are not ordinary corpus characters (和, 的)."""
+        covered = set()
+        for term in self._terms(part):
+            start = part.find(term)
+            while start >= 0:
+                covered.update(range(start, start + len(term)))
+                start = part.find(term, start + 1)
+        chars = self.index.chars
+        return {i for i in range(len(part)) if i not in covered and part[i] not in chars}
+
+    def _fix_window(self, part: str, uncovered: set[int]) -> tuple[str, str] | None:
+        """Correct the smallest stretch around the unknown characters: homophones first, then near words."""
+        lex = self.lexicon
+        best = None
+        for size in range(min(len(part), 8), 1, -1):
+            for start in range(0, len(part) - size + 1):
+                if not uncovered & set(range(start, start + size)):
+                    continue
+                window = part[start:start + size]
+                fixed = lex.homophone(window)
+                cand = (2, size, -start, fixed, "pinyin") if fixed else None
+                if cand is None and size >= 3:
+                    near = lex.near(window)
+                    cand = (1, size, -start, near[0], "near") if near else None
+                if cand and (best is None or cand[:3] > best[0][:3]):
+                    best = (cand, start, size)
+        if best is None:
+            return None
+        (_, _, _, word, kind), start, size = best
+        return part[:start] + word + part[start + size:], kind
+
+    def _phrase_present(self, phrase: str) -> bool:
+        terms = self._terms(phrase)
+        if not terms:
+            return False
+        rarest = min(terms, key=lambda t: (self.index.df(t), t))
+        docs, _ = self.index.postings(rarest)
+        return any(phrase in self.store.norms[int(d)] for d in docs[:PHRASE_SCAN])
+
+    def _explain(self, result: SearchResult, plan: SimpleNamespace) -> None:
+        notes = [result.notice] if result.notice else []
+        if plan.corrections:
+            result.corrected = " ".join(plan.parts)
+            notes.append(f"按「{result.corrected}」搜索")
+        if plan.expansions:
+            notes.append("同时搜索同义词" + "".join(f"「{s}」" for s in dict.fromkeys(plan.expansions)))
+        result.notice = "；".join(notes) if notes else None
+
+    def _suggest(self, phrases: list[str]) -> list[str]:
+        lex = self.lexicon
+        near = []
+        for phrase in phrases:
+            near.extend(lex.suggestions(phrase, limit=4))
+        return list(dict.fromkeys(near + self.popular_topics()))[:8]
+
+    # -- filters, ranking, snippets
+
+    def _filter(self, result: SearchResult, city: str | None, year: int | None, plan_id: str | None):
+        if city is None and year is None and plan_id is None:
+            return None
+        metas = self.store.plans
+        keep = set(range(len(metas)))
+        if plan_id is not None:
+            keep &= {i for i, m in enumerate(metas) if m.plan_id == plan_id}
+            if not keep:
+                result.error = "unknown_plan"
+                result.suggestions = [m.plan_id for m in metas]
+        if city:
+            from bot.places import covered_names, plan_place, resolve_place
+
+            view = SimpleNamespace(plans=[SimpleNamespace(meta=m, priorities=[]) for m in metas])
+            match = resolve_place(city, view)
+            if match is None:
+                result.error = "unknown_city"
+                result.suggestions = covered_names(view)
+                return np.zeros(0, dtype=np.int16)
+            keep &= {i for i, p in enumerate(view.plans) if (own := plan_place(p)) and match.place.covers(own)}
+        if year is not None:
+            keep &= {i for i, m in enumerate(metas) if m.year == int(year)}
+        return np.array(sorted(keep), dtype=np.int16)
+
+    def _rank(self, terms: list[tuple[str, float]], phrases: list[str], allowed, k: int):
+        scores, cand = self.index.scores(terms)
+        if allowed is not None and len(cand):
+            cand = cand[np.isin(self.store.plan_idx[cand], allowed)]
+        total = len(cand)
+        if not total:
+            return [], 0
+        top = _top_k(scores, cand, max(k, CANDIDATES))
+        rescored = []
+        for doc in top:
+            score = float(scores[doc])
+            if phrases:
+                norm = self.store.norms[int(doc)]
+                share = sum(1 for p in phrases if p in norm) / len(phrases)
+                score *= 1.0 + PHRASE_BONUS * share
+            rescored.append((int(doc), score))
+        rescored.sort(key=lambda ds: (-round(ds[1], 5), ds[0]))
+        return rescored[:k], total
+
+    def _hit(self, doc: int, score: float, terms: list[str]) -> Hit:
+        passage = self.store.passage(doc)
+        excerpt, marks = snippet(passage.text, passage.norm, terms)
+        return Hit(passage, score, excerpt, marks)
+
+
+def _top_k(scores: np.ndarray, cand: np.ndarray, k: int) -> np.ndarray:
+    """The k best candidates, score descending then passage order: ties never depend on partitioning."""
+    vals = scores[cand]
+    if len(cand) > k:
+        kth = np.partition(vals, len(vals) - k)[len(vals) - k]
+        above = cand[vals > kth]
+        equal = cand[vals == kth][: k - len(above)]
+        cand = np.concatenate([above, equal])
+        vals = scores[cand]
+    order = np.lexsort((cand, -vals))
+    return cand[order]
+
+
+def snippet(text: str, norm: str, terms: list[str]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The best sentence plus neighbours (~120–200 chars) and the offsets of matched words in it."""
+    spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(norm) if m.end() > m.start()]
+    if len(text) <= EXCERPT_MAX or not spans:
+        start, end = 0, len(text)
+    else:
+        weights = [sum(len(t) for t in terms if t in norm[a:b]) for a, b in spans]
+        best = max(range(len(spans)), key=lambda i: (weights[i], -i))
+        lo = hi = best
+        while True:
+            grown = False
+            for nxt in (hi + 1, lo - 1):
+                if 0 <= nxt < len(spans) and spans[hi][1] - spans[lo][0] < EXCERPT_TARGET:
+                    new_lo, new_hi = min(lo, nxt), max(hi, nxt)
+                    if spans[new_hi][1] - spans[new_lo][0] <= EXCERPT_MAX:
+                        lo, hi, grown = new_lo, new_hi, True
+            if not grown:
+                break
+        start, end = spans[lo][0], spans[hi][1]
+        if end - start > EXCERPT_MAX:
+            start, end = _window_around(norm, terms, start, end)
+    return _cut(text, norm, terms, start, end)
+
+
+def _window_around(norm: str, terms: list[str], start: int, end: int) -> tuple[int, int]:
+    first = min((i for t in terms if (i := norm.find(t, start, end)) >= 0), default=start)
+    lo = max(start, min(first - 40, end - EXCERPT_MAX))
+    return lo, min(end, lo + EXCERPT_MAX)
+
+
+def _cut(text: str, norm: str, terms: list[str], start: int, end: int):
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if end < len(text.rstrip()) else ""
+    marks = _marks(norm[start:end], terms)
+    shift = len(prefix)
+    return prefix + text[start:end] + suffix, tuple((a + shift, b + shift) for a, b in marks)
+
+
+def _marks(norm: str, terms: list[str]) -> list[tuple[int, int]]:
+    """Non-overlapping occurrences, longest terms first, merged when adjacent."""
+    taken = [False] * len(norm)
+    found = []
+    for term in sorted(set(terms), key=lambda t: (-len(t), t)):
+        pos = norm.find(term)
+        while pos >= 0:
+            if not any(taken[pos:pos + len(term)]):
+                found.append((pos, pos + len(term)))
+                for i in range(pos, pos + len(term)):
+                    taken[i] = True
+            pos = norm.find(term, pos + 1)
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(found):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
