@@ -108,8 +108,14 @@ def _drop_teasers(lines: list[str]) -> list[str]:
     return out
 
 
+_TRANSMITTAL = re.compile(r"^(现将|现印发|现把|特此|根据.{0,20}要求，?现)")
+
+
 def _is_long_paragraph(line: str) -> bool:
-    return len(line) >= 80 and any(p in line for p in "。，,")
+    """The body opens with the first real prose paragraph; a cover note (现将…印发给你们) is not it."""
+    if len(line) < 50 or "。" not in line or _TRANSMITTAL.match(line) or line.rstrip()[-1:] in "：:":
+        return False
+    return sum(line.count(p) for p in "。，,；") >= 2
 
 
 def _ends_sentence(line: str) -> bool:

@@ -86,6 +86,7 @@ class Lexicon:
         self.pinyin = pinyin
         self._rank = {w: (0 if w in policy else 1, -df.get(w, 0), w) for w in self.words}
         self._choices: list[str] | None = None
+        self._pool: list[str] | None = None
         self._lock = threading.Lock()
 
     def rank(self, word: str) -> tuple:
@@ -93,9 +94,11 @@ class Lexicon:
 
     def choices(self) -> list[str]:
         with self._lock:
-            if self._choices is None:
-                self._choices = sorted((w for w in self.words if is_cjk(w[0]) and 2 <= len(w) <= 10),
-                                       key=self.rank)
+            return self.choices_unlocked()
+
+    def choices_unlocked(self) -> list[str]:
+        if self._choices is None:
+            self._choices = sorted((w for w in self.words if is_cjk(w[0]) and 2 <= len(w) <= 10), key=self.rank)
         return self._choices
 
     def known(self, text: str) -> bool:
@@ -139,13 +142,20 @@ class Lexicon:
                 out.extend(w for w in group if w != text and self.known(w) and w not in out)
         return out
 
+    def _suggestion_pool(self) -> list[str]:
+        with self._lock:
+            if self._pool is None:
+                policy = set(self.policy)
+                self._pool = self.policy + [w for w in self.choices_unlocked() if w not in policy][:3000]
+        return self._pool
+
     def suggestions(self, text: str, limit: int = 5) -> list[str]:
         """Nearest policy terms and words for a query that found nothing, best first."""
         from rapidfuzz import fuzz, process
 
         if not text:
             return []
-        pool = self.policy + [w for w in self.choices() if w not in set(self.policy)][:3000]
+        pool = self._suggestion_pool()
         found = process.extract(text, pool, scorer=fuzz.partial_ratio, limit=limit * 3, score_cutoff=50)
         ranked = sorted(found, key=lambda f: (-round(f[1], 3), self.rank(f[0])))
         return list(dict.fromkeys(w for w, _, _ in ranked))[:limit]

@@ -22,6 +22,7 @@ K1 = 1.2
 B = 0.75
 HEADING_WEIGHT = 0.5
 FORMAT = 3
+SMALL_TABLE = 20_000  # strings decoded once up front below this many (the seed corpus)
 
 
 @dataclass
@@ -30,6 +31,15 @@ class StringTable:
 
     blob: np.ndarray
     offsets: np.ndarray
+    _small: list[str] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # Plain views: memmap's __getitem__ costs microseconds a call, too much for a hot path.
+        self.blob = self.blob.view(np.ndarray)
+        self.offsets = self.offsets.view(np.ndarray)
+        self._mv = memoryview(self.blob)
+        if len(self.offsets) <= SMALL_TABLE:
+            self._small = [self._decode(i) for i in range(len(self.offsets) - 1)]
 
     @classmethod
     def of(cls, strings: list[str]) -> StringTable:
@@ -43,8 +53,13 @@ class StringTable:
         return len(self.offsets) - 1
 
     def __getitem__(self, i: int) -> str:
+        if self._small is not None:
+            return self._small[i]
+        return self._decode(i)
+
+    def _decode(self, i: int) -> str:
         start, end = int(self.offsets[i]), int(self.offsets[i + 1])
-        return self.blob[start:end].tobytes().decode("utf-8")
+        return str(self._mv[start:end], "utf-8")
 
     def save(self, directory: Path, name: str) -> None:
         np.save(directory / f"{name}.blob.npy", self.blob)

@@ -189,7 +189,7 @@ def _node_for(block: Block, parent_orientation: Orientation, top_level: bool) ->
             head, rest = first_sentence(block.body)
             title = head.rstrip(TERMINAL)
         kind = "part" if block.kind == "part" else "section"
-        node = Node(kind, block.label, title.strip(), rest.strip())
+        node = Node(kind, block.label, title.strip().rstrip(TERMINAL), rest.strip())
         node.orientation = _orientation(block.label + title, parent_orientation, top_level)
         return node
     if block.kind == "item":
