@@ -1,0 +1,370 @@
+"""Digest broadcasting with exactly-once delivery per (subscription, period), transport-agnostic.
+
+The Telegram layer supplies `send(chat_id, messages)` and maps PTB's errors onto the exceptions below
+(Forbidden/"chat not found" → Blocked, ChatMigrated → Migrated, RetryAfter → RetryLater,
+NetworkError/TimedOut → TransientError), plus `build(sub) -> (messages, plan_ids)`.
+
+Exactly once: a period is claimed in the database (INSERT against a unique constraint) *before*
+anything is sent and marked sent after, so no path — retries, overlapping sweeps, two processes, a
+restart — can send a period twice, except the one unavoidable window below.
+
+Crash policy (Policy.on_stale): a claim left 'sending' by a killed process is ambiguous — the request
+may or may not have reached Telegram. Default "resend": at start-up such claims (claimed before the
+start instant and still within grace) are taken over and sent again, so nothing due is lost; the
+price is a possible duplicate for requests that were in flight at the moment of the crash only.
+"skip" chooses at-most-once instead: the claim is recorded as skipped and never resent.
+
+Concurrency: one task per chat (a chat's digests go out in order), at most Policy.concurrency sends
+or builds in flight overall. Waiting out a 429 or a backoff happens outside the semaphore, so a
+rate-limited chat never holds a slot other chats need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from bot import schedule
+from bot.models import Subscription
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """Base of what `send` may raise; anything else is treated as a bug and not retried here."""
+
+
+class Blocked(DeliveryError):
+    """The bot was blocked, kicked, or the chat no longer exists (403 / chat not found)."""
+
+
+class Migrated(DeliveryError):
+    """The group became a supergroup; Telegram only accepts the new id from now on."""
+
+    def __init__(self, new_chat_id: int):
+        super().__init__(f"chat migrated to {new_chat_id}")
+        self.new_chat_id = new_chat_id
+
+
+class RetryLater(DeliveryError):
+    """429 flood control for this chat: wait `seconds`, then the same request is expected to work."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"retry after {seconds}s")
+        self.seconds = seconds
+
+
+class TransientError(DeliveryError):
+    """Network trouble or a 5xx: worth a few retries with backoff."""
+
+
+Send = Callable[[int, list[str]], Awaitable[None]]
+Build = Callable[[Subscription], "tuple[list[str], list[str]] | Awaitable[tuple[list[str], list[str]]]"]
+Sleep = Callable[[float], Awaitable[None]]
+RunSync = Callable[..., Awaitable]
+
+
+@dataclass(frozen=True)
+class Policy:
+    concurrency: int = 20  # sends/builds in flight across all chats
+    transient_retries: int = 3  # retries after the first TransientError
+    backoff: float = 2.0  # seconds before the first transient retry, doubled each time
+    backoff_cap: float = 60.0
+    retry_later_max: int = 5  # 429s tolerated per digest before giving up this run
+    max_claim_attempts: int = 5  # runs that may retake a 'failed' period before it stays failed
+    on_stale: Literal["resend", "skip"] = "resend"  # crash policy, see module doc
+
+
+@dataclass
+class Report:
+    """Subscription ids per outcome, except `deactivated` (chat ids) and `migrated` (old, new)."""
+
+    sent: list[int] = field(default_factory=list)
+    skipped_already: list[int] = field(default_factory=list)  # period already claimed/settled
+    failed: list[int] = field(default_factory=list)  # retryable later (claim released/reclaimable)
+    deactivated: list[int] = field(default_factory=list)
+    migrated: list[tuple[int, int]] = field(default_factory=list)
+    empty: list[int] = field(default_factory=list)  # build returned no messages: recorded as skipped
+    skipped_late: list[int] = field(default_factory=list)  # missed, outside grace: recorded as skipped
+    not_due: list[int] = field(default_factory=list)  # latest occurrence predates the subscription
+    stale: list[int] = field(default_factory=list)  # claims found 'sending' after a crash
+
+    def merge(self, other: Report) -> Report:
+        for name in self.__dataclass_fields__:
+            getattr(self, name).extend(getattr(other, name))
+        return self
+
+
+@dataclass
+class _Job:
+    sub: Subscription
+    period: str
+    claimed: bool = False  # True when a stale claim was already taken over
+
+
+@dataclass
+class _Chat:
+    chat_id: int
+    blocked: bool = False
+
+
+class Broadcaster:
+    """Holds the collaborators so each step below stays a small function; one instance per run."""
+
+    def __init__(
+        self,
+        store: Store,
+        send: Send,
+        build: Build,
+        policy: Policy = Policy(),
+        *,
+        sleep: Sleep = asyncio.sleep,
+        run_sync: RunSync = asyncio.to_thread,
+    ):
+        self.store = store
+        self.send = send
+        self.build = build
+        self.policy = policy
+        self.sleep = sleep
+        self.db = run_sync
+        self.report = Report()
+        self.slots = asyncio.Semaphore(policy.concurrency)
+
+    # ----------------------------------------------------------------------------------- running
+
+    async def run(self, jobs: Iterable[_Job]) -> Report:
+        by_chat: dict[int, list[_Job]] = {}
+        for job in jobs:
+            by_chat.setdefault(job.sub.chat_id, []).append(job)
+        await asyncio.gather(*(self._chat(chat_id, chat_jobs) for chat_id, chat_jobs in by_chat.items()))
+        return self.report
+
+    async def _chat(self, chat_id: int, jobs: list[_Job]) -> None:
+        chat = _Chat(chat_id)
+        for job in jobs:
+            if chat.blocked:  # its subscriptions were just deactivated; settle a retaken claim only
+                if job.claimed:
+                    await self.db(self.store.mark_failed, job.sub.id, job.period, "chat blocked")
+                continue
+            try:
+                await self._job(chat, job)
+            except Exception:  # a store failure for one chat must not abort the whole broadcast
+                log.exception("digest for subscription %s (%s) crashed", job.sub.id, job.period)
+                self.report.failed.append(job.sub.id)
+
+    async def _job(self, chat: _Chat, job: _Job) -> None:
+        sub, period = job.sub, job.period
+        if not job.claimed and not await self.db(
+            self.store.claim_delivery, sub.id, period, max_attempts=self.policy.max_claim_attempts
+        ):
+            self.report.skipped_already.append(sub.id)
+            return
+        content = await self._build(sub, period)
+        if content is None:
+            return
+        messages, plan_ids = content
+        error = await self._send(chat, messages)
+        await self._settle(chat, sub, period, plan_ids, error)
+
+    async def _build(self, sub: Subscription, period: str) -> tuple[list[str], list[str]] | None:
+        """Build after claiming so no work is spent on periods already sent; nothing sent on failure."""
+        try:
+            async with self.slots:
+                result = self.build(sub)
+                messages, plan_ids = await result if inspect.isawaitable(result) else result
+        except Exception:
+            log.exception("building digest for subscription %s failed", sub.id)
+            await self.db(self.store.release, sub.id, period)
+            self.report.failed.append(sub.id)
+            return None
+        if not messages:
+            await self.db(self.store.mark_skipped, sub.id, period, "nothing to send")
+            self.report.empty.append(sub.id)
+            return None
+        return list(messages), list(plan_ids)
+
+    async def _settle(
+        self, chat: _Chat, sub: Subscription, period: str, plan_ids: list[str], error: str | None
+    ):
+        if error is None:
+            await self.db(self.store.mark_sent, sub.id, period, plan_ids)
+            self.report.sent.append(sub.id)
+            return
+        await self.db(self.store.mark_failed, sub.id, period, error)
+        if not chat.blocked:
+            self.report.failed.append(sub.id)
+
+    # ----------------------------------------------------------------------------------- sending
+
+    async def _send(self, chat: _Chat, messages: list[str]) -> str | None:
+        """Send with this chat's retries; returns None on success, else why it was given up."""
+        tries = {"transient": 0, "later": 0, "migrated": 0}
+        while True:
+            try:
+                async with self.slots:
+                    await self.send(chat.chat_id, messages)
+                return None
+            except Blocked as exc:
+                return await self._blocked(chat, exc)
+            except Migrated as exc:
+                tries["migrated"] += 1
+                if tries["migrated"] > 1:
+                    return "migrated twice in one send"
+                await self._migrated(chat, exc.new_chat_id)
+            except RetryLater as exc:
+                tries["later"] += 1
+                if tries["later"] > self.policy.retry_later_max:
+                    return f"rate limited {tries['later']} times"
+                await self.sleep(max(0.0, float(exc.seconds)))
+            except TransientError as exc:
+                tries["transient"] += 1
+                if tries["transient"] > self.policy.transient_retries:
+                    return f"transient: {exc}"
+                await self.sleep(self._backoff(tries["transient"]))
+            except Exception as exc:  # unknown: may have reached Telegram, so no blind retry now
+                log.exception("sending to chat %s failed", chat.chat_id)
+                return f"error: {exc!r}"[:500]
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.policy.backoff_cap, self.policy.backoff * 2 ** (attempt - 1))
+
+    async def _blocked(self, chat: _Chat, exc: Blocked) -> str:
+        reason = f"blocked: {exc}"[:200]
+        await self.db(self.store.deactivate_chat, chat.chat_id, reason)
+        chat.blocked = True
+        self.report.deactivated.append(chat.chat_id)
+        log.info("chat %s deactivated (%s)", chat.chat_id, reason)
+        return reason
+
+    async def _migrated(self, chat: _Chat, new_chat_id: int) -> None:
+        await self.db(self.store.migrate_chat, chat.chat_id, new_chat_id)
+        self.report.migrated.append((chat.chat_id, new_chat_id))
+        log.info("chat %s migrated to %s", chat.chat_id, new_chat_id)
+        chat.chat_id = new_chat_id
+
+    # ----------------------------------------------------------------------------------- catch-up
+
+    async def stale_jobs(self, now_utc: datetime, grace: timedelta, claimed_before: datetime) -> list[_Job]:
+        """Apply the crash policy to claims a dead process left 'sending'; return those to resend."""
+        jobs = []
+        for claim in await self.db(self.store.stale_claims, claimed_before):
+            self.report.stale.append(claim.subscription_id)
+            job = await self._stale_job(claim, now_utc, grace, claimed_before)
+            if job is not None:
+                jobs.append(job)
+        return jobs
+
+    async def _stale_job(self, claim, now_utc: datetime, grace: timedelta, claimed_before: datetime):
+        sub = await self.db(self.store.get_subscription, claim.subscription_id)
+        reason = self._stale_skip_reason(sub, claim, now_utc, grace)
+        if reason is not None:
+            await self.db(self.store.mark_skipped, claim.subscription_id, claim.period_key, reason)
+            return None
+        if not await self.db(self.store.retake_stale, sub.id, claim.period_key, claimed_before):
+            return None  # another process took it over first
+        return _Job(sub, claim.period_key, claimed=True)
+
+    def _stale_skip_reason(self, sub, claim, now_utc: datetime, grace: timedelta) -> str | None:
+        if sub is None or not sub.active:
+            return "stale claim: subscription inactive"
+        if self.policy.on_stale == "skip":
+            return "stale claim after crash: assumed delivered (at-most-once policy)"
+        if now_utc - claim.claimed_at > grace:
+            return "stale claim after crash: beyond grace"
+        return None
+
+    async def due_jobs(
+        self, now_utc: datetime, grace: timedelta, exclude: set[tuple[int, str]]
+    ) -> list[_Job]:
+        """Jobs for the latest occurrence of each active subscription that is owed and within grace."""
+        subs = await self.db(self.store.list_active_subscriptions)
+        settled = await self.db(self.store.last_settled_periods)
+        jobs = []
+        for sub in subs:
+            occ = schedule.missed_on_start(sub, now_utc, settled.get(sub.id), grace)
+            if occ is not None:
+                key = schedule.period_key(sub, occ)
+                if (sub.id, key) not in exclude:
+                    jobs.append(_Job(sub, key))
+            else:
+                await self._log_if_missed(sub, now_utc, settled.get(sub.id))
+        return jobs
+
+    async def _log_if_missed(self, sub: Subscription, now_utc: datetime, settled: str | None) -> None:
+        occ = schedule.last_occurrence(sub, now_utc)
+        key = schedule.key_for(sub, occ.local_date)
+        since = schedule.owed_since(sub)
+        if key == settled or (since is not None and occ.at < since):
+            return
+        if await self.db(self.store.record_skipped, sub.id, key, "missed: outside grace window"):
+            log.info("subscription %s missed %s (outside grace): skipped", sub.id, key)
+            self.report.skipped_late.append(sub.id)
+
+
+def _jobs_for(subs: Iterable[Subscription], now_utc: datetime, report: Report) -> list[_Job]:
+    jobs = []
+    for sub in subs:
+        if not sub.active:
+            continue
+        occ = schedule.last_occurrence(sub, now_utc)
+        since = schedule.owed_since(sub)
+        if since is not None and occ.at < since:
+            report.not_due.append(sub.id)
+            continue
+        jobs.append(_Job(sub, schedule.key_for(sub, occ.local_date)))
+    return jobs
+
+
+async def broadcast(
+    subs: Iterable[Subscription],
+    now_utc: datetime,
+    *,
+    store: Store,
+    send: Send,
+    build: Build,
+    policy: Policy = Policy(),
+    sleep: Sleep = asyncio.sleep,
+) -> Report:
+    """Send each active subscription's latest occurrence (≤ now_utc) at most once.
+
+    For a job fired at the scheduled time (e.g. PTB run_daily). Periods already claimed are reported
+    in skipped_already, so calling this twice — or from two processes — is harmless.
+    """
+    broadcaster = Broadcaster(store, send, build, policy, sleep=sleep)
+    jobs = _jobs_for(subs, schedule.require_aware(now_utc), broadcaster.report)
+    return await broadcaster.run(jobs)
+
+
+async def catch_up(
+    store: Store,
+    now_utc: datetime,
+    grace: timedelta,
+    *,
+    send: Send,
+    build: Build,
+    policy: Policy = Policy(),
+    startup: bool = True,
+    claimed_before: datetime | None = None,
+    sleep: Sleep = asyncio.sleep,
+) -> Report:
+    """Send every owed occurrence still within `grace`; log (record as skipped) older missed ones.
+
+    Call with startup=True once before the scheduler starts: claims left 'sending' before
+    `claimed_before` (default now_utc, i.e. by a previous process) then go through Policy.on_stale.
+    The same call with startup=False is a complete scheduler tick: running it every minute is enough
+    to deliver every digest, independent of APScheduler's DST handling.
+    """
+    now_utc = schedule.require_aware(now_utc)
+    broadcaster = Broadcaster(store, send, build, policy, sleep=sleep)
+    jobs: list[_Job] = []
+    if startup:
+        jobs = await broadcaster.stale_jobs(now_utc, grace, claimed_before or now_utc)
+    retaken = {(job.sub.id, job.period) for job in jobs}
+    jobs += await broadcaster.due_jobs(now_utc, grace, retaken)
+    return await broadcaster.run(jobs)
