@@ -75,10 +75,10 @@ def _clean(text: str) -> str:
 def _split_meridiem(text: str) -> tuple[str, str | None]:
     for prefix in _PM_PREFIXES:
         if text.startswith(prefix):
-            return text[len(prefix):], "pm"
+            return text[len(prefix) :], "pm"
     for prefix in _AM_PREFIXES:
         if text.startswith(prefix):
-            return text[len(prefix):], "am"
+            return text[len(prefix) :], "am"
     m = _MERIDIEM_SUFFIX.match(text)
     if m:
         return m.group(1), "pm" if m.group(2).startswith("p") else "am"
@@ -217,7 +217,9 @@ def parse_tz(name: str) -> str:
     key = _clean(name)
     canonical = _TZ_ALIASES.get(key) or _zones_by_lower().get(key)
     if canonical is None:
-        raise UnknownTimeZone(f"{name!r} is not an IANA time zone; use e.g. Asia/Shanghai or Europe/Berlin", name)
+        raise UnknownTimeZone(
+            f"{name!r} is not an IANA time zone; use e.g. Asia/Shanghai or Europe/Berlin", name
+        )
     try:
         ZoneInfo(canonical)
     except (ZoneInfoNotFoundError, ValueError) as exc:  # listed but data missing: still the user's answer

@@ -141,9 +141,9 @@ class Delivery:
 def resolve_url(url_or_path: str | os.PathLike | None = None) -> str:
     """Explicit argument, else PLANBRIEF_DATABASE_URL, else a SQLite file in the data directory."""
     if url_or_path is None:
-        url_or_path = os.environ.get(DATABASE_URL_ENV) or Path(
-            os.environ.get(DATA_DIR_ENV, "data")
-        ) / DEFAULT_FILENAME
+        url_or_path = (
+            os.environ.get(DATABASE_URL_ENV) or Path(os.environ.get(DATA_DIR_ENV, "data")) / DEFAULT_FILENAME
+        )
     text = os.fspath(url_or_path)
     if "://" in text:
         return text
@@ -419,7 +419,11 @@ class Store:
             with self._tx() as conn:
                 conn.execute(
                     insert(deliveries).values(
-                        subscription_id=sub_id, period_key=period_key, status="sending", attempts=1, claimed_at=now
+                        subscription_id=sub_id,
+                        period_key=period_key,
+                        status="sending",
+                        attempts=1,
+                        claimed_at=now,
                     )
                 )
             return True
@@ -427,8 +431,17 @@ class Store:
             return self._reclaim_failed(sub_id, period_key, now, max_attempts)
 
     def _reclaim_failed(self, sub_id: int, period_key: str, now: datetime, max_attempts: int) -> bool:
-        where = and_(self._key(sub_id, period_key), deliveries.c.status == "failed", deliveries.c.attempts < max_attempts)
-        values = {"status": "sending", "attempts": deliveries.c.attempts + 1, "claimed_at": now, "error": None}
+        where = and_(
+            self._key(sub_id, period_key),
+            deliveries.c.status == "failed",
+            deliveries.c.attempts < max_attempts,
+        )
+        values = {
+            "status": "sending",
+            "attempts": deliveries.c.attempts + 1,
+            "claimed_at": now,
+            "error": None,
+        }
         with self._tx() as conn:
             return conn.execute(update(deliveries).where(where).values(**values)).rowcount == 1
 
@@ -450,7 +463,11 @@ class Store:
         if not first_sent:
             return
         known = set(conn.scalars(select(chat_plans.c.plan_id).where(chat_plans.c.chat_id == chat_id)))
-        rows = [{"chat_id": chat_id, "plan_id": p, "first_sent_at": t} for p, t in first_sent.items() if p not in known]
+        rows = [
+            {"chat_id": chat_id, "plan_id": p, "first_sent_at": t}
+            for p, t in first_sent.items()
+            if p not in known
+        ]
         if rows:
             conn.execute(insert(chat_plans), rows)
 
@@ -464,7 +481,9 @@ class Store:
 
     def _settle(self, sub_id: int, period_key: str, status: str, error: str) -> None:
         with self._tx() as conn:
-            conn.execute(update(deliveries).where(self._key(sub_id, period_key)).values(status=status, error=error))
+            conn.execute(
+                update(deliveries).where(self._key(sub_id, period_key)).values(status=status, error=error)
+            )
 
     def record_skipped(self, sub_id: int, period_key: str, reason: str) -> bool:
         """Log a missed period we decided not to send; a 'failed' row becomes 'skipped' (given up).
@@ -487,7 +506,12 @@ class Store:
         except IntegrityError:
             where = and_(self._key(sub_id, period_key), deliveries.c.status == "failed")
             with self._tx() as conn:
-                return conn.execute(update(deliveries).where(where).values(status="skipped", error=reason)).rowcount == 1
+                return (
+                    conn.execute(
+                        update(deliveries).where(where).values(status="skipped", error=reason)
+                    ).rowcount
+                    == 1
+                )
 
     def release(self, sub_id: int, period_key: str) -> bool:
         """Delete a claim whose send certainly never reached Telegram, so the period is owed again."""
@@ -535,7 +559,9 @@ class Store:
     def retake_stale(self, sub_id: int, period_key: str, claimed_before: datetime) -> bool:
         """Take over a stale claim atomically, so two restarting processes cannot both resend it."""
         where = and_(
-            self._key(sub_id, period_key), deliveries.c.status == "sending", deliveries.c.claimed_at < claimed_before
+            self._key(sub_id, period_key),
+            deliveries.c.status == "sending",
+            deliveries.c.claimed_at < claimed_before,
         )
         # Never leave it below the cut-off (clock skew), or a second taker would see it as stale too.
         values = {"claimed_at": max(self.clock(), claimed_before), "attempts": deliveries.c.attempts + 1}

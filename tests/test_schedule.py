@@ -217,7 +217,9 @@ def test_missed_on_start_ignores_occurrences_before_subscribing():
 # ------------------------------------------------------------------------------------------ properties
 
 ZONES = st.sampled_from(["Asia/Shanghai", BERLIN, "America/New_York", "Australia/Lord_Howe", "UTC"])
-INSTANTS = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2037, 12, 31), timezones=st.just(UTC))
+INSTANTS = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2037, 12, 31), timezones=st.just(UTC)
+)
 HHMM = st.tuples(st.integers(0, 23), st.integers(0, 59)).map(lambda hm: f"{hm[0]:02d}:{hm[1]:02d}")
 
 

@@ -67,7 +67,9 @@ def test_migrations_are_recorded_and_idempotent(db_path):
 def test_new_migration_applies_in_order_once(db_path):
     engine = make_engine(resolve_url(db_path))
     apply_migrations(engine)
-    extra = Migration(2, "add note", lambda c: c.execute(text("ALTER TABLE chats ADD COLUMN note VARCHAR(20)")))
+    extra = Migration(
+        2, "add note", lambda c: c.execute(text("ALTER TABLE chats ADD COLUMN note VARCHAR(20)"))
+    )
     assert apply_migrations(engine, (*migrations.MIGRATIONS, extra)) == [2]
     assert apply_migrations(engine, (*migrations.MIGRATIONS, extra)) == []
     assert "note" in {c["name"] for c in inspect(engine).get_columns("chats")}
@@ -113,7 +115,13 @@ def test_store_tables_match_migrated_schema(store):
 
 def test_add_normalises_and_lists(store):
     added = store.add_subscription(sub(time="０８００", city="杭州"))
-    assert (added.id, added.time, added.city, added.tz, added.active) == (1, "08:00", "杭州", "Asia/Shanghai", True)
+    assert (added.id, added.time, added.city, added.tz, added.active) == (
+        1,
+        "08:00",
+        "杭州",
+        "Asia/Shanghai",
+        True,
+    )
     assert added.active_since == T0
     assert store.list_subscriptions(100) == [added]
     assert store.get_subscription(added.id) == added
