@@ -227,7 +227,7 @@ class SearchEngine:
         allowed = self._filter(result, city, year, plan_id)
         if result.error in ("unknown_city", "unknown_plan"):
             return result
-        plan = self._plan(parts)
+        plan = self._plan(self._join_pinyin(parts))
         self._explain(result, plan)
         limit = max(1, min(int(limit or 10), MAX_LIMIT))
         offset = max(0, int(offset or 0))
@@ -260,6 +260,14 @@ class SearchEngine:
         ordered = sorted(terms.items(), key=lambda tw: (-len(tw[0]), tw[0]))
         return SimpleNamespace(parts=final_parts, terms=[(t, w) for t, w in ordered if t in idx.vocab],
                                phrases=phrases, corrections=corrections, expansions=expansions)
+
+    def _join_pinyin(self, parts: list[str]) -> list[str]:
+        """Syllables typed apart (shuang jian) are one word when joined they read as one."""
+        if len(parts) > 1 and all(p.isascii() and p.isalpha() and p not in self.index.vocab for p in parts):
+            joined = "".join(parts)
+            if self.lexicon.homophone(joined):
+                return [joined]
+        return parts
 
     def _synonyms(self, part: str) -> list[str]:
         """Other names of a term the corpus uses, searched whole (their fragments would be noise)."""
