@@ -1,0 +1,216 @@
+"""The Telegram application: one `build_application(settings)` for `run`, `console` and the tests.
+
+Everything Telegram-specific is wired here (handlers, rate limiting, command menus, logging that
+never shows the token); the answers themselves come from handlers/ → bot core → bot/render.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import secrets
+import sys
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from telegram import BotCommand, BotCommandScopeDefault, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    InlineQueryHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.i18n import COMMANDS, EN, ZH
+
+log = logging.getLogger("planbrief")
+
+EXIT_CONFIG = 2
+RATE_LIMIT_RETRIES = 3
+
+
+# ---------------------------------------------------------------------------- logging
+
+
+class RedactToken(logging.Filter):
+    """Replace the token wherever it would appear (messages, args, tracebacks): httpx and PTB
+    errors can carry request URLs, and those contain /bot<token>/."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.token:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken format string is not ours to fix here
+            message = str(record.msg)
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.token in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.token, "<token>")
+        if record.stack_info and self.token in record.stack_info:
+            record.stack_info = record.stack_info.replace(self.token, "<token>")
+        return True
+
+
+def install_redaction(token: str) -> RedactToken:
+    """Filters on handlers see records from every logger (logger filters only see their own)."""
+    redact = RedactToken(token)
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if not any(isinstance(f, RedactToken) and f.token == token for f in handler.filters):
+            handler.addFilter(redact)
+    # httpx logs every request URL (token included) at INFO
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    return redact
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=getattr(logging, settings.log_level, logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redaction(settings.token)
+
+
+# ---------------------------------------------------------------------------- application
+
+
+def _commands(lang: str) -> list[BotCommand]:
+    return [BotCommand(name, description) for name, description in COMMANDS[lang]]
+
+
+async def register_commands(app: Application) -> None:
+    """The command menus: Chinese by default, English for clients set to English."""
+    try:
+        await app.bot.set_my_commands(_commands(ZH), scope=BotCommandScopeDefault())
+        await app.bot.set_my_commands(_commands(EN), scope=BotCommandScopeDefault(), language_code="en")
+    except TelegramError as exc:  # menus are a convenience; the bot works without them
+        log.warning("could not register command menus: %s", type(exc).__name__)
+
+
+async def load_core(app: Application) -> None:
+    """Corpus and search engine once per process, off the event loop (the first index build takes
+    seconds); kept in bot_data so handlers never reload."""
+    settings: Settings = app.bot_data["settings"]
+    if app.bot_data.get("corpus") is None:
+        from bot.corpus import load_corpus
+
+        app.bot_data["corpus"] = await asyncio.to_thread(load_corpus)
+    if app.bot_data.get("engine") is None:
+        from bot.search import SearchEngine
+
+        app.bot_data["engine"] = await asyncio.to_thread(
+            SearchEngine.from_corpus, app.bot_data["corpus"], settings.cache_dir)
+
+
+async def _post_init(app: Application) -> None:
+    await load_core(app)
+    await register_commands(app)
+
+
+def register_handlers(app: Application) -> None:
+    """Every handler, in the order that matters: throttle first, specific commands, then the digest
+    family, then the catch-alls for unknown commands and plain text."""
+    from handlers import callbacks, city, errors, fallback, inline, plans, start, throttle, topic
+
+    settings: Settings = app.bot_data["settings"]
+    app.bot_data[throttle.BUCKETS] = throttle.Throttle(settings.throttle_burst, settings.throttle_window)
+    app.add_handler(TypeHandler(Update, throttle.check), group=-1)
+
+    app.add_handler(CommandHandler("start", start.start))
+    app.add_handler(CommandHandler("help", start.help_command))
+    app.add_handler(CommandHandler("topic", topic.topic))
+    app.add_handler(CommandHandler("city", city.city))
+    app.add_handler(CommandHandler("plans", plans.plans))
+    app.add_handler(CommandHandler("plan", plans.plan))
+    app.add_handler(InlineQueryHandler(inline.inline_query))
+
+    # Digest commands (/subscribe /subscriptions /unsubscribe /digest /timezone) and their JobQueue
+    # jobs live in handlers/digest.py, which registers itself with `register(app, settings)`. Looked
+    # up with find_spec rather than a bare try/except ImportError, so a broken digest module fails
+    # loudly instead of silently disappearing.
+    if importlib.util.find_spec("handlers.digest") is not None:
+        from handlers import digest
+
+        digest.register(app, settings)
+
+    # Catch-alls last; a digest module's callback patterns take precedence over this generic one.
+    app.add_handler(CallbackQueryHandler(callbacks.on_button))
+    app.add_handler(MessageHandler(filters.COMMAND, fallback.unknown_command))
+    app.add_handler(MessageHandler(
+        filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & ~filters.VIA_BOT, fallback.plain_text))
+    app.add_error_handler(errors.on_error)
+
+
+def build_application(settings: Settings, *, corpus=None, engine=None, request=None,
+                      get_updates_request=None) -> Application:
+    """The one Application. `request` swaps the HTTP transport (the console answers locally)."""
+    root = settings.api_root
+    builder = (
+        Application.builder()
+        .token(settings.token)
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(settings.tz),
+                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .concurrent_updates(8)
+        .post_init(_post_init)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(get_updates_request or request)
+    app = builder.build()
+    app.bot_data["settings"] = settings
+    app.bot_data["corpus"] = corpus
+    app.bot_data["engine"] = engine
+    register_handlers(app)
+    return app
+
+
+# ---------------------------------------------------------------------------- planbrief run
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"planbrief: {message}\n")
+    return code
+
+
+def run_main(args, corpus) -> int:
+    """`planbrief run`: polling, or a webhook when PLANBRIEF_WEBHOOK_URL is set."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        return _fail(str(exc), EXIT_CONFIG)
+    configure_logging(settings)
+    app = build_application(settings, corpus=corpus)
+    try:
+        if settings.webhook_url:
+            secret = settings.webhook_secret or secrets.token_urlsafe(32)
+            path = urlsplit(settings.webhook_url).path.lstrip("/")
+            log.info("webhook mode on %s:%s/%s", settings.webhook_listen, settings.webhook_port, path)
+            app.run_webhook(listen=settings.webhook_listen, port=settings.webhook_port, url_path=path,
+                            webhook_url=settings.webhook_url, secret_token=secret,
+                            allowed_updates=Update.ALL_TYPES)
+        else:
+            log.info("polling %s", settings.api_root)
+            app.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:
+        return _fail("Telegram rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)", EXIT_CONFIG)
+    except NetworkError as exc:
+        message = str(exc).replace(settings.token, "<token>")
+        return _fail(f"cannot reach the Bot API at {settings.api_root}: {message}", 1)
+    return 0

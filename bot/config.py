@@ -1,0 +1,131 @@
+"""Settings for the Telegram side, from the environment or a `.env` file (see `.env.example`).
+
+One frozen object built in one place, so `run`, `console` and the tests cannot disagree about a
+default, and so the token is validated before anything could log it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_API_URL = "https://api.telegram.org"
+DEFAULT_TZ = "Asia/Shanghai"
+# BotFather tokens are "<bot id>:<35 url-safe chars>"; test servers use shorter secrets, so only the
+# shape is checked here and Telegram's getMe decides the rest.
+_TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{6,}$")
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+class ConfigError(Exception):
+    """A setting the operator must fix; the message is one line and never contains the token."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    token: str = field(repr=False)
+    api_url: str = DEFAULT_API_URL
+    data_dir: Path = Path("data")
+    tz: str = DEFAULT_TZ
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    # token bucket per user: `throttle_burst` requests, refilled over `throttle_window` seconds
+    throttle_burst: int = 5
+    throttle_window: float = 10.0
+    log_level: str = "INFO"
+
+    @property
+    def api_root(self) -> str:
+        return self.api_url.rstrip("/")
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "search"
+
+
+def load_dotenv_file(path: str | os.PathLike | None = None) -> None:
+    """Fill os.environ from `.env` without overriding what the environment already says."""
+    from dotenv import find_dotenv, load_dotenv
+
+    target = path if path is not None else find_dotenv(usecwd=True)
+    if target:
+        load_dotenv(target, override=False)
+
+
+def _int(env, name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _float(env, name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def check_token(token: str) -> str:
+    token = (token or "").strip()
+    if not token:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set: get one from @BotFather and put it in .env "
+                          "(see .env.example)")
+    if not _TOKEN_RE.match(token):
+        raise ConfigError("TELEGRAM_BOT_TOKEN does not look like a bot token (expected <digits>:<secret> "
+                          "from @BotFather)")
+    return token
+
+
+def load_settings(env: dict | None = None, *, require_token: bool = True, dotenv: bool = True) -> Settings:
+    """Read and validate every setting; raises ConfigError with a one-line, token-free message."""
+    if env is None:
+        if dotenv:
+            load_dotenv_file()
+        env = dict(os.environ)
+    token = env.get("TELEGRAM_BOT_TOKEN", "")
+    token = check_token(token) if require_token else token.strip()
+    api_url = (env.get("TELEGRAM_API_URL") or DEFAULT_API_URL).strip().rstrip("/")
+    if not re.match(r"^https?://[^\s/]+", api_url):
+        raise ConfigError(f"TELEGRAM_API_URL must be an http(s) URL, got {api_url!r}")
+    if api_url.endswith("/bot"):
+        api_url = api_url[: -len("/bot")]  # a common slip: the root is wanted, PTB appends /bot<token>
+    tz = (env.get("PLANBRIEF_TZ") or DEFAULT_TZ).strip()
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"PLANBRIEF_TZ is not a known time zone: {tz!r} (e.g. Asia/Shanghai)") from None
+    webhook_url = (env.get("PLANBRIEF_WEBHOOK_URL") or "").strip() or None
+    if webhook_url and not webhook_url.startswith("https://"):
+        raise ConfigError("PLANBRIEF_WEBHOOK_URL must start with https:// (Telegram only calls HTTPS webhooks)")
+    secret = (env.get("PLANBRIEF_WEBHOOK_SECRET") or "").strip() or None
+    if secret and not _SECRET_RE.match(secret):
+        raise ConfigError("PLANBRIEF_WEBHOOK_SECRET may only use A-Z a-z 0-9 _ - (1-256 characters)")
+    burst = _int(env, "PLANBRIEF_THROTTLE_BURST", 5)
+    window = _float(env, "PLANBRIEF_THROTTLE_WINDOW", 10.0)
+    if burst < 0 or window <= 0:
+        raise ConfigError("PLANBRIEF_THROTTLE_BURST must be >= 0 (0 = off) and PLANBRIEF_THROTTLE_WINDOW > 0")
+    return Settings(
+        token=token,
+        api_url=api_url,
+        data_dir=Path(env.get("PLANBRIEF_DATA_DIR") or "data"),
+        tz=tz,
+        webhook_url=webhook_url,
+        webhook_secret=secret,
+        webhook_listen=(env.get("PLANBRIEF_WEBHOOK_LISTEN") or "0.0.0.0").strip(),
+        webhook_port=_int(env, "PLANBRIEF_WEBHOOK_PORT", 8443),
+        throttle_burst=burst,
+        throttle_window=window,
+        log_level=(env.get("PLANBRIEF_LOG_LEVEL") or "INFO").strip().upper(),
+    )

@@ -1,0 +1,36 @@
+"""/city 地名 [关键词]: a place's plans (a city covers its counties: 无锡 → 江阴), or a narrowed topic."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot import render
+from bot.i18n import t
+from bot.places import covered_names
+from handlers import common
+from handlers.topic import topic_reply
+
+
+async def city_reply(context: ContextTypes.DEFAULT_TYPE, text: str, lang: str):
+    words = render.clean(text).split()
+    if not words:
+        places = render.suggestions_line(lang, covered_names(common.corpus(context)))
+        return t(lang, "city_usage", places=places)
+    found = common.place_with_plans(words[0], context, strict=False)
+    rest = words[1:]
+    if found is None and len(words) >= 2:  # /city 双减 无锡 reads as well the other way round
+        found = common.place_with_plans(words[-1], context, strict=False)
+        rest = words[:-1]
+    if found is None:
+        typed = " ".join(words)
+        return render.unknown_city(lang, typed, covered_names(common.corpus(context)))
+    match, plans = found
+    if rest:
+        return await topic_reply(context, " ".join(rest), match.place.short, 0, lang)
+    return render.city_answer(match, plans, lang, words[0])
+
+
+async def city(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    lang = common.lang(update)
+    await common.send(update, context, await city_reply(context, " ".join(context.args or []), lang))

@@ -1,0 +1,163 @@
+"""Shared plumbing for the handler modules: language, core access, sending rendered answers.
+
+Handlers stay thin (parse → core → render); whatever is Telegram-specific but not specific to one
+command lives here, including the only conversion of render's keyboard data into PTB objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot import render
+from bot.i18n import FALLBACK_TOPICS, lang_of
+from bot.places import plans_for_place, resolve_place
+
+log = logging.getLogger(__name__)
+
+TOPIC_KEYS = "topic_keys"
+TOPIC_KEYS_MAX = 4096
+
+
+def lang(update: Update | None, context: ContextTypes.DEFAULT_TYPE | None = None) -> str:
+    user = update.effective_user if isinstance(update, Update) else None
+    return lang_of(user.language_code if user else None)
+
+
+def corpus(context: ContextTypes.DEFAULT_TYPE):
+    return context.bot_data["corpus"]
+
+
+def engine(context: ContextTypes.DEFAULT_TYPE):
+    return context.bot_data["engine"]
+
+
+def bot_username(context: ContextTypes.DEFAULT_TYPE) -> str:
+    return context.bot.username or "planbrief_bot"
+
+
+async def search(context: ContextTypes.DEFAULT_TYPE, query: str, **kwargs):
+    """The engine is CPU-bound numpy; a worker thread keeps the event loop answering others."""
+    return await asyncio.to_thread(engine(context).search, query, **kwargs)
+
+
+def popular_topics(context: ContextTypes.DEFAULT_TYPE, limit: int = 6) -> list[str]:
+    try:
+        topics = engine(context).popular_topics(limit)
+    except Exception:  # noqa: BLE001 - a suggestion list is never worth failing a reply
+        log.warning("popular_topics failed", exc_info=True)
+        topics = []
+    return topics or FALLBACK_TOPICS[:limit]
+
+
+def markup(keyboard: render.Keyboard) -> InlineKeyboardMarkup | None:
+    if not keyboard:
+        return None
+    rows = []
+    for row in keyboard:
+        buttons = []
+        for b in row:
+            if b.callback_data is not None:
+                buttons.append(InlineKeyboardButton(b.text, callback_data=b.callback_data))
+            elif b.switch_inline_query is not None:
+                buttons.append(InlineKeyboardButton(b.text, switch_inline_query=b.switch_inline_query))
+            elif b.url is not None:
+                buttons.append(InlineKeyboardButton(b.text, url=b.url))
+        if buttons:
+            rows.append(buttons)
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+async def send(update: Update, context: ContextTypes.DEFAULT_TYPE, answer: render.Answer | render.Reply | str) -> None:
+    """Send an answer to the chat the update came from (HTML parse mode is the Application default)."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    if isinstance(answer, str):
+        answer = render.Reply(answer)
+    replies = answer.messages if isinstance(answer, render.Answer) else [answer]
+    message = update.effective_message
+    # in a forum group, answer in the topic thread the question came from
+    thread = message.message_thread_id if message is not None and message.is_topic_message else None
+    for reply in replies:
+        await context.bot.send_message(chat.id, reply.text, reply_markup=markup(reply.keyboard),
+                                       message_thread_id=thread)
+
+
+async def edit(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: render.Reply) -> bool:
+    """Replace a message in place (paging); False when it cannot be edited any more."""
+    query = update.callback_query
+    try:
+        if query.inline_message_id:
+            await context.bot.edit_message_text(reply.text, inline_message_id=query.inline_message_id,
+                                                reply_markup=markup(reply.keyboard))
+            return True
+        message = query.message
+        if message is None or not getattr(message, "date", None) or message.date.timestamp() == 0:
+            return False
+        await context.bot.edit_message_text(reply.text, chat_id=message.chat.id, message_id=message.message_id,
+                                            reply_markup=markup(reply.keyboard))
+        return True
+    except BadRequest as exc:
+        if "not modified" in str(exc).lower():
+            return True
+        if "not found" in str(exc).lower() or "can't be edited" in str(exc).lower():
+            return False
+        raise
+
+
+def remember_topic(context: ContextTypes.DEFAULT_TYPE, query: str, city: str) -> None:
+    """Keep long queries server-side for the t2 callback form (bounded, least recently used out)."""
+    keys: OrderedDict = context.bot_data.setdefault(TOPIC_KEYS, OrderedDict())
+    key = render.topic_key(query, city)
+    keys[key] = (query, city)
+    keys.move_to_end(key)
+    while len(keys) > TOPIC_KEYS_MAX:
+        keys.popitem(last=False)
+
+
+def recall_topic(context: ContextTypes.DEFAULT_TYPE, key: str) -> tuple[str, str] | None:
+    keys: OrderedDict = context.bot_data.setdefault(TOPIC_KEYS, OrderedDict())
+    return keys.get(key)
+
+
+def place_with_plans(text: str, context: ContextTypes.DEFAULT_TYPE, *, strict: bool):
+    """(match, plans) for a place name, or None; `strict` accepts only exact/traditional spellings so a
+    keyword is never mistaken for a place when narrowing."""
+    if not text or len(text) > 20:
+        return None
+    try:
+        match = resolve_place(text, corpus(context))
+    except Exception:  # noqa: BLE001 - odd input must not break a reply; treat as "no place"
+        log.warning("resolve_place failed", exc_info=True)
+        return None
+    if match is None or (strict and match.how not in ("exact", "traditional")):
+        return None
+    plans = plans_for_place(match.place, corpus(context))
+    return (match, plans) if plans else None
+
+
+def split_query_city(text: str, context: ContextTypes.DEFAULT_TYPE) -> tuple[str, str]:
+    """`双减 无锡` or `无锡 双减` → ("双减", "无锡"); a lone word is always the query."""
+    words = render.clean(text).split()
+    if len(words) >= 2:
+        for idx in (-1, 0):
+            found = place_with_plans(words[idx], context, strict=True)
+            if found:
+                rest = words[:-1] if idx == -1 else words[1:]
+                return " ".join(rest), found[0].place.short
+    return " ".join(words), ""
+
+
+async def answer_callback(update: Update, text: str | None = None) -> None:
+    """Answer a button press exactly once; a query Telegram already forgot is not worth an error."""
+    try:
+        await update.callback_query.answer(text[:200] if text else None)
+    except BadRequest as exc:
+        if "query is too old" not in str(exc) and "query id is invalid" not in str(exc).lower():
+            raise
