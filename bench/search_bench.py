@@ -91,6 +91,12 @@ def rss_mb() -> float:
 
 # -- workers (each runs in its own process)
 
+def _shared_mb() -> float:
+    import psutil
+
+    return getattr(psutil.Process().memory_info(), "shared", 0) / 2**20
+
+
 def worker_cold(cache: str, query: str) -> dict:
     t0 = time.perf_counter()
     from bot.corpus import load_corpus
@@ -140,7 +146,7 @@ def worker_serve(cache: str, runs: int) -> dict:
         p99s.append(p99)
     terms = {q: engine._plan(engine._join_pinyin(_parts(engine, q))).terms for q in QUERIES}
     return {"reload_s": reload_s, "p50_ms": statistics.median(p50s), "p99_ms": statistics.median(p99s),
-            "rss_mb": rss_mb(), "terms": {q: [t for t, _ in v] for q, v in terms.items()}}
+            "rss_mb": rss_mb(), "shared_mb": _shared_mb(), "terms": {q: [t for t, _ in v] for q, v in terms.items()}}
 
 
 def _parts(engine, query):
@@ -258,6 +264,7 @@ def _report_big(scale: int, big: dict, serve: dict, peer: dict) -> None:
     _row("answer p50 (whole search call)", f"{serve['p50_ms']:.3f} ms", "target ≤ 5 ms")
     _row("answer p99", f"{serve['p99_ms']:.3f} ms", "target ≤ 30 ms")
     _row("serving RSS after queries", f"{serve['rss_mb']:.0f} MB", "target ≤ 250 MB")
+    _row("  of which file-backed/shared (mmap'd index)", f"{serve['shared_mb']:.0f} MB")
     _row("rank-bm25 get_scores+top10 p50 (same run)", f"{peer['peer_p50_ms']:.1f} ms")
     _row("rank-bm25 build", f"{peer['peer_build_s']:.1f} s")
     ratio = peer["peer_p50_ms"] / serve["p50_ms"] if serve["p50_ms"] else float("inf")

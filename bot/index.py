@@ -161,8 +161,8 @@ class IndexBuilder:
         self.vocab: dict[str, int] = {}
         self._sentence_ids: dict[str, np.ndarray] = {}
         self._term_ids: list[np.ndarray] = []
-        self._doc_ids: list[np.ndarray] = []
-        self._field_w: list[np.ndarray] = []
+        self._chunk_doc: list[int] = []  # per appended chunk; expanded with np.repeat at build time
+        self._chunk_w: list[float] = []
         self.n_docs = 0
 
     def _ids(self, sentence: str) -> np.ndarray:
@@ -183,8 +183,8 @@ class IndexBuilder:
                 ids = self._ids(sentence)
                 if len(ids):
                     self._term_ids.append(ids)
-                    self._doc_ids.append(np.full(len(ids), doc, dtype=np.int32))
-                    self._field_w.append(np.full(len(ids), weight, dtype=np.float32))
+                    self._chunk_doc.append(doc)
+                    self._chunk_w.append(weight)
         return doc
 
     def build(self, meta: dict | None = None) -> Index:
@@ -195,10 +195,11 @@ class IndexBuilder:
         if not self._term_ids:
             return Index(terms, np.zeros(v + 1, np.int64), _EMPTY_DOCS, _EMPTY_WEIGHTS, n,
                          dict(self.tokenizer.words), dict(self.tokenizer.chars), meta or {})
+        lens = np.fromiter((len(a) for a in self._term_ids), dtype=np.int64, count=len(self._term_ids))
         term_ids = np.concatenate(self._term_ids).astype(np.int64)
-        doc_ids = np.concatenate(self._doc_ids)
-        field_w = np.concatenate(self._field_w)
-        self._term_ids, self._doc_ids, self._field_w = [], [], []
+        doc_ids = np.repeat(np.array(self._chunk_doc, dtype=np.int32), lens)
+        field_w = np.repeat(np.array(self._chunk_w, dtype=np.float32), lens)
+        self._term_ids, self._chunk_doc, self._chunk_w = [], [], []
         doc_len = np.bincount(doc_ids, weights=field_w, minlength=n)
         keys, inverse = np.unique(term_ids * n + doc_ids, return_inverse=True)
         del term_ids

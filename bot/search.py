@@ -30,7 +30,7 @@ from bot.tokenize import is_cjk, query_terms, segment_with
 
 MAX_QUERY_CHARS = 64
 MAX_LIMIT = 50
-CANDIDATES = 64
+CANDIDATES = 40
 PHRASE_BONUS = 0.25
 SYNONYM_BOOST = 0.4
 EXCERPT_MAX = 200
@@ -134,8 +134,12 @@ def default_cache_dir() -> Path:
 def build_index(passages: list[Passage], fingerprint: str = "") -> Index:
     """Segment every passage (heading path as a weighted field) into the CSR index."""
     builder = IndexBuilder()
+    headings: dict[tuple[str, ...], str] = {}
     for p in passages:
-        builder.add(p.norm, normalize("\n".join(p.section)))
+        heading = headings.get(p.section)
+        if heading is None:
+            heading = headings[p.section] = normalize("\n".join(p.section))
+        builder.add(p.norm, heading)
     index = builder.build({"fingerprint": fingerprint})
     index.meta["pinyin"] = build_pinyin_table(index.words)
     return index
@@ -404,7 +408,7 @@ class SearchEngine:
         rescored = []
         for doc in top:
             score = float(scores[doc])
-            if phrases:
+            if phrases and len(terms) > 1:
                 norm = self.store.norms[int(doc)]
                 share = sum(1 for p in phrases if p in norm) / len(phrases)
                 score *= 1.0 + PHRASE_BONUS * share
