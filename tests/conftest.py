@@ -6,9 +6,6 @@ working tree) and handed to every Application the tests build.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-
 import pytest
 
 
@@ -32,32 +29,3 @@ def fake_api():
 
     with BotApiServer() as server:
         yield server
-
-
-@pytest.fixture
-def bot_settings(fake_api, tmp_path):
-    from bot.config import load_settings
-
-    return load_settings({"TELEGRAM_BOT_TOKEN": fake_api.token, "TELEGRAM_API_URL": fake_api.root_url,
-                          "PLANBRIEF_DATA_DIR": str(tmp_path)})
-
-
-@pytest.fixture
-def start_bot(fake_api, bot_settings, shared_corpus, shared_engine):
-    """`async with start_bot(**overrides) as app`: the real Application polling the fake server."""
-    from bot.app import build_application
-
-    @contextlib.asynccontextmanager
-    async def running(**overrides):
-        settings = dataclasses.replace(bot_settings, **overrides)
-        app = build_application(settings, corpus=shared_corpus, engine=shared_engine)
-        async with app:
-            await app.start()
-            await app.updater.start_polling(poll_interval=0, timeout=1)
-            try:
-                yield app
-            finally:
-                await app.updater.stop()
-                await app.stop()
-
-    return running
