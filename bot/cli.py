@@ -90,6 +90,62 @@ def cmd_add(args, corpus) -> int:
     return 0
 
 
+def _queries(query: str):
+    """`-` reads one query per stdin line (batch use); otherwise the one query given."""
+    if query != "-":
+        yield query
+        return
+    for line in sys.stdin:
+        yield line.rstrip("\n")
+
+
+def _engine(corpus):
+    from .search import SearchEngine
+
+    return SearchEngine.from_corpus(corpus)
+
+
+def cmd_search(args, corpus) -> int:
+    engine = _engine(corpus)
+    for query in _queries(args.query):
+        result = engine.search(query, city=args.city, year=args.year, plan_id=args.plan, limit=args.limit)
+        if args.json:
+            _print_json(result.as_json())
+            continue
+        if result.notice:
+            print(result.notice)
+        if not result.hits:
+            print(f"没有找到「{query}」的相关内容。" + (f" 试试：{'、'.join(result.suggestions)}"
+                                                    if result.suggestions else ""))
+        for n, hit in enumerate(result.hits, 1):
+            meta = corpus.plan(hit.passage.plan_id).meta
+            print(f"{n}. {meta.city} · {meta.title} · {' › '.join(hit.passage.section)}")
+            print(f"   {hit.excerpt}")
+    return 0
+
+
+def cmd_city(args, corpus) -> int:
+    from .places import city_json
+
+    for query in _queries(args.query):
+        data = city_json(query, corpus)
+        if args.json:
+            _print_json(data)
+            continue
+        match = data["match"]
+        if not data["plans"]:
+            place = f"「{match['name']}」" if match else f"「{query}」"
+            print(f"{place}暂无收录的规划。已收录：{'、'.join(data['suggestions'])}")
+            continue
+        if match and match.get("corrected"):
+            print(f"按「{match['corrected']}」查找")
+        for plan in data["plans"]:
+            print(f"{plan['year']} {plan['city']} · {plan['title']}（{plan['plan_id']}）")
+            for title in plan["priorities"]:
+                print(f"   ■ {title}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="planbrief", description="PlanBrief 教育规划简报")
     parser.add_argument("--seeds", help="seeds folder (default: $PLANBRIEF_SEEDS or ./seeds)")
@@ -115,6 +171,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="source site")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("search", help="fuzzy topic search across all plans ('-' reads queries from stdin)")
+    p.add_argument("query")
+    p.add_argument("--city")
+    p.add_argument("--year", type=int)
+    p.add_argument("--plan")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("city", help="plans for a city, county or province ('-' reads queries from stdin)")
+    p.add_argument("query")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_city)
 
     p = sub.add_parser("run", help="run the Telegram bot (polling, or webhook if PLANBRIEF_WEBHOOK_URL)")
     p.set_defaults(func=_lazy("bot.app", "run_main"))

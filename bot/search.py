@@ -32,6 +32,8 @@ MAX_QUERY_CHARS = 64
 MAX_LIMIT = 50
 CANDIDATES = 40
 PHRASE_BONUS = 0.25
+# Readers ask what a city *plans*; at equal relevance a task outranks last year's review.
+ORIENTATION_WEIGHT = (1.0, 0.8, 0.9)  # forward, backward, neutral (indexes of _ORIENT)
 SYNONYM_BOOST = 0.4
 EXCERPT_MAX = 200
 EXCERPT_TARGET = 120
@@ -407,7 +409,7 @@ class SearchEngine:
         top = _top_k(scores, cand, max(k, CANDIDATES))
         rescored = []
         for doc in top:
-            score = float(scores[doc])
+            score = float(scores[doc]) * ORIENTATION_WEIGHT[int(self.store.orient[int(doc)])]
             if phrases and len(terms) > 1:
                 norm = self.store.norms[int(doc)]
                 share = sum(1 for p in phrases if p in norm) / len(phrases)

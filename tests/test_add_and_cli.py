@@ -172,3 +172,46 @@ def test_console_script_and_module_entry():
     out = subprocess.run([sys.executable, "-m", "bot", "plans", "--json"], capture_output=True, text=True,
                          check=True).stdout
     assert len(json.loads(out)["plans"]) == 5
+
+
+def test_search_json_contract_and_filters(capsys):
+    code, out, _ = _run(capsys, "search", "双剑", "--city", "无锡", "--limit", "3", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["query"] == "双剑" and data["corrected"] == "双减"
+    keys = {"plan_id", "city", "year", "title", "section", "passage_id", "text", "excerpt", "score"}
+    assert data["results"] and all(keys <= set(r) for r in data["results"])
+    assert {r["plan_id"] for r in data["results"]} <= {"wuxi-2023-conference", "jiangyin-2023-speech",
+                                                       "wuxi-2020-review-plan"}
+    assert all(r["excerpt"] and r["excerpt"].strip("…")[:10] in r["text"] for r in data["results"])
+
+
+def test_search_forward_plan_outranks_review(capsys):
+    _, out, _ = _run(capsys, "search", "双减", "--limit", "1", "--json")
+    top = json.loads(out)["results"][0]
+    assert not top["section"][0].startswith("第一方面")
+
+
+def test_city_json_contract(capsys):
+    code, out, _ = _run(capsys, "city", "無錫", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["match"] is not None
+    assert [p["plan_id"] for p in data["plans"]] == ["wuxi-2023-conference", "jiangyin-2023-speech",
+                                                      "wuxi-2020-review-plan"]
+    assert "suggestions" in data and data["query"] == "無錫"
+
+
+def test_batch_mode_reads_one_query_per_line(monkeypatch, capsys):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("双减\n\n<b>x</b>\n" + "长" * 500 + "\n"))
+    code, out, _ = _run(capsys, "search", "-", "--json", "--limit", "2")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(lines) == 4
+    assert lines[0]["results"] and lines[1]["error"] == "empty"
+    assert lines[3]["error"] in ("too_long", "no_match")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("随洲\n火星\n"))
+    code, out, _ = _run(capsys, "city", "-", "--json")
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert first["match"]["name"] in ("随州市", "随州") and first["plans"]
+    assert second["match"] is None and second["plans"] == [] and "无锡" in second["suggestions"]
