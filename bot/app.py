@@ -189,6 +189,16 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+async def verify_token(settings: Settings) -> None:
+    """One getMe before starting, so a bad token is one clear line instead of PTB's retry-loop
+    tracebacks (whose InvalidToken message would even quote the token)."""
+    from telegram import Bot
+
+    root = settings.api_root
+    async with Bot(settings.token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot"):
+        pass
+
+
 def run_main(args, corpus) -> int:
     """`planbrief run`: polling, or a webhook when PLANBRIEF_WEBHOOK_URL is set."""
     try:
@@ -196,6 +206,13 @@ def run_main(args, corpus) -> int:
     except ConfigError as exc:
         return _fail(str(exc), EXIT_CONFIG)
     configure_logging(settings)
+    try:
+        asyncio.run(verify_token(settings))
+    except InvalidToken:
+        return _fail("Telegram rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)", EXIT_CONFIG)
+    except NetworkError as exc:
+        message = str(exc).replace(settings.token, "<token>")
+        return _fail(f"cannot reach the Bot API at {settings.api_root}: {message}", 1)
     app = build_application(settings, corpus=corpus)
     try:
         if settings.webhook_url:
