@@ -372,6 +372,7 @@ def test_fuzz_hostile_text_through_every_handler(api, app, text):
 
 
 def _run_env(api, tmp_path, token, **extra):
+    """A server of its own (`fake_api`): the module's bot must not answer for the subprocess."""
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "PLANBRIEF_WEBHOOK"))}
@@ -380,34 +381,35 @@ def _run_env(api, tmp_path, token, **extra):
     return env
 
 
-def test_run_polls_and_never_logs_the_token(api, tmp_path, shared_engine):
+def test_run_polls_and_never_logs_the_token(fake_api, tmp_path):
     import signal
     import subprocess
     import sys
 
     chat = new_id()
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=_run_env(api, tmp_path, api.token),
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=_run_env(fake_api, tmp_path, fake_api.token),
+                            cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     try:
-        api.user_message(chat, chat, "/help")
-        api.wait_for(lambda s: s.messages(chat), timeout=60, what="a reply from `planbrief run`")
+        fake_api.user_message(chat, chat, "/help")
+        fake_api.wait_for(lambda s: s.messages(chat), timeout=60, what="a reply from `planbrief run`")
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err[-2000:]
-    secret = api.token.split(":", 1)[1]
+    secret = fake_api.token.split(":", 1)[1]
     assert secret not in out + err
     assert "getUpdates" in err  # DEBUG logging was on, so this is a real check
     assert not list(tmp_path.rglob("*.env"))
 
 
-def test_run_with_a_rejected_or_missing_token_exits_2_in_one_line(api, tmp_path):
+def test_run_with_a_rejected_or_missing_token_exits_2_in_one_line(fake_api, tmp_path):
     import subprocess
     import sys
 
     for token in ("999:rejected-token-xyz", "", "not a token"):
-        proc = subprocess.run([sys.executable, "-m", "bot", "run"], env=_run_env(api, tmp_path, token),
-                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        proc = subprocess.run([sys.executable, "-m", "bot", "run"], env=_run_env(fake_api, tmp_path, token),
+                              cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2, proc.stderr
         lines = [line for line in proc.stderr.splitlines() if line.startswith("planbrief:")]
         assert len(lines) == 1 and "TELEGRAM_BOT_TOKEN" in lines[0]
