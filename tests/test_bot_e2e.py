@@ -415,3 +415,62 @@ def test_run_with_a_rejected_or_missing_token_exits_2_in_one_line(fake_api, tmp_
         assert len(lines) == 1 and "TELEGRAM_BOT_TOKEN" in lines[0]
         assert "Traceback" not in proc.stderr
         assert "rejected-token-xyz" not in proc.stderr
+
+
+def test_webhook_mode_checks_the_secret_token_on_every_request(fake_api, tmp_path):
+    import json
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = _run_env(fake_api, tmp_path, fake_api.token, PLANBRIEF_WEBHOOK_URL="https://bot.example.org/hook",
+                   PLANBRIEF_WEBHOOK_SECRET="s3cret-token", PLANBRIEF_WEBHOOK_LISTEN="127.0.0.1",
+                   PLANBRIEF_WEBHOOK_PORT=str(port))
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    chat = new_id()
+    update = {"update_id": 1, "message": {"message_id": 1, "date": int(time.time()),
+                                          "chat": {"id": chat, "type": "private", "first_name": "U"},
+                                          "from": {"id": chat, "is_bot": False, "first_name": "U"},
+                                          "text": "/help", "entities": [{"type": "bot_command", "offset": 0,
+                                                                         "length": 5}]}}
+
+    def post(secret: str | None) -> int:
+        headers = {"Content-Type": "application/json"}
+        if secret:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/hook", json.dumps(update).encode(), headers)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    try:
+        fake_api.wait_for_call("setWebhook", timeout=60)
+        deadline = time.monotonic() + 30
+        while True:  # the listener comes up just after setWebhook; connection refused until then
+            try:
+                status = post("wrong")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert status == 403
+        assert post(None) == 403
+        assert post("s3cret-token") == 200
+        fake_api.wait_for(lambda s: s.messages(chat), timeout=30, what="webhook reply")
+        assert len(fake_api.messages(chat)) == 1  # the forged posts were never processed
+        assert fake_api.calls("setWebhook")[-1].params.get("secret_token") == "s3cret-token"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert fake_api.token.split(":", 1)[1] not in out + err
