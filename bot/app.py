@@ -150,9 +150,11 @@ def register_handlers(app: Application) -> None:
 
     # Catch-alls last; a digest module's callback patterns take precedence over this generic one.
     app.add_handler(CallbackQueryHandler(callbacks.on_button))
-    app.add_handler(MessageHandler(filters.COMMAND, fallback.unknown_command))
+    # only new messages: an edited typo should not earn a second "unknown command"
+    fresh = filters.UpdateType.MESSAGE
+    app.add_handler(MessageHandler(fresh & filters.COMMAND, fallback.unknown_command))
     app.add_handler(MessageHandler(
-        filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & ~filters.VIA_BOT, fallback.plain_text))
+        fresh & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & ~filters.VIA_BOT, fallback.plain_text))
     app.add_error_handler(errors.on_error)
 
 
