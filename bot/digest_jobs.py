@@ -21,6 +21,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 TICK_SECONDS = 60
+BUILT_CACHE = 64
 DEFAULT_GRACE = timedelta(hours=3)
 GONE = ("chat not found", "user is deactivated", "bot was kicked", "bot is not a member", "chat_write_forbidden",
         "need administrator rights", "have no rights to send")
@@ -192,6 +194,11 @@ class DigestService:
         self.progress: dict[tuple[int, str], int] = {}  # messages already accepted per (sub, period)
         self._place = lru_cache(maxsize=256)(self._resolve)
         self._busy = asyncio.Lock()
+        self._built: dict[tuple, tuple[list[str], list[str]]] = {}
+        self._plan_ids: dict[tuple[int, str], list[str]] = {}
+        # One thread only for settling sent digests: behind the shared to_thread pool (full of claims
+        # during a broadcast) a sent digest could wait seconds unrecorded, and a crash then resends it.
+        self._ledger = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-ledger")
 
     def attach(self, app) -> DigestService:
         """Pick up what the application loads after registration (corpus, engine in post_init)."""
@@ -218,9 +225,23 @@ class DigestService:
                             search=self._search)
 
     def build_sync(self, sub: Subscription) -> tuple[list[str], list[str]]:
-        """A first digest marks nothing new: "new since your last digest" needs a last digest."""
+        """A first digest marks nothing new: "new since your last digest" needs a last digest.
+
+        Chats with the same scope, history and language get the same digest, so a broadcast to a
+        thousand chats builds it once.
+        """
         seen = self.store.plans_sent_to_chat(sub.chat_id) or None
-        return self.render(self.digest(city=sub.city, topic=sub.topic, seen=seen), sub.language, sub.tz)
+        key = (sub.city, sub.topic, frozenset(seen) if seen else None, sub.language, self.local_today(sub.tz))
+        built = self._built.get(key)
+        if built is None:
+            digest = self.digest(city=sub.city, topic=sub.topic, seen=seen)
+            built = self._built[key] = self.render(digest, sub.language, sub.tz)
+            while len(self._built) > BUILT_CACHE:
+                self._built.pop(next(iter(self._built)))
+        job = _JOB.get()
+        if job:
+            self._plan_ids[job] = built[1]
+        return list(built[0]), list(built[1])
 
     def render(self, digest: Digest, lang: str, tz: str | None = None) -> tuple[list[str], list[str]]:
         messages = render_digest(digest, lang, today=self.local_today(tz))
@@ -254,6 +275,14 @@ class DigestService:
                 self.progress[job] = index + 1
         if job:
             self.progress.pop(job, None)
+            await self._settle(job)
+
+    async def _settle(self, job: tuple[int, str]) -> None:
+        """Record the period as sent the moment Telegram accepted the last message (see __init__);
+        the broadcaster's own mark_sent afterwards is an idempotent repeat."""
+        plan_ids = self._plan_ids.pop(job, [])
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._ledger, self.store.mark_sent, job[0], job[1], plan_ids)
 
     # -- runs
 
