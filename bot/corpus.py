@@ -86,7 +86,13 @@ def plan_meta(entry: dict) -> PlanMeta:
         date=str(entry.get("date", entry["year"])),
         source_site=str(entry.get("source_site", "")),
         source_file=str(entry["file"]),
+        short_title=str(entry.get("short_title") or _short_title(entry)),
     )
+
+
+def _short_title(entry: dict) -> str:
+    title = str(entry["title"])
+    return title if len(title) <= 20 else f"{entry['year']}年{entry.get('kind', '工作要点')}"
 
 
 def _squash(text: str) -> str:

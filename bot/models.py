@@ -30,6 +30,7 @@ class PlanMeta:
     date: str
     source_site: str
     source_file: str
+    short_title: str = ""  # how a citation names the plan ("2023年工作要点"); the full title can run 40 chars
 
     def as_dict(self) -> dict:
         return {
@@ -45,6 +46,7 @@ class PlanMeta:
             "date": self.date,
             "source_site": self.source_site,
             "source_file": self.source_file,
+            "short_title": self.short_title,
         }
 
 

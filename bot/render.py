@@ -132,7 +132,8 @@ def highlight(text: str, marks: Iterable[Sequence[int]] = (), cap: int | None = 
 
 
 def short_title(meta: PlanMeta, cap: int = 28) -> str:
-    return shorten(meta.title, cap)
+    """Citations use the manifest's short title: a reader quotes 《2023年工作要点》, not a 40-char headline."""
+    return shorten(meta.short_title or meta.title, cap)
 
 
 def citation(meta: PlanMeta | None, section: Sequence[str], plan_id: str = "") -> str:
@@ -140,7 +141,9 @@ def citation(meta: PlanMeta | None, section: Sequence[str], plan_id: str = "") -
     parts = []
     if meta is not None:
         parts.append(esc(meta.city))
-        parts.append(f"{meta.year}《{esc(short_title(meta))}》")
+        name = short_title(meta)
+        year = "" if str(meta.year) in name else str(meta.year)
+        parts.append(f"{year}《{esc(name)}》")
     else:
         parts.append(esc(plan_id))
     path = " › ".join(esc(shorten(s, 36)) for s in section if s)
