@@ -186,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_city)
 
+    from .digest_cli import add_arguments as digest_arguments
+
+    p = sub.add_parser("digest", help="a digest of headline priorities and targets (--plan/--city/--topic)")
+    digest_arguments(p)
+    p.set_defaults(func=_lazy("bot.digest_cli", "digest_main"))
+
     p = sub.add_parser("run", help="run the Telegram bot (polling, or webhook if PLANBRIEF_WEBHOOK_URL)")
     p.set_defaults(func=_lazy("bot.app", "run_main"))
 

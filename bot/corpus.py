@@ -148,8 +148,22 @@ def _passages_for(plan_id: str, nodes: list[Node], path: tuple[str, ...]) -> lis
     return out
 
 
+def line_windows(text: str, size: int = 120) -> list[str]:
+    """A list (one entry a line, no full stops) is cut between entries, a handful at a time."""
+    windows: list[str] = []
+    for line in text.split("\n"):
+        if windows and len(windows[-1]) + len(line) < size:
+            windows[-1] += "\n" + line
+        else:
+            windows.append(line)
+    return windows
+
+
 def _cut(plan_id: str, node: Node, section: tuple[str, ...], body: str) -> list[Passage]:
-    pieces = [body] if len(body) <= PASSAGE_MAX else sentence_windows(body)
+    if "\n" in body:
+        pieces = line_windows(body)
+    else:
+        pieces = [body] if len(body) <= PASSAGE_MAX else sentence_windows(body)
     result = []
     for n, piece in enumerate(pieces, 1):
         suffix = f"w{n}" if len(pieces) > 1 else ""
