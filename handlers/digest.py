@@ -333,7 +333,7 @@ def _kb(rows) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row] for row in rows])
 
 
-def _guide_keyboard(state, lg: str, svc: DigestService) -> tuple[str, InlineKeyboardMarkup | None]:
+def _guide_keyboard(state, lg: str, svc: DigestService, tz: str) -> tuple[str, InlineKeyboardMarkup | None]:
     freq, day, hhmm, _ = state
     base = f"ds|{freq}"
     if freq == "w" and day is None:
@@ -342,7 +342,7 @@ def _guide_keyboard(state, lg: str, svc: DigestService) -> tuple[str, InlineKeyb
                                            for j in (0, 4)])
     base += f"|{day or '-'}"
     if hhmm is None:
-        return s(lg, "pick_time", tz=""), _kb([[(t, f"{base}|{t}") for t in TIMES[j:j + 3]] for j in (0, 3)])
+        return s(lg, "pick_time", tz=esc(tz)), _kb([[(t, f"{base}|{t}") for t in TIMES[j:j + 3]] for j in (0, 3)])
     base += f"|{hhmm}"
     options = [(s(lg, "all"), f"{base}|a")]
     options += [(c, f"{base}|c:{c}") for c in _covered(svc)]
@@ -374,7 +374,8 @@ async def on_guide(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     svc = service(context)
     if state[3] is None:
-        text, keyboard = _guide_keyboard(state, lg, svc)
+        tz = await db(svc.store.get_chat_tz, update.effective_chat.id)
+        text, keyboard = _guide_keyboard(state, lg, svc, tz)
         await query.answer()
         await query.edit_message_text(text, reply_markup=keyboard)
         return
