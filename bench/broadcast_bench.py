@@ -37,7 +37,8 @@ async def _child(db: str, api_root: str, token: str) -> dict:
     from telegram.request import HTTPXRequest
 
     from bot.corpus import load_corpus
-    from bot.digest_jobs import ChatFairRateLimiter, DigestService
+    from bot.digest_jobs import DigestService
+    from bot.ratelimit import ChatFairRateLimiter
     from bot.store import open_store
 
     store = open_store(db)

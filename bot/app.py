@@ -18,7 +18,6 @@ from telegram import BotCommand, BotCommandScopeDefault, LinkPreviewOptions, Upd
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     CommandHandler,
@@ -31,6 +30,7 @@ from telegram.ext import (
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.i18n import COMMANDS, EN, ZH
+from bot.ratelimit import ChatFairRateLimiter
 
 log = logging.getLogger("planbrief")
 
@@ -167,7 +167,7 @@ def build_application(settings: Settings, *, corpus=None, engine=None, request=N
         .token(settings.token)
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
-        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .rate_limiter(ChatFairRateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(settings.tz),
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .concurrent_updates(8)

@@ -22,6 +22,7 @@ rate-limited chat never holds a slot other chats need.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -114,6 +115,14 @@ class _Chat:
     blocked: bool = False
 
 
+_CURRENT_JOB: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar("delivery_job", default=None)
+
+
+def current_job() -> tuple[int, str] | None:
+    """(subscription id, period) being delivered in this task, for a `send`/`build` that tracks progress."""
+    return _CURRENT_JOB.get()
+
+
 class Broadcaster:
     """Holds the collaborators so each step below stays a small function; one instance per run."""
 
@@ -135,6 +144,8 @@ class Broadcaster:
         self.db = run_sync
         self.report = Report()
         self.slots = asyncio.Semaphore(policy.concurrency)
+        # Claims run only a little ahead of sends, so a crash leaves few 'sending' claims to resolve.
+        self.admission = asyncio.Semaphore(policy.concurrency * 4)
 
     # ----------------------------------------------------------------------------------- running
 
@@ -152,11 +163,15 @@ class Broadcaster:
                 if job.claimed:
                     await self.db(self.store.mark_failed, job.sub.id, job.period, "chat blocked")
                 continue
+            token = _CURRENT_JOB.set((job.sub.id, job.period))
             try:
-                await self._job(chat, job)
+                async with self.admission:
+                    await self._job(chat, job)
             except Exception:  # a store failure for one chat must not abort the whole broadcast
                 log.exception("digest for subscription %s (%s) crashed", job.sub.id, job.period)
                 self.report.failed.append(job.sub.id)
+            finally:
+                _CURRENT_JOB.reset(token)
 
     async def _job(self, chat: _Chat, job: _Job) -> None:
         sub, period = job.sub, job.period

@@ -4,37 +4,26 @@ PTB keeps no jobs across restarts, so nothing here is per subscription: a single
 the database what is due (bot.delivery.catch_up), and the ledger's unique claim makes every tick,
 restart and overlapping process deliver each (subscription, period) once. A new subscription needs no
 job registration; it is simply due at its next occurrence.
-
-Rate limiting: Telegram answers 429 per chat or for the whole bot, and PTB's AIORateLimiter halts
-*every* request for retry_after when any one of them gets a 429 (and by default, max_retries=0,
-does not retry at all). ChatFairRateLimiter keeps AIORateLimiter's per-group limiter but waits out a
-429 for that chat only, and paces the whole bot with a sliding window of successful sends (what
-Telegram's 30 msg/s counts), so one flooded chat never stalls the rest of a broadcast.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import logging
-import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
 
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.ext import AIORateLimiter
 
 from bot import delivery
 from bot.digest import Digest, build_digest
 from bot.models import Subscription
 from bot.places import resolve_place
+from bot.ratelimit import retry_seconds
 from bot.render_digest import render_digest
 
 log = logging.getLogger(__name__)
@@ -48,117 +37,10 @@ GONE = ("chat not found", "user is deactivated", "bot was kicked", "bot is not a
 
 # Which (subscription, period) the current task is delivering, so a resent digest skips the messages
 # Telegram already accepted (a 429 on message 2 must not repeat message 1).
-_JOB: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar("digest_job", default=None)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-# ------------------------------------------------------------------------------------ rate limiting
-
-
-class SlidingWindow:
-    """At most `max_calls` counted calls per `period` seconds, with in-flight calls reserved.
-
-    A call is stamped when it *completes*, which is never earlier than Telegram saw it, so this window
-    is never more permissive than Telegram's. A call released uncounted (a 429) frees its slot at once.
-    """
-
-    def __init__(self, max_calls: int, period: float = 1.0, clock: Callable[[], float] = time.monotonic):
-        self.max_calls = max_calls
-        self.period = period
-        self.clock = clock
-        self._stamps: deque[float] = deque()
-        self._inflight = 0
-        self._cond = asyncio.Condition()
-
-    def _purge(self, now: float) -> None:
-        while self._stamps and self._stamps[0] <= now - self.period:
-            self._stamps.popleft()
-
-    async def acquire(self) -> None:
-        async with self._cond:
-            while True:
-                now = self.clock()
-                self._purge(now)
-                if len(self._stamps) + self._inflight < self.max_calls:
-                    self._inflight += 1
-                    return
-                timeout = self._stamps[0] + self.period - now if self._stamps else None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._cond.wait(), timeout)
-
-    async def release(self, counted: bool) -> None:
-        async with self._cond:
-            self._inflight -= 1
-            if counted:
-                self._stamps.append(self.clock())
-            self._cond.notify_all()
-
-
-def retry_seconds(exc: RetryAfter) -> float:
-    """PTB 22 keeps the value as a timedelta internally and may expose int or timedelta publicly."""
-    value = getattr(exc, "_retry_after", None)
-    if value is None:
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-class ChatFairRateLimiter(AIORateLimiter):
-    """AIORateLimiter whose 429 handling pauses only the chat that got it (see module doc)."""
-
-    def __init__(self, overall_max_rate: int = 30, overall_time_period: float = 1.0,
-                 group_max_rate: float = 20, group_time_period: float = 60, max_retries: int = 3):
-        super().__init__(overall_max_rate=0, overall_time_period=0, group_max_rate=group_max_rate,
-                         group_time_period=group_time_period, max_retries=max_retries)
-        self._window = SlidingWindow(overall_max_rate, overall_time_period) if overall_max_rate else None
-        self._paused: dict[Any, float] = {}
-
-    async def _wait_chat(self, chat_id: Any) -> None:
-        until = self._paused.get(chat_id)
-        while until is not None and (delay := until - time.monotonic()) > 0:
-            await asyncio.sleep(delay)
-            until = self._paused.get(chat_id)
-        self._paused.pop(chat_id, None)
-
-    async def _attempt(self, chat_id: Any, call: Callable[[], Any]):
-        if self._window is None or chat_id is None:
-            return await call()
-        await self._window.acquire()
-        counted = True
-        try:
-            return await call()
-        except RetryAfter:
-            counted = False
-            raise
-        finally:
-            await self._window.release(counted)
-
-    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
-        max_retries = rate_limit_args or self._max_retries
-        chat_id = data.get("chat_id")
-        group: int | str | bool = False
-        with contextlib.suppress(ValueError, TypeError):
-            chat_id = int(chat_id)
-        if (isinstance(chat_id, int) and chat_id < 0) or isinstance(chat_id, str):
-            group = chat_id
-
-        def call():
-            return self._run_request(chat=chat_id is not None, group=group, allow_paid_broadcast=False,
-                                     callback=callback, args=args, kwargs=kwargs)
-
-        for attempt in range(max_retries + 1):
-            await self._wait_chat(chat_id)
-            try:
-                return await self._attempt(chat_id, call)
-            except RetryAfter as exc:
-                if attempt == max_retries:
-                    raise
-                pause = retry_seconds(exc) + 0.1
-                log.info("429 for chat %s: that chat waits %.1fs", chat_id, pause)
-                self._paused[chat_id] = max(self._paused.get(chat_id, 0.0), time.monotonic() + pause)
-        return None  # unreachable: the last attempt returns or raises
 
 
 # ------------------------------------------------------------------------------------- send / build
@@ -238,7 +120,7 @@ class DigestService:
             built = self._built[key] = self.render(digest, sub.language, sub.tz)
             while len(self._built) > BUILT_CACHE:
                 self._built.pop(next(iter(self._built)))
-        job = _JOB.get()
+        job = delivery.current_job()
         if job:
             self._plan_ids[job] = built[1]
         return list(built[0]), list(built[1])
@@ -258,7 +140,7 @@ class DigestService:
     # -- transport
 
     async def send(self, chat_id: int, messages: list[str]) -> None:
-        job = _JOB.get()
+        job = delivery.current_job()
         done = self.progress.get(job, 0) if job else 0
         for index, text in enumerate(messages):
             if index < done:
@@ -297,34 +179,10 @@ class DigestService:
             return None
         async with self._busy:
             now = now or self.clock()
-            report = await catch_up(self.store, now, self.grace, send=self.send, build=self.build,
-                                    policy=self.policy, startup=startup)
+            report = await delivery.catch_up(self.store, now, self.grace, send=self.send, build=self.build,
+                                             policy=self.policy, startup=startup)
         _log_report(report, startup)
         return report
-
-
-class _TrackedBroadcaster(delivery.Broadcaster):
-    """Names the (subscription, period) in a context variable while its job runs, for `send`'s progress."""
-
-    async def _job(self, chat, job) -> None:
-        token = _JOB.set((job.sub.id, job.period))
-        try:
-            await super()._job(chat, job)
-        finally:
-            _JOB.reset(token)
-
-
-async def catch_up(store, now_utc: datetime, grace: timedelta, *, send, build, policy: delivery.Policy,
-                   startup: bool) -> delivery.Report:
-    """bot.delivery.catch_up with the tracked broadcaster; same steps, same guarantees."""
-    from bot import schedule
-
-    now_utc = schedule.require_aware(now_utc)
-    broadcaster = _TrackedBroadcaster(store, send, build, policy)
-    jobs = await broadcaster.stale_jobs(now_utc, grace, now_utc) if startup else []
-    retaken = {(job.sub.id, job.period) for job in jobs}
-    jobs += await broadcaster.due_jobs(now_utc, grace, retaken)
-    return await broadcaster.run(jobs)
 
 
 def _log_report(report: delivery.Report, startup: bool) -> None:
