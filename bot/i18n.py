@@ -105,6 +105,83 @@ STRINGS: dict[str, dict[str, str]] = {
     "inline_nothing": {ZH: "没有找到「{query}」", EN: "Nothing found for “{query}”"},
     "inline_nothing_desc": {ZH: "换个关键词试试，例如 双减、职业教育", EN: "Try another keyword, e.g. 双减 or 职业教育"},
     "inline_button": {ZH: "在私聊中打开教育规划简报", EN: "Open PlanBrief in a private chat"},
+    # digest subscriptions: /subscribe /subscriptions /unsubscribe /digest /timezone (handlers/digest.py)
+    "sub_usage": {
+        ZH: "用法：/subscribe daily 08:00　/subscribe weekly mon 09:30 无锡　/subscribe daily 07:30 双减",
+        EN: "Usage: /subscribe daily 08:00   /subscribe weekly mon 09:30 无锡   /subscribe daily 07:30 双减",
+    },
+    "sub_invalid_time": {
+        ZH: "时间格式不对：{value}。请写 HH:MM，例如 /subscribe daily 08:00",
+        EN: "Not a time: {value}. Use HH:MM, e.g. /subscribe daily 08:00",
+    },
+    "sub_invalid_weekday": {
+        ZH: "星期写法不对：{value}。请用 mon…sun 或 周一…周日，例如 /subscribe weekly mon 09:30",
+        EN: "Not a weekday: {value}. Use mon…sun, e.g. /subscribe weekly mon 09:30",
+    },
+    "sub_invalid_frequency": {
+        ZH: "频率只能是 daily（每天）或 weekly（每周），例如 /subscribe daily 08:00",
+        EN: "Frequency must be daily or weekly, e.g. /subscribe daily 08:00",
+    },
+    "sub_unknown_timezone": {
+        ZH: "不认识这个时区：{value}。例如 /timezone Asia/Shanghai 或 /timezone Europe/Berlin",
+        EN: "Unknown time zone: {value}. E.g. /timezone Asia/Shanghai or /timezone Europe/Berlin",
+    },
+    "sub_missing_time": {
+        ZH: "缺少时间。例如 /subscribe daily 08:00",
+        EN: "A time is missing. E.g. /subscribe daily 08:00",
+    },
+    "sub_scope_too_long": {
+        ZH: "城市或主题太长（最多 {n} 个字）。例如 /subscribe daily 07:30 双减",
+        EN: "City or topic too long (max {n} characters). E.g. /subscribe daily 07:30 双减",
+    },
+    "sub_created": {
+        ZH: "已订阅：{desc}\n时区：{tz}。下一次：{next}\n/subscriptions 管理订阅",
+        EN: "Subscribed: {desc}\nTime zone: {tz}. Next: {next}\n/subscriptions to manage",
+    },
+    "sub_pick_frequency": {ZH: "订阅简报：多久一次？", EN: "Digest subscription: how often?"},
+    "sub_pick_weekday": {ZH: "每周哪一天？", EN: "Which day of the week?"},
+    "sub_pick_time": {
+        ZH: "几点发送？（时区 {tz}；其他时间请用 /subscribe daily 07:30）",
+        EN: "At what time? (zone {tz}; for other times use /subscribe daily 07:30)",
+    },
+    "sub_pick_scope": {ZH: "范围：全部规划、某个城市，或某个主题？", EN: "Scope: all plans, one city, or one topic?"},
+    "sub_daily": {ZH: "每天", EN: "daily"},
+    "sub_weekly": {ZH: "每周", EN: "weekly"},
+    "sub_all": {ZH: "全部规划", EN: "all plans"},
+    "sub_days": {ZH: "周一 周二 周三 周四 周五 周六 周日", EN: "Mon Tue Wed Thu Fri Sat Sun"},
+    "sub_desc": {ZH: "{freq}{day} {time}{scope}", EN: "{freq}{day} {time}{scope}"},
+    "sub_city": {ZH: " · 城市：{v}", EN: " · city: {v}"},
+    "sub_topic": {ZH: " · 主题：{v}", EN: " · topic: {v}"},
+    "sub_none": {ZH: "还没有订阅。/subscribe 订阅简报。", EN: "No subscriptions yet. /subscribe to get digests."},
+    "sub_list": {ZH: "<b>本聊天的订阅</b>（时区 {tz}）", EN: "<b>Subscriptions in this chat</b> (zone {tz})"},
+    "sub_paused": {ZH: "（已暂停）", EN: " (paused)"},
+    "sub_inactive": {ZH: "（已停用：{why}）", EN: " (inactive: {why})"},
+    "sub_btn_pause": {ZH: "⏸ 暂停 #{id}", EN: "⏸ Pause #{id}"},
+    "sub_btn_resume": {ZH: "▶ 恢复 #{id}", EN: "▶ Resume #{id}"},
+    "sub_btn_delete": {ZH: "🗑 删除 #{id}", EN: "🗑 Delete #{id}"},
+    "sub_btn_all": {ZH: "🗑 全部取消", EN: "🗑 Cancel all"},
+    "sub_pick_unsub": {ZH: "要取消哪个订阅？", EN: "Which subscription should I cancel?"},
+    "sub_deleted": {ZH: "已取消订阅 #{id}。", EN: "Subscription #{id} cancelled."},
+    "sub_deleted_all": {ZH: "已取消本聊天的全部 {n} 个订阅。", EN: "All {n} subscriptions of this chat cancelled."},
+    "sub_not_found": {
+        ZH: "没有这个订阅：{value}。/subscriptions 查看编号。",
+        EN: "No such subscription: {value}. /subscriptions shows the numbers.",
+    },
+    "sub_unsub_usage": {
+        ZH: "用法：/unsubscribe 编号，或 /unsubscribe all 取消全部。",
+        EN: "Usage: /unsubscribe NUMBER, or /unsubscribe all.",
+    },
+    "sub_admins_only": {ZH: "群里只有管理员可以设置订阅。", EN: "In groups only administrators can manage subscriptions."},
+    "sub_tz_now": {
+        ZH: "本聊天的时区：{tz}。修改：/timezone Europe/Berlin",
+        EN: "This chat's time zone: {tz}. Change it: /timezone Europe/Berlin",
+    },
+    "sub_tz_set": {ZH: "时区已设为 {tz}。订阅时间按这个时区计算。", EN: "Time zone set to {tz}. Subscription times follow it."},
+    "sub_done": {ZH: "好的", EN: "OK"},
+    "sub_unknown_city_warn": {
+        ZH: "（注意：暂未收录{v}的规划，收录后会出现在简报里）",
+        EN: " (note: no plans for {v} yet; they will appear once added)",
+    },
     "console_intro": {
         ZH: "教育规划简报 · 离线控制台（真实的机器人处理程序，无需 token）。输入命令如 /topic 双减，"
             "输入数字按按钮，Ctrl-D 退出。",

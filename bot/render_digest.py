@@ -4,15 +4,23 @@ Reuses bot/render.py for escaping, UTF-16 lengths and packing, so the 4096 limit
 decided in one place. Each plan is one block; `pack` keeps blocks whole and only cuts a block that is
 itself longer than a message (closing and reopening its tags), so a message never ends mid-line.
 No `telegram` import: the output is plain strings the delivery layer can send or a test can read.
+
+The subscription dialogue (/subscribe, /subscriptions, /unsubscribe) is rendered here too, as
+`Reply` objects whose keyboards are plain `Button` data (handlers/common.py makes them PTB markup).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
+from bot import schedule
 from bot.digest import Digest, PlanDigest
-from bot.render import MAX_MESSAGE, esc, highlight, pack, shorten
+from bot.i18n import t
+from bot.models import Subscription
+from bot.render import MAX_MESSAGE, Button, Reply, clean, esc, highlight, pack, shorten
 from bot.render import citation as _citation
+from bot.subscribe import ERROR_CODES, MAX_LISTED, MAX_SCOPE, TIMES, ParseError, Request, dm_data, ds_data
 
 MAX_PRIORITIES = 6
 MAX_ITEMS = 4
@@ -122,3 +130,100 @@ def render_digest(
 def empty_notice(lang: str = "zh") -> str:
     """What /digest says when nothing is in scope (a scheduled run sends nothing instead)."""
     return _labels(lang)["empty"]
+
+
+# ------------------------------------------------------------------------------------- subscriptions
+
+
+def _rows(buttons: list[Button], per: int) -> tuple[tuple[Button, ...], ...]:
+    return tuple(tuple(buttons[i:i + per]) for i in range(0, len(buttons), per))
+
+
+def describe(sub: Subscription | Request, lang: str) -> str:
+    """`每周 周一 09:30 · 城市：无锡` — one subscription on one line (HTML-escaped)."""
+    days = t(lang, "sub_days").split()
+    day = f" {days[sub.weekday]}" if sub.frequency == "weekly" and sub.weekday is not None else ""
+    scope = ""
+    if sub.city:
+        scope = t(lang, "sub_city", v=esc(sub.city))
+    elif sub.topic:
+        scope = t(lang, "sub_topic", v=esc(sub.topic))
+    return t(lang, "sub_desc", freq=t(lang, f"sub_{sub.frequency}"), day=day, time=sub.time, scope=scope)
+
+
+def next_local(sub: Subscription, now: datetime) -> str:
+    """The next run as the chat reads it: local date and time in the subscription's zone."""
+    return schedule.next_run(sub, now).astimezone(ZoneInfo(sub.tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def subscribed_text(sub: Subscription, lang: str, now: datetime, *, unknown_city: str | None = None) -> str:
+    """Confirmation of a stored subscription; `unknown_city` adds a note that no plan covers it yet."""
+    text = t(lang, "sub_created", desc=describe(sub, lang), tz=esc(sub.tz), next=next_local(sub, now))
+    if unknown_city:
+        text += t(lang, "sub_unknown_city_warn", v=esc(unknown_city))
+    return text
+
+
+def parse_error_text(exc: ParseError, lang: str) -> str:
+    """The specific mistake, then the usage line (or only the usage line for anything unforeseen)."""
+    key = f"sub_{exc.code}" if exc.code in ERROR_CODES else "sub_usage"
+    text = t(lang, key, value=esc(clean(exc.value, 30)), n=MAX_SCOPE)
+    return text if key == "sub_usage" else f"{text}\n{t(lang, 'sub_usage')}"
+
+
+def frequency_picker(lang: str) -> Reply:
+    """First step of the guided /subscribe."""
+    buttons = [Button(t(lang, "sub_daily"), ds_data("d")), Button(t(lang, "sub_weekly"), ds_data("w"))]
+    return Reply(t(lang, "sub_pick_frequency"), (tuple(buttons),))
+
+
+def guide_step(state, lang: str, tz: str, cities: list[str], topics: list[str]) -> Reply:
+    """The next question of the guided /subscribe for a parsed "ds|…" state without a scope yet."""
+    freq, day, hhmm, _ = state
+    if freq == "w" and day is None:
+        days = t(lang, "sub_days").split()
+        rows = tuple(tuple(Button(days[i], ds_data(freq, str(i))) for i in range(j, min(j + 4, 7)))
+                     for j in (0, 4))
+        return Reply(t(lang, "sub_pick_weekday"), rows)
+    day = day or "-"
+    if hhmm is None:
+        return Reply(t(lang, "sub_pick_time", tz=esc(tz)),
+                     _rows([Button(x, ds_data(freq, day, x)) for x in TIMES], 3))
+    options = [(t(lang, "sub_all"), "a")]
+    options += [(c, f"c:{c}") for c in cities]
+    options += [(x, f"t:{x}") for x in topics]
+    buttons = [Button(text, data) for text, scope in options if (data := ds_data(freq, day, hhmm, scope))]
+    return Reply(t(lang, "sub_pick_scope"), _rows(buttons, 3))
+
+
+def _list_text(subs: list[Subscription], tz: str, lang: str) -> str:
+    if not subs:
+        return t(lang, "sub_none")
+    lines = [t(lang, "sub_list", tz=esc(tz))]
+    for sub in subs:
+        state = ""
+        if not sub.active:
+            why = sub.deactivated_reason or ""
+            state = (t(lang, "sub_paused") if why in ("paused", "")
+                     else t(lang, "sub_inactive", why=esc(clean(why, 40))))
+        lines.append(f"#{sub.id} {describe(sub, lang)}{state}")
+    return pack(["\n".join(lines)])[0]
+
+
+def subscriptions_reply(subs: list[Subscription], tz: str, lang: str) -> Reply:
+    """/subscriptions: every subscription of the chat, with pause/resume and delete buttons."""
+    rows = []
+    for sub in subs[:MAX_LISTED]:
+        key, verb = ("sub_btn_pause", "p") if sub.active else ("sub_btn_resume", "r")
+        rows.append((Button(t(lang, key, id=sub.id), dm_data(verb, sub.id)),
+                     Button(t(lang, "sub_btn_delete", id=sub.id), dm_data("x", sub.id))))
+    return Reply(_list_text(subs, tz, lang), tuple(rows))
+
+
+def unsubscribe_picker(subs: list[Subscription], lang: str) -> Reply:
+    """/unsubscribe without an argument: one button per subscription, then "cancel all"."""
+    if not subs:
+        return Reply(t(lang, "sub_none"))
+    rows = [(Button(f"#{x.id} {describe(x, lang)}"[:60], dm_data("x", x.id)),) for x in subs[:MAX_LISTED]]
+    rows.append((Button(t(lang, "sub_btn_all"), dm_data("a")),))
+    return Reply(t(lang, "sub_pick_unsub"), tuple(rows))

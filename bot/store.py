@@ -138,12 +138,16 @@ class Delivery:
 # ------------------------------------------------------------------------------------------- engine
 
 
+def default_location(data_dir: str | os.PathLike | None = None) -> str | Path:
+    """PLANBRIEF_DATABASE_URL wins; else a SQLite file in `data_dir`, PLANBRIEF_DATA_DIR or ./data."""
+    url = os.environ.get(DATABASE_URL_ENV)
+    return url or Path(data_dir or os.environ.get(DATA_DIR_ENV, "data")) / DEFAULT_FILENAME
+
+
 def resolve_url(url_or_path: str | os.PathLike | None = None) -> str:
     """Explicit argument, else PLANBRIEF_DATABASE_URL, else a SQLite file in the data directory."""
     if url_or_path is None:
-        url_or_path = (
-            os.environ.get(DATABASE_URL_ENV) or Path(os.environ.get(DATA_DIR_ENV, "data")) / DEFAULT_FILENAME
-        )
+        url_or_path = default_location()
     text = os.fspath(url_or_path)
     if "://" in text:
         return text
