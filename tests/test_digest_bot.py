@@ -14,7 +14,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from bot import delivery
 from bot.digest_jobs import map_error, run_once, service_of
 from bot.ratelimit import SlidingWindow
-from handlers.digest import ParseError, parse_dm, parse_ds, parse_subscribe
+from bot.subscribe import ParseError, parse_dm, parse_ds, parse_subscribe
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*")
 
