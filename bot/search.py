@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from bot.fuzzy import Lexicon, build_pinyin_table
-from bot.index import Index, IndexBuilder, StringTable
+from bot.index import FileStringTable, Index, IndexBuilder, StringTable
 from bot.models import Hit, Passage, PlanMeta
 from bot.textnorm import normalize
 from bot.tokenize import is_cjk, query_terms, segment_with
@@ -38,6 +38,7 @@ SYNONYM_BOOST = 0.4
 EXCERPT_MAX = 200
 EXCERPT_TARGET = 120
 PHRASE_SCAN = 300
+PHRASE_BATCH = 50
 _PART = re.compile(r"[\u3400-\u9fff]+|[0-9a-z]+(?:[.+][0-9a-z]+)*")
 _SENTENCE = re.compile(r"[^。；！？;!?\n]*[。；！？;!?\n]?")
 _ORIENT = ("forward", "backward", "neutral")
@@ -78,12 +79,16 @@ class SearchResult:
 
 @dataclass
 class DocStore:
-    """Passages as column arrays (mmap-able), rebuilt into `Passage` objects only for hits."""
+    """Passages as column arrays, rebuilt into `Passage` objects only for hits.
 
-    texts: StringTable
-    norms: StringTable
-    ids: StringTable
-    node_ids: StringTable
+    Once loaded, big string tables stay on disk and are read a string at a time (bot.index explains
+    why not mmap); the per-passage small-int columns (~7 bytes a passage) are read whole.
+    """
+
+    texts: StringTable | FileStringTable
+    norms: StringTable | FileStringTable
+    ids: StringTable | FileStringTable
+    node_ids: StringTable | FileStringTable
     plan_idx: np.ndarray
     section_idx: np.ndarray
     orient: np.ndarray
@@ -108,9 +113,15 @@ class DocStore:
         )
 
     def passage(self, i: int) -> Passage:
-        return Passage(self.ids[i], self.plans[int(self.plan_idx[i])].plan_id,
-                       self.sections[int(self.section_idx[i])], self.texts[i], self.norms[i],
-                       _ORIENT[int(self.orient[i])], self.node_ids[i])
+        return self.passages([i])[0]
+
+    def passages(self, docs) -> list[Passage]:
+        """Passages for doc ids, each string column fetched in one batch (few reads when on disk)."""
+        docs = [int(d) for d in docs]
+        ids, texts, norms, node_ids = (t.many(docs) for t in (self.ids, self.texts, self.norms, self.node_ids))
+        return [Passage(ids[k], self.plans[int(self.plan_idx[i])].plan_id, self.sections[int(self.section_idx[i])],
+                        texts[k], norms[k], _ORIENT[int(self.orient[i])], node_ids[k])
+                for k, i in enumerate(docs)]
 
     def save(self, directory: Path) -> None:
         for name in ("texts", "norms", "ids", "node_ids"):
@@ -125,7 +136,7 @@ class DocStore:
     def load(cls, directory: Path) -> DocStore:
         data = json.loads((directory / "store.json").read_text(encoding="utf-8"))
         tables = [StringTable.load(directory, n) for n in ("texts", "norms", "ids", "node_ids")]
-        arrays = [np.load(directory / f"{n}.npy", mmap_mode="r") for n in ("plan_idx", "section_idx", "orient")]
+        arrays = [np.load(directory / f"{n}.npy") for n in ("plan_idx", "section_idx", "orient")]
         return cls(*tables, *arrays, [tuple(s) for s in data["sections"]], [PlanMeta(**m) for m in data["plans"]])
 
 
@@ -240,7 +251,9 @@ class SearchEngine:
         ranked, total = self._rank(plan.terms, plan.phrases, allowed, offset + limit)
         result.total = total
         marks = [t for t, _ in plan.terms]
-        result.hits = [self._hit(doc, score, marks) for doc, score in ranked[offset:offset + limit]]
+        page = ranked[offset:offset + limit]
+        passages = self.store.passages([doc for doc, _ in page])
+        result.hits = [self._hit(p, score, marks) for p, (_, score) in zip(passages, page, strict=True)]
         if not total:
             result.error = result.error or "no_match"
             result.suggestions = self._suggest(plan.phrases)
@@ -354,8 +367,11 @@ class SearchEngine:
         if not terms:
             return False
         rarest = min(terms, key=lambda t: (self.index.df(t), t))
-        docs, _ = self.index.postings(rarest)
-        return any(phrase in self.store.norms[int(d)] for d in docs[:PHRASE_SCAN])
+        docs = self.index.postings_head(rarest, PHRASE_SCAN)
+        for lo in range(0, len(docs), PHRASE_BATCH):  # batches: stop reading once it is found
+            if any(phrase in norm for norm in self.store.norms.many(docs[lo:lo + PHRASE_BATCH])):
+                return True
+        return False
 
     def _explain(self, result: SearchResult, plan: SimpleNamespace) -> None:
         notes = [result.notice] if result.notice else []
@@ -408,18 +424,19 @@ class SearchEngine:
             return [], 0
         top = _top_k(scores, cand, max(k, CANDIDATES))
         rescored = []
-        for doc in top:
+        bonus = bool(phrases) and len(terms) > 1
+        norms = self.store.norms.many(top) if bonus else None
+        for k, doc in enumerate(top):
             score = float(scores[doc]) * ORIENTATION_WEIGHT[int(self.store.orient[int(doc)])]
-            if phrases and len(terms) > 1:
-                norm = self.store.norms[int(doc)]
+            if bonus:
+                norm = norms[k]
                 share = sum(1 for p in phrases if p in norm) / len(phrases)
                 score *= 1.0 + PHRASE_BONUS * share
             rescored.append((int(doc), score))
         rescored.sort(key=lambda ds: (-round(ds[1], 5), ds[0]))
         return rescored[:k], total
 
-    def _hit(self, doc: int, score: float, terms: list[str]) -> Hit:
-        passage = self.store.passage(doc)
+    def _hit(self, passage: Passage, score: float, terms: list[str]) -> Hit:
         excerpt, marks = snippet(passage.text, passage.norm, terms)
         return Hit(passage, score, excerpt, marks)
 

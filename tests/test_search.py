@@ -180,3 +180,25 @@ def test_cached_index_reloads_identically(corpus, tmp_path):
 def test_popular_topics_come_from_corpus(engine, corpus):
     topics = engine.popular_topics()
     assert topics and all(any(t in p.norm for p in corpus.passages) for t in topics)
+
+
+def test_on_disk_tables_answer_like_in_memory(corpus, engine, tmp_path, monkeypatch):
+    """Big corpora read postings and passages by pread instead of holding them: same answers."""
+    import bot.index
+
+    monkeypatch.setattr(bot.index, "SMALL_TABLE", 0)
+    monkeypatch.setattr(bot.index, "SMALL_ARRAY", 0)
+    SearchEngine.from_corpus(corpus, tmp_path)  # builds and caches
+    on_disk = SearchEngine.from_corpus(corpus, tmp_path)  # reloads from the cache
+    assert isinstance(on_disk.index.docs, bot.index.NpyFile)
+    assert isinstance(on_disk.store.norms, bot.index.FileStringTable)
+    for q in ("双减", "县管校骋", "集团办学", "推进集团化办学和县管校聘", "教育", "qzxwvk"):
+        got, want = on_disk.search(q, limit=20), engine.search(q, limit=20)
+        assert [(h.passage, h.score, h.excerpt, h.marks) for h in got.hits] == \
+               [(h.passage, h.score, h.excerpt, h.marks) for h in want.hits]
+        assert (got.total, got.corrected) == (want.total, want.corrected)
+    norms = on_disk.store.norms
+    picks = [5, 0, len(norms) - 1, 5, 3]
+    assert norms.many(picks) == [corpus.passages[i].norm for i in picks] == [norms[i] for i in picks]
+    with pytest.raises(IndexError):
+        norms.many([len(norms)])
