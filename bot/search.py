@@ -32,6 +32,7 @@ MAX_QUERY_CHARS = 64
 MAX_LIMIT = 50
 CANDIDATES = 40
 PHRASE_BONUS = 0.25
+RELATIVE_CUTOFF = 0.2
 # Readers ask what a city *plans*; at equal relevance a task outranks last year's review.
 ORIENTATION_WEIGHT = (1.0, 0.8, 0.9)  # forward, backward, neutral (indexes of _ORIENT)
 SYNONYM_BOOST = 0.4
@@ -419,6 +420,10 @@ class SearchEngine:
         scores, cand = self.index.scores(terms)
         if allowed is not None and len(cand):
             cand = cand[np.isin(self.store.plan_idx[cand], allowed)]
+        if len(cand):
+            # A passage scoring a fifth of the best shares only a common bigram (服务, 建设) with the query:
+            # noise to a reader who asked about 课后服务, so it is not an answer at all.
+            cand = cand[scores[cand] >= RELATIVE_CUTOFF * float(scores[cand].max())]
         total = len(cand)
         if not total:
             return [], 0
@@ -426,10 +431,10 @@ class SearchEngine:
         rescored = []
         bonus = bool(phrases) and len(terms) > 1
         norms = self.store.norms.many(top) if bonus else None
-        for k, doc in enumerate(top):
+        for i, doc in enumerate(top):
             score = float(scores[doc]) * ORIENTATION_WEIGHT[int(self.store.orient[int(doc)])]
             if bonus:
-                norm = norms[k]
+                norm = norms[i]
                 share = sum(1 for p in phrases if p in norm) / len(phrases)
                 score *= 1.0 + PHRASE_BONUS * share
             rescored.append((int(doc), score))
