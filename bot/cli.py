@@ -56,6 +56,7 @@ def cmd_show(args, corpus) -> int:
             "preamble": plan.preamble,
             "tree": [n.as_dict() for n in plan.tree],
             "priorities": [p.as_dict() for p in plan.priorities],
+            "passage_count": len(plan.passages),
             "passages": [{"id": p.id, "section": list(p.section), "text": p.text,
                           "orientation": p.orientation} for p in plan.passages],
         })

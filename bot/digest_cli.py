@@ -57,22 +57,3 @@ def digest_main(args, corpus) -> int:
     else:
         sys.stdout.write(digest_text(digest))
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Standalone entry, until bot/cli.py wires the subcommand."""
-    from bot.corpus import CorpusError, load_corpus
-
-    parser = argparse.ArgumentParser(prog="planbrief digest")
-    parser.add_argument("--seeds")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        corpus = load_corpus(args.seeds)
-    except CorpusError as exc:
-        return _fail(str(exc), 1)
-    return digest_main(args, corpus)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
