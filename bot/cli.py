@@ -13,7 +13,6 @@ from pathlib import Path
 
 from .corpus import CorpusError, load_corpus, plan_summary
 
-EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
 
 

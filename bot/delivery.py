@@ -96,11 +96,6 @@ class Report:
     not_due: list[int] = field(default_factory=list)  # latest occurrence predates the subscription
     stale: list[int] = field(default_factory=list)  # claims found 'sending' after a crash
 
-    def merge(self, other: Report) -> Report:
-        for name in self.__dataclass_fields__:
-            getattr(self, name).extend(getattr(other, name))
-        return self
-
 
 @dataclass
 class _Job:
@@ -348,7 +343,7 @@ async def broadcast(
 ) -> Report:
     """Send each active subscription's latest occurrence (≤ now_utc) at most once.
 
-    For a job fired at the scheduled time (e.g. PTB run_daily). Periods already claimed are reported
+    For delivering a chosen set of subscriptions now (catch_up is the scheduled path). Periods already claimed are reported
     in skipped_already, so calling this twice — or from two processes — is harmless.
     """
     broadcaster = Broadcaster(store, send, build, policy, sleep=sleep)

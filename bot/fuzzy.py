@@ -12,7 +12,6 @@ import importlib.util
 import itertools
 import threading
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,13 +21,6 @@ NEAR_CUTOFF = 74.0  # rapidfuzz ratio; 县管校骋 vs 县管校聘 is 75, 双�
 POLICY_NEAR_CUTOFF = 79.0  # for queries made of known words: 集团办学 → 集团化办学 (88.9), 课后延时服务 (80)
 PINYIN_NEAR_CUTOFF = 90.0
 MAX_COMBOS = 32
-
-
-@dataclass(frozen=True)
-class Correction:
-    original: str
-    replacement: str
-    kind: str  # "pinyin" | "near" | "synonym"
 
 
 @lru_cache(maxsize=1)

@@ -33,10 +33,6 @@ class Place:
     province: str  # official province name: 江苏省
     parent_city: str | None  # official prefecture for a county: 无锡市
 
-    @property
-    def province_short(self) -> str:
-        return short_name(self.province)
-
     def covers(self, other: Place) -> bool:
         """A province covers its cities and counties; a city covers its counties."""
         if self.code == other.code:

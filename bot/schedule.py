@@ -9,7 +9,9 @@ Policy for daylight-saving transitions (deterministic, documented once here):
   digest that day would silently lose it;
 - a local time that occurs twice (fall back) fires at its first occurrence only (fold=0), because a
   period has one occurrence and the period key makes a second send impossible anyway.
-APScheduler's cron trigger has its own DST rules; only these functions decide *which period* is owed.
+Digests are not scheduled as per-subscription APScheduler jobs (whose cron trigger has its own DST rules and
+whose run_daily `days` count 0=Sunday since PTB v20): one tick asks these functions which period is owed,
+so weekdays stay Python's 0=Monday end to end.
 """
 
 from __future__ import annotations
@@ -170,25 +172,6 @@ def parse_weekday(text: str | int) -> int:
     raise InvalidWeekday(f"{text!r} is not a weekday; use mon…sun, 周一…周日 or 1-7 (1=Monday)", text)
 
 
-def python_weekday_to_ptb_day(weekday: int) -> int:
-    """Convert 0=Monday (Python, our storage) to PTB JobQueue.run_daily's `days` (0=Sunday … 6=Saturday).
-
-    PTB changed this in v20.0 ("Changed day of the week mapping of 0-6 from monday-sunday to
-    sunday-saturday"); v22.8 maps days through ("sun", "mon", …) into a cron trigger evaluated in
-    `time.tzinfo`, so pass a time that carries the chat's zone (see local_time).
-    """
-    if not 0 <= weekday <= 6:
-        raise InvalidWeekday(f"weekday {weekday} outside 0-6", weekday)
-    return (weekday + 1) % 7
-
-
-def ptb_run_daily_days(sub: Subscription) -> tuple[int, ...]:
-    """The `days` tuple for JobQueue.run_daily, so the Telegram layer never does this arithmetic."""
-    if sub.frequency == "daily":
-        return tuple(range(7))
-    return (python_weekday_to_ptb_day(_weekday_of(sub)),)
-
-
 @lru_cache(maxsize=1)
 def _zones_by_lower() -> dict[str, str]:
     return {name.lower(): name for name in available_timezones()}
@@ -265,11 +248,6 @@ def _weekday_of(sub: Subscription) -> int:
 
 def _fires_on(sub: Subscription, day: date) -> bool:
     return sub.frequency == "daily" or day.weekday() == _weekday_of(sub)
-
-
-def local_time(sub: Subscription) -> time:
-    """The subscription's wall time carrying the chat's zone, as PTB's run_daily expects."""
-    return time_of(sub.time).replace(tzinfo=_zone(sub))
 
 
 def occurrence_on(sub: Subscription, day: date) -> Occurrence:

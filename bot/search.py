@@ -164,10 +164,8 @@ class SearchEngine:
         self.index = index
         self.store = store
         self.plans = {m.plan_id: m for m in store.plans}
-        self._plan_pos = {m.plan_id: i for i, m in enumerate(store.plans)}
         self._lexicon: Lexicon | None = None
         self._lock = threading.Lock()
-        self._total_freq = None
 
     # -- construction and cache
 

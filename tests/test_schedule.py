@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import schedule
 from bot.models import Subscription
 from bot.schedule import (
     InvalidTime,
@@ -23,8 +22,6 @@ from bot.schedule import (
     parse_tz,
     parse_weekday,
     period_key,
-    ptb_run_daily_days,
-    python_weekday_to_ptb_day,
 )
 
 BERLIN = "Europe/Berlin"
@@ -113,20 +110,6 @@ def test_parse_tz_canonicalises_and_rejects_unknown():
         with pytest.raises(UnknownTimeZone) as info:
             parse_tz(bad)
         assert info.value.code == "unknown_timezone"
-
-
-def test_ptb_days_convention_is_sunday_zero():
-    # PTB v20+: run_daily days 0=Sunday … 6=Saturday; Python: 0=Monday … 6=Sunday.
-    assert [python_weekday_to_ptb_day(d) for d in range(7)] == [1, 2, 3, 4, 5, 6, 0]
-    assert ptb_run_daily_days(weekly(weekday=6)) == (0,)
-    assert ptb_run_daily_days(daily()) == (0, 1, 2, 3, 4, 5, 6)
-    with pytest.raises(InvalidWeekday):
-        python_weekday_to_ptb_day(7)
-
-
-def test_local_time_carries_the_chat_zone():
-    t = schedule.local_time(daily("07:45", tz=BERLIN))
-    assert (t.hour, t.minute, t.tzinfo) == (7, 45, ZoneInfo(BERLIN))
 
 
 # ----------------------------------------------------------------------------------------- occurrences
