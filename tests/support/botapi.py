@@ -44,7 +44,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 T = TypeVar("T")
 
-DEFAULT_TOKEN = "123456789:AAF-planbrief-local-test-token-0000000"
+DEFAULT_TOKEN = "123456789:TEST-planbrief-local-fake-server-token"  # obviously not a real token
 DEFAULT_BOT_USERNAME = "planbrief_test_bot"
 
 MAX_MESSAGE_LENGTH = 4096
