@@ -249,10 +249,10 @@ class SearchEngine:
         offset = max(0, int(offset or 0))
         ranked, total = self._rank(plan.terms, plan.phrases, allowed, offset + limit)
         result.total = total
-        marks = [t for t, _ in plan.terms]
+        weights = dict(plan.terms)
         page = ranked[offset:offset + limit]
         passages = self.store.passages([doc for doc, _ in page])
-        result.hits = [self._hit(p, score, marks) for p, (_, score) in zip(passages, page, strict=True)]
+        result.hits = [self._hit(p, score, weights) for p, (_, score) in zip(passages, page, strict=True)]
         if not total:
             result.error = result.error or "no_match"
             result.suggestions = self._suggest(plan.phrases)
@@ -439,8 +439,8 @@ class SearchEngine:
         rescored.sort(key=lambda ds: (-round(ds[1], 5), ds[0]))
         return rescored[:k], total
 
-    def _hit(self, passage: Passage, score: float, terms: list[str]) -> Hit:
-        excerpt, marks = snippet(passage.text, passage.norm, terms)
+    def _hit(self, passage: Passage, score: float, weights: dict[str, float]) -> Hit:
+        excerpt, marks = snippet(passage.text, passage.norm, list(weights), weights)
         return Hit(passage, score, excerpt, marks)
 
 
@@ -457,14 +457,20 @@ def _top_k(scores: np.ndarray, cand: np.ndarray, k: int) -> np.ndarray:
     return cand[order]
 
 
-def snippet(text: str, norm: str, terms: list[str]) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """The best sentence plus neighbours (~120–200 chars) and the offsets of matched words in it."""
+def snippet(text: str, norm: str, terms: list[str],
+            weights: dict[str, float] | None = None) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The best sentence plus neighbours (~120–200 chars) and the offsets of matched words in it.
+
+    Sentences are weighed by the query weights, so the sentence with the word the reader typed wins
+    over one that only has a synonym searched alongside it.
+    """
     spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(norm) if m.end() > m.start()]
     if len(text) <= EXCERPT_MAX or not spans:
         start, end = 0, len(text)
     else:
-        weights = [sum(len(t) for t in terms if t in norm[a:b]) for a, b in spans]
-        best = max(range(len(spans)), key=lambda i: (weights[i], -i))
+        weight = weights or {}
+        scores = [sum(len(t) * weight.get(t, 1.0) for t in terms if t in norm[a:b]) for a, b in spans]
+        best = max(range(len(spans)), key=lambda i: (scores[i], -i))
         lo = hi = best
         while True:
             grown = False

@@ -108,6 +108,14 @@ def test_snippet_picks_best_sentence_with_neighbours():
     assert [excerpt[a:b] for a, b in marks] == ["双减"]
 
 
+def test_snippet_prefers_the_typed_word_over_its_synonym(engine):
+    top = engine.search("双减", limit=1).hits[0]
+    assert "双减" in top.excerpt  # not the sentence holding only the synonym 减负增效
+    long = "甲" * 150 + "。推进减负增效工作。" + "乙" * 150 + "。扎实推进双减工作。" + "丙" * 150 + "。"
+    excerpt, _ = snippet(long, long, ["双减", "减负增效"], {"双减": 1.0, "减负增效": 0.4})
+    assert "双减" in excerpt and "减负增效" not in excerpt
+
+
 @pytest.mark.parametrize("query", ["", "   ", "！！！", "，。、", None])
 def test_empty_and_punctuation_queries_get_suggestions(engine, query):
     result = engine.search(query)
