@@ -25,7 +25,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, Re
 from telegram.ext import CommandHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
-from tests.support.botapi import BotApiServer, WaitTimeout, parse_html
+from tests.support.botapi import BotApiServer, WaitTimeout, parse_html, polling
 
 # PTB itself warns whenever it builds a RetryAfter (int -> timedelta migration); not our concern here.
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:telegram.warnings.PTBDeprecationWarning")
@@ -58,14 +58,8 @@ async def running_app(server: BotApiServer, *handlers):
     app = server.application_builder().build()
     for handler in handlers:
         app.add_handler(handler)
-    async with app:
-        await app.start()
-        await app.updater.start_polling(poll_interval=0, timeout=5)
-        try:
-            yield app
-        finally:
-            await app.updater.stop()
-            await app.stop()
+    async with polling(app, timeout=5):
+        yield app
 
 
 # --------------------------------------------------------------------------- basics

@@ -15,6 +15,7 @@ from bot import delivery
 from bot.digest_jobs import map_error, run_once, service_of
 from bot.ratelimit import SlidingWindow
 from bot.subscribe import ParseError, parse_dm, parse_ds, parse_subscribe
+from tests.support.botapi import polling
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*")
 
@@ -58,15 +59,11 @@ def bot(fake_api, bot_settings, shared_corpus, shared_engine, clock):
     async def running():
         app = build_application(bot_settings, corpus=shared_corpus, engine=shared_engine)
         app.bot_data["clock"] = clock
-        async with app:
-            await app.start()
-            await app.updater.start_polling(poll_interval=0, timeout=1)
-            try:
+        try:
+            async with polling(app):
                 yield app
-            finally:
-                await app.updater.stop()
-                await app.stop()
-                service_of(app).store.close()
+        finally:
+            service_of(app).store.close()
 
     return running
 

@@ -1902,3 +1902,17 @@ def _validate_inline_result(result: Any, seen: set[str]) -> None:
     if isinstance(content, dict) and "message_text" in content:
         _validate_text(content.get("message_text"), content.get("parse_mode"), content.get("entities"))
     _validate_reply_markup(result.get("reply_markup"))
+
+
+@contextlib.asynccontextmanager
+async def polling(app: Any, *, timeout: int = 1):
+    """Run a real Application's long polling against this server for the `async with` body, then stop
+    it the way `planbrief run` does, so tests share one start/stop sequence."""
+    async with app:
+        await app.start()
+        await app.updater.start_polling(poll_interval=0, timeout=timeout)
+        try:
+            yield app
+        finally:
+            await app.updater.stop()
+            await app.stop()
