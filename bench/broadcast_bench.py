@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.broadcast_bench [--chats 1000] [--runs 3]
 
-The real delivery path runs in a child process (store + bot.delivery + PTB ExtBot with
+The real delivery path runs in a child process (store + bot.digests.delivery + PTB ExtBot with
 ChatFairRateLimiter(max_retries=3) + HTTP), against the in-process fake server here, which enforces
 Telegram's 30 msg/s global cap and answers 10% of sendMessage calls with 429 retry_after=1. So the
 parent can kill -9 the child mid-broadcast, restart it (start-up catch-up) and still count every
@@ -36,10 +36,10 @@ async def _child(db: str, api_root: str, token: str) -> dict:
     from telegram.ext import ExtBot
     from telegram.request import HTTPXRequest
 
-    from bot.corpus import load_corpus
-    from bot.digest_jobs import DigestService
-    from bot.ratelimit import ChatFairRateLimiter
-    from bot.store import open_store
+    from bot.corpus.loader import load_corpus
+    from bot.digests.store import open_store
+    from bot.telegram.digest_jobs import DigestService
+    from bot.telegram.ratelimit import ChatFairRateLimiter
 
     store = open_store(db)
     request = HTTPXRequest(connection_pool_size=64, pool_timeout=60, read_timeout=30)
@@ -66,9 +66,9 @@ def seed(db: str, chats: int) -> int:
 
     Created with a clock one hour back, so the occurrence is owed (it is after active_since).
     """
-    from bot.digest_jobs import DigestService
+    from bot.digests.store import open_store
     from bot.models import Subscription
-    from bot.store import open_store
+    from bot.telegram.digest_jobs import DigestService
 
     now = datetime.now(UTC)
     due = (now - timedelta(minutes=2)).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M")
@@ -76,7 +76,7 @@ def seed(db: str, chats: int) -> int:
     sub = None
     for chat_id in range(FIRST_CHAT, FIRST_CHAT + chats):
         sub = store.add_subscription(Subscription(None, chat_id, "daily", due))
-    from bot.corpus import load_corpus
+    from bot.corpus.loader import load_corpus
 
     messages, _ = DigestService(store=store, corpus=load_corpus()).build_sync(sub)
     store.close()

@@ -45,10 +45,9 @@ def run_cli(argv: list[str], stdin: str = "") -> str:
     return f"$ planbrief {' '.join(argv)}\n[exit {code}]\n{out.getvalue()}{err.getvalue()}"
 
 
-def snapshot() -> str:
-    from bot.corpus import load_corpus
+def snapshot(queries: list[str]) -> str:
+    from bot.corpus.loader import load_corpus
 
-    queries = test_strings()
     batch = "\n".join(queries) + "\n"
     parts = [run_cli(["plans", "--json"])]
     for plan in load_corpus().plans:
@@ -69,8 +68,14 @@ def snapshot() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="file to write the snapshot to")
+    parser.add_argument("--queries", help="one query per line (default: the tests' strings); pass the same "
+                                          "file to both runs when the tests themselves changed in between")
+    parser.add_argument("--save-queries", help="write the queries used to this file")
     args = parser.parse_args()
-    Path(args.out).write_text(snapshot(), encoding="utf-8")
+    queries = (Path(args.queries).read_text(encoding="utf-8").splitlines() if args.queries else test_strings())
+    if args.save_queries:
+        Path(args.save_queries).write_text("\n".join(queries) + "\n", encoding="utf-8")
+    Path(args.out).write_text(snapshot(queries), encoding="utf-8")
     return 0
 
 

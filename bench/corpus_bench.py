@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-COLD = ("import time; t=time.perf_counter(); from bot.corpus import load_corpus; c=load_corpus(); "
+COLD = ("import time; t=time.perf_counter(); from bot.corpus.loader import load_corpus; c=load_corpus(); "
         "print(time.perf_counter()-t, len(c.plans), len(c.passages))")
 
 
@@ -21,7 +21,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    from bot.corpus import load_corpus
+    from bot.corpus.loader import load_corpus
 
     load_corpus()
     warm = []

@@ -6,7 +6,7 @@ process (cold start, reload, RSS, the rank-bm25 peer) runs in its own subprocess
 cannot inflate another. Not part of pytest: it takes minutes.
 
 Serving RSS is psutil's `rss` of the serving process after reload and all timed queries: the index
-files are read with pread (bot.index), so it counts what the process holds (interpreter, libraries,
+files are read with pread (bot.search.index), so it counts what the process holds (interpreter, libraries,
 in-memory offsets and lexicon, per-query buffers), not page cache; the "file-backed" row is psutil's
 `shared` (mostly shared libraries now; it was the mmap'd index before).
 """
@@ -50,7 +50,7 @@ def time_queries(engine, queries, repeat: int) -> tuple[float, float]:
 
 def synthetic(scale: int):
     """×scale passages that are not copies: sentences swapped across passages, city names rotated."""
-    from bot.corpus import load_corpus
+    from bot.corpus.loader import load_corpus
     from bot.models import Passage
     from bot.textnorm import normalize
 
@@ -104,8 +104,8 @@ def _shared_mb() -> float:
 
 def worker_cold(cache: str, query: str) -> dict:
     t0 = time.perf_counter()
-    from bot.corpus import load_corpus
-    from bot.search import SearchEngine
+    from bot.corpus.loader import load_corpus
+    from bot.search.engine import SearchEngine
 
     engine = SearchEngine.from_corpus(load_corpus(), cache)
     engine.search(query)
@@ -113,7 +113,7 @@ def worker_cold(cache: str, query: str) -> dict:
 
 
 def worker_build(scale: int, cache: str) -> dict:
-    from bot.search import SearchEngine, build_index
+    from bot.search.engine import SearchEngine, build_index
 
     t = time.perf_counter()
     corpus, passages = synthetic(scale)
@@ -122,7 +122,7 @@ def worker_build(scale: int, cache: str) -> dict:
     t = time.perf_counter()
     index = build_index(passages, f"bench-{scale}")
     build_s = time.perf_counter() - t
-    from bot.search import DocStore
+    from bot.search.engine import DocStore
 
     engine = SearchEngine(index, DocStore.of(passages, metas))
     engine.save(Path(cache) / "big")
@@ -139,7 +139,7 @@ def _peak_mb() -> float:
 
 def worker_serve(cache: str, runs: int) -> dict:
     t = time.perf_counter()
-    from bot.search import SearchEngine
+    from bot.search.engine import SearchEngine
 
     engine = SearchEngine.load(Path(cache) / "big")
     engine.search("双减")
@@ -155,7 +155,7 @@ def worker_serve(cache: str, runs: int) -> dict:
 
 
 def _parts(engine, query):
-    from bot.search import _PART
+    from bot.search.engine import _PART
     from bot.textnorm import normalize
 
     return _PART.findall(normalize(query))
@@ -166,7 +166,7 @@ def worker_peer(scale: int, terms: dict, runs: int) -> dict:
     import numpy as np
     from rank_bm25 import BM25Okapi
 
-    from bot.index import IndexBuilder
+    from bot.search.index import IndexBuilder
     from bot.textnorm import normalize
 
     _, passages = synthetic(scale)
@@ -199,8 +199,8 @@ def _run_worker(name: str, *args) -> dict:
 
 
 def bench_seeds(runs: int, cache: Path) -> dict:
-    from bot.corpus import load_corpus
-    from bot.search import SearchEngine
+    from bot.corpus.loader import load_corpus
+    from bot.search.engine import SearchEngine
 
     engine = SearchEngine.from_corpus(load_corpus(), cache)
     p50s, p99s = [], []

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from .corpus import CorpusError, load_corpus, plan_summary
+from bot.corpus.loader import CorpusError, load_corpus, plan_summary
 
 EXIT_NOT_FOUND = 3
 
@@ -75,7 +75,7 @@ def cmd_show(args, corpus) -> int:
 
 
 def cmd_add(args, corpus) -> int:
-    from .ingest import AddError, add_plan
+    from bot.corpus.ingest import AddError, add_plan
 
     try:
         entry = add_plan(corpus.seeds_dir, Path(args.file), city=args.city, year=args.year, title=args.title,
@@ -100,7 +100,7 @@ def _queries(query: str):
 
 
 def _engine(corpus):
-    from .search import SearchEngine
+    from bot.search.engine import SearchEngine
 
     return SearchEngine.from_corpus(corpus)
 
@@ -125,7 +125,7 @@ def cmd_search(args, corpus) -> int:
 
 
 def cmd_city(args, corpus) -> int:
-    from .places import city_json
+    from bot.search.places import city_json
 
     for query in _queries(args.query):
         data = city_json(query, corpus)
@@ -143,6 +143,35 @@ def cmd_city(args, corpus) -> int:
             print(f"{plan['year']} {plan['city']} · {plan['title']}（{plan['plan_id']}）")
             for title in plan["priorities"]:
                 print(f"   ■ {title}")
+    return 0
+
+
+def _searcher(corpus):
+    engine = _engine(corpus)
+    return lambda query, plan_id: engine.search(query, plan_id=plan_id, limit=2).hits
+
+
+def cmd_digest(args, corpus) -> int:
+    plan_id, city, topic = getattr(args, "plan", None), getattr(args, "city", None), getattr(args, "topic", None)
+    if plan_id and corpus.plan(plan_id) is None:
+        return _fail(f"没有这份规划：{plan_id}（现有：{', '.join(p.plan_id for p in corpus.plans)}）", EXIT_NOT_FOUND)
+    from bot.digests.content import build_digest, digest_text
+    from bot.search.places import covered_names, resolve_place
+
+    place = None
+    if city:
+        match = resolve_place(city, corpus)
+        if match is None:
+            return _fail(f"没有找到地方「{city}」（已收录：{'、'.join(covered_names(corpus))}）", EXIT_NOT_FOUND)
+        place = match.place
+    search = _searcher(corpus) if topic else None
+    digest = build_digest(corpus, plan_id=plan_id, place=place, topic=topic, search=search)
+    if city and not digest.plans:
+        return _fail(f"「{city}」暂无收录的规划（已收录：{'、'.join(covered_names(corpus))}）", EXIT_NOT_FOUND)
+    if getattr(args, "json", False):
+        sys.stdout.write(json.dumps(digest.as_dict(), ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(digest_text(digest))
     return 0
 
 
@@ -186,18 +215,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_city)
 
-    from .digest_cli import add_arguments as digest_arguments
-
     p = sub.add_parser("digest", help="a digest of headline priorities and targets (--plan/--city/--topic)")
-    digest_arguments(p)
-    p.set_defaults(func=_lazy("bot.digest_cli", "digest_main"))
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("--plan", help="one plan id")
+    scope.add_argument("--city", help="a city or county (无锡, wuxi, 江阴)")
+    scope.add_argument("--topic", help="a topic; adds its best excerpts per plan (双减)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_digest)
 
     p = sub.add_parser("run", help="run the Telegram bot (polling, or webhook if PLANBRIEF_WEBHOOK_URL)")
-    p.set_defaults(func=_lazy("bot.app", "run_main"))
+    p.set_defaults(func=_lazy("bot.telegram.app", "run_main"))
 
     p = sub.add_parser("console", help="chat with the real handlers offline in this terminal")
     p.add_argument("--lang", default="zh", help="zh or en")
-    p.set_defaults(func=_lazy("bot.console", "console_main"))
+    p.set_defaults(func=_lazy("bot.telegram.console", "console_main"))
     return parser
 
 

@@ -43,3 +43,28 @@ def normalize(text: str) -> str:
 def nfkc(text: str) -> str:
     """Display-safe folding (full-width → half-width) for places that need NFKC but not OpenCC."""
     return unicodedata.normalize("NFKC", text)
+
+
+_DROP = {"Cc", "Cs", "Co", "Cn"}  # controls, lone surrogates, private use, unassigned
+
+
+def clean(text: str | None, cap: int | None = None) -> str:
+    """User text made safe to quote: no control/surrogate chars, single spaces, at most `cap` chars.
+
+    Format characters (RTL marks, zero-width joiners) are dropped too: quoted back they only make
+    the reply render strangely, and they carry no meaning for a search.
+    """
+    text = text or ""
+    kept = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if ch in "\n\t":
+            kept.append(" ")
+        elif cat in _DROP or cat == "Cf":
+            continue
+        else:
+            kept.append(ch)
+    out = " ".join("".join(kept).split())
+    if cap is not None and len(out) > cap:
+        out = out[: cap - 1].rstrip() + "…"
+    return out

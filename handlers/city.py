@@ -5,9 +5,9 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot import render
-from bot.i18n import t
-from bot.places import covered_names
+from bot.search.places import covered_names
+from bot.telegram import render
+from bot.telegram.i18n import t
 from handlers import common
 from handlers.topic import topic_reply
 

@@ -14,9 +14,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot import render
-from bot.i18n import FALLBACK_TOPICS, lang_of
-from bot.places import plans_for_place, resolve_place
+from bot.search.places import plans_for_place, resolve_place
+from bot.telegram import render
+from bot.telegram.i18n import FALLBACK_TOPICS, lang_of
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Digest commands: /subscribe /subscriptions /unsubscribe /digest /timezone and their buttons.
 
-Thin like the other handlers: parse (bot/subscribe.py) → check group rights → call the store in a
-worker thread → reply with what bot/render_digest.py rendered; delivery itself is bot/digest_jobs.py.
-Callback data is validated by bot/subscribe.py, so a forged or stale press gets a polite answer, never
+Thin like the other handlers: parse (bot/digests/subscribe.py) → check group rights → call the store in a
+worker thread → reply with what bot/telegram/render_digest.py rendered; delivery itself is bot/telegram/digest_jobs.py.
+Callback data is validated by bot/digests/subscribe.py, so a forged or stale press gets a polite answer, never
 an action on another chat.
 """
 
@@ -14,12 +14,12 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot import render_digest as rd
-from bot import schedule
-from bot import subscribe as parsing
-from bot.digest_jobs import DigestService, clock_of, install_jobs, service_of
-from bot.i18n import t
-from bot.render import Reply, clean, esc
+from bot.digests import schedule
+from bot.digests import subscribe as parsing
+from bot.telegram import render_digest as rd
+from bot.telegram.digest_jobs import DigestService, clock_of, install_jobs, service_of
+from bot.telegram.i18n import t
+from bot.telegram.render import Reply, clean, esc
 from handlers import common
 
 
@@ -211,11 +211,11 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def register(app: Application, settings=None) -> DigestService:
     """Add the digest handlers and jobs; app.bot_data may carry "store", "clock", "digest_grace".
 
-    Without a store in bot_data one is opened (bot.store.default_location) that stamps active_since with
+    Without a store in bot_data one is opened (bot.digests.store.default_location) that stamps active_since with
     the application's clock, so a test clock and the schedule agree on whether an occurrence predates
     the subscription.
     """
-    from bot.store import default_location, open_store
+    from bot.digests.store import default_location, open_store
 
     data_dir = getattr(settings, "data_dir", None)
     store = app.bot_data.get("store") or open_store(default_location(data_dir), clock=lambda: clock_of(app)())

@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.error import Forbidden, NetworkError
 from telegram.ext import ContextTypes
 
-from bot.i18n import t
+from bot.telegram.i18n import t
 from handlers import common
 
 log = logging.getLogger("planbrief.errors")

@@ -11,8 +11,8 @@ import asyncio
 from telegram import InlineQueryResultArticle, InlineQueryResultsButton, InputTextMessageContent, Update
 from telegram.ext import ContextTypes
 
-from bot import render
-from bot.i18n import t
+from bot.telegram import render
+from bot.telegram.i18n import t
 from handlers import common
 
 MAX_RESULTS = 50

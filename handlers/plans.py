@@ -5,8 +5,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot import render
-from bot.i18n import t
+from bot.telegram import render
+from bot.telegram.i18n import t
 from handlers import common
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.i18n import t
+from bot.telegram.i18n import t
 from handlers import common
 
 BUCKETS = "throttle"

@@ -11,14 +11,14 @@ import pytest
 
 @pytest.fixture(scope="session")
 def shared_corpus():
-    from bot.corpus import load_corpus
+    from bot.corpus.loader import load_corpus
 
     return load_corpus()
 
 
 @pytest.fixture(scope="session")
 def shared_engine(shared_corpus, tmp_path_factory):
-    from bot.search import SearchEngine
+    from bot.search.engine import SearchEngine
 
     return SearchEngine.from_corpus(shared_corpus, cache_dir=tmp_path_factory.mktemp("search-cache"))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.corpus import default_seeds_dir, load_corpus
+from bot.corpus.loader import default_seeds_dir, load_corpus
 
 SEEDS = default_seeds_dir()
 

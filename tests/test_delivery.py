@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.delivery import (
+from bot.digests.delivery import (
     Blocked,
     Migrated,
     Policy,
@@ -17,8 +17,8 @@ from bot.delivery import (
     broadcast,
     catch_up,
 )
+from bot.digests.store import open_store
 from bot.models import Subscription
-from bot.store import open_store
 
 CREATED = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # 08:00 Shanghai on the 25th
 DUE = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)  # 08:00 Shanghai on the 26th

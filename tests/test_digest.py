@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.corpus import load_corpus
-from bot.digest import build_digest, digest_text, targets
-from bot.regions import find_place
+from bot.corpus.loader import load_corpus
+from bot.corpus.regions import find_place
+from bot.digests.content import build_digest, digest_text, targets
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot import delivery
-from bot.digest_jobs import map_error, run_once, service_of
-from bot.ratelimit import SlidingWindow
-from bot.subscribe import ParseError, parse_dm, parse_ds, parse_subscribe
+from bot.digests import delivery
+from bot.digests.subscribe import ParseError, parse_dm, parse_ds, parse_subscribe
+from bot.telegram.digest_jobs import map_error, run_once, service_of
+from bot.telegram.ratelimit import SlidingWindow
 from tests.support.botapi import polling
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*")
@@ -53,7 +53,7 @@ def bot_settings(fake_api, tmp_path):
 @pytest.fixture
 def bot(fake_api, bot_settings, shared_corpus, shared_engine, clock):
     """`async with bot() as app`: a fresh Application on the same database, as after a restart."""
-    from bot.app import build_application
+    from bot.telegram.app import build_application
 
     @contextlib.asynccontextmanager
     async def running():
@@ -347,6 +347,6 @@ async def test_rate_limited_chat_is_retried_without_duplicates(fake_api, bot, cl
 
 
 def test_grace_default_is_hours_not_days():
-    from bot.digest_jobs import DEFAULT_GRACE
+    from bot.telegram.digest_jobs import DEFAULT_GRACE
 
     assert timedelta(hours=1) <= DEFAULT_GRACE <= timedelta(hours=6)

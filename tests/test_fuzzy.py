@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.corpus import load_corpus
-from bot.fuzzy import char_readings, pinyin_keys
-from bot.search import SearchEngine
+from bot.corpus.loader import load_corpus
+from bot.search.engine import SearchEngine
+from bot.search.fuzzy import char_readings, pinyin_keys
 
 
 @pytest.fixture(scope="module")

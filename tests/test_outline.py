@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.clean import clean, repair_page_numbers
-from bot.outline import parse, priorities, split_inline
+from bot.corpus.clean import clean, repair_page_numbers
+from bot.corpus.outline import parse, priorities, split_inline
 
 SYNTHETIC = (Path(__file__).parent / "data" / "synthetic_plan.txt").read_text(encoding="utf-8")
 

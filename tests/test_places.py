@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.corpus import load_corpus
-from bot.places import city_json, resolve_place
+from bot.corpus.loader import load_corpus
+from bot.search.places import city_json, resolve_place
 
 WUXI_PLANS = ["wuxi-2023-conference", "jiangyin-2023-speech", "wuxi-2020-review-plan"]
 

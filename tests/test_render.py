@@ -8,8 +8,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import render
 from bot.models import Hit, Passage, PlanMeta
+from bot.telegram import render
 from tests.support.botapi import parse_html
 
 META = PlanMeta("wuxi-2023", "无锡", "江苏省", None, "city", 2023, "工作要点", "无锡市<2023>年教育&工作要点",

@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.digest import build_digest
-from bot.digest_cli import digest_main
-from bot.regions import find_place
-from bot.render import utf16_len
-from bot.render_digest import render_digest
+from bot.cli import cmd_digest as digest_main
+from bot.corpus.regions import find_place
+from bot.digests.content import build_digest
+from bot.telegram.render import utf16_len
+from bot.telegram.render_digest import render_digest
 from tests.support.botapi import parse_html
 
 
@@ -43,7 +43,7 @@ def test_html_is_valid_and_escaped(shared_corpus):
     plan = shared_corpus.plans[0]
     from dataclasses import replace
 
-    from bot.digest import Digest, PlanDigest
+    from bot.digests.content import Digest, PlanDigest
     from bot.models import Plan, Priority
 
     tricky = Plan(replace(plan.meta, title="<b>&规划>"), "", [], [], [Priority("一、a<b", ("x&y",))])

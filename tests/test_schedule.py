@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.models import Subscription
-from bot.schedule import (
+from bot.digests.schedule import (
     InvalidTime,
     InvalidWeekday,
     NaiveDatetime,
@@ -23,6 +22,7 @@ from bot.schedule import (
     parse_weekday,
     period_key,
 )
+from bot.models import Subscription
 
 BERLIN = "Europe/Berlin"
 

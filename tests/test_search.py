@@ -6,10 +6,10 @@ import concurrent.futures
 
 import pytest
 
-from bot.corpus import load_corpus
-from bot.search import MAX_QUERY_CHARS, SearchEngine, snippet
+from bot.corpus.loader import load_corpus
+from bot.search.engine import MAX_QUERY_CHARS, SearchEngine, snippet
+from bot.search.tokenize import IndexTokenizer, segment_with
 from bot.textnorm import normalize
-from bot.tokenize import IndexTokenizer, segment_with
 
 
 @pytest.fixture(scope="module")
@@ -192,14 +192,14 @@ def test_popular_topics_come_from_corpus(engine, corpus):
 
 def test_on_disk_tables_answer_like_in_memory(corpus, engine, tmp_path, monkeypatch):
     """Big corpora read postings and passages by pread instead of holding them: same answers."""
-    import bot.index
+    import bot.search.index
 
-    monkeypatch.setattr(bot.index, "SMALL_TABLE", 0)
-    monkeypatch.setattr(bot.index, "SMALL_ARRAY", 0)
+    monkeypatch.setattr(bot.search.index, "SMALL_TABLE", 0)
+    monkeypatch.setattr(bot.search.index, "SMALL_ARRAY", 0)
     SearchEngine.from_corpus(corpus, tmp_path)  # builds and caches
     on_disk = SearchEngine.from_corpus(corpus, tmp_path)  # reloads from the cache
-    assert isinstance(on_disk.index.docs, bot.index.NpyFile)
-    assert isinstance(on_disk.store.norms, bot.index.FileStringTable)
+    assert isinstance(on_disk.index.docs, bot.search.index.NpyFile)
+    assert isinstance(on_disk.store.norms, bot.search.index.FileStringTable)
     for q in ("双减", "县管校骋", "集团办学", "推进集团化办学和县管校聘", "教育", "qzxwvk"):
         got, want = on_disk.search(q, limit=20), engine.search(q, limit=20)
         assert [(h.passage, h.score, h.excerpt, h.marks) for h in got.hits] == \

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import inspect, text
 
-from bot import migrations
-from bot.migrations import Migration, apply_migrations
+from bot.digests import migrations
+from bot.digests.migrations import Migration, apply_migrations
+from bot.digests.schedule import InvalidTime, InvalidWeekday, UnknownTimeZone
+from bot.digests.store import make_engine, metadata, open_store, resolve_url
 from bot.models import Subscription
-from bot.schedule import InvalidTime, InvalidWeekday, UnknownTimeZone
-from bot.store import make_engine, metadata, open_store, resolve_url
 
 T0 = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
 

@@ -1,11 +1,10 @@
-"""bot/subscribe.py on its own: /subscribe arguments, callback-data codecs, no Telegram involved."""
+"""bot/digests/subscribe.py on its own: /subscribe arguments, callback-data codecs, no Telegram involved."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.i18n import EN, STRINGS, ZH
-from bot.subscribe import (
+from bot.digests.subscribe import (
     ERROR_CODES,
     MAX_SCOPE,
     ParseError,
@@ -19,6 +18,7 @@ from bot.subscribe import (
     request_from_state,
     split_scope,
 )
+from bot.telegram.i18n import EN, STRINGS, ZH
 
 
 def test_daily_with_time(shared_corpus):

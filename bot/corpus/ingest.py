@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import regions
-from .clean import clean
-from .corpus import CorpusError, build_plan, read_manifest, read_text, write_manifest
-from .textnorm import normalize
+from bot.corpus import regions
+from bot.corpus.clean import clean
+from bot.corpus.loader import CorpusError, build_plan, read_manifest, read_text, write_manifest
+from bot.textnorm import normalize
 
 SUPPORTED = {".txt", ".text", ".md", ".html", ".htm", ".docx"}
 _TITLE_HINT = re.compile(r"(工作要点|工作计划|工作总结|总结和.{0,4}计划|工作会议|讲话|实施方案|重点工作|工作安排)")

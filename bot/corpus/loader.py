@@ -13,11 +13,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import regions
-from .clean import TERMINAL, clean
-from .models import Node, Passage, Plan, PlanMeta
-from .outline import parse, priorities
-from .textnorm import normalize
+from bot.corpus import regions
+from bot.corpus.clean import TERMINAL, clean
+from bot.corpus.outline import parse, priorities
+from bot.models import Node, Passage, Plan, PlanMeta
+from bot.textnorm import normalize
 
 MANIFEST = "manifest.json"
 PASSAGE_MAX = 300  # a longer item is cut into sentence windows of about WINDOW characters
@@ -39,7 +39,7 @@ def default_seeds_dir() -> Path:
     env = os.environ.get("PLANBRIEF_SEEDS")
     if env:
         return Path(env)
-    beside = Path(__file__).resolve().parent.parent / "seeds"
+    beside = Path(__file__).resolve().parents[2] / "seeds"
     if (beside / MANIFEST).exists():
         return beside
     return Path.cwd() / "seeds"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .clean import TERMINAL
-from .models import Node, Orientation, Priority
+from bot.corpus.clean import TERMINAL
+from bot.models import Node, Orientation, Priority
 
 CN_NUM = "一二三四五六七八九十"
 _CN = f"[{CN_NUM}]{{1,3}}"

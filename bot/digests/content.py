@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .corpus import Corpus
-from .models import Hit, Plan, Priority
-from .regions import Place
+from bot.corpus.loader import Corpus
+from bot.corpus.regions import Place
+from bot.models import Hit, Plan, Priority
 
 MAX_TARGETS = 8
 _UNIT = (r"(?:万人次|人次|万平方米|平方米|万元|亿元|课时|小时|个|所|名|%|节|项|家|支|间|座|套|场|批|条|门|类|"
@@ -85,7 +85,7 @@ def plans_in_scope(corpus: Corpus, *, plan_id: str | None = None, place: Place |
         return [plan] if plan else []
     if place is None:
         return list(corpus.plans)
-    from .regions import find_place
+    from bot.corpus.regions import find_place
 
     scoped = []
     for plan in corpus.plans:
@@ -122,7 +122,7 @@ def build_digest(
 
 
 def digest_text(digest: Digest) -> str:
-    """Plain text for the command line; Telegram HTML lives in bot/render.py."""
+    """Plain text for the command line; Telegram HTML lives in bot/telegram/render.py."""
     lines: list[str] = []
     for entry in digest.plans:
         m = entry.plan.meta

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot import schedule
+from bot.digests import schedule
+from bot.digests.store import Store
 from bot.models import Subscription
-from bot.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -44,8 +44,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from bot import schedule
-from bot.migrations import apply_migrations
+from bot.digests import schedule
+from bot.digests.migrations import apply_migrations
 from bot.models import Subscription
 
 DATABASE_URL_ENV = "PLANBRIEF_DATABASE_URL"

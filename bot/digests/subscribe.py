@@ -15,14 +15,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot import schedule
+from bot.digests import schedule
 from bot.models import Subscription
-from bot.places import covered_names, resolve_place
-from bot.render import MAX_CALLBACK, clean
+from bot.search.places import covered_names, resolve_place
+from bot.textnorm import clean
 
 TIMES = ("07:00", "08:00", "09:00", "12:00", "18:00", "20:00")  # guided choices; others by command
 TOPICS = ("双减", "职业教育", "学前教育", "义务教育", "教师队伍")  # when the engine suggests none
 MAX_SCOPE = 20
+MAX_CALLBACK = 64  # Telegram's limit on an inline button's callback_data, in bytes
 MAX_LISTED = 20  # subscriptions with buttons in one message
 
 # codes a reader can cause, each with its own message (anything else falls back to the usage line)

@@ -1,7 +1,7 @@
 """Topic search: the one entry point the bot and the CLI call (`SearchEngine.search`).
 
 A query goes: normalise (same `normalize` as the corpus) → split into parts → correct each part
-against the corpus vocabulary (bot.fuzzy) → BM25 over the cached CSR index (bot.index) → phrase
+against the corpus vocabulary (bot.search.fuzzy) → BM25 over the cached CSR index (bot.search.index) → phrase
 bonus on the top candidates → snippet with marked words. Everything the answer needs (passage text,
 section, plan metadata) lives in the index cache, so a reload never re-parses or re-segments, and
 queries never load jieba. Methods are read-only after construction, so the bot can call them from
@@ -22,11 +22,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from bot.fuzzy import Lexicon, build_pinyin_table
-from bot.index import FileStringTable, Index, IndexBuilder, StringTable
 from bot.models import Hit, Passage, PlanMeta
+from bot.search.fuzzy import Lexicon, build_pinyin_table
+from bot.search.index import FileStringTable, Index, IndexBuilder, StringTable
+from bot.search.tokenize import is_cjk, query_terms, segment_with
 from bot.textnorm import normalize
-from bot.tokenize import is_cjk, query_terms, segment_with
 
 MAX_QUERY_CHARS = 64
 MAX_LIMIT = 50
@@ -82,7 +82,7 @@ class SearchResult:
 class DocStore:
     """Passages as column arrays, rebuilt into `Passage` objects only for hits.
 
-    Once loaded, big string tables stay on disk and are read a string at a time (bot.index explains
+    Once loaded, big string tables stay on disk and are read a string at a time (bot.search.index explains
     why not mmap); the per-passage small-int columns (~7 bytes a passage) are read whole.
     """
 
@@ -401,7 +401,7 @@ class SearchEngine:
                 result.error = "unknown_plan"
                 result.suggestions = [m.plan_id for m in metas]
         if city:
-            from bot.places import covered_names, plan_place, resolve_place
+            from bot.search.places import covered_names, plan_place, resolve_place
 
             view = SimpleNamespace(plans=[SimpleNamespace(meta=m, priorities=[]) for m in metas])
             match = resolve_place(city, view)

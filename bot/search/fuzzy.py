@@ -15,7 +15,7 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-from bot.tokenize import is_cjk, policy_terms, synonym_groups
+from bot.search.tokenize import is_cjk, policy_terms, synonym_groups
 
 NEAR_CUTOFF = 74.0  # rapidfuzz ratio; 县管校骋 vs 县管校聘 is 75, 双减课后 vs 课后服务 is 50
 POLICY_NEAR_CUTOFF = 79.0  # for queries made of known words: 集团办学 → 集团化办学 (88.9), 课后延时服务 (80)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.tokenize import IndexTokenizer, _split_sentences
+from bot.search.tokenize import IndexTokenizer, _split_sentences
 
 K1 = 1.2
 B = 0.75

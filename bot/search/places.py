@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.corpus import Corpus, plan_summary
-from bot.fuzzy import pinyin_keys, word_pinyin
+from bot.corpus.loader import Corpus, plan_summary
+from bot.corpus.regions import LEVEL_COUNTY, Place, all_places, find_place, find_places, short_name
 from bot.models import Plan
-from bot.regions import LEVEL_COUNTY, Place, all_places, find_place, find_places, short_name
+from bot.search.fuzzy import pinyin_keys, word_pinyin
+from bot.search.tokenize import is_cjk
 from bot.textnorm import normalize
-from bot.tokenize import is_cjk
 
 NEAR_CUTOFF = 66.0
 

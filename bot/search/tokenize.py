@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
-DATA_DIR = Path(__file__).with_name("data")
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 POLICY_DICT = DATA_DIR / "policy_dict.txt"
 SYNONYMS = DATA_DIR / "synonyms.txt"
 

@@ -1,7 +1,7 @@
 """The Telegram application: one `build_application(settings)` for `run`, `console` and the tests.
 
 Everything Telegram-specific is wired here (handlers, rate limiting, command menus, logging that
-never shows the token); the answers themselves come from handlers/ → bot core → bot/render.py.
+never shows the token); the answers themselves come from handlers/ → bot core → bot/telegram/render.py.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from telegram.ext import (
 )
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.i18n import COMMANDS, EN, ZH
-from bot.ratelimit import ChatFairRateLimiter
+from bot.telegram.i18n import COMMANDS, EN, ZH
+from bot.telegram.ratelimit import ChatFairRateLimiter
 
 log = logging.getLogger("planbrief")
 
@@ -107,11 +107,11 @@ async def load_core(app: Application) -> None:
     seconds); kept in bot_data so handlers never reload."""
     settings: Settings = app.bot_data["settings"]
     if app.bot_data.get("corpus") is None:
-        from bot.corpus import load_corpus
+        from bot.corpus.loader import load_corpus
 
         app.bot_data["corpus"] = await asyncio.to_thread(load_corpus)
     if app.bot_data.get("engine") is None:
-        from bot.search import SearchEngine
+        from bot.search.engine import SearchEngine
 
         app.bot_data["engine"] = await asyncio.to_thread(
             SearchEngine.from_corpus, app.bot_data["corpus"], settings.cache_dir)

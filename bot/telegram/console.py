@@ -22,7 +22,7 @@ from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
 from bot.config import Settings
-from bot.i18n import lang_of, t
+from bot.telegram.i18n import lang_of, t
 
 CONSOLE_TOKEN = "123456:CONSOLE"
 BOT_USERNAME = "planbrief_bot"
@@ -198,7 +198,7 @@ class Console:
 
 
 async def run_console(corpus, stdin, out, lang: str = "zh", color: bool = False) -> int:
-    from bot.app import build_application
+    from bot.telegram.app import build_application
 
     language_code = "en" if lang_of(lang) == "en" else "zh-hans"
     settings = Settings(token=CONSOLE_TOKEN, api_url="http://console.invalid",

@@ -1,7 +1,7 @@
 """JobQueue wiring for scheduled digests: start-up catch-up, a one-minute tick, PTB errors → delivery's.
 
 PTB keeps no jobs across restarts, so nothing here is per subscription: a single repeating tick asks
-the database what is due (bot.delivery.catch_up), and the ledger's unique claim makes every tick,
+the database what is due (bot.digests.delivery.catch_up), and the ledger's unique claim makes every tick,
 restart and overlapping process deliver each (subscription, period) once. A new subscription needs no
 job registration; it is simply due at its next occurrence.
 """
@@ -19,12 +19,12 @@ from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot import delivery
-from bot.digest import Digest, build_digest
+from bot.digests import delivery
+from bot.digests.content import Digest, build_digest
 from bot.models import Subscription
-from bot.places import resolve_place
-from bot.ratelimit import retry_seconds
-from bot.render_digest import render_digest
+from bot.search.places import resolve_place
+from bot.telegram.ratelimit import retry_seconds
+from bot.telegram.render_digest import render_digest
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def utcnow() -> datetime:
 
 
 def map_error(exc: Exception) -> Exception:
-    """PTB's exception → bot.delivery's; unknown errors are returned as they are (not retried)."""
+    """PTB's exception → bot.digests.delivery's; unknown errors are returned as they are (not retried)."""
     if isinstance(exc, Forbidden):
         return delivery.Blocked(str(exc))
     if isinstance(exc, ChatMigrated):
@@ -170,7 +170,7 @@ class DigestService:
 
     async def run(self, *, startup: bool, now: datetime | None = None,
                   wait: bool = False) -> delivery.Report | None:
-        """One complete pass: everything due and still within grace is sent once (see bot.delivery).
+        """One complete pass: everything due and still within grace is sent once (see bot.digests.delivery).
 
         A tick that finds the previous pass still sending returns None: overlapping passes would be
         harmless (claims) but would only compete for the same rate limit.

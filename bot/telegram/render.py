@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from bot.i18n import t
 from bot.models import Hit, Plan, PlanMeta
+from bot.telegram.i18n import t
+from bot.textnorm import clean
 
 MAX_MESSAGE = 4096
 MAX_CALLBACK = 64
@@ -57,31 +57,6 @@ class Answer:
 
 
 # ---------------------------------------------------------------------------- text hygiene
-
-_DROP = {"Cc", "Cs", "Co", "Cn"}  # controls, lone surrogates, private use, unassigned
-
-
-def clean(text: str | None, cap: int | None = None) -> str:
-    """User text made safe to quote: no control/surrogate chars, single spaces, at most `cap` chars.
-
-    Format characters (RTL marks, zero-width joiners) are dropped too: quoted back they only make
-    the reply render strangely, and they carry no meaning for a search.
-    """
-    text = text or ""
-    kept = []
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if ch in "\n\t":
-            kept.append(" ")
-        elif cat in _DROP or cat == "Cf":
-            continue
-        else:
-            kept.append(ch)
-    out = " ".join("".join(kept).split())
-    if cap is not None and len(out) > cap:
-        out = out[: cap - 1].rstrip() + "…"
-    return out
-
 
 def esc(text: str | None) -> str:
     return html.escape(text or "", quote=False)
@@ -311,7 +286,7 @@ def topic_answer(result, lang: str, *, query: str, city: str = "", offset: int =
                  page_size: int = PAGE_SIZE) -> Reply:
     """One page of a topic search: title, notice, numbered cited excerpts, paging and share buttons.
 
-    `result` is a bot.search.SearchResult fetched with this offset and page_size.
+    `result` is a bot.search.engine.SearchResult fetched with this offset and page_size.
     """
     if not result.hits:
         return Reply(_no_hits(result, lang, query, city), ())

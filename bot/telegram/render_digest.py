@@ -1,6 +1,6 @@
 """A Digest as Telegram HTML messages: readable at a glance, split between plans when long.
 
-Reuses bot/render.py for escaping, UTF-16 lengths and packing, so the 4096 limit and the HTML rules are
+Reuses bot/telegram/render.py for escaping, UTF-16 lengths and packing, so the 4096 limit and the HTML rules are
 decided in one place. Each plan is one block; `pack` keeps blocks whole and only cuts a block that is
 itself longer than a message (closing and reopening its tags), so a message never ends mid-line.
 No `telegram` import: the output is plain strings the delivery layer can send or a test can read.
@@ -14,13 +14,22 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bot import schedule
-from bot.digest import Digest, PlanDigest
-from bot.i18n import t
+from bot.digests import schedule
+from bot.digests.content import Digest, PlanDigest
+from bot.digests.subscribe import (
+    ERROR_CODES,
+    MAX_LISTED,
+    MAX_SCOPE,
+    TIMES,
+    ParseError,
+    Request,
+    dm_data,
+    ds_data,
+)
 from bot.models import Subscription
-from bot.render import MAX_MESSAGE, Button, Reply, clean, esc, highlight, pack, shorten
-from bot.render import citation as _citation
-from bot.subscribe import ERROR_CODES, MAX_LISTED, MAX_SCOPE, TIMES, ParseError, Request, dm_data, ds_data
+from bot.telegram.i18n import t
+from bot.telegram.render import MAX_MESSAGE, Button, Reply, clean, esc, highlight, pack, shorten
+from bot.telegram.render import citation as _citation
 
 MAX_PRIORITIES = 6
 MAX_ITEMS = 4
