@@ -8,12 +8,49 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.corpus.loader import CorpusError, load_corpus, plan_summary
 
 EXIT_NOT_FOUND = 3
+EXIT_BAD_INPUT = 4
+# C0/C1 controls (terminal escape sequences start with ESC or CSI) and lone surrogates, never printed raw
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """Text safe for a terminal: a query like `\x1b]0;pwned\x07` is shown, never executed."""
+    return _UNPRINTABLE.sub("", text)
+
+
+class _PrintableStream:
+    """Wraps stdout for the human-readable output, so every echo of user text is filtered in one place."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(printable(text))
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A query that is not valid text (bad UTF-8, lone surrogates): answered with an error, batch goes on."""
+
+    number: int  # stdin line number; 0 for the query given as an argument
+    shown: str  # the line with the undecodable bytes replaced, so the reader can find it
+
+    @property
+    def message(self) -> str:
+        where = f"第 {self.number} 行" if self.number else "查询"
+        return f"{where}不是有效的 UTF-8 文本，已跳过"
 
 
 def _print_json(obj) -> None:
@@ -22,7 +59,7 @@ def _print_json(obj) -> None:
 
 
 def _fail(message: str, code: int = 1) -> int:
-    sys.stderr.write(f"planbrief: {message}\n")
+    sys.stderr.write(f"planbrief: {printable(message)}\n")
     return code
 
 
@@ -90,13 +127,41 @@ def cmd_add(args, corpus) -> int:
     return 0
 
 
-def _queries(query: str):
-    """`-` reads one query per stdin line (batch use); otherwise the one query given."""
+def _queries(query: str) -> Iterator[str | BadLine]:
+    """`-` reads one query per stdin line (batch use); otherwise the one query given.
+
+    Lines are decoded one at a time, so one bad line is answered with an error and the rest still run.
+    """
     if query != "-":
-        yield query
+        yield _checked(query, 0)
         return
-    for line in sys.stdin:
-        yield line.rstrip("\n")
+    raw_lines = getattr(sys.stdin, "buffer", None)
+    if raw_lines is None:  # stdin replaced by a text stream (tests, embedding): already decoded
+        for n, line in enumerate(sys.stdin, 1):
+            yield _checked(line.rstrip("\n"), n)
+        return
+    for n, raw in enumerate(raw_lines, 1):
+        raw = raw.rstrip(b"\n").rstrip(b"\r")
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield BadLine(n, raw.decode("utf-8", "replace"))
+            continue
+        yield line.removeprefix("\ufeff") if n == 1 else line
+
+
+def _checked(text: str, number: int) -> str | BadLine:
+    """argv arrives with undecodable bytes as lone surrogates (surrogateescape); they are not text."""
+    if re.search("[\ud800-\udfff]", text):
+        return BadLine(number, text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+    return text
+
+
+def _bad_line(bad: BadLine, as_json: bool, shape: dict) -> None:
+    if as_json:
+        _print_json({"query": bad.shown, **shape, "error": "invalid_encoding", "message": bad.message})
+    else:
+        sys.stderr.write(f"planbrief: {printable(bad.message)}\n")
 
 
 def _engine(corpus):
@@ -107,7 +172,13 @@ def _engine(corpus):
 
 def cmd_search(args, corpus) -> int:
     engine = _engine(corpus)
+    code = 0
     for query in _queries(args.query):
+        if isinstance(query, BadLine):
+            _bad_line(query, args.json, {"corrected": None, "notice": None, "total": 0, "suggestions": [],
+                                         "results": []})
+            code = EXIT_BAD_INPUT
+            continue
         result = engine.search(query, city=args.city, year=args.year, plan_id=args.plan, limit=args.limit)
         if args.json:
             _print_json(result.as_json())
@@ -121,13 +192,18 @@ def cmd_search(args, corpus) -> int:
             meta = corpus.plan(hit.passage.plan_id).meta
             print(f"{n}. {meta.city} · {meta.title} · {' › '.join(hit.passage.section)}")
             print(f"   {hit.excerpt}")
-    return 0
+    return code
 
 
 def cmd_city(args, corpus) -> int:
     from bot.search.places import city_json
 
+    code = 0
     for query in _queries(args.query):
+        if isinstance(query, BadLine):
+            _bad_line(query, args.json, {"match": None, "plans": [], "suggestions": []})
+            code = EXIT_BAD_INPUT
+            continue
         data = city_json(query, corpus)
         if args.json:
             _print_json(data)
@@ -143,7 +219,7 @@ def cmd_city(args, corpus) -> int:
             print(f"{plan['year']} {plan['city']} · {plan['title']}（{plan['plan_id']}）")
             for title in plan["priorities"]:
                 print(f"   ■ {title}")
-    return 0
+    return code
 
 
 def _searcher(corpus):
@@ -252,12 +328,17 @@ def main(argv: list[str] | None = None) -> int:
         corpus = load_corpus(args.seeds)
     except CorpusError as exc:
         return _fail(str(exc))
+    if args.command not in ("run", "console") and not getattr(args, "json", False):
+        sys.stdout = _PrintableStream(sys.stdout)
     try:
         return args.func(args, corpus)
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:
         return 130
+    finally:
+        if isinstance(sys.stdout, _PrintableStream):
+            sys.stdout = sys.stdout._stream
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ manifest is replaced atomically, so a failed add leaves the corpus exactly as it
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import re
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from bot.corpus import regions
 from bot.corpus.clean import clean
-from bot.corpus.loader import CorpusError, build_plan, read_manifest, read_text, write_manifest
+from bot.corpus.loader import CorpusError, build_plan, manifest_lock, read_manifest, read_text, write_manifest
 from bot.textnorm import normalize
 
 SUPPORTED = {".txt", ".text", ".md", ".html", ".htm", ".docx"}
@@ -23,6 +24,21 @@ _TITLE_HINT = re.compile(r"(工作要点|工作计划|工作总结|总结和.{0,
 _DATE = re.compile(r"(20\d{2}|19\d{2})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})\s*日?")
 _YEAR = re.compile(r"(20\d{2})\s*年")
 _ISSUER = re.compile(r"(?:发文单位|发布机构|发文机关|来源|信息来源)[:：\s]*([\u4e00-\u9fff、\s]{3,40}?)(?:\s{2,}|$|\s*(?:效力|发布|主题|时间))")
+
+
+MIN_YEAR = 1980  # the oldest work plans bureaus still publish online are from the 1990s
+
+
+def max_year() -> int:
+    """Next year's plans appear late in the year, so next year is the latest a plan can be for."""
+    return datetime.date.today().year + 1
+
+
+def valid_year(year) -> bool:
+    try:
+        return MIN_YEAR <= int(year) <= max_year()
+    except (TypeError, ValueError):
+        return False
 
 
 class AddError(Exception):
@@ -161,27 +177,17 @@ def add_plan(
         raise AddError(f"文件里没有可用的正文（清理后不足 50 字）：{file.name}")
     found = detect(text)
     city = city or found.city
-    year = year or found.year
+    year = year if year is not None else found.year
     title = title or found.title
-    missing = [name for name, value in (("--city", city), ("--year", year), ("--title", title)) if not value]
+    missing = [name for name, value in (("--city", city), ("--year", year), ("--title", title)) if value in (None, "")]
     if missing:
         raise AddError("无法从文本中识别 " + "、".join(missing) + "，请在命令行上指定")
     if regions.find_place(city) is None:
         raise AddError(f"未知地名「{city}」：请用行政区划名称，如 无锡市、江阴市")
+    if not valid_year(year):
+        raise AddError(f"年份不合理：{year}（应在 {MIN_YEAR}–{max_year()} 之间）")
 
-    entries = read_manifest(seeds_dir)
     body_key = hashlib.sha256(normalize("".join(cleaned.paragraphs)).encode()).hexdigest()
-    for entry in entries:
-        existing = seeds_dir / entry["file"]
-        if existing.exists():
-            other = clean(read_text(existing))
-            other_key = hashlib.sha256(normalize("".join(other.paragraphs)).encode()).hexdigest()
-            if other_key == body_key:
-                raise AddError(f"重复：这份文件已在语料中（{entry['plan_id']}）")
-        if normalize(entry.get("title", "")) == normalize(title) and str(entry.get("city")) == city \
-                and int(entry.get("year", 0)) == int(year):
-            raise AddError(f"重复：{city} {year}「{title}」已在语料中（{entry['plan_id']}）")
-
     plan_id = _slug(city, int(year), body_key)
     place = regions.find_place(city)
     entry = {
@@ -203,16 +209,43 @@ def add_plan(
     plan = build_plan(entry, text)  # parse before writing anything
     if not plan.passages:
         raise AddError(f"解析后没有任何段落：{file.name}")
+    try:
+        with manifest_lock(seeds_dir):
+            entries = read_manifest(seeds_dir)  # read under the lock: another process may just have added
+            _refuse_duplicate(seeds_dir, entries, body_key, city, int(year), title)
+            _write_plan(seeds_dir, entries, entry, text)
+    except CorpusError as exc:
+        raise AddError(str(exc)) from exc
+    return {**entry, "passages": len(plan.passages), "priorities": [p.as_dict() for p in plan.priorities]}
+
+
+def _refuse_duplicate(seeds_dir: Path, entries: list[dict], body_key: str, city: str, year: int,
+                      title: str) -> None:
+    for entry in entries:
+        existing = seeds_dir / entry["file"]
+        if existing.exists():
+            other = clean(read_text(existing))
+            other_key = hashlib.sha256(normalize("".join(other.paragraphs)).encode()).hexdigest()
+            if other_key == body_key:
+                raise AddError(f"重复：这份文件已在语料中（{entry['plan_id']}）")
+        if normalize(entry.get("title", "")) == normalize(title) and str(entry.get("city")) == city \
+                and int(entry.get("year", 0)) == year:
+            raise AddError(f"重复：{city} {year}「{title}」已在语料中（{entry['plan_id']}）")
+
+
+def _write_plan(seeds_dir: Path, entries: list[dict], entry: dict, text: str) -> None:
+    """Text first, then the manifest that names it: a crash between them leaves an unlisted file, never
+    a listed plan without its text."""
     target = seeds_dir / entry["file"]
     tmp = target.with_suffix(".txt.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
     try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
         write_manifest(seeds_dir, [*entries, entry])
     except OSError as exc:
+        tmp.unlink(missing_ok=True)
         target.unlink(missing_ok=True)
-        raise AddError(f"清单写入失败：{exc}") from exc
-    return {**entry, "passages": len(plan.passages), "priorities": [p.as_dict() for p in plan.priorities]}
+        raise AddError(f"写入失败：{seeds_dir}（{exc.strerror or exc}）") from exc
 
 
 def _kind_of(title: str) -> str:

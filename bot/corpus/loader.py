@@ -10,8 +10,12 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import filelock
 
 from bot.corpus import regions
 from bot.corpus.clean import TERMINAL, clean
@@ -20,6 +24,8 @@ from bot.models import Node, Passage, Plan, PlanMeta
 from bot.textnorm import normalize
 
 MANIFEST = "manifest.json"
+LOCK_FILE = ".manifest.lock"  # beside the manifest, so every process writing this folder shares it
+LOCK_WAIT = 60.0  # seconds; an add holds the lock only for its duplicate check and two small writes
 PASSAGE_MAX = 300  # a longer item is cut into sentence windows of about WINDOW characters
 WINDOW = 220
 PREAMBLE_LABEL = "导语"
@@ -60,11 +66,34 @@ def read_manifest(seeds_dir: Path) -> list[dict]:
 
 
 def write_manifest(seeds_dir: Path, entries: list[dict]) -> None:
-    """Atomic replace, so a crash mid-write never leaves a half manifest."""
+    """Atomic replace, so a crash mid-write never leaves a half manifest. Call it under manifest_lock."""
     path = seeds_dir / MANIFEST
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps({"plans": entries}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+@contextmanager
+def manifest_lock(seeds_dir: Path, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """Serialise every read–modify–write of the manifest across processes.
+
+    Without it two adds each read the manifest, each write their own version, and one plan is lost
+    with its text orphaned. Holding the lock also makes it safe to sweep `*.tmp` files: only a writer
+    killed mid-write can have left one, since a live writer holds the lock while its temp file exists.
+    """
+    lock = filelock.FileLock(str(seeds_dir / LOCK_FILE), timeout=wait)
+    try:
+        lock.acquire()
+    except filelock.Timeout as exc:
+        raise CorpusError(f"语料目录正被另一个进程写入，{wait:.0f} 秒后仍未释放：{seeds_dir}") from exc
+    except OSError as exc:
+        raise CorpusError(f"语料目录不可写：{seeds_dir}（{exc.strerror or exc}）") from exc
+    try:
+        for stale in seeds_dir.glob("*.tmp"):
+            stale.unlink(missing_ok=True)
+        yield
+    finally:
+        lock.release()
 
 
 def plan_meta(entry: dict) -> PlanMeta:
