@@ -112,18 +112,42 @@ def cmd_show(args, corpus) -> int:
 
 
 def cmd_add(args, corpus) -> int:
+    from bot.corpus.fetch import FetchError, fetch, is_url
     from bot.corpus.ingest import AddError, add_plan
 
+    fetched = None
     try:
-        entry = add_plan(corpus.seeds_dir, Path(args.file), city=args.city, year=args.year, title=args.title,
-                         kind=args.kind, issuer=args.issuer, date=args.date, source_site=args.source)
-    except AddError as exc:
+        if is_url(args.file):
+            fetched = fetch(args.file, allow_private=args.allow_private)
+        path = fetched.path if fetched else Path(args.file)
+        entry = add_plan(corpus.seeds_dir, path, city=args.city, year=args.year, title=args.title,
+                         kind=args.kind, issuer=args.issuer, date=args.date,
+                         source_site=args.source or (fetched.site if fetched else None),
+                         original_name=fetched.url if fetched else None)
+    except (AddError, FetchError) as exc:
         return _fail(str(exc))
+    finally:
+        if fetched:
+            fetched.path.unlink(missing_ok=True)
     if args.json:
         _print_json(entry)
     else:
         print(f"已加入：{entry['plan_id']}  {entry['city']} {entry['year']}「{entry['title']}」"
               f"（{entry['passages']} 段，{len(entry['priorities'])} 项重点）")
+    return 0
+
+
+def cmd_remove(args, corpus) -> int:
+    from bot.corpus.ingest import RemoveError, remove_plan
+
+    try:
+        entry = remove_plan(corpus.seeds_dir, args.plan_id)
+    except RemoveError as exc:
+        return _fail(str(exc), EXIT_NOT_FOUND if exc.not_found else 1)
+    if args.json:
+        _print_json({"removed": entry})
+    else:
+        print(f"已撤下：{entry['plan_id']}  {entry.get('city', '')} {entry.get('year', '')}「{entry.get('title', '')}」")
     return 0
 
 
@@ -265,8 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("add", help="add a plan (.txt/.html/.docx) to the seeds folder")
-    p.add_argument("file")
+    p = sub.add_parser("add", help="add a plan (.txt/.html/.docx, or an http(s) link) to the seeds folder")
+    p.add_argument("file", help="a file, or an http(s):// address to fetch")
+    p.add_argument("--allow-private", action="store_true",
+                   help="allow links to loopback/private addresses (off: a link cannot probe this host's network)")
     p.add_argument("--city")
     p.add_argument("--year", type=int)
     p.add_argument("--title")
@@ -276,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="source site")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("remove", help="withdraw a plan from the seeds folder, as if it had never been added")
+    p.add_argument("plan_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("search", help="fuzzy topic search across all plans ('-' reads queries from stdin)")
     p.add_argument("query")

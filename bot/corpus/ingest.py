@@ -167,6 +167,7 @@ def add_plan(
     issuer: str | None = None,
     date: str | None = None,
     source_site: str | None = None,
+    original_name: str | None = None,
 ) -> dict:
     """Validate, then write the text and manifest entry; returns the new manifest entry."""
     text = extract_text(file)
@@ -203,7 +204,7 @@ def add_plan(
         "issuer": issuer or found.issuer or "",
         "date": date or found.date or str(year),
         "source_site": source_site or "",
-        "original_file": file.name,
+        "original_file": original_name or file.name,
         "added_by": "planbrief add",
     }
     plan = build_plan(entry, text)  # parse before writing anything
@@ -254,3 +255,34 @@ def _kind_of(title: str) -> str:
     if "总结" in title:
         return "半年总结与计划" if "计划" in title else "工作总结"
     return "工作要点"
+
+
+class RemoveError(Exception):
+    """A clear, one-line reason a removal was refused; nothing was changed."""
+
+    def __init__(self, message: str, *, not_found: bool = False):
+        super().__init__(message)
+        self.not_found = not_found
+
+
+def remove_plan(seeds_dir: Path, plan_id: str) -> dict:
+    """Withdraw a plan as if it had never been added: its manifest entry and its text go.
+
+    The manifest is rewritten first, so a crash in between leaves an unlisted text file (ignored by the
+    corpus, swept by nothing but harmless) rather than a listed plan whose text is gone.
+    """
+    try:
+        with manifest_lock(seeds_dir):
+            entries = read_manifest(seeds_dir)
+            found = [e for e in entries if e.get("plan_id") == plan_id]
+            if not found:
+                known = "、".join(str(e.get("plan_id")) for e in entries)
+                raise RemoveError(f"没有这份规划：{plan_id}（现有：{known}）", not_found=True)
+            try:
+                write_manifest(seeds_dir, [e for e in entries if e.get("plan_id") != plan_id])
+                (seeds_dir / found[0]["file"]).unlink(missing_ok=True)
+            except OSError as exc:
+                raise RemoveError(f"写入失败：{seeds_dir}（{exc.strerror or exc}）") from exc
+    except CorpusError as exc:
+        raise RemoveError(str(exc)) from exc
+    return found[0]
