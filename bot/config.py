@@ -38,6 +38,12 @@ class Settings:
     throttle_burst: int = 5
     throttle_window: float = 10.0
     log_level: str = "INFO"
+    # Telegram user ids allowed to add and remove plans (PLANBRIEF_EDITORS); empty = nobody
+    editors: frozenset[int] = frozenset()
+    # how often the running bot looks for plans added by another process (seconds)
+    reload_seconds: float = 5.0
+    # links an editor sends may point at loopback/private addresses (an intranet deployment)
+    allow_private_urls: bool = False
 
     @property
     def api_root(self) -> str:
@@ -75,6 +81,18 @@ def _float(env, name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _editors(env) -> frozenset[int]:
+    raw = env.get("PLANBRIEF_EDITORS", "")
+    ids = set()
+    for part in re.split(r"[,\s]+", raw.strip()):
+        if not part:
+            continue
+        if not re.fullmatch(r"-?\d{1,20}", part):
+            raise ConfigError(f"PLANBRIEF_EDITORS must be Telegram user ids separated by commas, got {part!r}")
+        ids.add(int(part))
+    return frozenset(ids)
 
 
 def check_token(token: str) -> str:
@@ -128,4 +146,7 @@ def load_settings(env: dict | None = None, *, require_token: bool = True, dotenv
         throttle_burst=burst,
         throttle_window=window,
         log_level=(env.get("PLANBRIEF_LOG_LEVEL") or "INFO").strip().upper(),
+        editors=_editors(env),
+        reload_seconds=max(0.5, _float(env, "PLANBRIEF_RELOAD_SECONDS", 5.0)),
+        allow_private_urls=(env.get("PLANBRIEF_ALLOW_PRIVATE_URLS") or "").strip().lower() in ("1", "true", "yes"),
     )

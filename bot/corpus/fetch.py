@@ -60,9 +60,6 @@ def is_url(text: str) -> bool:
     return text.lower().startswith(("http://", "https://"))
 
 
-def allow_private_from_env() -> bool:
-    return os.environ.get("PLANBRIEF_ALLOW_PRIVATE_URLS", "").strip().lower() in ("1", "true", "yes")
-
 
 def check_address(url: str, allow_private: bool = False) -> None:
     """Refuse what is not http(s), and hosts that resolve into the server's own networks."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from bot.corpus import regions
 from bot.corpus.clean import clean
 from bot.corpus.loader import CorpusError, build_plan, manifest_lock, read_manifest, read_text, write_manifest
+from bot.models import Plan
 from bot.textnorm import normalize
 
 SUPPORTED = {".txt", ".text", ".md", ".html", ".htm", ".docx"}
@@ -156,8 +157,27 @@ def _slug(city: str, year: int, digest: str) -> str:
     return f"{name}-{year}-{digest[:6]}"
 
 
-def add_plan(
-    seeds_dir: Path,
+@dataclass
+class Draft:
+    """A plan read and parsed but not yet in the corpus: what a preview shows and what publish writes.
+
+    Splitting add into prepare and publish lets an editor see what the reader understood (and fix the
+    place, year or title) before anything is written.
+    """
+
+    entry: dict
+    text: str
+    plan: Plan
+    body_key: str
+    warnings: list[str]  # codes: "no_priorities", "city_from_body"
+
+    def summary(self) -> dict:
+        """The `add --json` contract: the manifest entry plus what the parse found."""
+        return {**self.entry, "passages": len(self.plan.passages),
+                "priorities": [p.as_dict() for p in self.plan.priorities]}
+
+
+def prepare_plan(
     file: Path,
     *,
     city: str | None = None,
@@ -168,8 +188,8 @@ def add_plan(
     date: str | None = None,
     source_site: str | None = None,
     original_name: str | None = None,
-) -> dict:
-    """Validate, then write the text and manifest entry; returns the new manifest entry."""
+) -> Draft:
+    """Read, detect metadata, validate and parse; writes nothing. Raises AddError with the reason."""
     text = extract_text(file)
     if not normalize(text).strip():
         raise AddError(f"文件是空的：{file.name}")
@@ -177,6 +197,7 @@ def add_plan(
     if sum(len(p) for p in cleaned.paragraphs) < 50:
         raise AddError(f"文件里没有可用的正文（清理后不足 50 字）：{file.name}")
     found = detect(text)
+    city_given = city is not None
     city = city or found.city
     year = year if year is not None else found.year
     title = title or found.title
@@ -210,14 +231,44 @@ def add_plan(
     plan = build_plan(entry, text)  # parse before writing anything
     if not plan.passages:
         raise AddError(f"解析后没有任何段落：{file.name}")
+    warnings = [] if plan.priorities else ["no_priorities"]
+    if not city_given and regions.short_name(city) not in title:
+        warnings.append("city_from_body")
+    return Draft(entry, text, plan, body_key, warnings)
+
+
+def duplicate_of(seeds_dir: Path, draft: Draft) -> str | None:
+    """The id of the plan this draft duplicates, if any (a preview's check; publish checks again)."""
+    try:
+        _refuse_duplicate(seeds_dir, read_manifest(seeds_dir), draft.body_key, draft.entry["city"],
+                          draft.entry["year"], draft.entry["title"])
+    except _Duplicate as dup:
+        return dup.plan_id
+    return None
+
+
+def publish_plan(seeds_dir: Path, draft: Draft) -> dict:
+    """Write the draft's text and manifest entry under the manifest lock; refuses duplicates."""
     try:
         with manifest_lock(seeds_dir):
             entries = read_manifest(seeds_dir)  # read under the lock: another process may just have added
-            _refuse_duplicate(seeds_dir, entries, body_key, city, int(year), title)
-            _write_plan(seeds_dir, entries, entry, text)
+            _refuse_duplicate(seeds_dir, entries, draft.body_key, draft.entry["city"], draft.entry["year"],
+                              draft.entry["title"])
+            _write_plan(seeds_dir, entries, draft.entry, draft.text)
     except CorpusError as exc:
         raise AddError(str(exc)) from exc
-    return {**entry, "passages": len(plan.passages), "priorities": [p.as_dict() for p in plan.priorities]}
+    return draft.summary()
+
+
+def add_plan(seeds_dir: Path, file: Path, **metadata) -> dict:
+    """Validate, then write the text and manifest entry; returns the new manifest entry (`add --json`)."""
+    return publish_plan(seeds_dir, prepare_plan(file, **metadata))
+
+
+class _Duplicate(AddError):
+    def __init__(self, message: str, plan_id: str):
+        super().__init__(message)
+        self.plan_id = plan_id
 
 
 def _refuse_duplicate(seeds_dir: Path, entries: list[dict], body_key: str, city: str, year: int,
@@ -228,10 +279,10 @@ def _refuse_duplicate(seeds_dir: Path, entries: list[dict], body_key: str, city:
             other = clean(read_text(existing))
             other_key = hashlib.sha256(normalize("".join(other.paragraphs)).encode()).hexdigest()
             if other_key == body_key:
-                raise AddError(f"重复：这份文件已在语料中（{entry['plan_id']}）")
+                raise _Duplicate(f"重复：这份文件已在语料中（{entry['plan_id']}）", entry["plan_id"])
         if normalize(entry.get("title", "")) == normalize(title) and str(entry.get("city")) == city \
                 and int(entry.get("year", 0)) == year:
-            raise AddError(f"重复：{city} {year}「{title}」已在语料中（{entry['plan_id']}）")
+            raise _Duplicate(f"重复：{city} {year}「{title}」已在语料中（{entry['plan_id']}）", entry["plan_id"])
 
 
 def _write_plan(seeds_dir: Path, entries: list[dict], entry: dict, text: str) -> None:

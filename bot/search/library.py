@@ -1,0 +1,79 @@
+"""The corpus and index a running bot answers from, replaced whole when the seeds folder changes.
+
+Plans arrive while the bot runs: an editor publishes one from Telegram, or someone runs `planbrief add`
+or `remove` on the same folder from a shell. Every such write rewrites the manifest (under its lock), so
+the manifest's identity is the signal. A refresh builds the new corpus and engine off the event loop and
+then replaces one reference: a query holding the old snapshot finishes on it, a new query gets the new
+one, and nobody ever sees a half-built index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.corpus.loader import MANIFEST, Corpus, CorpusError, load_corpus
+from bot.search.engine import SearchEngine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    corpus: Corpus
+    engine: SearchEngine
+    version: str  # the manifest's content hash when this snapshot was built
+
+
+def manifest_version(seeds_dir: Path) -> str:
+    """Content, not mtime: two writes within one timestamp tick must still count as a change."""
+    try:
+        return hashlib.sha256((Path(seeds_dir) / MANIFEST).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return ""
+
+
+class Library:
+    def __init__(self, seeds_dir: Path, cache_dir: Path | None, corpus: Corpus | None = None,
+                 engine: SearchEngine | None = None):
+        self.seeds_dir = Path(seeds_dir)
+        self.cache_dir = cache_dir
+        self._refresh_lock = threading.Lock()  # one rebuild at a time; a second caller waits, then sees it
+        self._snapshot: Snapshot | None = None
+        if corpus is not None and engine is not None:
+            self._snapshot = Snapshot(corpus, engine, manifest_version(self.seeds_dir))
+
+    @property
+    def current(self) -> Snapshot:
+        if self._snapshot is None:
+            self.refresh()
+        assert self._snapshot is not None
+        return self._snapshot
+
+    def stale(self) -> bool:
+        return self._snapshot is None or manifest_version(self.seeds_dir) != self._snapshot.version
+
+    def refresh(self) -> bool:
+        """Rebuild if the manifest changed; True when a new snapshot was swapped in.
+
+        Blocking (it parses and indexes): call it from a worker thread. A corpus that fails to load
+        (a manifest being hand-edited, say) keeps the old snapshot serving and is retried next time.
+        """
+        with self._refresh_lock:
+            version = manifest_version(self.seeds_dir)
+            if self._snapshot is not None and version == self._snapshot.version:
+                return False
+            try:
+                corpus = load_corpus(self.seeds_dir)
+                engine = SearchEngine.from_corpus(corpus, self.cache_dir)
+            except (CorpusError, OSError, ValueError) as exc:
+                if self._snapshot is None:
+                    raise
+                log.warning("corpus reload failed, still serving the previous one: %s", exc)
+                return False
+            self._snapshot = Snapshot(corpus, engine, version)
+            log.info("corpus reloaded: %d plans, %d passages", len(corpus.plans), len(corpus.passages))
+            return True
