@@ -16,10 +16,12 @@ from telegram.ext import ContextTypes
 
 from bot.search.places import plans_for_place, resolve_place
 from bot.telegram import render
+from bot.telegram.digest_jobs import SERVICE_KEY as DIGEST_SERVICE
 from bot.telegram.i18n import FALLBACK_TOPICS, lang_of
 
 log = logging.getLogger(__name__)
 
+LIBRARY = "library"
 TOPIC_KEYS = "topic_keys"
 TOPIC_KEYS_MAX = 4096
 
@@ -35,6 +37,25 @@ def corpus(context: ContextTypes.DEFAULT_TYPE):
 
 def engine(context: ContextTypes.DEFAULT_TYPE):
     return context.bot_data["engine"]
+
+
+async def refresh_corpus(app) -> bool:
+    """Pick up plans added or removed by anyone (this bot's editors, `planbrief add` elsewhere).
+
+    The rebuild runs in a worker thread; the swap is two assignments on the event loop with no await
+    between them, so no handler ever sees a corpus from one snapshot and an engine from another.
+    """
+    library = app.bot_data.get(LIBRARY)
+    if library is None or not library.stale():
+        return False
+    if not await asyncio.to_thread(library.refresh):
+        return False
+    snapshot = library.current
+    app.bot_data["corpus"], app.bot_data["engine"] = snapshot.corpus, snapshot.engine
+    service = app.bot_data.get(DIGEST_SERVICE)
+    if service is not None:
+        service.use(snapshot.corpus, snapshot.engine)
+    return True
 
 
 def bot_username(context: ContextTypes.DEFAULT_TYPE) -> str:

@@ -31,6 +31,7 @@ from telegram.ext import (
 from bot.config import ConfigError, Settings, load_settings
 from bot.telegram.i18n import COMMANDS, EN, ZH
 from bot.telegram.ratelimit import ChatFairRateLimiter
+from handlers import common
 
 log = logging.getLogger("planbrief")
 
@@ -115,17 +116,31 @@ async def load_core(app: Application) -> None:
 
         app.bot_data["engine"] = await asyncio.to_thread(
             SearchEngine.from_corpus, app.bot_data["corpus"], settings.cache_dir)
+    if app.bot_data.get(common.LIBRARY) is None:
+        from bot.search.library import Library
+
+        corpus = app.bot_data["corpus"]
+        app.bot_data[common.LIBRARY] = Library(corpus.seeds_dir, settings.cache_dir, corpus, app.bot_data["engine"])
+
+
+async def reload_job(context) -> None:
+    """Plans added by another process (`planbrief add` on the same folder) appear within seconds."""
+    await common.refresh_corpus(context.application)
 
 
 async def _post_init(app: Application) -> None:
     await load_core(app)
     await register_commands(app)
+    settings: Settings = app.bot_data["settings"]
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(reload_job, interval=settings.reload_seconds, first=settings.reload_seconds,
+                                    name="corpus-reload")
 
 
 def register_handlers(app: Application) -> None:
     """Every handler, in the order that matters: throttle first, specific commands, then the digest
     family, then the catch-alls for unknown commands and plain text."""
-    from handlers import callbacks, city, errors, fallback, inline, plans, start, throttle, topic
+    from handlers import callbacks, city, editor, errors, fallback, inline, plans, start, throttle, topic
 
     settings: Settings = app.bot_data["settings"]
     app.bot_data[throttle.BUCKETS] = throttle.Throttle(settings.throttle_burst, settings.throttle_window)
@@ -147,6 +162,8 @@ def register_handlers(app: Application) -> None:
         from handlers import digest
 
         digest.register(app, settings)
+
+    editor.register(app)  # files, links, /add /fix /remove: before the catch-alls that would answer text
 
     # Catch-alls last; a digest module's callback patterns take precedence over this generic one.
     app.add_handler(CallbackQueryHandler(callbacks.on_button))

@@ -89,6 +89,12 @@ class DigestService:
         self.engine = app.bot_data.get("engine") or self.engine
         return self
 
+    def use(self, corpus, engine) -> None:
+        """A new corpus (a plan published or withdrawn): digests built from the old one are dropped."""
+        self.corpus, self.engine = corpus, engine
+        self._built.clear()
+        self._place.cache_clear()
+
     # -- content
 
     def _resolve(self, city: str):

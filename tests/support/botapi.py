@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 T = TypeVar("T")
 
@@ -108,6 +108,7 @@ _BOOL_FIELDS = frozenset(
     }
 )
 
+FILE_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # what getFile lets a bot download
 _TOKEN_RE = re.compile(r"\d+:[A-Za-z0-9_-]+")
 _API_PATH_RE = re.compile(r"/bot([^/]*)/([A-Za-z0-9_]*)/?")
 
@@ -633,6 +634,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         split = urlsplit(self.path)
         body = self._read_body()
+        if split.path.startswith("/file/bot"):
+            status, data = self.server.api._download(split.path)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         status, payload = self.server.api._handle_http(
             split.path, split.query, self.headers.get("Content-Type", ""), body
         )
@@ -798,8 +807,10 @@ class BotApiServer:
                 "sendChatAction",
                 "setChatMenuButton",
                 "getChatMenuButton",
+                "getFile",
             )
         }
+        self._files: dict[str, bytes] = {}  # file_id → content, for getFile and /file/bot<token>/…
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -1322,6 +1333,26 @@ class BotApiServer:
 
     # ------------------------------------------------------------------ update injection
 
+    def _m_getFile(self, params: dict[str, Any]) -> Any:
+        """Like Telegram: bots may download files up to 20 MB; bigger ones are refused here."""
+        file_id = str(self._require(params, "file_id"))
+        data = self._files.get(file_id)
+        if data is None:
+            raise _bad_request("invalid file_id")
+        if len(data) > FILE_DOWNLOAD_LIMIT:
+            raise _bad_request("file is too big")
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data),
+                "file_path": f"documents/{file_id}"}
+
+    def _download(self, path: str) -> tuple[int, bytes]:
+        m = re.fullmatch(r"/file/bot([^/]+)/documents/([^/]+)", unquote(path))
+        with self._cond:
+            data = self._files.get(m.group(2)) if m and m.group(1) == self.token else None
+            self._calls.append(ApiCall(seq=next(self._call_seq), method="file", params={"path": path},
+                                       status=200 if data is not None else 404, response={},
+                                       started=time.monotonic(), finished=time.monotonic(), wall_time=time.time()))
+        return (200, data) if data is not None else (404, b"")
+
     def _user(self, user_id: int, username: str | None, language_code: str | None, first_name: str | None):
         user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name or f"User {user_id}"}
         if username:
@@ -1382,6 +1413,39 @@ class BotApiServer:
                 )
             )
             return self.push_update("message", msg.to_api(stored=self._messages.get(chat_id)))
+
+    def user_document(
+        self,
+        chat_id: int,
+        user_id: int,
+        file_name: str,
+        data: bytes,
+        *,
+        mime_type: str = "application/octet-stream",
+        caption: str | None = None,
+        chat_type: str = "private",
+        language_code: str | None = "zh-hans",
+        declared_size: int | None = None,
+    ) -> dict[str, Any]:
+        """Inject a message carrying a document, downloadable with getFile like a real upload."""
+        with self._cond:
+            user = self._user(user_id, None, language_code, None)
+            chat = self._chat(chat_id, chat_type, user, None)
+            file_id = f"doc{len(self._files) + 1}"
+            self._files[file_id] = data
+            msg = self._store(
+                StoredMessage(chat=chat, message_id=self._new_message_id(chat_id), date=int(time.time()),
+                              sender=user, from_bot=False, text=caption or "", entities=[],
+                              raw_text=caption or "", sent_at=time.monotonic())
+            )
+            payload = msg.to_api()
+            payload.pop("text", None)
+            if caption:
+                payload["caption"] = caption
+            payload["document"] = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": file_name,
+                                   "mime_type": mime_type,
+                                   "file_size": declared_size if declared_size is not None else len(data)}
+            return self.push_update("message", payload)
 
     def callback(
         self,

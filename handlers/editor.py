@@ -1,0 +1,271 @@
+"""The editor's desk: a file or link in a private chat becomes a preview card, then a published plan.
+
+Thin like the other handlers: who may do it (PLANBRIEF_EDITORS) → the core's prepare/publish/remove,
+off the event loop → render_editor's card. Nothing a non-editor sends is downloaded or written: the
+editor check comes before getFile. Drafts wait in bot_data (one per key, the file in the data folder)
+until 收录 or 取消; publishing swaps the running bot's corpus at once (handlers/common.refresh_corpus).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.corpus import ingest
+from bot.corpus.fetch import FetchError, fetch
+from bot.telegram import render
+from bot.telegram import render_editor as re_
+from bot.telegram.i18n import t
+from handlers import common
+
+log = logging.getLogger(__name__)
+
+DRAFTS = "editor_drafts"
+LAST_DRAFT = "editor_last_draft"
+MAX_DOWNLOAD = 20 * 1024 * 1024  # what getFile lets a bot download
+URL = re.compile(r"^\s*(https?://\S+)\s*$", re.IGNORECASE)
+FIX_FIELDS = {"city": "city", "place": "city", "地方": "city", "城市": "city", "year": "year", "年份": "year",
+              "title": "title", "标题": "title"}
+
+
+@dataclass
+class Pending:
+    """A draft waiting for its editor's decision; `overrides` are replayed when /fix re-reads it."""
+
+    user_id: int
+    source: Path
+    original_name: str
+    draft: ingest.Draft | None = None
+    overrides: dict = field(default_factory=dict)
+    source_site: str = ""
+
+
+def _settings(context):
+    return context.bot_data["settings"]
+
+
+def is_editor(context: ContextTypes.DEFAULT_TYPE, update: Update) -> bool:
+    user = update.effective_user
+    return user is not None and user.id in _settings(context).editors
+
+
+def _drafts(context) -> dict[str, Pending]:
+    return context.bot_data.setdefault(DRAFTS, {})
+
+
+def _drafts_dir(context) -> Path:
+    path = Path(_settings(context).data_dir) / "drafts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+async def _refuse_unless_editor(update: Update, context) -> bool:
+    """True when the sender may use the desk; otherwise a polite refusal has been sent."""
+    lang = common.lang(update)
+    if not is_editor(context, update):
+        await common.send(update, context, t(lang, "ed_only"))
+        return False
+    if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
+        await common.send(update, context, t(lang, "ed_private"))
+        return False
+    return True
+
+
+async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not await _refuse_unless_editor(update, context):
+        return
+    lang = common.lang(update)
+    doc = update.effective_message.document
+    name = doc.file_name or "file"
+    suffix = Path(name).suffix.lower()
+    if suffix not in ingest.SUPPORTED:
+        accepted = "、".join(sorted(ingest.SUPPORTED))
+        await common.send(update, context, t(lang, "ed_bad_type", suffix=render.esc(suffix or "—"), accepted=accepted))
+        return
+    if doc.file_size and doc.file_size > MAX_DOWNLOAD:
+        await common.send(update, context, t(lang, "ed_too_big", size=f"{doc.file_size / 1e6:.1f}"))
+        return
+    key = secrets.token_urlsafe(6)
+    target = _drafts_dir(context) / f"{key}{suffix}"
+    try:
+        tg_file = await context.bot.get_file(doc.file_id)
+        await tg_file.download_to_drive(target)
+    except TelegramError as exc:
+        target.unlink(missing_ok=True)
+        await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
+        return
+    await _preview(update, context, Pending(update.effective_user.id, target, name), key)
+
+
+async def on_link(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str | None = None) -> None:
+    if not await _refuse_unless_editor(update, context):
+        return
+    lang = common.lang(update)
+    url = url or URL.match(update.effective_message.text or "").group(1)
+    try:
+        fetched = await asyncio.to_thread(fetch, url, allow_private=_settings(context).allow_private_urls)
+    except FetchError as exc:
+        await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
+        return
+    key = secrets.token_urlsafe(6)
+    target = fetched.path.replace(_drafts_dir(context) / f"{key}{fetched.path.suffix}")
+    await _preview(update, context, Pending(update.effective_user.id, target, fetched.url,
+                                            source_site=fetched.site), key)
+
+
+async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/add URL`; without a URL, how to add."""
+    if not await _refuse_unless_editor(update, context):
+        return
+    arg = " ".join(context.args or [])
+    if URL.match(arg):
+        await on_link(update, context, URL.match(arg).group(1))
+        return
+    await common.send(update, context, t(common.lang(update), "ed_add_usage"))
+
+
+async def _preview(update: Update, context, pending: Pending, key: str) -> None:
+    """Prepare off the loop, refuse duplicates with the id they duplicate, else keep and show the card."""
+    lang = common.lang(update)
+    seeds_dir = common.corpus(context).seeds_dir
+    try:
+        pending.draft = await asyncio.to_thread(_prepare, pending)
+        duplicate = await asyncio.to_thread(ingest.duplicate_of, seeds_dir, pending.draft)
+    except ingest.AddError as exc:
+        pending.source.unlink(missing_ok=True)
+        await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
+        return
+    if duplicate:
+        pending.source.unlink(missing_ok=True)
+        await common.send(update, context, t(lang, "ed_duplicate", plan_id=render.esc(duplicate)))
+        return
+    _drafts(context)[key] = pending
+    context.bot_data.setdefault(LAST_DRAFT, {})[pending.user_id] = key
+    await common.send(update, context, re_.preview_card(pending.draft, key, lang))
+
+
+def _prepare(pending: Pending) -> ingest.Draft:
+    return ingest.prepare_plan(pending.source, original_name=pending.original_name,
+                               source_site=pending.source_site or None, **pending.overrides)
+
+
+async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/fix city 临沂` (or year, title) on this editor's latest draft: re-read with the override."""
+    if not await _refuse_unless_editor(update, context):
+        return
+    lang = common.lang(update)
+    key = context.bot_data.get(LAST_DRAFT, {}).get(update.effective_user.id)
+    pending = _drafts(context).get(key) if key else None
+    if pending is None:
+        await common.send(update, context, t(lang, "ed_no_draft"))
+        return
+    args = context.args or []
+    name = FIX_FIELDS.get(args[0].lower()) if args else None
+    value = render.clean(" ".join(args[1:]), 120)
+    if name is None or not value or (name == "year" and not value.isdigit()):
+        await common.send(update, context, t(lang, "ed_fix_usage"))
+        return
+    previous = dict(pending.overrides)
+    pending.overrides[name] = int(value) if name == "year" else value
+    try:
+        pending.draft = await asyncio.to_thread(_prepare, pending)
+    except ingest.AddError as exc:
+        pending.overrides = previous
+        await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
+        return
+    await common.send(update, context, re_.preview_card(pending.draft, key, lang))
+
+
+async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not await _refuse_unless_editor(update, context):
+        return
+    lang = common.lang(update)
+    plan_id = render.clean(" ".join(context.args or []), 60)
+    plan = common.corpus(context).plan(plan_id) if plan_id else None
+    if plan is None:
+        await common.send(update, context, t(lang, "ed_remove_usage"))
+        return
+    await common.send(update, context, re_.remove_confirm(plan.plan_id, plan.meta.title, lang))
+
+
+async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """收录 / 取消 / 撤下: only an editor, and for a draft only the editor who made it."""
+    lang = common.lang(update)
+    press = re_.parse_press(update.callback_query.data)
+    if press is None or not is_editor(context, update):
+        await common.answer_callback(update, t(lang, "ed_only") if press else t(lang, "stale"))
+        return
+    if press.action == "keep":
+        await common.answer_callback(update, t(lang, "ed_cancelled"))
+        await common.edit(update, context, render.Reply(t(lang, "ed_cancelled")))
+        return
+    if press.action == "remove":
+        await _remove(update, context, press.value, lang)
+        return
+    pending = _drafts(context).get(press.value)
+    if pending is None or pending.user_id != update.effective_user.id:
+        await common.answer_callback(update, t(lang, "stale"))
+        return
+    if press.action == "cancel":
+        _drafts(context).pop(press.value, None)
+        pending.source.unlink(missing_ok=True)
+        await common.answer_callback(update)
+        await common.edit(update, context, render.Reply(t(lang, "ed_cancelled")))
+        return
+    await _publish(update, context, press.value, pending, lang)
+
+
+async def _publish(update: Update, context, key: str, pending: Pending, lang: str) -> None:
+    await common.answer_callback(update)
+    try:
+        summary = await asyncio.to_thread(ingest.publish_plan, common.corpus(context).seeds_dir, pending.draft)
+    except ingest.AddError as exc:
+        await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
+        return
+    _drafts(context).pop(key, None)
+    pending.source.unlink(missing_ok=True)
+    await common.refresh_corpus(context.application)
+    reply = re_.published(summary, lang)
+    if not await common.edit(update, context, reply):
+        await common.send(update, context, reply)
+
+
+async def _remove(update: Update, context, plan_id: str, lang: str) -> None:
+    await common.answer_callback(update)
+    try:
+        await asyncio.to_thread(ingest.remove_plan, common.corpus(context).seeds_dir, plan_id)
+    except ingest.RemoveError as exc:
+        await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
+        return
+    await common.refresh_corpus(context.application)
+    reply = render.Reply(t(lang, "ed_removed", plan_id=render.esc(plan_id)))
+    if not await common.edit(update, context, reply):
+        await common.send(update, context, reply)
+
+
+def register(app: Application) -> None:
+    """Before the catch-alls. Files and links only in private chats (in a group they are conversation,
+    not submissions); non-editors get the refusal there."""
+    fresh = filters.UpdateType.MESSAGE
+    app.add_handler(MessageHandler(fresh & filters.ChatType.PRIVATE & filters.Document.ALL, on_document))
+    app.add_handler(MessageHandler(fresh & filters.ChatType.PRIVATE & filters.Regex(URL), on_link))
+    app.add_handler(CommandHandler("add", add_command))
+    app.add_handler(CommandHandler("fix", fix))
+    app.add_handler(CommandHandler("remove", remove))
+    app.add_handler(CallbackQueryHandler(on_press, pattern=r"^ed\|"))
