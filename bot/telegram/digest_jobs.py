@@ -21,6 +21,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 
 from bot.digests import delivery
 from bot.digests.content import Digest, build_digest
+from bot.digests.spotlight import narrow, shown_ids
 from bot.models import Subscription
 from bot.search.places import resolve_place
 from bot.telegram.ratelimit import retry_seconds
@@ -78,6 +79,7 @@ class DigestService:
         self._busy = asyncio.Lock()
         self._built: dict[tuple, tuple[list[str], list[str]]] = {}
         self._plan_ids: dict[tuple[int, str], list[str]] = {}
+        self._featured: dict[tuple[int, str], list[str]] = {}  # plans shown in full, for the rotation
         # One thread only for settling sent digests: behind the shared to_thread pool (full of claims
         # during a broadcast) a sent digest could wait seconds unrecorded, and a crash then resends it.
         self._ledger = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-ledger")
@@ -107,26 +109,33 @@ class DigestService:
                             search=self._search)
 
     def build_sync(self, sub: Subscription) -> tuple[list[str], list[str]]:
-        """A first digest marks nothing new: "new since your last digest" needs a last digest.
+        """A scheduled digest: plans new to the chat in full, else one spotlight (bot.digests.spotlight).
 
-        Chats with the same scope, history and language get the same digest, so a broadcast to a
-        thousand chats builds it once.
+        A first digest marks nothing new: "new since your last digest" needs a last digest. The
+        returned ids are every plan in scope (the chat now knows of them, so none is "new" later);
+        the plans shown in full go to the rotation once Telegram accepted the digest (_settle).
+        Chats with the same scope, history, rotation and language get the same digest, so a broadcast
+        to a thousand chats builds it once.
         """
         seen = self.store.plans_sent_to_chat(sub.chat_id) or None
-        key = (sub.city, sub.topic, frozenset(seen) if seen else None, sub.language, self.local_today(sub.tz))
+        featured = self.store.featured_plans(sub.id) if sub.id is not None else {}
+        key = (sub.city, sub.topic, frozenset(seen) if seen else None, frozenset(featured.items()), sub.language,
+               sub.tz, self.local_today(sub.tz))
         built = self._built.get(key)
         if built is None:
-            digest = self.digest(city=sub.city, topic=sub.topic, seen=seen)
-            built = self._built[key] = self.render(digest, sub.language, sub.tz)
+            digest = narrow(self.digest(city=sub.city, topic=sub.topic, seen=seen), featured)
+            messages = render_digest(digest, sub.language, today=self.local_today(sub.tz), tz=sub.tz)
+            built = self._built[key] = (messages, list(digest.scope_ids), shown_ids(digest))
             while len(self._built) > BUILT_CACHE:
                 self._built.pop(next(iter(self._built)))
         job = delivery.current_job()
         if job:
             self._plan_ids[job] = built[1]
+            self._featured[job] = built[2]
         return list(built[0]), list(built[1])
 
     def render(self, digest: Digest, lang: str, tz: str | None = None) -> tuple[list[str], list[str]]:
-        messages = render_digest(digest, lang, today=self.local_today(tz))
+        messages = render_digest(digest, lang, today=self.local_today(tz), tz=tz)
         return messages, [e.plan.plan_id for e in digest.plans]
 
     def local_today(self, tz: str | None) -> date:
@@ -163,8 +172,10 @@ class DigestService:
         """Record the period as sent the moment Telegram accepted the last message (see __init__);
         the broadcaster's own mark_sent afterwards is an idempotent repeat."""
         plan_ids = self._plan_ids.pop(job, [])
+        featured = self._featured.pop(job, [])
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._ledger, self.store.mark_sent, job[0], job[1], plan_ids)
+        await loop.run_in_executor(self._ledger, self.store.record_featured, job[0], featured)
 
     # -- runs
 
