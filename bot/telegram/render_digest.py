@@ -28,7 +28,7 @@ from bot.digests.subscribe import (
 )
 from bot.models import Subscription
 from bot.telegram.i18n import t
-from bot.telegram.render import MAX_MESSAGE, Button, Reply, clean, esc, highlight, pack, shorten
+from bot.telegram.render import MAX_MESSAGE, Answer, Button, Reply, clean, esc, highlight, pack, shorten
 from bot.telegram.render import citation as _citation
 
 MAX_PRIORITIES = 6
@@ -199,6 +199,17 @@ def plan_block(entry: PlanDigest, lang: str = "zh") -> str:
 def _excerpt(hit, meta) -> str:
     body = highlight(hit.excerpt, hit.marks, cap=EXCERPT_CAP)
     return f"「{body}」\n<i>— {_citation(meta, hit.passage.section, hit.passage.plan_id)}</i>"
+
+
+def with_changes(answer: Answer, changes, lang: str = "zh") -> Answer:
+    """A /city card followed by what changed across years; the buttons stay on the last message."""
+    block = changes_block(changes, lang)
+    if not block or not answer.messages:
+        return answer
+    last = answer.messages[-1]
+    pieces = pack([last.text, block])
+    tail = [Reply(p) for p in pieces[:-1]] + [Reply(pieces[-1], last.keyboard)]
+    return Answer(answer.messages[:-1] + tail)
 
 
 def render_digest(
