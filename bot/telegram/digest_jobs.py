@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -77,7 +78,7 @@ class DigestService:
         self.progress: dict[tuple[int, str], int] = {}  # messages already accepted per (sub, period)
         self._place = lru_cache(maxsize=256)(self._resolve)
         self._busy = asyncio.Lock()
-        self._built: dict[tuple, tuple[list[str], list[str]]] = {}
+        self._built: dict[tuple, object] = {}
         self._plan_ids: dict[tuple[int, str], list[str]] = {}
         self._featured: dict[tuple[int, str], list[str]] = {}  # plans shown in full, for the rotation
         # One thread only for settling sent digests: behind the shared to_thread pool (full of claims
@@ -114,25 +115,40 @@ class DigestService:
         A first digest marks nothing new: "new since your last digest" needs a last digest. The
         returned ids are every plan in scope (the chat now knows of them, so none is "new" later);
         the plans shown in full go to the rotation once Telegram accepted the digest (_settle).
-        Chats with the same scope, history, rotation and language get the same digest, so a broadcast
-        to a thousand chats builds it once.
+        Chats with the same scope, history, choice and language share one build (see _cached), so a
+        broadcast to a thousand chats builds it once.
         """
         seen = self.store.plans_sent_to_chat(sub.chat_id) or None
         featured = self.store.featured_plans(sub.id) if sub.id is not None else {}
-        key = (sub.city, sub.topic, frozenset(seen) if seen else None, frozenset(featured.items()), sub.language,
-               sub.tz, self.local_today(sub.tz))
-        built = self._built.get(key)
-        if built is None:
-            digest = narrow(self.digest(city=sub.city, topic=sub.topic, seen=seen), featured)
-            messages = render_digest(digest, sub.language, today=self.local_today(sub.tz), tz=sub.tz)
-            built = self._built[key] = (messages, list(digest.scope_ids), shown_ids(digest))
-            while len(self._built) > BUILT_CACHE:
-                self._built.pop(next(iter(self._built)))
+        corpus_id = getattr(self.corpus, "fingerprint", id(self.corpus))  # an added plan means a new corpus
+        scope = (corpus_id, sub.city, sub.topic, frozenset(seen) if seen else None)
+        digest = narrow(self._cached(scope, lambda: self.digest(city=sub.city, topic=sub.topic, seen=seen)),
+                        featured)
+        today = self.local_today(sub.tz)
+        # what the reader sees: which plans, which priority in full, since when (as a local date)
+        focus = tuple(e.focus.title if e.focus else None for e in digest.plans)
+        since = digest.since.astimezone(ZoneInfo(sub.tz)).date() if digest.since else None
+        key = (scope, tuple(shown_ids(digest)), focus, since, sub.language, sub.tz, today)
+        built = self._cached(key, lambda: (render_digest(digest, sub.language, today=today, tz=sub.tz),
+                                           list(digest.scope_ids), shown_ids(digest)))
         job = delivery.current_job()
         if job:
             self._plan_ids[job] = built[1]
             self._featured[job] = built[2]
         return list(built[0]), list(built[1])
+
+    def _cached(self, key: tuple, make: Callable[[], object]):
+        """Bounded memo for build_sync: the full digest per scope and history, the messages per choice.
+
+        After the first day every subscription has its own rotation timestamps, but chats whose
+        choice (plans, focus, date) is the same still share one build and one rendering.
+        """
+        value = self._built.get(key)
+        if value is None:
+            value = self._built[key] = make()
+            while len(self._built) > BUILT_CACHE:
+                self._built.pop(next(iter(self._built)))
+        return value
 
     def render(self, digest: Digest, lang: str, tz: str | None = None) -> tuple[list[str], list[str]]:
         messages = render_digest(digest, lang, today=self.local_today(tz), tz=tz)
