@@ -84,3 +84,8 @@ def test_wuxi_changes_2020_to_2023(corpus):
 
 def test_a_place_with_one_year_has_no_changes(corpus):
     assert changes_for_place(resolve_place("苏州", corpus).place, corpus) is None
+
+
+def test_changes_compare_one_place_not_a_city_with_its_counties(corpus):
+    assert changes_for_place(resolve_place("江苏", corpus).place, corpus) is None
+    assert changes_for_place(resolve_place("江阴", corpus).place, corpus) is None

@@ -175,23 +175,20 @@ def compare_plans(place: str, older: Plan, newer: Plan) -> PlanChanges:
     return PlanChanges(place, older.meta, newer.meta, _changes(after, before), _changes(before, after))
 
 
-def year_pair(own: Iterable[Plan], covered: Iterable[Plan]) -> tuple[Plan, Plan] | None:
-    """The oldest and newest plan of a place, from its own plans if they span two years, else from
-    everything it covers (a city with its counties); None when all are from one year."""
-    for plans in (list(own), list(covered)):
-        years = {p.meta.year for p in plans}
-        if len(years) < 2:
-            continue
-        by_year = sorted(plans, key=lambda p: (p.meta.year, p.meta.date, p.plan_id))
-        return by_year[0], by_year[-1]
-    return None
+def year_pair(plans: Iterable[Plan]) -> tuple[Plan, Plan] | None:
+    """The oldest and newest of one place's plans; None when they are all from one year."""
+    plans = list(plans)
+    if len({p.meta.year for p in plans}) < 2:
+        return None
+    by_year = sorted(plans, key=lambda p: (p.meta.year, p.meta.date, p.plan_id))
+    return by_year[0], by_year[-1]
 
 
 def changes_for_place(place, corpus) -> PlanChanges | None:
-    """`place` is a bot.corpus.regions.Place; None when its plans do not span two years."""
+    """`place` is a bot.corpus.regions.Place. Only the place's own plans are compared: 无锡 2020 against
+    江阴 2023 would be two places, not two years (so a province, which issues no plan here, has none)."""
     from bot.search.places import plan_place, plans_for_place
 
-    covered = plans_for_place(place, corpus)
-    own = [p for p in covered if plan_place(p) == place]
-    pair = year_pair(own, covered)
+    own = [p for p in plans_for_place(place, corpus) if plan_place(p) == place]
+    pair = year_pair(own)
     return compare_plans(place.short, *pair) if pair else None
