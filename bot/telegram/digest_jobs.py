@@ -84,6 +84,8 @@ class DigestService:
         # One thread only for settling sent digests: behind the shared to_thread pool (full of claims
         # during a broadcast) a sent digest could wait seconds unrecorded, and a crash then resends it.
         self._ledger = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-ledger")
+        # The spotlight rotation is written after the ledger, on a thread of its own (see _settle).
+        self._rotation = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-rotation")
 
     def attach(self, app) -> DigestService:
         """Pick up what the application loads after registration (corpus, engine in post_init)."""
@@ -191,7 +193,8 @@ class DigestService:
         featured = self._featured.pop(job, [])
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._ledger, self.store.mark_sent, job[0], job[1], plan_ids)
-        await loop.run_in_executor(self._ledger, self.store.record_featured, job[0], featured)
+        if featured:  # after the ledger, on its own thread: it must never delay another chat's mark_sent
+            await loop.run_in_executor(self._rotation, self.store.record_featured, job[0], featured)
 
     # -- runs
 
