@@ -275,6 +275,65 @@ def cmd_digest(args, corpus) -> int:
     return 0
 
 
+def _places(names, corpus):
+    """Resolve --city names; (places, None) or (None, the first name no plan covers)."""
+    from bot.search.places import plans_for_place, resolve_place
+
+    places = []
+    for name in names or []:
+        match = resolve_place(name, corpus)
+        if match is None or not plans_for_place(match.place, corpus):
+            return None, name
+        places.append(match.place)
+    return places, None
+
+
+def cmd_compare(args, corpus) -> int:
+    """One topic across places: each place's single best excerpt, most relevant first."""
+    from bot.digests.compare import compare
+    from bot.search.places import covered_names
+
+    places, unknown = _places(args.city, corpus)
+    if unknown is not None:
+        return _fail(f"没有找到地方「{unknown}」（已收录：{'、'.join(covered_names(corpus))}）", EXIT_NOT_FOUND)
+    result = compare(_engine(corpus), corpus, args.query, places)
+    if args.json:
+        _print_json(result.as_dict())
+        return 0
+    if result.corrected:
+        print(f"按「{result.corrected}」查找")
+    if not result.places:
+        tips = f" 试试：{'、'.join(result.suggestions)}" if result.suggestions else ""
+        print(f"没有找到「{args.query}」的相关内容。{tips}")
+    for n, row in enumerate(result.places, 1):
+        print(f"{n}. {row.place} · {row.meta.year}《{row.meta.short_title or row.meta.title}》 · "
+              f"{' › '.join(row.hit.passage.section)}")
+        print(f"   {row.hit.excerpt}")
+    return 0
+
+
+def cmd_changes(args, corpus) -> int:
+    """What a place's newest plan adds and no longer mentions, compared with its oldest."""
+    from bot.digests.themes import changes_for_place
+    from bot.search.places import covered_names
+
+    places, unknown = _places([args.place], corpus)
+    if unknown is not None:
+        return _fail(f"没有找到地方「{unknown}」（已收录：{'、'.join(covered_names(corpus))}）", EXIT_NOT_FOUND)
+    changes = changes_for_place(places[0], corpus)
+    if changes is None:
+        return _fail(f"「{args.place}」只有同一年的规划，无从比较", EXIT_NOT_FOUND)
+    if args.json:
+        _print_json(changes.as_dict())
+        return 0
+    print(f"{changes.place}：{changes.older.year}《{changes.older.title}》→ {changes.newer.year}《{changes.newer.title}》")
+    for label, items in (("新增", changes.added), ("不再提及", changes.dropped)):
+        print(f"{label}：")
+        for change in items:
+            print(f"  {change.theme}「{change.excerpt}」—— {' › '.join(change.passage.section)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="planbrief", description="PlanBrief 教育规划简报")
     parser.add_argument("--seeds", help="seeds folder (default: $PLANBRIEF_SEEDS or ./seeds)")
@@ -329,6 +388,17 @@ def build_parser() -> argparse.ArgumentParser:
     scope.add_argument("--topic", help="a topic; adds its best excerpts per plan (双减)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_digest)
+
+    p = sub.add_parser("compare", help="one topic across places: each place's best excerpt (--city repeats)")
+    p.add_argument("query")
+    p.add_argument("--city", action="append", help="a place to include; repeat for several (default: all)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("changes", help="what a place's newer plan adds and drops, as themes with excerpts")
+    p.add_argument("place")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_changes)
 
     p = sub.add_parser("run", help="run the Telegram bot (polling, or webhook if PLANBRIEF_WEBHOOK_URL)")
     p.set_defaults(func=_lazy("bot.telegram.app", "run_main"))

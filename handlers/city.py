@@ -5,9 +5,11 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.digests.themes import changes_for_place
 from bot.search.places import covered_names
 from bot.telegram import render
 from bot.telegram.i18n import t
+from bot.telegram.render_digest import with_changes
 from handlers import common
 from handlers.topic import topic_reply
 
@@ -28,7 +30,8 @@ async def city_reply(context: ContextTypes.DEFAULT_TYPE, text: str, lang: str):
     match, plans = found
     if rest:
         return await topic_reply(context, " ".join(rest), match.place.short, 0, lang)
-    return render.city_answer(match, plans, lang, words[0])
+    changes = changes_for_place(match.place, common.corpus(context))
+    return with_changes(render.city_answer(match, plans, lang, words[0]), changes, lang)
 
 
 async def city(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

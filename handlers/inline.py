@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot.telegram import render
 from bot.telegram.i18n import t
-from handlers import common
+from handlers import common, compare
 
 MAX_RESULTS = 50
 CACHE_SECONDS = 60
@@ -30,6 +30,9 @@ def _result(article: render.Article) -> InlineQueryResultArticle:
 
 async def _articles(context: ContextTypes.DEFAULT_TYPE, text: str, lang: str) -> list[render.Article]:
     corpus = common.corpus(context)
+    comparison = await compare.inline_articles(context, text, lang)
+    if comparison is not None:
+        return comparison
     if not text:
         topics = common.popular_topics(context, 5)
         results = await asyncio.gather(*(common.search(context, topic, limit=1) for topic in topics))

@@ -57,20 +57,22 @@ def test_sqlite_is_wal_with_foreign_keys(store):
 
 def test_migrations_are_recorded_and_idempotent(db_path):
     engine = make_engine(resolve_url(db_path))
-    assert apply_migrations(engine) == [1]
+    versions = [m.version for m in migrations.MIGRATIONS]
+    assert versions[0] == 1 and apply_migrations(engine) == versions
     assert apply_migrations(engine) == []
     with engine.connect() as conn:
-        assert migrations.current_version(conn) == 1
+        assert migrations.current_version(conn) == versions[-1]
     engine.dispose()
 
 
 def test_new_migration_applies_in_order_once(db_path):
     engine = make_engine(resolve_url(db_path))
     apply_migrations(engine)
+    following = migrations.MIGRATIONS[-1].version + 1
     extra = Migration(
-        2, "add note", lambda c: c.execute(text("ALTER TABLE chats ADD COLUMN note VARCHAR(20)"))
+        following, "add note", lambda c: c.execute(text("ALTER TABLE chats ADD COLUMN note VARCHAR(20)"))
     )
-    assert apply_migrations(engine, (*migrations.MIGRATIONS, extra)) == [2]
+    assert apply_migrations(engine, (*migrations.MIGRATIONS, extra)) == [following]
     assert apply_migrations(engine, (*migrations.MIGRATIONS, extra)) == []
     assert "note" in {c["name"] for c in inspect(engine).get_columns("chats")}
     engine.dispose()
@@ -101,7 +103,7 @@ def test_two_processes_opening_at_once_migrate_once(db_path):
     for t in threads:
         t.join()
     assert not errors
-    assert sorted(results) == [[], [], [], [1]]
+    assert sorted(results) == [[], [], [], [m.version for m in migrations.MIGRATIONS]]
 
 
 def test_store_tables_match_migrated_schema(store):

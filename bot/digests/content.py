@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.corpus.loader import Corpus
 from bot.corpus.regions import Place
+from bot.digests.themes import PlanChanges, ThemeCount, changes_for_place, shared_themes
 from bot.models import Hit, Plan, Priority
 
 MAX_TARGETS = 8
@@ -29,6 +31,8 @@ class PlanDigest:
     targets: list[str]
     new: bool
     excerpts: list[Hit] = field(default_factory=list)
+    spotlight: bool = False  # the one plan a scheduled digest features when nothing is new
+    focus: Priority | None = None  # the priority a spotlight reads in full (moves on each time)
 
     def as_dict(self) -> dict:
         m = self.plan.meta
@@ -44,17 +48,31 @@ class PlanDigest:
             "new": self.new,
             "excerpts": [{"passage_id": h.passage.id, "section": list(h.passage.section), "excerpt": h.excerpt}
                          for h in self.excerpts],
+            "spotlight": self.spotlight,
+            "focus": self.focus.as_dict() if self.focus else None,
         }
 
 
 @dataclass
 class Digest:
+    """`mode`: "overview" (every plan in scope: /digest), "new" (only plans new to the chat) or
+    "spotlight" (one plan, the least recently featured); the last two are what schedules send."""
+
     plans: list[PlanDigest]
     topic: str | None = None
     city: str | None = None
+    themes: list[ThemeCount] = field(default_factory=list)
+    changes: PlanChanges | None = None
+    scope_ids: tuple[str, ...] = ()  # every plan in scope, shown or not
+    mode: str = "overview"
+    since: datetime | None = None  # the subscription's previous digest, for "no new plans since …"
 
     def as_dict(self) -> dict:
-        return {"topic": self.topic, "city": self.city, "plans": [p.as_dict() for p in self.plans]}
+        return {"topic": self.topic, "city": self.city, "plans": [p.as_dict() for p in self.plans],
+                "themes": [t.as_dict() for t in self.themes],
+                "changes": self.changes.as_dict() if self.changes else None,
+                "in_scope": list(self.scope_ids), "mode": self.mode,
+                "since": self.since.isoformat() if self.since else None}
 
 
 def targets(plan: Plan, limit: int = MAX_TARGETS) -> list[str]:
@@ -118,7 +136,10 @@ def build_digest(
         entries = [e for e in entries if e.excerpts] or entries
     # new plans first, otherwise keep the corpus order (newest first)
     entries.sort(key=lambda e: not e.new)
-    return Digest(entries, topic=topic, city=place.name if place else None)
+    changes = changes_for_place(place, corpus) if place is not None else None
+    return Digest(entries, topic=topic, city=place.name if place else None,
+                  themes=shared_themes([e.plan for e in entries]), changes=changes,
+                  scope_ids=tuple(e.plan.plan_id for e in entries))
 
 
 def digest_text(digest: Digest) -> str:

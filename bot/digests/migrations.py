@@ -118,8 +118,34 @@ def _v1_initial(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v3_featured_plans(conn: Connection) -> None:
+    """Per subscription, when each plan was last shown in full and how often: the spotlight rotation.
+
+    Keyed by subscription, not chat, so a 无锡 and a 双减 subscription in one chat rotate on their own;
+    deleting a subscription deletes its rotation.
+    """
+    md = MetaData()
+    Table("subscriptions", md, Column("id", Integer, primary_key=True))
+    Table(
+        "featured_plans",
+        md,
+        Column(
+            "subscription_id",
+            Integer,
+            ForeignKey("subscriptions.id", ondelete="CASCADE"),
+            primary_key=True,
+            autoincrement=False,
+        ),
+        Column("plan_id", String(200), primary_key=True),
+        Column("featured_at", DateTime(timezone=True), nullable=False),
+        Column("times", Integer, nullable=False),
+    )
+    md.tables["featured_plans"].create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "chats, subscriptions, deliveries, chat_plans", _v1_initial),
+    Migration(3, "featured_plans: the per-subscription spotlight rotation", _v3_featured_plans),
 )
 
 

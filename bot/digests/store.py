@@ -121,6 +121,23 @@ chat_plans = Table(
     Column("plan_id", String(200), primary_key=True),
     Column("first_sent_at", UTCDateTime, nullable=False),
 )
+featured_plans = Table(
+    "featured_plans",
+    metadata,
+    Column("subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True,
+           autoincrement=False),
+    Column("plan_id", String(200), primary_key=True),
+    Column("featured_at", UTCDateTime, nullable=False),
+    Column("times", Integer, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Featured:
+    """When a subscription last showed a plan in full, and how many times it has: the spotlight rotation."""
+
+    featured_at: datetime
+    times: int
 
 
 @dataclass(frozen=True)
@@ -575,3 +592,29 @@ class Store:
     def plans_sent_to_chat(self, chat_id: int) -> set[str]:
         with self._tx() as conn:
             return set(conn.scalars(select(chat_plans.c.plan_id).where(chat_plans.c.chat_id == chat_id)))
+
+    # ------------------------------------------------------------------------- spotlight rotation
+
+    def featured_plans(self, sub_id: int) -> dict[str, Featured]:
+        """Plan id → when this subscription last showed it in full (and how often), for the rotation."""
+        query = select(featured_plans).where(featured_plans.c.subscription_id == sub_id)
+        with self._tx() as conn:
+            return {r.plan_id: Featured(r.featured_at, r.times) for r in conn.execute(query)}
+
+    def record_featured(self, sub_id: int, plan_ids: list[str] | tuple[str, ...]) -> None:
+        """Called once a digest is accepted by Telegram: the plans it showed in full move to the back."""
+        if not plan_ids:
+            return
+        now = self.clock()
+        with self._tx() as conn:
+            if conn.scalar(select(subscriptions.c.id).where(subscriptions.c.id == sub_id)) is None:
+                return  # deleted while sending: nothing to rotate
+            where = featured_plans.c.subscription_id == sub_id
+            known = set(conn.scalars(select(featured_plans.c.plan_id).where(where)))
+            for plan_id in dict.fromkeys(plan_ids):
+                if plan_id in known:
+                    conn.execute(update(featured_plans).where(and_(where, featured_plans.c.plan_id == plan_id))
+                                 .values(featured_at=now, times=featured_plans.c.times + 1))
+                else:
+                    conn.execute(insert(featured_plans).values(subscription_id=sub_id, plan_id=plan_id,
+                                                               featured_at=now, times=1))

@@ -140,7 +140,19 @@ async def _post_init(app: Application) -> None:
 def register_handlers(app: Application) -> None:
     """Every handler, in the order that matters: throttle first, specific commands, then the digest
     family, then the catch-alls for unknown commands and plain text."""
-    from handlers import callbacks, city, editor, errors, fallback, inline, plans, start, throttle, topic
+    from handlers import (
+        callbacks,
+        city,
+        compare,
+        editor,
+        errors,
+        fallback,
+        inline,
+        plans,
+        start,
+        throttle,
+        topic,
+    )
 
     settings: Settings = app.bot_data["settings"]
     app.bot_data[throttle.BUCKETS] = throttle.Throttle(settings.throttle_burst, settings.throttle_window)
@@ -150,6 +162,8 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("help", start.help_command))
     app.add_handler(CommandHandler("topic", topic.topic))
     app.add_handler(CommandHandler("city", city.city))
+    app.add_handler(CommandHandler("compare", compare.compare_command))
+    app.add_handler(CallbackQueryHandler(compare.on_page, pattern=r"^k[12]\|"))
     app.add_handler(CommandHandler("plans", plans.plans))
     app.add_handler(CommandHandler("plan", plans.plan))
     app.add_handler(InlineQueryHandler(inline.inline_query))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -21,6 +22,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 
 from bot.digests import delivery
 from bot.digests.content import Digest, build_digest
+from bot.digests.spotlight import narrow, shown_ids
 from bot.models import Subscription
 from bot.search.places import resolve_place
 from bot.telegram.ratelimit import retry_seconds
@@ -76,11 +78,14 @@ class DigestService:
         self.progress: dict[tuple[int, str], int] = {}  # messages already accepted per (sub, period)
         self._place = lru_cache(maxsize=256)(self._resolve)
         self._busy = asyncio.Lock()
-        self._built: dict[tuple, tuple[list[str], list[str]]] = {}
+        self._built: dict[tuple, object] = {}
         self._plan_ids: dict[tuple[int, str], list[str]] = {}
+        self._featured: dict[tuple[int, str], list[str]] = {}  # plans shown in full, for the rotation
         # One thread only for settling sent digests: behind the shared to_thread pool (full of claims
         # during a broadcast) a sent digest could wait seconds unrecorded, and a crash then resends it.
         self._ledger = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-ledger")
+        # The spotlight rotation is written after the ledger, on a thread of its own (see _settle).
+        self._rotation = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-rotation")
 
     def attach(self, app) -> DigestService:
         """Pick up what the application loads after registration (corpus, engine in post_init)."""
@@ -113,26 +118,48 @@ class DigestService:
                             search=self._search)
 
     def build_sync(self, sub: Subscription) -> tuple[list[str], list[str]]:
-        """A first digest marks nothing new: "new since your last digest" needs a last digest.
+        """A scheduled digest: plans new to the chat in full, else one spotlight (bot.digests.spotlight).
 
-        Chats with the same scope, history and language get the same digest, so a broadcast to a
-        thousand chats builds it once.
+        A first digest marks nothing new: "new since your last digest" needs a last digest. The
+        returned ids are every plan in scope (the chat now knows of them, so none is "new" later);
+        the plans shown in full go to the rotation once Telegram accepted the digest (_settle).
+        Chats with the same scope, history, choice and language share one build (see _cached), so a
+        broadcast to a thousand chats builds it once.
         """
         seen = self.store.plans_sent_to_chat(sub.chat_id) or None
-        key = (sub.city, sub.topic, frozenset(seen) if seen else None, sub.language, self.local_today(sub.tz))
-        built = self._built.get(key)
-        if built is None:
-            digest = self.digest(city=sub.city, topic=sub.topic, seen=seen)
-            built = self._built[key] = self.render(digest, sub.language, sub.tz)
-            while len(self._built) > BUILT_CACHE:
-                self._built.pop(next(iter(self._built)))
+        featured = self.store.featured_plans(sub.id) if sub.id is not None else {}
+        corpus_id = getattr(self.corpus, "fingerprint", id(self.corpus))  # an added plan means a new corpus
+        scope = (corpus_id, sub.city, sub.topic, frozenset(seen) if seen else None)
+        digest = narrow(self._cached(scope, lambda: self.digest(city=sub.city, topic=sub.topic, seen=seen)),
+                        featured)
+        today = self.local_today(sub.tz)
+        # what the reader sees: which plans, which priority in full, since when (as a local date)
+        focus = tuple(e.focus.title if e.focus else None for e in digest.plans)
+        since = digest.since.astimezone(ZoneInfo(sub.tz)).date() if digest.since else None
+        key = (scope, tuple(shown_ids(digest)), focus, since, sub.language, sub.tz, today)
+        built = self._cached(key, lambda: (render_digest(digest, sub.language, today=today, tz=sub.tz),
+                                           list(digest.scope_ids), shown_ids(digest)))
         job = delivery.current_job()
         if job:
             self._plan_ids[job] = built[1]
+            self._featured[job] = built[2]
         return list(built[0]), list(built[1])
 
+    def _cached(self, key: tuple, make: Callable[[], object]):
+        """Bounded memo for build_sync: the full digest per scope and history, the messages per choice.
+
+        After the first day every subscription has its own rotation timestamps, but chats whose
+        choice (plans, focus, date) is the same still share one build and one rendering.
+        """
+        value = self._built.get(key)
+        if value is None:
+            value = self._built[key] = make()
+            while len(self._built) > BUILT_CACHE:
+                self._built.pop(next(iter(self._built)))
+        return value
+
     def render(self, digest: Digest, lang: str, tz: str | None = None) -> tuple[list[str], list[str]]:
-        messages = render_digest(digest, lang, today=self.local_today(tz))
+        messages = render_digest(digest, lang, today=self.local_today(tz), tz=tz)
         return messages, [e.plan.plan_id for e in digest.plans]
 
     def local_today(self, tz: str | None) -> date:
@@ -169,8 +196,11 @@ class DigestService:
         """Record the period as sent the moment Telegram accepted the last message (see __init__);
         the broadcaster's own mark_sent afterwards is an idempotent repeat."""
         plan_ids = self._plan_ids.pop(job, [])
+        featured = self._featured.pop(job, [])
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._ledger, self.store.mark_sent, job[0], job[1], plan_ids)
+        if featured:  # after the ledger, on its own thread: it must never delay another chat's mark_sent
+            await loop.run_in_executor(self._rotation, self.store.record_featured, job[0], featured)
 
     # -- runs
 

@@ -22,6 +22,7 @@ STRINGS: dict[str, dict[str, str]] = {
         ZH: "<b>用法</b>\n"
             "/topic 关键词 [地名] — 按主题查摘录，如 /topic 双减 无锡\n"
             "/city 地名 [关键词] — 一个地方的规划，如 /city 江阴\n"
+            "/compare 关键词 [地名…] — 各地怎么说同一主题，如 /compare 双减 无锡 苏州\n"
             "/plans — 收录了哪些规划\n"
             "/plan 编号 — 一份规划的结构与重点任务\n"
             "/subscribe — 订阅定期简报；/subscriptions 查看；/unsubscribe 取消\n"
@@ -30,6 +31,7 @@ STRINGS: dict[str, dict[str, str]] = {
         EN: "<b>How to use</b>\n"
             "/topic keyword [place] — excerpts on a topic, e.g. /topic 双减 无锡\n"
             "/city place [keyword] — a place's plans, e.g. /city 江阴\n"
+            "/compare keyword [places…] — one topic across places, e.g. /compare 双减 无锡 苏州\n"
             "/plans — what is covered\n"
             "/plan id — one plan's outline and headline priorities\n"
             "/subscribe — scheduled digests; /subscriptions to list; /unsubscribe to stop\n"
@@ -80,6 +82,18 @@ STRINGS: dict[str, dict[str, str]] = {
         EN: "<b>“{query}”</b>{scope} · {total} passages, {first}–{last}",
     },
     "scope_city": {ZH: "（{city}）", EN: " ({city})"},
+    # /compare and inline 对比 (handlers/compare.py, bot/telegram/render_compare.py)
+    "compare_title": {
+        ZH: "<b>对比「{query}」</b>{scope} · {total} 个地方，第 {first}–{last} 个",
+        EN: "<b>Compare “{query}”</b>{scope} · places {first}–{last} of {total}",
+    },
+    "compare_usage": {
+        ZH: "请在 /compare 后写主题，可再写地名，例如 /compare 双减，或 /compare 双减 无锡 苏州。\n常见主题：{topics}",
+        EN: "Add a topic after /compare, optionally places, e.g. /compare 双减 or /compare 双减 无锡 苏州.\n"
+            "Popular topics: {topics}",
+    },
+    "inline_compare_title": {ZH: "对比：{query}", EN: "Compare: {query}"},
+    "inline_compare_desc": {ZH: "{n} 个地方各一段摘录：{places}", EN: "One excerpt from each of {n} places: {places}"},
     "corrected": {ZH: "按「{corrected}」搜索", EN: "Showing results for “{corrected}”"},
     "city_title": {
         ZH: "<b>{city}</b>（{where}）· 收录 {n} 份规划",
@@ -226,6 +240,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
     ZH: [
         ("topic", "按主题查摘录：/topic 双减 [地名]"),
         ("city", "一个地方的规划：/city 无锡"),
+        ("compare", "各地对比一个主题：/compare 双减 [地名…]"),
         ("plans", "收录了哪些规划"),
         ("plan", "一份规划的结构与重点：/plan 编号"),
         ("subscribe", "订阅定期简报"),
@@ -239,6 +254,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
     EN: [
         ("topic", "Excerpts on a topic: /topic 双减 [place]"),
         ("city", "A place's plans: /city 无锡"),
+        ("compare", "One topic across places: /compare 双减 [places]"),
         ("plans", "What is covered"),
         ("plan", "One plan's outline and priorities: /plan id"),
         ("subscribe", "Subscribe to scheduled digests"),

@@ -28,7 +28,7 @@ from bot.digests.subscribe import (
 )
 from bot.models import Subscription
 from bot.telegram.i18n import t
-from bot.telegram.render import MAX_MESSAGE, Button, Reply, clean, esc, highlight, pack, shorten
+from bot.telegram.render import MAX_MESSAGE, Answer, Button, Reply, clean, esc, highlight, pack, shorten
 from bot.telegram.render import citation as _citation
 
 MAX_PRIORITIES = 6
@@ -38,6 +38,7 @@ ITEM_CAP = 26
 TITLE_CAP = 40
 TARGET_CAP = 70
 EXCERPT_CAP = 180
+FOCUS_CAP = 120
 
 LABELS = {
     "zh": {
@@ -54,6 +55,19 @@ LABELS = {
         "empty": "暂无符合条件的规划。",
         "sep": "；",
         "colon": "：",
+        "spotlight": "🔦 聚焦",
+        "spotlight_count": "今日聚焦 1 份",
+        "focus": "细读：{title}",
+        "since": "自 {date} 以来没有新规划，今天聚焦其中一份。",
+        "shared": "🔗 共同主题：",
+        "own": "🔗 主要主题：",
+        "theme_first_shared": "{theme} · {n} 份规划",
+        "theme_first_own": "{theme} · {n} 处",
+        "theme_sep": "｜",
+        "changes": "📈 {place} {a} → {b} 年的变化",
+        "added": "新增",
+        "dropped": "不再提及",
+        "list_sep": "、",
     },
     "en": {
         "title": "Education plan digest",
@@ -69,6 +83,19 @@ LABELS = {
         "empty": "No plans match.",
         "sep": "; ",
         "colon": ": ",
+        "spotlight": "🔦 SPOTLIGHT",
+        "spotlight_count": "1 in the spotlight",
+        "focus": "In full: {title}",
+        "since": "No new plans since {date}; today one of them is in the spotlight.",
+        "shared": "🔗 Shared themes: ",
+        "own": "🔗 Main themes: ",
+        "theme_first_shared": "{theme} · {n} plans",
+        "theme_first_own": "{theme} · {n} mentions",
+        "theme_sep": " | ",
+        "changes": "📈 {place}: what changed {a} → {b}",
+        "added": "New",
+        "dropped": "No longer mentioned",
+        "list_sep": ", ",
     },
 }
 
@@ -87,12 +114,57 @@ def header(digest: Digest, lang: str = "zh", today: date | None = None) -> str:
         scope.append(lab["topic"].format(topic=esc(shorten(digest.topic, 40))))
     if not scope:
         scope.append(lab["all"])
-    counts = lab["count"].format(n=len(digest.plans))
+    counts = lab["count"].format(n=len(digest.scope_ids or digest.plans))
     new = sum(1 for e in digest.plans if e.new)
     if new:
         counts += " · " + lab["new_count"].format(n=new)
+    elif digest.mode == "spotlight" and digest.plans:
+        counts += " · " + lab["spotlight_count"]
     when = f" · {today.isoformat()}" if today else ""
     return f"📋 <b>{lab['title']}</b>{when}\n{' · '.join(scope)} · {counts}"
+
+
+def since_line(digest: Digest, lang: str = "zh", tz: str | None = None) -> str:
+    """The single-plan (or any) spotlight's "no new plans since …", dated in the chat's zone."""
+    if digest.mode != "spotlight" or digest.since is None:
+        return ""
+    day = digest.since.astimezone(ZoneInfo(tz or schedule.DEFAULT_TZ)).date().isoformat()
+    return _labels(lang)["since"].format(date=day)
+
+
+def themes_line(digest: Digest, lang: str = "zh") -> str:
+    """`双减 · 4 份规划｜集团化办学 · 3｜…`: what the plans in scope state in common (one plan: its own)."""
+    if not digest.themes:
+        return ""
+    lab = _labels(lang)
+    shared = len(digest.scope_ids or digest.plans) > 1
+    parts = []
+    for i, theme in enumerate(digest.themes):
+        n = theme.plans if shared else theme.passages
+        if i == 0:
+            key = "theme_first_shared" if shared else "theme_first_own"
+            parts.append(lab[key].format(theme=esc(theme.theme), n=n))
+        else:
+            parts.append(f"{esc(theme.theme)} · {n}")
+    return lab["shared" if shared else "own"] + lab["theme_sep"].join(parts)
+
+
+def changes_block(changes, lang: str = "zh", *, limit: int = 2, names: int = 8) -> str:
+    """A place's newer plan against its older one: added and dropped themes, one cited excerpt each."""
+    if changes is None or not (changes.added or changes.dropped):
+        return ""
+    lab = _labels(lang)
+    lines = [lab["changes"].format(place=esc(changes.place), a=changes.older.year, b=changes.newer.year)]
+    for key, mark, meta, items in (("added", "＋", changes.newer, changes.added),
+                                   ("dropped", "－", changes.older, changes.dropped)):
+        if not items:
+            continue
+        listed = lab["list_sep"].join(esc(c.theme) for c in items[:names]) + ("…" if len(items) > names else "")
+        lines.append(f"<b>{lab[key]}</b>{lab['colon']}{listed}")
+        for change in items[:limit]:
+            lines.append(f"{mark} {esc(change.theme)}「{esc(change.excerpt)}」\n"
+                         f"<i>— {_citation(meta, change.passage.section, change.passage.plan_id)}</i>")
+    return "\n".join(lines)
 
 
 def _priority_line(title: str, items: tuple[str, ...], lab: dict[str, str]) -> str:
@@ -107,7 +179,7 @@ def plan_block(entry: PlanDigest, lang: str = "zh") -> str:
     """One plan: marker, city · title, date; priorities compact; targets; then topic excerpts."""
     lab = _labels(lang)
     m = entry.plan.meta
-    mark = f"{lab['new']} " if entry.new else ""
+    mark = f"{lab['new']} " if entry.new else (f"{lab['spotlight']} " if entry.spotlight else "")
     lines = [f"{mark}<b>{esc(m.city)} · {esc(shorten(m.title, 60))}</b>", f"<i>{esc(m.date or str(m.year))}</i>"]
     if entry.priorities:
         lines.append(f"<u>{lab['priorities']}</u>")
@@ -118,6 +190,9 @@ def plan_block(entry: PlanDigest, lang: str = "zh") -> str:
     if entry.excerpts:
         lines.append(f"<u>{lab['excerpts']}</u>")
         lines += [_excerpt(hit, m) for hit in entry.excerpts]
+    if entry.focus is not None:
+        lines.append(f"<u>{lab['focus'].format(title=esc(shorten(entry.focus.title, TITLE_CAP)))}</u>")
+        lines += [f"· {esc(shorten(item, FOCUS_CAP))}" for item in entry.focus.items]
     return "\n".join(lines)
 
 
@@ -126,13 +201,33 @@ def _excerpt(hit, meta) -> str:
     return f"「{body}」\n<i>— {_citation(meta, hit.passage.section, hit.passage.plan_id)}</i>"
 
 
+def with_changes(answer: Answer, changes, lang: str = "zh") -> Answer:
+    """A /city card followed by what changed across years; the buttons stay on the last message."""
+    block = changes_block(changes, lang)
+    if not block or not answer.messages:
+        return answer
+    last = answer.messages[-1]
+    pieces = pack([last.text, block])
+    tail = [Reply(p) for p in pieces[:-1]] + [Reply(pieces[-1], last.keyboard)]
+    return Answer(answer.messages[:-1] + tail)
+
+
 def render_digest(
-    digest: Digest, lang: str = "zh", *, today: date | None = None, limit: int = MAX_MESSAGE
+    digest: Digest, lang: str = "zh", *, today: date | None = None, limit: int = MAX_MESSAGE,
+    tz: str | None = None,
 ) -> list[str]:
-    """Messages in send order; [] for an empty digest so a scheduled run records "nothing to send"."""
+    """Messages in send order; [] for an empty digest so a scheduled run records "nothing to send".
+
+    Header (with "no new plans since …" and the shared-themes line), then the plans, then what
+    changed across years for a place.
+    """
     if not digest.plans:
         return []
-    blocks = [header(digest, lang, today)] + [plan_block(e, lang) for e in digest.plans]
+    top = "\n".join(x for x in (header(digest, lang, today), since_line(digest, lang, tz),
+                                themes_line(digest, lang)) if x)
+    blocks = [top] + [plan_block(e, lang) for e in digest.plans]
+    if change := changes_block(digest.changes, lang):
+        blocks.append(change)
     return pack(blocks, limit)
 
 

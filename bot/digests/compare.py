@@ -1,0 +1,82 @@
+"""One topic across places: for each place with a plan, its single best excerpt, most relevant first.
+
+A /topic answer ranks passages, so one verbose plan can fill a page; a comparison gives every place one
+voice. Each plan is searched on its own (SearchEngine.search with plan_id — the engine's public
+signature), so every place's best passage is found however far down the global ranking it sits, and
+scores stay comparable because it is one index. A named place covers its counties (无锡 → 江阴); without
+names every place with a plan is its own row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.corpus.regions import Place
+from bot.models import Hit, Plan, PlanMeta
+
+
+@dataclass(frozen=True)
+class PlaceExcerpt:
+    place: str
+    meta: PlanMeta
+    hit: Hit
+
+    def as_dict(self) -> dict:
+        p = self.hit.passage
+        return {"place": self.place, "plan_id": self.meta.plan_id, "year": self.meta.year, "city": self.meta.city,
+                "passage_id": p.id, "section": list(p.section), "excerpt": self.hit.excerpt,
+                "marks": [list(m) for m in self.hit.marks], "score": round(float(self.hit.score), 4)}
+
+
+@dataclass
+class Comparison:
+    """`error`: None, "empty" (no query) or "no_match"; `suggestions` then say what to try."""
+
+    query: str
+    corrected: str | None = None
+    places: list[PlaceExcerpt] = field(default_factory=list)
+    error: str | None = None
+    suggestions: list[str] = field(default_factory=list)
+    notice: str | None = None
+
+    def as_dict(self) -> dict:
+        """The `planbrief compare --json` contract (add keys, never rename)."""
+        return {"query": self.query, "corrected": self.corrected, "places": [p.as_dict() for p in self.places],
+                "error": self.error, "suggestions": list(self.suggestions)}
+
+
+def _rows(corpus, places: Sequence[Place] | None) -> list[tuple[str, list[Plan]]]:
+    """(place name, its plans): the named places, or each place that has a plan."""
+    from bot.search.places import plan_place, plans_for_place
+
+    if places:
+        return [(p.short, plans_for_place(p, corpus)) for p in dict.fromkeys(places)]
+    rows: dict[str, list[Plan]] = {}
+    for plan in corpus.plans:
+        own = plan_place(plan)
+        rows.setdefault(own.short if own else plan.meta.city, []).append(plan)
+    return list(rows.items())
+
+
+def compare(engine, corpus, query: str, places: Sequence[Place] | None = None) -> Comparison:
+    """Best excerpt per place for `query`, highest score first; places without a match are left out."""
+    out = Comparison(query=(query or "").strip())
+    for name, plans in _rows(corpus, places):
+        best: tuple[Hit, PlanMeta] | None = None
+        for plan in plans:
+            result = engine.search(out.query, plan_id=plan.plan_id, limit=1)
+            out.corrected = out.corrected or result.corrected
+            out.notice = out.notice or result.notice
+            if result.error == "empty":
+                out.error, out.suggestions = "empty", list(result.suggestions)
+                return out
+            if result.hits and (best is None or result.hits[0].score > best[0].score):
+                best = (result.hits[0], plan.meta)
+        if best is not None:
+            out.places.append(PlaceExcerpt(name, best[1], best[0]))
+    out.places.sort(key=lambda p: -p.hit.score)
+    if not out.places:
+        out.error = "no_match"
+        out.suggestions = list(engine.search(out.query, limit=1).suggestions)
+    return out

@@ -1,0 +1,76 @@
+"""Scheduled digest content without Telegram: which plan is in the spotlight, what a single-plan scope
+gets when nothing is new, the shared-themes line, and the English labels."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.corpus.regions import find_place
+from bot.digests.content import build_digest
+from bot.digests.spotlight import narrow
+from bot.digests.store import Featured
+from bot.digests.themes import shared_themes
+from bot.telegram.render_digest import render_digest, themes_line
+from tests.support.botapi import parse_html
+
+T0 = datetime(2024, 3, 4, 0, 0, tzinfo=UTC)
+
+
+def _text(digest, lang="zh") -> str:
+    return "\n".join(parse_html(m)[0] for m in render_digest(digest, lang, tz="Asia/Shanghai"))
+
+
+def test_new_plans_lead_and_replace_the_spotlight(shared_corpus):
+    everything = {p.plan_id for p in shared_corpus.plans}
+    digest = narrow(build_digest(shared_corpus, seen_plan_ids=everything - {"suzhou-2023-workpoints"}), {})
+    assert digest.mode == "new" and [e.plan.plan_id for e in digest.plans] == ["suzhou-2023-workpoints"]
+    assert set(digest.scope_ids) == everything  # the chat now knows of every plan in scope
+    assert "🆕" in _text(digest) and "🔦" not in _text(digest)
+
+
+def test_spotlight_is_the_least_recently_featured(shared_corpus):
+    ids = [p.plan_id for p in shared_corpus.plans]
+    featured = {pid: Featured(T0 + timedelta(days=i), 1) for i, pid in enumerate(ids)}
+    featured[ids[3]] = Featured(T0 - timedelta(days=1), 2)
+    digest = narrow(build_digest(shared_corpus, seen_plan_ids=set(ids)), featured)
+    assert digest.mode == "spotlight" and [e.plan.plan_id for e in digest.plans] == [ids[3]]
+    assert digest.plans[0].spotlight and digest.since == T0 + timedelta(days=4)
+    unseen = narrow(build_digest(shared_corpus, seen_plan_ids=set(ids)), {ids[0]: featured[ids[0]]})
+    assert unseen.plans[0].plan.plan_id == ids[1]  # never featured beats featured; newest first among them
+
+
+def test_single_plan_scope_says_no_new_plans_and_reads_another_priority(shared_corpus):
+    """The README's choice: "no new plans since …" plus the spotlight, whose 细读 moves on each time."""
+    place = find_place("苏州")
+    full = build_digest(shared_corpus, place=place, seen_plan_ids={"suzhou-2023-workpoints"})
+    bodies = []
+    for day in range(4):
+        featured = {"suzhou-2023-workpoints": Featured(T0 + timedelta(days=day), day + 1)}
+        text = _text(narrow(full, featured))
+        assert f"自 2024-03-0{4 + day} 以来没有新规划" in text and "🔦 聚焦 苏州市" in text
+        bodies.append(text[text.index("🔦"):])
+    assert all(a != b for a, b in zip(bodies, bodies[1:], strict=False))
+    focus = [b[b.index("细读："):].split("\n")[0] for b in bodies]
+    assert len(set(focus)) == 4
+
+
+def test_themes_line_is_the_computed_counts(shared_corpus):
+    digest = build_digest(shared_corpus)
+    line = parse_html(themes_line(digest))[0]
+    first, *rest = shared_themes(shared_corpus.plans)
+    expected = f"🔗 共同主题：{first.theme} · {first.plans} 份规划" + "".join(
+        f"｜{t.theme} · {t.plans}" for t in rest)
+    assert line == expected
+    assert "双减 · 4" in line
+
+
+def test_english_digest_has_english_labels_and_chinese_excerpts(shared_corpus):
+    ids = {p.plan_id for p in shared_corpus.plans}
+    digest = narrow(build_digest(shared_corpus, place=find_place("无锡"), seen_plan_ids=ids),
+                    {"wuxi-2023-conference": Featured(T0, 1)})
+    text = _text(digest, "en")
+    for label in ("Education plan digest", "1 in the spotlight", "No new plans since 2024-03-04",
+                  "Shared themes: ", "🔦 SPOTLIGHT", "In full: ", "what changed 2020 → 2023", "New: "):
+        assert label in text, label
+    assert "重点任务" not in text and "聚焦" not in text
+    assert "「" in text and "双减" in text  # excerpts stay Chinese
