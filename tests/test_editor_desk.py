@@ -219,3 +219,31 @@ async def test_plan_added_by_cli_is_served_within_seconds(fake_api, desk, seeds,
                 break
             await asyncio.sleep(0.5)
         assert "淮安" in answer.text
+
+
+async def test_published_plan_leads_the_next_digest_in_scope_only(fake_api, desk, seeds):
+    """A plan published from Telegram is news for subscriptions whose place covers it, and only those."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.telegram.digest_jobs import run_once
+
+    jiangsu, hubei = 8201, 8202
+    day1 = datetime(2024, 3, 4, 0, 0, 30, tzinfo=UTC)  # Monday 08:00:30 in Shanghai
+    now = {"t": day1 - timedelta(hours=1)}
+    async with desk() as app:
+        app.bot_data["clock"] = lambda: now["t"]
+        for chat, place in ((jiangsu, "江苏"), (hubei, "随州")):
+            await say(fake_api, chat, f"/subscribe daily 08:00 {place}")
+        now["t"] = day1
+        await run_once(app, startup=False, wait=True)
+        before = {chat: len(fake_api.messages(chat)) for chat in (jiangsu, hubei)}
+        card = await send_file(fake_api, EDITOR, "南通.docx", docx_bytes(plan_text()))
+        await press(fake_api, EDITOR, card, "收录")
+        now["t"] = day1 + timedelta(days=1)
+        await run_once(app, startup=False, wait=True)
+        news = "\n".join(m.text for m in fake_api.messages(jiangsu)[before[jiangsu]:])
+        other = "\n".join(m.text for m in fake_api.messages(hubei)[before[hubei]:])
+    assert "🆕" in news and "南通" in news, news
+    assert news.index("🆕") < news.index("聚焦") if "聚焦" in news else True, news
+    assert other and "南通" not in other and "🆕" not in other
+    assert fake_api.duplicates() == {}
