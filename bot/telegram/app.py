@@ -27,9 +27,11 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.telegram.i18n import COMMANDS, EN, ZH
+from bot.telegram.polling import PoisonSafeBot
 from bot.telegram.ratelimit import ChatFairRateLimiter
 
 log = logging.getLogger("planbrief")
@@ -158,24 +160,27 @@ def register_handlers(app: Application) -> None:
     app.add_error_handler(errors.on_error)
 
 
+def build_bot(settings: Settings, *, request=None, get_updates_request=None) -> PoisonSafeBot:
+    """The bot object with PTB's own defaults (256 connections, 1 for getUpdates), our rate limiter
+    and defaults, and poison-update tolerance (bot/telegram/polling.py)."""
+    root = settings.api_root
+    return PoisonSafeBot(
+        settings.token,
+        base_url=f"{root}/bot",
+        base_file_url=f"{root}/file/bot",
+        request=request or HTTPXRequest(connection_pool_size=256),
+        get_updates_request=get_updates_request or request or HTTPXRequest(connection_pool_size=1),
+        rate_limiter=ChatFairRateLimiter(max_retries=RATE_LIMIT_RETRIES),
+        defaults=Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(settings.tz),
+                          link_preview_options=LinkPreviewOptions(is_disabled=True)),
+    )
+
+
 def build_application(settings: Settings, *, corpus=None, engine=None, request=None,
                       get_updates_request=None) -> Application:
     """The one Application. `request` swaps the HTTP transport (the console answers locally)."""
-    root = settings.api_root
-    builder = (
-        Application.builder()
-        .token(settings.token)
-        .base_url(f"{root}/bot")
-        .base_file_url(f"{root}/file/bot")
-        .rate_limiter(ChatFairRateLimiter(max_retries=RATE_LIMIT_RETRIES))
-        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(settings.tz),
-                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        .concurrent_updates(8)
-        .post_init(_post_init)
-    )
-    if request is not None:
-        builder = builder.request(request).get_updates_request(get_updates_request or request)
-    app = builder.build()
+    bot = build_bot(settings, request=request, get_updates_request=get_updates_request)
+    app = Application.builder().bot(bot).concurrent_updates(8).post_init(_post_init).build()
     app.bot_data["settings"] = settings
     app.bot_data["corpus"] = corpus
     app.bot_data["engine"] = engine
