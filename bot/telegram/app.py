@@ -30,6 +30,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.telegram.fairness import FairUpdateProcessor
 from bot.telegram.i18n import COMMANDS, EN, ZH
 from bot.telegram.polling import PoisonSafeBot
 from bot.telegram.ratelimit import ChatFairRateLimiter
@@ -38,6 +39,7 @@ log = logging.getLogger("planbrief")
 
 EXIT_CONFIG = 2
 RATE_LIMIT_RETRIES = 3
+CONCURRENT_UPDATES = 8  # handlers in flight at once; one per user, users served round robin
 
 
 # ---------------------------------------------------------------------------- logging
@@ -130,7 +132,7 @@ def register_handlers(app: Application) -> None:
     from handlers import callbacks, city, errors, fallback, inline, plans, start, throttle, topic
 
     settings: Settings = app.bot_data["settings"]
-    app.bot_data[throttle.BUCKETS] = throttle.Throttle(settings.throttle_burst, settings.throttle_window)
+    app.bot_data[throttle.BUCKETS] = throttle.Throttle.from_settings(settings)
     app.add_handler(TypeHandler(Update, throttle.check), group=-1)
 
     app.add_handler(CommandHandler("start", start.start))
@@ -180,7 +182,8 @@ def build_application(settings: Settings, *, corpus=None, engine=None, request=N
                       get_updates_request=None) -> Application:
     """The one Application. `request` swaps the HTTP transport (the console answers locally)."""
     bot = build_bot(settings, request=request, get_updates_request=get_updates_request)
-    app = Application.builder().bot(bot).concurrent_updates(8).post_init(_post_init).build()
+    app = (Application.builder().bot(bot).concurrent_updates(FairUpdateProcessor(CONCURRENT_UPDATES))
+           .post_init(_post_init).build())
     app.bot_data["settings"] = settings
     app.bot_data["corpus"] = corpus
     app.bot_data["engine"] = engine
