@@ -37,6 +37,11 @@ class Settings:
     # token bucket per user: `throttle_burst` requests, refilled over `throttle_window` seconds
     throttle_burst: int = 5
     throttle_window: float = 10.0
+    # their own, looser budgets: paging buttons, and inline queries (one per keystroke)
+    throttle_button_burst: int = 10
+    throttle_button_window: float = 10.0
+    throttle_inline_burst: int = 30
+    throttle_inline_window: float = 10.0
     log_level: str = "INFO"
     # Telegram user ids allowed to add and remove plans (PLANBRIEF_EDITORS); empty = nobody
     editors: frozenset[int] = frozenset()
@@ -95,6 +100,15 @@ def _editors(env) -> frozenset[int]:
     return frozenset(ids)
 
 
+def _budget(env, kind: str, burst: int, window: float) -> tuple[int, float]:
+    """PLANBRIEF_THROTTLE_<KIND>_BURST / _WINDOW, checked like the message budget."""
+    names = f"PLANBRIEF_THROTTLE_{kind}_BURST", f"PLANBRIEF_THROTTLE_{kind}_WINDOW"
+    burst, window = _int(env, names[0], burst), _float(env, names[1], window)
+    if burst < 0 or window <= 0:
+        raise ConfigError(f"{names[0]} must be >= 0 (0 = off) and {names[1]} > 0")
+    return burst, window
+
+
 def check_token(token: str) -> str:
     token = (token or "").strip()
     if not token:
@@ -134,6 +148,8 @@ def load_settings(env: dict | None = None, *, require_token: bool = True, dotenv
     window = _float(env, "PLANBRIEF_THROTTLE_WINDOW", 10.0)
     if burst < 0 or window <= 0:
         raise ConfigError("PLANBRIEF_THROTTLE_BURST must be >= 0 (0 = off) and PLANBRIEF_THROTTLE_WINDOW > 0")
+    buttons = _budget(env, "BUTTON", 10, 10.0)
+    inline = _budget(env, "INLINE", 30, 10.0)
     return Settings(
         token=token,
         api_url=api_url,
@@ -145,6 +161,10 @@ def load_settings(env: dict | None = None, *, require_token: bool = True, dotenv
         webhook_port=_int(env, "PLANBRIEF_WEBHOOK_PORT", 8443),
         throttle_burst=burst,
         throttle_window=window,
+        throttle_button_burst=buttons[0],
+        throttle_button_window=buttons[1],
+        throttle_inline_burst=inline[0],
+        throttle_inline_window=inline[1],
         log_level=(env.get("PLANBRIEF_LOG_LEVEL") or "INFO").strip().upper(),
         editors=_editors(env),
         reload_seconds=max(0.5, _float(env, "PLANBRIEF_RELOAD_SECONDS", 5.0)),

@@ -57,11 +57,12 @@ def test_sqlite_is_wal_with_foreign_keys(store):
 
 def test_migrations_are_recorded_and_idempotent(db_path):
     engine = make_engine(resolve_url(db_path))
-    versions = [m.version for m in migrations.MIGRATIONS]
-    assert versions[0] == 1 and apply_migrations(engine) == versions
+    every = [m.version for m in migrations.MIGRATIONS]  # 1 (initial), 2 (claim owner and lease), ...
+    assert every[:2] == [1, 2]
+    assert apply_migrations(engine) == every
     assert apply_migrations(engine) == []
     with engine.connect() as conn:
-        assert migrations.current_version(conn) == versions[-1]
+        assert migrations.current_version(conn) == every[-1]
     engine.dispose()
 
 
@@ -288,6 +289,52 @@ def test_stale_claims_are_taken_over_by_one_store_only(db_path, store, clock):
     assert [d.period_key for d in store.stale_claims(restart)] == ["k"]
     assert store.retake_stale(s.id, "k", restart)
     assert not store.retake_stale(s.id, "k", restart)
+
+
+def test_a_leased_claim_is_not_stale_until_its_lease_runs_out(db_path, store, clock):
+    s = store.add_subscription(sub())
+    assert store.claim_delivery(s.id, "k", owner="host:1:a", lease=30)
+    held = store.get_delivery(s.id, "k")
+    assert (held.owner, held.lease_until) == ("host:1:a", T0 + timedelta(seconds=30))
+    other = open_store(db_path, clock=Clock(T0 + timedelta(seconds=20)))
+    try:
+        # a second process starting now (cut-off = its start) must leave the live claim alone
+        assert other.stale_claims(T0 + timedelta(seconds=20)) == []
+        assert other.take_over_abandoned("host:2:b", 30, T0 + timedelta(seconds=20)) == []
+        clock.now = T0 + timedelta(seconds=20)
+        assert store.renew_leases("host:1:a", 30) == 1  # the owner is still sending
+        other.clock.now = T0 + timedelta(seconds=45)
+        assert other.take_over_abandoned("host:2:b", 30, None) == []
+        other.clock.now = T0 + timedelta(seconds=51)  # renewed lease ran out: the owner died
+        taken = other.take_over_abandoned("host:2:b", 30, None)
+        assert [(d.period_key, d.owner, d.attempts) for d in taken] == [("k", "host:2:b", 2)]
+        assert taken[0].claimed_at == T0  # grace still counts from the first claim
+        assert other.take_over_abandoned("host:3:c", 30, None) == []
+        assert store.renew_leases("host:1:a", 30) == 0  # the old owner no longer holds it
+    finally:
+        other.close()
+
+
+def test_concurrent_takeovers_take_each_abandoned_claim_once(db_path, store, clock):
+    subs = [store.add_subscription(sub(chat_id=100 + i)) for i in range(30)]
+    for s in subs:
+        store.claim_delivery(s.id, "k", owner="dead:1:x", lease=5)
+    later = T0 + timedelta(minutes=1)
+    takers = [open_store(db_path, clock=Clock(later)) for _ in range(4)]
+    taken: list[list[int]] = [[] for _ in takers]
+
+    def take(i):
+        taken[i].extend(d.subscription_id for d in takers[i].take_over_abandoned(f"live:{i}", 30, later))
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(len(takers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for taker in takers:
+        taker.close()
+    every = [sid for part in taken for sid in part]
+    assert sorted(every) == sorted(s.id for s in subs)  # each once, none lost
 
 
 def test_deleting_a_subscription_cascades_its_deliveries(store):

@@ -8,11 +8,19 @@ Exactly once: a period is claimed in the database (INSERT against a unique const
 anything is sent and marked sent after, so no path — retries, overlapping sweeps, two processes, a
 restart — can send a period twice, except the one unavoidable window below.
 
+Owned, leased claims: every claim records its owner (host:pid:run, see claim_owner) and a lease
+(Policy.lease seconds) that the owner renews every lease/3 seconds while its run lasts. Every pass —
+start-up catch-up and tick alike — takes over only claims whose lease ran out, so a second process
+starting during a broadcast leaves the first one's live claims alone (they used to be taken for a
+crashed process's and sent twice). On PostgreSQL the takeover picks rows FOR UPDATE SKIP LOCKED.
+
 Crash policy (Policy.on_stale): a claim left 'sending' by a killed process is ambiguous — the request
-may or may not have reached Telegram. Default "resend": at start-up such claims (claimed before the
-start instant and still within grace) are taken over and sent again, so nothing due is lost; the
-price is a possible duplicate for requests that were in flight at the moment of the crash only.
-"skip" chooses at-most-once instead: the claim is recorded as skipped and never resent.
+may or may not have reached Telegram. Default "resend": once its lease has run out, such a claim
+(still within grace) is taken over by whichever process passes next and sent again, so nothing due
+is lost; the price is a possible duplicate for digests that were in flight at the moment of the
+kill only (Telegram accepted a message, the ledger did not record it yet) — the documented kill
+window, at most Policy.concurrency digests. "skip" chooses at-most-once instead: the claim is
+recorded as skipped and never resent.
 
 Concurrency: one task per chat (a chat's digests go out in order), at most Policy.concurrency sends
 or builds in flight overall. Waiting out a 429 or a backoff happens outside the semaphore, so a
@@ -22,9 +30,13 @@ rate-limited chat never holds a slot other chats need.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import inspect
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -80,6 +92,7 @@ class Policy:
     retry_later_max: int = 5  # 429s tolerated per digest before giving up this run
     max_claim_attempts: int = 5  # runs that may retake a 'failed' period before it stays failed
     on_stale: Literal["resend", "skip"] = "resend"  # crash policy, see module doc
+    lease: float = 30.0  # seconds a claim stays ours without renewal; renewed every lease/3
 
 
 @dataclass
@@ -113,6 +126,12 @@ class _Chat:
 _CURRENT_JOB: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar("delivery_job", default=None)
 
 
+def claim_owner() -> str:
+    """Process identity plus a per-run suffix: host and pid say who to look for, the suffix keeps a
+    reused pid (or a second run in the same process) from renewing someone else's claims."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 def current_job() -> tuple[int, str] | None:
     """(subscription id, period) being delivered in this task, for a `send`/`build` that tracks progress."""
     return _CURRENT_JOB.get()
@@ -138,6 +157,7 @@ class Broadcaster:
         self.sleep = sleep
         self.db = run_sync
         self.report = Report()
+        self.owner = claim_owner()
         self.slots = asyncio.Semaphore(policy.concurrency)
         # Claims run only a little ahead of sends, so a crash leaves few 'sending' claims to resolve.
         self.admission = asyncio.Semaphore(policy.concurrency * 4)
@@ -148,8 +168,23 @@ class Broadcaster:
         by_chat: dict[int, list[_Job]] = {}
         for job in jobs:
             by_chat.setdefault(job.sub.chat_id, []).append(job)
-        await asyncio.gather(*(self._chat(chat_id, chat_jobs) for chat_id, chat_jobs in by_chat.items()))
+        renewer = asyncio.create_task(self._renew_leases())
+        try:
+            await asyncio.gather(*(self._chat(chat_id, chat_jobs) for chat_id, chat_jobs in by_chat.items()))
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
         return self.report
+
+    async def _renew_leases(self) -> None:
+        """Keep this run's claims ours while it works (a real sleep: the injected one may not wait)."""
+        while True:
+            await asyncio.sleep(self.policy.lease / 3)
+            try:
+                await self.db(self.store.renew_leases, self.owner, self.policy.lease)
+            except Exception:  # a missed renewal only risks a takeover if the next one fails too
+                log.warning("renewing digest claim leases failed", exc_info=True)
 
     async def _chat(self, chat_id: int, jobs: list[_Job]) -> None:
         chat = _Chat(chat_id)
@@ -171,7 +206,8 @@ class Broadcaster:
     async def _job(self, chat: _Chat, job: _Job) -> None:
         sub, period = job.sub, job.period
         if not job.claimed and not await self.db(
-            self.store.claim_delivery, sub.id, period, max_attempts=self.policy.max_claim_attempts
+            self.store.claim_delivery, sub.id, period, max_attempts=self.policy.max_claim_attempts,
+            owner=self.owner, lease=self.policy.lease,
         ):
             self.report.skipped_already.append(sub.id)
             return
@@ -260,24 +296,24 @@ class Broadcaster:
 
     # ----------------------------------------------------------------------------------- catch-up
 
-    async def stale_jobs(self, now_utc: datetime, grace: timedelta, claimed_before: datetime) -> list[_Job]:
-        """Apply the crash policy to claims a dead process left 'sending'; return those to resend."""
+    async def stale_jobs(self, now_utc: datetime, grace: timedelta, claimed_before: datetime | None) -> list[_Job]:
+        """Take over abandoned claims (lease run out), apply the crash policy, return those to resend."""
         jobs = []
-        for claim in await self.db(self.store.stale_claims, claimed_before):
+        claims = await self.db(self.store.take_over_abandoned, self.owner, self.policy.lease, claimed_before)
+        for claim in claims:
             self.report.stale.append(claim.subscription_id)
-            job = await self._stale_job(claim, now_utc, grace, claimed_before)
+            job = await self._stale_job(claim, now_utc, grace)
             if job is not None:
                 jobs.append(job)
         return jobs
 
-    async def _stale_job(self, claim, now_utc: datetime, grace: timedelta, claimed_before: datetime):
+    async def _stale_job(self, claim, now_utc: datetime, grace: timedelta) -> _Job | None:
+        """The claim is already ours here, so settling it as skipped cannot race another taker."""
         sub = await self.db(self.store.get_subscription, claim.subscription_id)
         reason = self._stale_skip_reason(sub, claim, now_utc, grace)
         if reason is not None:
             await self.db(self.store.mark_skipped, claim.subscription_id, claim.period_key, reason)
             return None
-        if not await self.db(self.store.retake_stale, sub.id, claim.period_key, claimed_before):
-            return None  # another process took it over first
         return _Job(sub, claim.period_key, claimed=True)
 
     def _stale_skip_reason(self, sub, claim, now_utc: datetime, grace: timedelta) -> str | None:
@@ -365,16 +401,16 @@ async def catch_up(
 ) -> Report:
     """Send every owed occurrence still within `grace`; log (record as skipped) older missed ones.
 
-    Call with startup=True once before the scheduler starts: claims left 'sending' before
-    `claimed_before` (default now_utc, i.e. by a previous process) then go through Policy.on_stale.
-    The same call with startup=False is a complete scheduler tick: running it every minute is enough
-    to deliver every digest, independent of APScheduler's DST handling.
+    Every call first takes over claims whose lease ran out (their owner died) and puts them through
+    Policy.on_stale. With startup=True, claims without a lease made before `claimed_before` (default
+    now_utc: rows from before leases existed) count as abandoned too. The same call with
+    startup=False is a complete scheduler tick: running it every minute is enough to deliver every
+    digest, independent of APScheduler's DST handling.
     """
     now_utc = schedule.require_aware(now_utc)
     broadcaster = Broadcaster(store, send, build, policy, sleep=sleep)
-    jobs: list[_Job] = []
-    if startup:
-        jobs = await broadcaster.stale_jobs(now_utc, grace, claimed_before or now_utc)
+    cut_off = (claimed_before or now_utc) if startup else None
+    jobs = await broadcaster.stale_jobs(now_utc, grace, cut_off)
     retaken = {(job.sub.id, job.period) for job in jobs}
     jobs += await broadcaster.due_jobs(now_utc, grace, retaken)
     return await broadcaster.run(jobs)

@@ -118,6 +118,19 @@ def _v1_initial(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v2_claim_owner_and_lease(conn: Connection) -> None:
+    """Who holds a 'sending' claim and until when, so a catch-up takes over only abandoned claims.
+
+    Before this, a claim carried only its time, and a second process starting up took a live
+    process's claims for a crashed one's and sent them again. Existing rows keep NULLs: a claim
+    without a lease is judged the old way (claimed before the taker started).
+    """
+    when = DateTime(timezone=True).compile(dialect=conn.dialect)
+    conn.execute(text("ALTER TABLE deliveries ADD COLUMN owner VARCHAR(120)"))
+    conn.execute(text(f"ALTER TABLE deliveries ADD COLUMN lease_until {when}"))
+    conn.execute(text("CREATE INDEX ix_deliveries_lease ON deliveries (status, lease_until)"))
+
+
 def _v3_featured_plans(conn: Connection) -> None:
     """Per subscription, when each plan was last shown in full and how often: the spotlight rotation.
 
@@ -145,6 +158,7 @@ def _v3_featured_plans(conn: Connection) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "chats, subscriptions, deliveries, chat_plans", _v1_initial),
+    Migration(2, "deliveries: claim owner and lease", _v2_claim_owner_and_lease),
     Migration(3, "featured_plans: the per-subscription spotlight rotation", _v3_featured_plans),
 )
 

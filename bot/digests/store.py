@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import (
@@ -39,6 +39,7 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    or_,
     select,
     update,
 )
@@ -112,6 +113,8 @@ deliveries = Table(
     Column("sent_at", UTCDateTime),
     Column("plan_ids", Text),
     Column("error", Text),
+    Column("owner", String(120)),  # who holds a 'sending' claim (migration 2)
+    Column("lease_until", UTCDateTime),  # the holder renews this while it sends
     UniqueConstraint("subscription_id", "period_key", name="uq_deliveries_sub_period"),
 )
 chat_plans = Table(
@@ -150,6 +153,8 @@ class Delivery:
     sent_at: datetime | None
     plan_ids: tuple[str, ...]
     error: str | None
+    owner: str | None = None
+    lease_until: datetime | None = None
 
 
 # ------------------------------------------------------------------------------------------- engine
@@ -428,12 +433,25 @@ class Store:
     def _key(self, sub_id: int, period_key: str):
         return and_(deliveries.c.subscription_id == sub_id, deliveries.c.period_key == period_key)
 
-    def claim_delivery(self, sub_id: int, period_key: str, *, max_attempts: int = 5) -> bool:
+    def _lease(self, now: datetime, lease: float | None) -> datetime | None:
+        return now + timedelta(seconds=lease) if lease is not None else None
+
+    def claim_delivery(
+        self,
+        sub_id: int,
+        period_key: str,
+        *,
+        max_attempts: int = 5,
+        owner: str | None = None,
+        lease: float | None = None,
+    ) -> bool:
         """Atomically claim (sub, period) for sending; False if anyone already holds or settled it.
 
         The INSERT relies on the unique constraint (portable, unlike ON CONFLICT). A 'failed' row is
         re-claimable by a conditional UPDATE — also atomic — until max_attempts, so a transient outage
         is retried by a later run without ever letting two senders hold the same period.
+        `owner` and `lease` (seconds) record who holds the claim and until when: the holder renews
+        the lease while it sends (renew_leases), and only an expired lease may be taken over.
         """
         now = self.clock()
         try:
@@ -445,13 +463,17 @@ class Store:
                         status="sending",
                         attempts=1,
                         claimed_at=now,
+                        owner=owner,
+                        lease_until=self._lease(now, lease),
                     )
                 )
             return True
         except IntegrityError:
-            return self._reclaim_failed(sub_id, period_key, now, max_attempts)
+            return self._reclaim_failed(sub_id, period_key, now, max_attempts, owner, lease)
 
-    def _reclaim_failed(self, sub_id: int, period_key: str, now: datetime, max_attempts: int) -> bool:
+    def _reclaim_failed(
+        self, sub_id: int, period_key: str, now: datetime, max_attempts: int, owner: str | None, lease: float | None
+    ) -> bool:
         where = and_(
             self._key(sub_id, period_key),
             deliveries.c.status == "failed",
@@ -462,9 +484,18 @@ class Store:
             "attempts": deliveries.c.attempts + 1,
             "claimed_at": now,
             "error": None,
+            "owner": owner,
+            "lease_until": self._lease(now, lease),
         }
         with self._tx() as conn:
             return conn.execute(update(deliveries).where(where).values(**values)).rowcount == 1
+
+    def renew_leases(self, owner: str, lease: float) -> int:
+        """Extend every 'sending' claim `owner` holds; the sender calls this while it works."""
+        now = self.clock()
+        where = and_(deliveries.c.owner == owner, deliveries.c.status == "sending")
+        with self._tx() as conn:
+            return conn.execute(update(deliveries).where(where).values(lease_until=now + timedelta(seconds=lease))).rowcount
 
     def mark_sent(self, sub_id: int, period_key: str, plan_ids: list[str] | tuple[str, ...] = ()) -> None:
         """Settle the claim and remember which plans the chat has now seen (for "new since last")."""
@@ -551,6 +582,8 @@ class Store:
             sent_at=row.sent_at,
             plan_ids=tuple(json.loads(row.plan_ids)) if row.plan_ids else (),
             error=row.error,
+            owner=row.owner,
+            lease_until=row.lease_until,
         )
 
     def get_delivery(self, sub_id: int, period_key: str) -> Delivery | None:
@@ -571,23 +604,64 @@ class Store:
         with self._tx() as conn:
             return {row.subscription_id: row.period_key for row in conn.execute(query)}
 
-    def stale_claims(self, claimed_before: datetime) -> list[Delivery]:
-        """Claims still 'sending' from before a cut-off: left behind by a crashed process."""
-        where = and_(deliveries.c.status == "sending", deliveries.c.claimed_at < claimed_before)
-        with self._tx() as conn:
-            return [self._to_delivery(r) for r in conn.execute(select(deliveries).where(where))]
+    def _abandoned(self, now: datetime, claimed_before: datetime | None):
+        """A 'sending' claim nobody works on: its lease ran out, or (rows without a lease, from
+        before migration 2 or from a caller that took none) it was claimed before `claimed_before`."""
+        expired = and_(deliveries.c.lease_until.is_not(None), deliveries.c.lease_until < now)
+        if claimed_before is not None:
+            legacy = and_(deliveries.c.lease_until.is_(None), deliveries.c.claimed_at < claimed_before)
+            expired = or_(expired, legacy)
+        return and_(deliveries.c.status == "sending", expired)
 
-    def retake_stale(self, sub_id: int, period_key: str, claimed_before: datetime) -> bool:
-        """Take over a stale claim atomically, so two restarting processes cannot both resend it."""
-        where = and_(
-            self._key(sub_id, period_key),
-            deliveries.c.status == "sending",
-            deliveries.c.claimed_at < claimed_before,
-        )
-        # Never leave it below the cut-off (clock skew), or a second taker would see it as stale too.
-        values = {"claimed_at": max(self.clock(), claimed_before), "attempts": deliveries.c.attempts + 1}
+    def stale_claims(self, claimed_before: datetime | None) -> list[Delivery]:
+        """Claims left 'sending' by a process that stopped working on them (see _abandoned)."""
+        with self._tx() as conn:
+            query = select(deliveries).where(self._abandoned(self.clock(), claimed_before))
+            return [self._to_delivery(r) for r in conn.execute(query)]
+
+    def retake_stale(
+        self,
+        sub_id: int,
+        period_key: str,
+        claimed_before: datetime | None,
+        *,
+        owner: str | None = None,
+        lease: float | None = None,
+    ) -> bool:
+        """Take over one abandoned claim atomically, so two restarting processes cannot both resend it."""
+        now = self.clock()
+        where = and_(self._key(sub_id, period_key), self._abandoned(now, claimed_before))
+        # Without a lease, never leave it below the cut-off (clock skew), or a second taker would see it too.
+        values = {
+            "attempts": deliveries.c.attempts + 1,
+            "owner": owner,
+            "lease_until": self._lease(now, lease),
+        }
+        if lease is None and claimed_before is not None:
+            values["claimed_at"] = max(now, claimed_before)
         with self._tx() as conn:
             return conn.execute(update(deliveries).where(where).values(**values)).rowcount == 1
+
+    def take_over_abandoned(self, owner: str, lease: float, claimed_before: datetime | None) -> list[Delivery]:
+        """Take over every abandoned claim in one statement and return them, now held by `owner`.
+
+        On PostgreSQL the rows are picked with FOR UPDATE SKIP LOCKED: two processes catching up at
+        once split the abandoned claims between them instead of queueing on each other's row locks,
+        and the UPDATE re-checks the lease, so a row is never taken twice. SQLite ignores FOR UPDATE;
+        there BEGIN IMMEDIATE already serialises whole transactions. claimed_at is kept: the grace
+        window counts from the original claim.
+        """
+        now = self.clock()
+        abandoned = self._abandoned(now, claimed_before)
+        picked = select(deliveries.c.id).where(abandoned).with_for_update(skip_locked=True)
+        statement = (
+            update(deliveries)
+            .where(and_(deliveries.c.id.in_(picked.scalar_subquery()), abandoned))
+            .values(attempts=deliveries.c.attempts + 1, owner=owner, lease_until=now + timedelta(seconds=lease))
+            .returning(*deliveries.c)
+        )
+        with self._tx() as conn:
+            return [self._to_delivery(r) for r in conn.execute(statement).all()]
 
     def plans_sent_to_chat(self, chat_id: int) -> set[str]:
         with self._tx() as conn:

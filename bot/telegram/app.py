@@ -27,64 +27,80 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.telegram.fairness import FairUpdateProcessor
 from bot.telegram.i18n import COMMANDS, EN, ZH
+from bot.telegram.polling import PoisonSafeBot
 from bot.telegram.ratelimit import ChatFairRateLimiter
 from handlers import common
 
 log = logging.getLogger("planbrief")
 
 EXIT_CONFIG = 2
+EXIT_DATABASE = 1
 RATE_LIMIT_RETRIES = 3
+CONCURRENT_UPDATES = 8  # handlers in flight at once; one per user, users served round robin
 
 
 # ---------------------------------------------------------------------------- logging
 
 
-class RedactToken(logging.Filter):
-    """Replace the token wherever it would appear (messages, args, tracebacks): httpx and PTB
-    errors can carry request URLs, and those contain /bot<token>/."""
+class RedactSecrets(logging.Filter):
+    """Replace each secret wherever it would appear (messages, args, tracebacks): httpx and PTB
+    errors can carry request URLs, and those contain /bot<token>/; PTB logs setWebhook's
+    parameters, secret_token included, at DEBUG."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, secrets_: dict[str, str]) -> None:
         super().__init__()
-        self.token = token
+        self.secrets = {secret: label for secret, label in secrets_.items() if secret}
+
+    @property
+    def token(self) -> str:  # the bot token, for code that asks which token a filter hides
+        return next((s for s, label in self.secrets.items() if label == "<token>"), "")
+
+    def _redact(self, text: str) -> str:
+        for secret, label in self.secrets.items():
+            text = text.replace(secret, label)
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.token:
+        if not self.secrets:
             return True
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken format string is not ours to fix here
             message = str(record.msg)
-        if self.token in message:
-            record.msg, record.args = message.replace(self.token, "<token>"), ()
+        redacted = self._redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text and self.token in record.exc_text:
-            record.exc_text = record.exc_text.replace(self.token, "<token>")
-        if record.stack_info and self.token in record.stack_info:
-            record.stack_info = record.stack_info.replace(self.token, "<token>")
+        if record.exc_text:
+            record.exc_text = self._redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._redact(record.stack_info)
         return True
 
 
-def install_redaction(token: str) -> RedactToken:
+def install_redaction(token: str, *, webhook_secret: str | None = None) -> RedactSecrets:
     """Filters on handlers see records from every logger (logger filters only see their own)."""
-    redact = RedactToken(token)
+    redact = RedactSecrets({token: "<token>", webhook_secret or "": "<webhook-secret>"})
     root = logging.getLogger()
     for handler in root.handlers:
-        if not any(isinstance(f, RedactToken) and f.token == token for f in handler.filters):
-            handler.addFilter(redact)
+        handler.filters = [f for f in handler.filters if not isinstance(f, RedactSecrets)]
+        handler.addFilter(redact)
     # httpx logs every request URL (token included) at INFO
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     return redact
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: Settings, *, webhook_secret: str | None = None) -> None:
     logging.basicConfig(level=getattr(logging, settings.log_level, logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    install_redaction(settings.token)
+    install_redaction(settings.token, webhook_secret=webhook_secret)
 
 
 # ---------------------------------------------------------------------------- application
@@ -155,7 +171,7 @@ def register_handlers(app: Application) -> None:
     )
 
     settings: Settings = app.bot_data["settings"]
-    app.bot_data[throttle.BUCKETS] = throttle.Throttle(settings.throttle_burst, settings.throttle_window)
+    app.bot_data[throttle.BUCKETS] = throttle.Throttle.from_settings(settings)
     app.add_handler(TypeHandler(Update, throttle.check), group=-1)
 
     app.add_handler(CommandHandler("start", start.start))
@@ -189,27 +205,34 @@ def register_handlers(app: Application) -> None:
     app.add_error_handler(errors.on_error)
 
 
-def build_application(settings: Settings, *, corpus=None, engine=None, request=None,
-                      get_updates_request=None) -> Application:
-    """The one Application. `request` swaps the HTTP transport (the console answers locally)."""
+def build_bot(settings: Settings, *, request=None, get_updates_request=None) -> PoisonSafeBot:
+    """The bot object with PTB's own defaults (256 connections, 1 for getUpdates), our rate limiter
+    and defaults, and poison-update tolerance (bot/telegram/polling.py)."""
     root = settings.api_root
-    builder = (
-        Application.builder()
-        .token(settings.token)
-        .base_url(f"{root}/bot")
-        .base_file_url(f"{root}/file/bot")
-        .rate_limiter(ChatFairRateLimiter(max_retries=RATE_LIMIT_RETRIES))
-        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(settings.tz),
-                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        .concurrent_updates(8)
-        .post_init(_post_init)
+    return PoisonSafeBot(
+        settings.token,
+        base_url=f"{root}/bot",
+        base_file_url=f"{root}/file/bot",
+        request=request or HTTPXRequest(connection_pool_size=256),
+        get_updates_request=get_updates_request or request or HTTPXRequest(connection_pool_size=1),
+        rate_limiter=ChatFairRateLimiter(max_retries=RATE_LIMIT_RETRIES),
+        defaults=Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(settings.tz),
+                          link_preview_options=LinkPreviewOptions(is_disabled=True)),
     )
-    if request is not None:
-        builder = builder.request(request).get_updates_request(get_updates_request or request)
-    app = builder.build()
+
+
+def build_application(settings: Settings, *, corpus=None, engine=None, request=None,
+                      get_updates_request=None, store=None) -> Application:
+    """The one Application. `request` swaps the HTTP transport (the console answers locally);
+    `store` is an already opened digest store (`run` opens and checks it first)."""
+    bot = build_bot(settings, request=request, get_updates_request=get_updates_request)
+    app = (Application.builder().bot(bot).concurrent_updates(FairUpdateProcessor(CONCURRENT_UPDATES))
+           .post_init(_post_init).build())
     app.bot_data["settings"] = settings
     app.bot_data["corpus"] = corpus
     app.bot_data["engine"] = engine
+    if store is not None:
+        app.bot_data["store"] = store
     register_handlers(app)
     return app
 
@@ -238,7 +261,15 @@ def run_main(args, corpus) -> int:
         settings = load_settings()
     except ConfigError as exc:
         return _fail(str(exc), EXIT_CONFIG)
-    configure_logging(settings)
+    secret = (settings.webhook_secret or secrets.token_urlsafe(32)) if settings.webhook_url else None
+    configure_logging(settings, webhook_secret=secret)
+    from bot.digests.health import DatabaseProblem, open_checked
+    from bot.digests.store import default_location
+
+    try:  # before the network: a database the bot cannot write is the operator's to fix, not a retry
+        store = open_checked(default_location(settings.data_dir))
+    except DatabaseProblem as exc:
+        return _fail(str(exc), EXIT_DATABASE)
     try:
         asyncio.run(verify_token(settings))
     except InvalidToken:
@@ -246,10 +277,9 @@ def run_main(args, corpus) -> int:
     except NetworkError as exc:
         message = str(exc).replace(settings.token, "<token>")
         return _fail(f"cannot reach the Bot API at {settings.api_root}: {message}", 1)
-    app = build_application(settings, corpus=corpus)
+    app = build_application(settings, corpus=corpus, store=store)
     try:
         if settings.webhook_url:
-            secret = settings.webhook_secret or secrets.token_urlsafe(32)
             path = urlsplit(settings.webhook_url).path.lstrip("/")
             log.info("webhook mode on %s:%s/%s", settings.webhook_listen, settings.webhook_port, path)
             app.run_webhook(listen=settings.webhook_listen, port=settings.webhook_port, url_path=path,

@@ -1,5 +1,8 @@
 """PTB rate limiting that is fair across chats.
 
+Fair between chats twice over: a 429 pauses only its chat (below), and when sends queue for the
+overall budget, chats sent to least recently go first (SlidingWindow priorities).
+
 Rate limiting: Telegram answers 429 per chat or for the whole bot, and PTB's AIORateLimiter halts
 *every* request for retry_after when any one of them gets a 429 (and by default, max_retries=0,
 does not retry at all). ChatFairRateLimiter keeps AIORateLimiter's per-group limiter but waits out a
@@ -11,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import time
 from collections import deque
@@ -29,6 +34,9 @@ class SlidingWindow:
 
     A call is stamped when it *completes*, which is never earlier than Telegram saw it, so this window
     is never more permissive than Telegram's. A call released uncounted (a 429) frees its slot at once.
+    Waiters are served lowest `priority` first, then in arrival order: the rate limiter passes how
+    recently the chat was last sent to, so under a flood a chat the bot has not answered lately (a
+    new user) goes ahead of chats it has just answered, and a broadcast (every chat once) stays FIFO.
     """
 
     def __init__(self, max_calls: int, period: float = 1.0, clock: Callable[[], float] = time.monotonic):
@@ -38,22 +46,39 @@ class SlidingWindow:
         self._stamps: deque[float] = deque()
         self._inflight = 0
         self._cond = asyncio.Condition()
+        self._queue: list[tuple[float, int]] = []  # heap of (priority, arrival) of waiting callers
+        self._arrivals = itertools.count()
 
     def _purge(self, now: float) -> None:
         while self._stamps and self._stamps[0] <= now - self.period:
             self._stamps.popleft()
 
-    async def acquire(self) -> None:
+    async def acquire(self, priority: float = 0.0) -> None:
         async with self._cond:
-            while True:
-                now = self.clock()
-                self._purge(now)
-                if len(self._stamps) + self._inflight < self.max_calls:
-                    self._inflight += 1
-                    return
-                timeout = self._stamps[0] + self.period - now if self._stamps else None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._cond.wait(), timeout)
+            me = (priority, next(self._arrivals))
+            heapq.heappush(self._queue, me)
+            try:
+                await self._wait_turn(me)
+            except BaseException:
+                self._queue.remove(me)
+                heapq.heapify(self._queue)
+                self._cond.notify_all()
+                raise
+            heapq.heappop(self._queue)
+            self._inflight += 1
+            self._cond.notify_all()  # the next in line may fit too
+
+    async def _wait_turn(self, me: tuple[float, int]) -> None:
+        """Return (lock held) once `me` heads the queue and the window has room."""
+        while True:
+            now = self.clock()
+            self._purge(now)
+            room = len(self._stamps) + self._inflight < self.max_calls
+            if room and self._queue[0] == me:
+                return
+            timeout = None if room or not self._stamps else self._stamps[0] + self.period - now
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._cond.wait(), timeout)
 
     async def release(self, counted: bool) -> None:
         async with self._cond:
@@ -80,6 +105,8 @@ class ChatFairRateLimiter(AIORateLimiter):
                          group_time_period=group_time_period, max_retries=max_retries)
         self._window = SlidingWindow(overall_max_rate, overall_time_period) if overall_max_rate else None
         self._paused: dict[Any, float] = {}
+        self._last_sent: dict[Any, int] = {}  # chat -> ticket of its latest send: the window's priority
+        self._tickets = itertools.count(1)
 
     async def _wait_chat(self, chat_id: Any) -> None:
         until = self._paused.get(chat_id)
@@ -91,7 +118,10 @@ class ChatFairRateLimiter(AIORateLimiter):
     async def _attempt(self, chat_id: Any, call: Callable[[], Any]):
         if self._window is None or chat_id is None:
             return await call()
-        await self._window.acquire()
+        await self._window.acquire(self._last_sent.get(chat_id, 0))
+        if len(self._last_sent) >= 100_000:  # forget idle chats rather than grow forever
+            self._last_sent.clear()
+        self._last_sent[chat_id] = next(self._tickets)
         counted = True
         try:
             return await call()
