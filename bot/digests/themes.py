@@ -192,3 +192,13 @@ def changes_for_place(place, corpus) -> PlanChanges | None:
     own = [p for p in plans_for_place(place, corpus) if plan_place(p) == place]
     pair = year_pair(own)
     return compare_plans(place.short, *pair) if pair else None
+
+
+def changes_into(plan: Plan, corpus) -> PlanChanges | None:
+    """What `plan` changed for its place, when it is that place's newest plan and an older year exists:
+    the news a digest brings with a plan that supersedes an earlier one (无锡 2020 → 2023)."""
+    from bot.search.places import plan_place
+
+    place = plan_place(plan)
+    changes = changes_for_place(place, corpus) if place is not None else None
+    return changes if changes is not None and changes.newer.plan_id == plan.plan_id else None
