@@ -51,7 +51,15 @@ def _rows(corpus, places: Sequence[Place] | None) -> list[tuple[str, list[Plan]]
     from bot.search.places import plan_place, plans_for_place
 
     if places:
-        return [(p.short, plans_for_place(p, corpus)) for p in dict.fromkeys(places)]
+        named = list(dict.fromkeys(places))
+        rows = []
+        for place in named:
+            # 无锡 named beside 江阴: 江阴's plans answer for 江阴 only, so no excerpt appears twice
+            inner = [q for q in named if q != place and place.covers(q)]
+            plans = [plan for plan in plans_for_place(place, corpus)
+                     if not any((own := plan_place(plan)) is not None and q.covers(own) for q in inner)]
+            rows.append((place.short, plans))
+        return rows
     rows: dict[str, list[Plan]] = {}
     for plan in corpus.plans:
         own = plan_place(plan)
