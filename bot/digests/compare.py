@@ -38,7 +38,6 @@ class Comparison:
     places: list[PlaceExcerpt] = field(default_factory=list)
     error: str | None = None
     suggestions: list[str] = field(default_factory=list)
-    notice: str | None = None
 
     def as_dict(self) -> dict:
         """The `planbrief compare --json` contract (add keys, never rename)."""
@@ -75,7 +74,6 @@ def compare(engine, corpus, query: str, places: Sequence[Place] | None = None) -
         for plan in plans:
             result = engine.search(out.query, plan_id=plan.plan_id, limit=1)
             out.corrected = out.corrected or result.corrected
-            out.notice = out.notice or result.notice
             if result.error == "empty":
                 out.error, out.suggestions = "empty", list(result.suggestions)
                 return out
