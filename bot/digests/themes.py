@@ -142,8 +142,18 @@ def shared_themes(plans: Sequence[Plan], limit: int = SHARED_LIMIT) -> list[Them
             passages[theme] = passages.get(theme, 0) + len(hits)
     floor = 2 if len(plans) > 1 else 1
     counts = [ThemeCount(t, tuple(ids), passages[t]) for t, ids in plan_ids.items() if len(ids) >= floor]
-    counts.sort(key=lambda c: (-c.plans, -c.passages, c.theme))
+    order = _dictionary_order()
+    counts.sort(key=lambda c: (-c.plans, -c.passages, order.get(c.theme, len(order)), c.theme))
     return counts[:limit]
+
+
+@lru_cache(maxsize=1)
+def _dictionary_order() -> dict[str, int]:
+    """Ties go to the theme listed first in the dictionary (national reforms before local programmes)."""
+    order: dict[str, int] = {}
+    for index, theme in enumerate(vocabulary().values()):
+        order.setdefault(theme, index)
+    return order
 
 
 # -------------------------------------------------------------------------------------- changes
