@@ -93,9 +93,4 @@ async def inline_articles(context: ContextTypes.DEFAULT_TYPE, text: str, lang: s
     comparison = await run(context, query, places)
     if not comparison.places:
         return []
-    names = "、".join(row.place for row in comparison.places)
-    message = rc.compare_message(comparison, lang, query=query, places=_names(places))
-    return [render.Article(render.result_id(f"compare:{query}:{_names(places)}"),
-                           t(lang, "inline_compare_title", query=render.shorten(query, 30)),
-                           render.shorten(t(lang, "inline_compare_desc", n=len(comparison.places), places=names), 120),
-                           message)]
+    return [rc.compare_article(comparison, lang, query=query, places=_names(places))]

@@ -61,6 +61,14 @@ def test_compare_keeps_the_best_plan_of_a_place(shared_corpus, shared_engine):
     assert (row.hit.score, row.meta.plan_id) == best
 
 
+def test_a_county_named_beside_its_city_answers_for_itself(shared_corpus, shared_engine):
+    wuxi, jiangyin = (resolve_place(n, shared_corpus).place for n in ("无锡", "江阴"))
+    rows = {r.place: r for r in compare(shared_engine, shared_corpus, "双减", [wuxi, jiangyin]).places}
+    assert rows["江阴"].meta.plan_id == "jiangyin-2023-speech"
+    assert rows["无锡"].meta.plan_id in ("wuxi-2023-conference", "wuxi-2020-review-plan")
+    assert rows["无锡"].hit.passage.id != rows["江阴"].hit.passage.id
+
+
 def test_cli_changes_wuxi(capsys, shared_corpus):
     code, data, _ = _run(capsys, "changes", "无锡", "--json")
     assert code == 0 and data["place"] == "无锡"

@@ -74,3 +74,20 @@ def test_english_digest_has_english_labels_and_chinese_excerpts(shared_corpus):
         assert label in text, label
     assert "重点任务" not in text and "聚焦" not in text
     assert "「" in text and "双减" in text  # excerpts stay Chinese
+
+
+def test_a_plan_that_supersedes_an_older_one_brings_what_changed(shared_corpus):
+    """无锡 2023 new to the chat (or in the spotlight) in an all-plans digest: 2020 → 2023 comes with it."""
+    from bot.digests.themes import changes_into
+
+    ids = {p.plan_id for p in shared_corpus.plans}
+    changes_of = lambda plan: changes_into(plan, shared_corpus)  # noqa: E731
+    new = narrow(build_digest(shared_corpus, seen_plan_ids=ids - {"wuxi-2023-conference"}), {}, changes_of)
+    assert new.mode == "new" and new.changes.newer.plan_id == "wuxi-2023-conference"
+    assert "无锡 2020 → 2023 年的变化" in _text(new)
+    spot = narrow(build_digest(shared_corpus, seen_plan_ids=ids), {}, changes_of)
+    assert spot.plans[0].plan.plan_id == "wuxi-2023-conference" and spot.changes is not None
+    later = {p: Featured(T0, 1) for p in ids - {"suzhou-2023-workpoints"}}
+    other = narrow(build_digest(shared_corpus, seen_plan_ids=ids), later, changes_of)
+    assert other.plans[0].plan.plan_id == "suzhou-2023-workpoints" and other.changes is None
+    assert changes_into(shared_corpus.plan("wuxi-2020-review-plan"), shared_corpus) is None  # the older one

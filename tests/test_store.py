@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 from bot.digests import migrations
 from bot.digests.migrations import Migration, apply_migrations
 from bot.digests.schedule import InvalidTime, InvalidWeekday, UnknownTimeZone
-from bot.digests.store import make_engine, metadata, open_store, resolve_url
+from bot.digests.store import Featured, make_engine, metadata, open_store, resolve_url
 from bot.models import Subscription
 
 T0 = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
@@ -351,3 +351,27 @@ def test_resolve_url_prefers_explicit_then_env(monkeypatch, tmp_path):
     monkeypatch.delenv("PLANBRIEF_DATABASE_URL")
     monkeypatch.setenv("PLANBRIEF_DATA_DIR", str(tmp_path / "data"))
     assert resolve_url(None) == f"sqlite:///{tmp_path / 'data' / 'planbrief.sqlite3'}"
+
+
+# -------------------------------------------------------------------------------- spotlight rotation
+
+
+def test_featured_plans_rotation_survives_reopen_and_follows_the_subscription(db_path, clock):
+    store = open_store(db_path, clock=clock)
+    first = store.add_subscription(sub())
+    other = store.add_subscription(sub(chat_id=2))
+    store.record_featured(first.id, ["a", "b"])
+    clock.now = T0 + timedelta(days=1)
+    store.record_featured(first.id, ["a"])
+    store.record_featured(other.id, ["c"])
+    store.close()
+    store = open_store(db_path, clock=clock)  # a restart: the rotation is in the database
+    assert store.featured_plans(first.id) == {"a": Featured(T0 + timedelta(days=1), 2), "b": Featured(T0, 1)}
+    assert set(store.featured_plans(other.id)) == {"c"}
+    assert store.delete_subscription(first.chat_id, first.id)
+    assert store.featured_plans(first.id) == {}  # deleted with its subscription
+    store.record_featured(first.id, ["a"])  # a digest settling after its subscription was deleted
+    assert store.featured_plans(first.id) == {}
+    with store.engine.connect() as conn:
+        assert migrations.current_version(conn) >= 3
+    store.close()

@@ -38,7 +38,6 @@ class Comparison:
     places: list[PlaceExcerpt] = field(default_factory=list)
     error: str | None = None
     suggestions: list[str] = field(default_factory=list)
-    notice: str | None = None
 
     def as_dict(self) -> dict:
         """The `planbrief compare --json` contract (add keys, never rename)."""
@@ -51,7 +50,15 @@ def _rows(corpus, places: Sequence[Place] | None) -> list[tuple[str, list[Plan]]
     from bot.search.places import plan_place, plans_for_place
 
     if places:
-        return [(p.short, plans_for_place(p, corpus)) for p in dict.fromkeys(places)]
+        named = list(dict.fromkeys(places))
+        rows = []
+        for place in named:
+            # 无锡 named beside 江阴: 江阴's plans answer for 江阴 only, so no excerpt appears twice
+            inner = [q for q in named if q != place and place.covers(q)]
+            plans = [plan for plan in plans_for_place(place, corpus)
+                     if not any((own := plan_place(plan)) is not None and q.covers(own) for q in inner)]
+            rows.append((place.short, plans))
+        return rows
     rows: dict[str, list[Plan]] = {}
     for plan in corpus.plans:
         own = plan_place(plan)
@@ -67,7 +74,6 @@ def compare(engine, corpus, query: str, places: Sequence[Place] | None = None) -
         for plan in plans:
             result = engine.search(out.query, plan_id=plan.plan_id, limit=1)
             out.corrected = out.corrected or result.corrected
-            out.notice = out.notice or result.notice
             if result.error == "empty":
                 out.error, out.suggestions = "empty", list(result.suggestions)
                 return out

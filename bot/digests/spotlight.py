@@ -11,13 +11,14 @@ comes round again, so even a single-plan scope never repeats the previous body.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.digests.content import Digest, PlanDigest
-from bot.models import Priority
+from bot.digests.themes import PlanChanges
+from bot.models import Plan, Priority
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
@@ -45,18 +46,27 @@ def focus_of(entry: PlanDigest, times: int) -> Priority | None:
     return options[times % len(options)] if options else None
 
 
-def narrow(digest: Digest, featured: Mapping[str, FeaturedLike]) -> Digest:
-    """The scheduled form of a full digest (see the module docstring); an empty scope stays empty."""
+def narrow(digest: Digest, featured: Mapping[str, FeaturedLike],
+           changes_of: Callable[[Plan], PlanChanges | None] | None = None) -> Digest:
+    """The scheduled form of a full digest (see the module docstring); an empty scope stays empty.
+
+    `changes_of(plan)` (bot.digests.themes.changes_into with the corpus) adds, when the digest has no
+    place of its own to compare, what the first shown plan changed against its place's older plan.
+    """
     since = max((f.featured_at for f in featured.values()), default=None)
     new = [e for e in digest.plans if e.new]
     if new:
-        return replace(digest, plans=new, mode="new", since=since)
-    if not digest.plans:
+        shown, mode = new, "new"
+    elif not digest.plans:
         return replace(digest, mode="spotlight", since=since)
-    chosen = pick_spotlight(digest.plans, featured)
-    seen = featured.get(chosen.plan.plan_id)
-    entry = replace(chosen, spotlight=True, focus=focus_of(chosen, seen.times if seen else 0))
-    return replace(digest, plans=[entry], mode="spotlight", since=since)
+    else:
+        chosen = pick_spotlight(digest.plans, featured)
+        seen = featured.get(chosen.plan.plan_id)
+        shown, mode = [replace(chosen, spotlight=True, focus=focus_of(chosen, seen.times if seen else 0))], "spotlight"
+    changes = digest.changes
+    if changes is None and changes_of is not None:
+        changes = next((c for e in shown if (c := changes_of(e.plan)) is not None), None)
+    return replace(digest, plans=shown, mode=mode, since=since, changes=changes)
 
 
 def shown_ids(digest: Digest) -> list[str]:

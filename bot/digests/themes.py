@@ -142,8 +142,18 @@ def shared_themes(plans: Sequence[Plan], limit: int = SHARED_LIMIT) -> list[Them
             passages[theme] = passages.get(theme, 0) + len(hits)
     floor = 2 if len(plans) > 1 else 1
     counts = [ThemeCount(t, tuple(ids), passages[t]) for t, ids in plan_ids.items() if len(ids) >= floor]
-    counts.sort(key=lambda c: (-c.plans, -c.passages, c.theme))
+    order = _dictionary_order()
+    counts.sort(key=lambda c: (-c.plans, -c.passages, order.get(c.theme, len(order)), c.theme))
     return counts[:limit]
+
+
+@lru_cache(maxsize=1)
+def _dictionary_order() -> dict[str, int]:
+    """Ties go to the theme listed first in the dictionary (national reforms before local programmes)."""
+    order: dict[str, int] = {}
+    for index, theme in enumerate(vocabulary().values()):
+        order.setdefault(theme, index)
+    return order
 
 
 # -------------------------------------------------------------------------------------- changes
@@ -192,3 +202,13 @@ def changes_for_place(place, corpus) -> PlanChanges | None:
     own = [p for p in plans_for_place(place, corpus) if plan_place(p) == place]
     pair = year_pair(own)
     return compare_plans(place.short, *pair) if pair else None
+
+
+def changes_into(plan: Plan, corpus) -> PlanChanges | None:
+    """What `plan` changed for its place, when it is that place's newest plan and an older year exists:
+    the news a digest brings with a plan that supersedes an earlier one (无锡 2020 → 2023)."""
+    from bot.search.places import plan_place
+
+    place = plan_place(plan)
+    changes = changes_for_place(place, corpus) if place is not None else None
+    return changes if changes is not None and changes.newer.plan_id == plan.plan_id else None

@@ -23,6 +23,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from bot.digests import delivery
 from bot.digests.content import Digest, build_digest
 from bot.digests.spotlight import narrow, shown_ids
+from bot.digests.themes import changes_into
 from bot.models import Subscription
 from bot.search.places import resolve_place
 from bot.telegram.ratelimit import retry_seconds
@@ -131,7 +132,8 @@ class DigestService:
         corpus_id = getattr(self.corpus, "fingerprint", id(self.corpus))  # an added plan means a new corpus
         scope = (corpus_id, sub.city, sub.topic, frozenset(seen) if seen else None)
         digest = narrow(self._cached(scope, lambda: self.digest(city=sub.city, topic=sub.topic, seen=seen)),
-                        featured)
+                        featured, lambda plan: self._cached((corpus_id, "changes", plan.plan_id),
+                                                            lambda: changes_into(plan, self.corpus)))
         today = self.local_today(sub.tz)
         # what the reader sees: which plans, which priority in full, since when (as a local date)
         focus = tuple(e.focus.title if e.focus else None for e in digest.plans)
@@ -151,11 +153,11 @@ class DigestService:
         After the first day every subscription has its own rotation timestamps, but chats whose
         choice (plans, focus, date) is the same still share one build and one rendering.
         """
-        value = self._built.get(key)
-        if value is None:
-            value = self._built[key] = make()
-            while len(self._built) > BUILT_CACHE:
-                self._built.pop(next(iter(self._built)))
+        if key in self._built:
+            return self._built[key]
+        value = self._built[key] = make()
+        while len(self._built) > BUILT_CACHE:
+            self._built.pop(next(iter(self._built)))
         return value
 
     def render(self, digest: Digest, lang: str, tz: str | None = None) -> tuple[list[str], list[str]]:

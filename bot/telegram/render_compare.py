@@ -17,6 +17,7 @@ from bot.telegram.render import (
     MAX_INLINE_QUERY,
     MAX_OFFSET,
     PAGE_SIZE,
+    Article,
     Button,
     Reply,
     citation,
@@ -25,6 +26,7 @@ from bot.telegram.render import (
     esc,
     fit,
     highlight,
+    result_id,
     shorten,
     suggestions_line,
     topic_key,
@@ -93,7 +95,7 @@ def _title(comp: Comparison, lang: str, places: str, first: int, last: int) -> s
     return head
 
 
-def compare_text(comp: Comparison, lang: str, *, query: str, places: str = "") -> str:
+def compare_text(comp: Comparison, lang: str, *, query: str) -> str:
     """Without results: what went wrong and what to try (the usage for an empty query)."""
     if comp.error == "empty":
         return t(lang, "compare_usage", topics=suggestions_line(lang, comp.suggestions[:6]))
@@ -108,7 +110,7 @@ def compare_answer(comp: Comparison, lang: str, *, query: str, places: str = "",
     """One page: title, one numbered cited excerpt per place, paging and a share button."""
     page_size = page_size or PAGE_SIZE
     if not comp.places:
-        return Reply(compare_text(comp, lang, query=query, places=places))
+        return Reply(compare_text(comp, lang, query=query))
     offset = min(offset, max(0, len(comp.places) - 1))
     rows = comp.places[offset:offset + page_size]
     blocks = [_row(offset + i + 1, row) for i, row in enumerate(rows)]
@@ -133,3 +135,12 @@ def compare_message(comp: Comparison, lang: str, *, query: str, places: str = ""
     if used - 1 < len(blocks):
         body, _ = fit([_title(comp, lang, places, 1, max(used - 1, 1)), *blocks[:max(used - 1, 1)]])
     return body
+
+
+def compare_article(comp: Comparison, lang: str, *, query: str, places: str = "") -> Article:
+    """The inline result for `对比 双减 [地名…]`: the whole comparison, ready to post into a group."""
+    names = "、".join(row.place for row in comp.places)
+    return Article(result_id(f"compare:{query}:{places}"),
+                   t(lang, "inline_compare_title", query=shorten(query, 30)),
+                   shorten(t(lang, "inline_compare_desc", n=len(comp.places), places=names), 120),
+                   compare_message(comp, lang, query=query, places=places))
