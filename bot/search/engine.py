@@ -24,8 +24,8 @@ import numpy as np
 
 from bot.models import Hit, Passage, PlanMeta
 from bot.search.fuzzy import Lexicon, build_pinyin_table
-from bot.search.index import FileStringTable, Index, IndexBuilder, StringTable
-from bot.search.tokenize import is_cjk, query_terms, segment_with
+from bot.search.index import FORMAT, FileStringTable, Index, IndexBuilder, StringTable
+from bot.search.tokenize import CLAUSE, clause_terms, expand_word, is_cjk, query_terms, segment_with
 from bot.textnorm import normalize
 
 MAX_QUERY_CHARS = 64
@@ -36,6 +36,15 @@ RELATIVE_CUTOFF = 0.2
 # Readers ask what a city *plans*; at equal relevance a task outranks last year's review.
 ORIENTATION_WEIGHT = (1.0, 0.8, 0.9)  # forward, backward, neutral (indexes of _ORIENT)
 SYNONYM_BOOST = 0.4
+# A compound's parts (师德师风 → 师德, 师风) are evidence, not the thing asked: they may find a passage
+# but rank it below one holding the whole term.
+PART_WEIGHT = 0.5
+# Clause-field bigrams that are fragments of a longer typed word (课后服务 → ~后服): enough to find a
+# passage the segmenter cut differently, too little to outrank the word itself.
+CLAUSE_WEIGHT = 0.3
+# A part in more than this share of passages (服务, 教育, 建设) is a common bigram, not a concept, and is
+# searched only as a fragment.
+SPECIFIC_SHARE = 0.03
 EXCERPT_MAX = 200
 EXCERPT_TARGET = 120
 PHRASE_SCAN = 300
@@ -179,7 +188,7 @@ class SearchEngine:
     def from_passages(cls, passages: list[Passage], plans: list[PlanMeta], fingerprint: str,
                       cache_dir: Path | str | None = None) -> SearchEngine:
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        target = root / f"index-{fingerprint}"
+        target = root / f"index-v{FORMAT}-{fingerprint}"
         engine = cls.load(target)
         if engine is not None:
             return engine
@@ -269,8 +278,8 @@ class SearchEngine:
             final_parts.append(fixed)
             if kind:
                 corrections.append((part, fixed, kind))
-            for term in self._terms(fixed):
-                terms[term] = max(terms.get(term, 0.0), 1.0)
+            for term, weight in self._weighted_terms(fixed):
+                terms[term] = max(terms.get(term, 0.0), weight)
             for syn in self._synonyms(fixed):
                 expansions.append(syn)
                 terms.setdefault(syn, SYNONYM_BOOST)
@@ -293,6 +302,32 @@ class SearchEngine:
             return []
         return [s for s in self.lexicon.synonyms(part) if part not in s and s in self.index.vocab]
 
+    def _weighted_terms(self, part: str) -> list[tuple[str, float]]:
+        """Terms for one query part and how literal each is.
+
+        The words typed (and bigrams of runs the dictionary lacks) weigh 1.0, in both fields; the
+        specific parts of a typed compound (师德师风 → 师德, 师风) PART_WEIGHT; any other piece of a word
+        (德师, or 服务 of 课后服务) CLAUSE_WEIGHT.
+        """
+        if not is_cjk(part[0]):
+            return [(t, 1.0) for t in self._terms(part)]
+        words, chars = self.index.words, self.index.chars
+        pieces = segment_with(part, words, chars)
+        whole = {p for p in pieces if len(p) >= 2}
+        if len(part) == 2:
+            whole.add(part)
+        parts = {q for p in whole if len(p) >= 4 for q in compound_parts(p, words, chars)} - whole
+        weight = dict.fromkeys(filter(self._specific, parts), PART_WEIGHT) | dict.fromkeys(whole, 1.0)
+        inner = {t for p in whole for t in expand_word(p, words)}
+        out = [(t, weight.get(t, CLAUSE_WEIGHT if t in inner else 1.0)) for t in self._terms(part)]
+        vocab = self.index.vocab
+        out += [(t, weight.get(t[len(CLAUSE):], CLAUSE_WEIGHT)) for t in clause_terms(part) if t in vocab]
+        return out
+
+    def _specific(self, term: str) -> bool:
+        idx = self.index
+        return 0 < idx.df(term) + idx.df(CLAUSE + term) <= SPECIFIC_SHARE * idx.n_docs
+
     def _terms(self, part: str) -> list[str]:
         if not is_cjk(part[0]):
             return [part] if part in self.index.vocab else []
@@ -304,6 +339,8 @@ class SearchEngine:
         lex = self.lexicon
         if lex.known(part) or (part in self.index.vocab and len(part) >= 2):
             return part, None
+        if len(part) >= 2 and is_cjk(part[0]) and self._phrase_present(part):
+            return part, None  # what the text literally says is never "corrected" into something else
         if not is_cjk(part[0]):
             fixed = lex.homophone(part) if part.isalpha() else None
             return (fixed, "pinyin") if fixed else (part, None)
@@ -362,11 +399,17 @@ class SearchEngine:
         return part[:start] + word + part[start + size:], kind
 
     def _phrase_present(self, phrase: str) -> bool:
-        terms = self._terms(phrase)
-        if not terms:
+        """Whether some passage contains `phrase` verbatim: every bigram of the text sits in the word
+        field or the clause field, so the rarest bigram's passages (both fields) are the candidates."""
+        idx = self.index
+        bigrams = [t[len(CLAUSE):] for t in clause_terms(phrase)]
+        if not bigrams:
             return False
-        rarest = min(terms, key=lambda t: (self.index.df(t), t))
-        docs = self.index.postings_head(rarest, PHRASE_SCAN)
+        rarest = min(bigrams, key=lambda b: (idx.df(b) + idx.df(CLAUSE + b), b))
+        if not idx.df(rarest) + idx.df(CLAUSE + rarest):
+            return False
+        heads = np.concatenate([idx.postings_head(rarest, PHRASE_SCAN), idx.postings_head(CLAUSE + rarest, PHRASE_SCAN)])
+        docs = np.unique(heads)
         for lo in range(0, len(docs), PHRASE_BATCH):  # batches: stop reading once it is found
             if any(phrase in norm for norm in self.store.norms.many(docs[lo:lo + PHRASE_BATCH])):
                 return True
@@ -421,7 +464,7 @@ class SearchEngine:
         if len(cand):
             # A passage scoring a fifth of the best shares only a common bigram (服务, 建设) with the query:
             # noise to a reader who asked about 课后服务, so it is not an answer at all.
-            cand = cand[scores[cand] >= RELATIVE_CUTOFF * float(scores[cand].max())]
+            cand = cand[self._above_cutoff(scores, cand, terms)]
         total = len(cand)
         if not total:
             return [], 0
@@ -439,9 +482,33 @@ class SearchEngine:
         rescored.sort(key=lambda ds: (-round(ds[1], 5), ds[0]))
         return rescored[:k], total
 
+    def _above_cutoff(self, scores: np.ndarray, cand: np.ndarray, terms: list[tuple[str, float]]) -> np.ndarray:
+        """The relative cutoff, with a lower bar for what a compound's specific parts found.
+
+        A passage holding only 师德 scores a fraction of one holding 师德师风 and its parts; judged on
+        its part evidence against the bar scaled by the parts' weight, it stays an answer, while a
+        passage sharing only a fragment (办学 of 集团化办学, weight CLAUSE_WEIGHT) still falls below.
+        """
+        bar = RELATIVE_CUTOFF * float(scores[cand].max())
+        keep = scores[cand] >= bar
+        parts = [(t, w) for t, w in terms if w == PART_WEIGHT]
+        if parts:
+            part_scores, _ = self.index.scores(parts)
+            keep |= part_scores[cand] >= bar * PART_WEIGHT
+        return keep
+
     def _hit(self, passage: Passage, score: float, weights: dict[str, float]) -> Hit:
         excerpt, marks = snippet(passage.text, passage.norm, list(weights), weights)
         return Hit(passage, score, excerpt, marks)
+
+
+def compound_parts(word: str, words: dict[str, int], chars: dict[str, int]) -> list[str]:
+    """The words a compound is made of (集团化办学 → 集团化, 办学), by the dictionary without the compound
+    itself; a compound the dictionary cannot split (师德师风) falls back to its aligned two-character halves."""
+    pieces = segment_with(word, {w: f for w, f in words.items() if w != word}, chars)
+    if all(len(p) >= 2 for p in pieces) and len(pieces) > 1:
+        return pieces
+    return [word[i:i + 2] for i in range(0, len(word) - 1, 2)]
 
 
 def _top_k(scores: np.ndarray, cand: np.ndarray, k: int) -> np.ndarray:

@@ -28,7 +28,7 @@ from bot.search.tokenize import IndexTokenizer, _split_sentences
 K1 = 1.2
 B = 0.75
 HEADING_WEIGHT = 0.5
-FORMAT = 3
+FORMAT = 4  # 4: clause-bigram field (bot.search.tokenize.CLAUSE)
 SMALL_TABLE = 20_000  # strings decoded once up front below this many (the seed corpus)
 SMALL_ARRAY = 1 << 20  # .npy files up to this many bytes are read whole; bigger ones by slices
 
