@@ -24,6 +24,7 @@ import numpy as np
 
 from bot.models import Hit, Passage, PlanMeta
 from bot.search.fuzzy import Lexicon, build_pinyin_table
+from bot.search.glossary import Translation, load_glossary
 from bot.search.index import FORMAT, FileStringTable, Index, IndexBuilder, StringTable
 from bot.search.tokenize import CLAUSE, clause_terms, expand_word, is_cjk, query_terms, segment_with
 from bot.textnorm import normalize
@@ -65,6 +66,7 @@ class SearchResult:
     suggestions: list[str] = field(default_factory=list)
     error: str | None = None  # "empty" | "too_long" | "no_match" | "unknown_city" | "unknown_plan"
     plans: dict[str, PlanMeta] = field(default_factory=dict, repr=False)
+    translated: list[tuple[str, str]] = field(default_factory=list)  # (English as read, Chinese searched)
 
     def as_json(self) -> dict:
         """The `planbrief search --json` contract (add keys, never rename)."""
@@ -82,9 +84,11 @@ class SearchResult:
                 "excerpt": hit.excerpt,
                 "marks": [list(m) for m in hit.marks],
                 "score": round(float(hit.score), 4),
+                "glossary": [{"zh": zh, "en": en} for zh, en in hit.glossary],
             })
         return {"query": self.query, "corrected": self.corrected, "notice": self.notice,
-                "error": self.error, "total": self.total, "suggestions": self.suggestions, "results": results}
+                "error": self.error, "total": self.total, "suggestions": self.suggestions, "results": results,
+                "translated": [{"en": en, "zh": zh} for en, zh in self.translated]}
 
 
 @dataclass
@@ -252,6 +256,10 @@ class SearchEngine:
         allowed = self._filter(result, city, year, plan_id)
         if result.error in ("unknown_city", "unknown_plan"):
             return result
+        english = self._english(result.normalized)
+        if english:
+            parts = english.terms + list(english.rest)
+            result.translated = list(english.matches)
         plan = self._plan(self._join_pinyin(parts))
         self._explain(result, plan)
         limit = max(1, min(int(limit or 10), MAX_LIMIT))
@@ -261,7 +269,8 @@ class SearchEngine:
         weights = dict(plan.terms)
         page = ranked[offset:offset + limit]
         passages = self.store.passages([doc for doc, _ in page])
-        result.hits = [self._hit(p, score, weights) for p, (_, score) in zip(passages, page, strict=True)]
+        glossed = plan.parts + [t.removeprefix(CLAUSE) for t in weights]
+        result.hits = [self._hit(p, score, weights, glossed) for p, (_, score) in zip(passages, page, strict=True)]
         if not total:
             result.error = result.error or "no_match"
             result.suggestions = self._suggest(plan.phrases)
@@ -287,6 +296,14 @@ class SearchEngine:
         ordered = sorted(terms.items(), key=lambda tw: (-len(tw[0]), tw[0]))
         return SimpleNamespace(parts=final_parts, terms=[(t, w) for t, w in ordered if t in idx.vocab],
                                phrases=phrases, corrections=corrections, expansions=expansions)
+
+    @staticmethod
+    def _english(normalized: str) -> Translation | None:
+        """An all-Latin query read through the glossary (double reduction → 双减); pinyin finds no entry
+        there and goes on to the homophone step as before."""
+        if not normalized.isascii():
+            return None
+        return load_glossary().translate(normalized)
 
     def _join_pinyin(self, parts: list[str]) -> list[str]:
         """Syllables typed apart (shuang jian) are one word when joined they read as one."""
@@ -417,7 +434,10 @@ class SearchEngine:
 
     def _explain(self, result: SearchResult, plan: SimpleNamespace) -> None:
         notes = [result.notice] if result.notice else []
-        if plan.corrections:
+        if result.translated:
+            result.corrected = " ".join(plan.parts)
+            notes.append("英文" + "".join(f"「{en}」" for en, _ in result.translated) + f"按「{result.corrected}」搜索")
+        elif plan.corrections:
             result.corrected = " ".join(plan.parts)
             notes.append(f"按「{result.corrected}」搜索")
         if plan.expansions:
@@ -497,9 +517,9 @@ class SearchEngine:
             keep |= part_scores[cand] >= bar * PART_WEIGHT
         return keep
 
-    def _hit(self, passage: Passage, score: float, weights: dict[str, float]) -> Hit:
+    def _hit(self, passage: Passage, score: float, weights: dict[str, float], glossed: list[str]) -> Hit:
         excerpt, marks = snippet(passage.text, passage.norm, list(weights), weights)
-        return Hit(passage, score, excerpt, marks)
+        return Hit(passage, score, excerpt, marks, load_glossary().gloss(glossed, passage.norm))
 
 
 def compound_parts(word: str, words: dict[str, int], chars: dict[str, int]) -> list[str]:
