@@ -45,7 +45,7 @@ PART_WEIGHT = 0.5
 CLAUSE_WEIGHT = 0.3
 # A part in more than this share of passages (服务, 教育, 建设) is a common bigram, not a concept, and is
 # searched only as a fragment.
-SPECIFIC_SHARE = 0.03
+SPECIFIC_SHARE = 0.05
 EXCERPT_MAX = 200
 EXCERPT_TARGET = 120
 PHRASE_SCAN = 300
