@@ -179,6 +179,8 @@ class SearchEngine:
         self.plans = {m.plan_id: m for m in store.plans}
         self._lexicon: Lexicon | None = None
         self._lock = threading.Lock()
+        # The query segmenter's dictionary total, summed once rather than at every query part.
+        self._seg_total = sum(index.words.values()) + sum(index.chars.values())
 
     # -- construction and cache
 
@@ -329,11 +331,11 @@ class SearchEngine:
         if not is_cjk(part[0]):
             return [(t, 1.0) for t in self._terms(part)]
         words, chars = self.index.words, self.index.chars
-        pieces = segment_with(part, words, chars)
+        pieces = segment_with(part, words, chars, total=self._seg_total)
         whole = {p for p in pieces if len(p) >= 2}
         if len(part) == 2:
             whole.add(part)
-        parts = {q for p in whole if len(p) >= 4 for q in compound_parts(p, words, chars)} - whole
+        parts = {q for p in whole if len(p) >= 4 for q in compound_parts(p, words, chars, self._seg_total)} - whole
         weight = dict.fromkeys(filter(self._specific, parts), PART_WEIGHT) | dict.fromkeys(whole, 1.0)
         inner = {t for p in whole for t in expand_word(p, words)}
         out = [(t, weight.get(t, CLAUSE_WEIGHT if t in inner else 1.0)) for t in self._terms(part)]
@@ -348,7 +350,7 @@ class SearchEngine:
     def _terms(self, part: str) -> list[str]:
         if not is_cjk(part[0]):
             return [part] if part in self.index.vocab else []
-        pieces = segment_with(part, self.index.words, self.index.chars)
+        pieces = segment_with(part, self.index.words, self.index.chars, total=self._seg_total)
         return query_terms(pieces, self.index.words, self.index.vocab)
 
     def _correct(self, part: str) -> tuple[str, str | None]:
@@ -522,10 +524,10 @@ class SearchEngine:
         return Hit(passage, score, excerpt, marks, load_glossary().gloss(glossed, passage.norm))
 
 
-def compound_parts(word: str, words: dict[str, int], chars: dict[str, int]) -> list[str]:
+def compound_parts(word: str, words: dict[str, int], chars: dict[str, int], total: int | None = None) -> list[str]:
     """The words a compound is made of (集团化办学 → 集团化, 办学), by the dictionary without the compound
     itself; a compound the dictionary cannot split (师德师风) falls back to its aligned two-character halves."""
-    pieces = segment_with(word, {w: f for w, f in words.items() if w != word}, chars)
+    pieces = segment_with(word, words, chars, total=total, skip=word)
     if all(len(p) >= 2 for p in pieces) and len(pieces) > 1:
         return pieces
     return [word[i:i + 2] for i in range(0, len(word) - 1, 2)]

@@ -195,12 +195,19 @@ def _split_sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(text) if s]
 
 
-def segment_with(text: str, words: Mapping[str, int], chars: Mapping[str, int], max_len: int = 12) -> list[str]:
+def segment_with(text: str, words: Mapping[str, int], chars: Mapping[str, int], max_len: int = 12,
+                 total: int | None = None, skip: str = "") -> list[str]:
     """jieba's max-probability route over a given dictionary (no HMM): same text, same cut.
 
-    Runs of Latin letters and digits stay whole, as jieba keeps them.
+    Runs of Latin letters and digits stay whole, as jieba keeps them. `total` (the dictionary's
+    frequency sum) may be passed in so a query does not re-add the whole vocabulary; `skip` is one word
+    to treat as absent (how a compound is cut into its parts).
     """
-    total = max(1, sum(words.values()) + sum(chars.values()))
+    if total is None:
+        total = sum(words.values()) + sum(chars.values())
+    if skip:
+        words = _Without(words, skip)
+    total = max(1, total)
     log_total = math.log(total)
     pieces: list[str] = []
     for chunk in re.findall(r"[\u3400-\u9fff]+|[0-9a-z]+(?:[.+][0-9a-z]+)*", text):
@@ -209,6 +216,27 @@ def segment_with(text: str, words: Mapping[str, int], chars: Mapping[str, int], 
             continue
         pieces.extend(_route(chunk, words, chars, log_total, max_len))
     return pieces
+
+
+class _Without(Mapping):
+    """A read-only view of a dictionary minus one word, without copying the dictionary."""
+
+    def __init__(self, words: Mapping[str, int], skip: str) -> None:
+        self._words, self._skip = words, skip
+
+    def __getitem__(self, key: str) -> int:
+        if key == self._skip:
+            raise KeyError(key)
+        return self._words[key]
+
+    def get(self, key, default=None):
+        return default if key == self._skip else self._words.get(key, default)
+
+    def __iter__(self):
+        return (w for w in self._words if w != self._skip)
+
+    def __len__(self) -> int:
+        return len(self._words) - (self._skip in self._words)
 
 
 def _route(chunk: str, words: Mapping[str, int], chars: Mapping[str, int], log_total: float, max_len: int) -> list[str]:
