@@ -480,13 +480,15 @@ class SearchEngine:
         return np.array(sorted(keep), dtype=np.int16)
 
     def _rank(self, terms: list[tuple[str, float]], phrases: list[str], allowed, k: int):
-        scores, cand = self.index.scores(terms)
+        parts = [(t, w) for t, w in terms if w == PART_WEIGHT]
+        others = [(t, w) for t, w in terms if w != PART_WEIGHT]
+        scores, cand, part_scores = self.index.scores_split(parts, others)
         if allowed is not None and len(cand):
             cand = cand[np.isin(self.store.plan_idx[cand], allowed)]
         if len(cand):
             # A passage scoring a fifth of the best shares only a common bigram (服务, 建设) with the query:
             # noise to a reader who asked about 课后服务, so it is not an answer at all.
-            cand = cand[self._above_cutoff(scores, cand, terms)]
+            cand = cand[_above_cutoff(scores, cand, part_scores)]
         total = len(cand)
         if not total:
             return [], 0
@@ -504,24 +506,23 @@ class SearchEngine:
         rescored.sort(key=lambda ds: (-round(ds[1], 5), ds[0]))
         return rescored[:k], total
 
-    def _above_cutoff(self, scores: np.ndarray, cand: np.ndarray, terms: list[tuple[str, float]]) -> np.ndarray:
-        """The relative cutoff, with a lower bar for what a compound's specific parts found.
-
-        A passage holding only 师德 scores a fraction of one holding 师德师风 and its parts; judged on
-        its part evidence against the bar scaled by the parts' weight, it stays an answer, while a
-        passage sharing only a fragment (办学 of 集团化办学, weight CLAUSE_WEIGHT) still falls below.
-        """
-        bar = RELATIVE_CUTOFF * float(scores[cand].max())
-        keep = scores[cand] >= bar
-        parts = [(t, w) for t, w in terms if w == PART_WEIGHT]
-        if parts:
-            part_scores, _ = self.index.scores(parts)
-            keep |= part_scores[cand] >= bar * PART_WEIGHT
-        return keep
-
     def _hit(self, passage: Passage, score: float, weights: dict[str, float], glossed: list[str]) -> Hit:
         excerpt, marks = snippet(passage.text, passage.norm, list(weights), weights)
         return Hit(passage, score, excerpt, marks, load_glossary().gloss(glossed, passage.norm))
+
+
+def _above_cutoff(scores: np.ndarray, cand: np.ndarray, part_scores: np.ndarray | None) -> np.ndarray:
+    """The relative cutoff, with a lower bar for what a compound's specific parts found.
+
+    A passage holding only 师德 scores a fraction of one holding 师德师风 and its parts; judged on its
+    part evidence against the bar scaled by the parts' weight, it stays an answer, while a passage
+    sharing only a fragment (办学 of 集团化办学, weight CLAUSE_WEIGHT) still falls below.
+    """
+    bar = RELATIVE_CUTOFF * float(scores[cand].max())
+    keep = scores[cand] >= bar
+    if part_scores is not None:
+        keep |= part_scores[cand] >= bar * PART_WEIGHT
+    return keep
 
 
 def compound_parts(word: str, words: dict[str, int], chars: dict[str, int], total: int | None = None) -> list[str]:
