@@ -1,11 +1,13 @@
 """Topic search: the one entry point the bot and the CLI call (`SearchEngine.search`).
 
-A query goes: normalise (same `normalize` as the corpus) → split into parts → correct each part
-against the corpus vocabulary (bot.search.fuzzy) → BM25 over the cached CSR index (bot.search.index) → phrase
-bonus on the top candidates → snippet with marked words. Everything the answer needs (passage text,
-section, plan metadata) lives in the index cache, so a reload never re-parses or re-segments, and
-queries never load jieba. Methods are read-only after construction, so the bot can call them from
-worker threads (asyncio.to_thread) concurrently.
+A query goes: normalise (same `normalize` as the corpus) → an all-Latin query read through the English
+glossary (bot.search.glossary) → split into parts → correct each part against the corpus vocabulary
+(bot.search.fuzzy), unless the corpus holds it verbatim → weigh its terms (typed words, compound parts,
+clause-bigram fragments) → BM25 over the cached CSR index (bot.search.index) → phrase bonus on the top
+candidates → snippet with marked words. Everything the answer needs (passage text, section, plan
+metadata) lives in the index cache, so a reload never re-parses or re-segments, and queries never load
+jieba. Methods are read-only after construction, so the bot can call them from worker threads
+(asyncio.to_thread) concurrently.
 """
 
 from __future__ import annotations
@@ -260,7 +262,7 @@ class SearchEngine:
             return result
         english = self._english(result.normalized)
         if english:
-            parts = english.terms + list(english.rest)
+            parts = [p for zh in english.terms for p in _PART.findall(zh)] + list(english.rest)
             result.translated = list(english.matches)
         plan = self._plan(self._join_pinyin(parts))
         self._explain(result, plan)
