@@ -1,7 +1,10 @@
 """Search benchmark: `python -m bench.search_bench [--scale 1000] [--runs 5]`.
 
-Prints seeds latency, cold start, ×scale latency against rank-bm25 on the same passages and the same
-query terms (same run), index build and reload time, and serving RSS. Each phase that needs a clean
+Prints seeds latency, cold start, ×scale latency, index build and reload time, and serving RSS; then,
+side by side in the same run on the same passages, the same index tokens and the same query term lists
+(the ones PlanBrief's planner produces for QUERIES): PlanBrief's BM25 core (scores + top 10),
+tantivy-bare (boolean query of boosted term queries over pre-tokenized fields, top 10 and their ids),
+bm25s and rank-bm25 (both unweighted: they take tokens only). Speed-ups compare like with like. Each phase that needs a clean
 process (cold start, reload, RSS, the rank-bm25 peer) runs in its own subprocess so one measurement
 cannot inflate another. Not part of pytest: it takes minutes.
 
@@ -26,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ["双减", "雙減", "双剑", "shuangjian", "县管校聘", "县管校骋", "集团办学", "课后延时服务", "五育",
            "减负", "随迁子女", "流动人口子女", "普惠性幼儿园", "推进集团化办学和县管校聘", "教师队伍建设",
-           "wuxi", "拔尖创新人才", "qzxwvk"]
+           "wuxi", "拔尖创新人才", "qzxwvk", "师德", "师德师风", "double reduction"]
 CITY_ROTATION = ["无锡", "苏州", "江阴", "随州", "常州", "南通", "宜昌", "襄阳"]
 
 
@@ -126,7 +129,8 @@ def worker_build(scale: int, cache: str) -> dict:
 
     engine = SearchEngine(index, DocStore.of(passages, metas))
     engine.save(Path(cache) / "big")
-    return {"gen_s": gen_s, "build_s": build_s, "passages": len(passages),
+    disk_mb = sum(f.stat().st_size for f in (Path(cache) / "big").iterdir()) / 2**20
+    return {"gen_s": gen_s, "build_s": build_s, "passages": len(passages), "disk_mb": disk_mb,
             "chars": sum(len(p.text) for p in passages), "postings": int(len(index.docs)),
             "terms": len(index.terms), "build_peak_rss_mb": _peak_mb()}
 
@@ -149,43 +153,151 @@ def worker_serve(cache: str, runs: int) -> dict:
         p50, p99 = time_queries(engine, QUERIES, 3)
         p50s.append(p50)
         p99s.append(p99)
-    terms = {q: engine._plan(engine._join_pinyin(_parts(engine, q))).terms for q in QUERIES}
+    terms = {q: planned_terms(engine, q) for q in QUERIES}
+    same = [q for q in QUERIES if terms[q]]
+    full_same = [statistics.median([time_queries(engine, same, 3)[0] for _ in range(runs)])]
+    core = _time_core(engine, [terms[q] for q in same], runs)
     return {"reload_s": reload_s, "p50_ms": statistics.median(p50s), "p99_ms": statistics.median(p99s),
-            "rss_mb": rss_mb(), "shared_mb": _shared_mb(), "terms": {q: [t for t, _ in v] for q, v in terms.items()}}
+            "rss_mb": rss_mb(), "shared_mb": _shared_mb(), "terms": terms, "full_same_p50_ms": full_same[0],
+            "core_p50_ms": core[0], "core_p99_ms": core[1], "same_queries": same}
 
 
-def _parts(engine, query):
+def planned_terms(engine, query: str) -> list[list]:
+    """The weighted index terms PlanBrief searches for `query` (after correction, synonyms, English)."""
     from bot.search.engine import _PART
     from bot.textnorm import normalize
 
-    return _PART.findall(normalize(query))
+    norm = normalize(query)
+    english = engine._english(norm)
+    parts = english.terms + list(english.rest) if english else _PART.findall(norm)
+    return [[t, w] for t, w in engine._plan(engine._join_pinyin(parts)).terms]
 
 
-def worker_peer(scale: int, terms: dict, runs: int) -> dict:
-    """rank-bm25 over the very same passages, index tokens and query terms."""
+def _time_core(engine, term_lists: list, runs: int) -> tuple[float, float]:
+    """PlanBrief's BM25 core alone: dense scores over the postings, then the top 10."""
     import numpy as np
-    from rank_bm25 import BM25Okapi
 
+    from bot.search.engine import _top_k
+
+    samples = []
+    for _ in range(runs * 3):
+        for terms in term_lists:
+            t = time.perf_counter()
+            scores, cand = engine.index.scores([(a, b) for a, b in terms])
+            if len(cand):
+                _top_k(scores, cand, 10)
+            samples.append((time.perf_counter() - t) * 1000)
+    del np
+    return _pct(samples, 0.5), _pct(samples, 0.99)
+
+
+def _token_docs(scale: int) -> tuple[list[list[str]], list[list[str]]]:
+    """Every synthetic passage's index tokens (body, heading) exactly as PlanBrief indexes them."""
     from bot.search.index import IndexBuilder
     from bot.textnorm import normalize
 
     _, passages = synthetic(scale)
-    builder = IndexBuilder()
-    docs = []
+    tok = IndexBuilder().tokenizer
+    headings: dict[tuple, list[str]] = {}
+    bodies, heads = [], []
     for p in passages:
-        tokens = list(builder.tokenizer.tokens(p.norm))
-        tokens += builder.tokenizer.tokens(normalize("\n".join(p.section)))
-        docs.append(tokens)
+        if p.section not in headings:
+            headings[p.section] = list(tok.tokens(normalize("\n".join(p.section))))
+        bodies.append(list(tok.tokens(p.norm)))
+        heads.append(headings[p.section])
+    return bodies, heads
+
+
+def worker_tantivy(scale: int, terms: dict, runs: int, directory: str) -> dict:
+    """tantivy-bare: pre-tokenized body and heading fields (positions kept), heading boosted like
+    PlanBrief's (HEADING_WEIGHT), the same weighted term lists as a boolean query; top 10 plus ids."""
+    import tantivy
+
+    from bot.search.index import HEADING_WEIGHT
+
+    bodies, heads = _token_docs(scale)
+    t = time.perf_counter()
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("body", tokenizer_name="ws", index_option="position")
+    sb.add_text_field("heading", tokenizer_name="ws", index_option="position")
+    sb.add_unsigned_field("doc", stored=True, fast=True)
+    schema = sb.build()
+    index = tantivy.Index(schema, path=directory)
+    index.register_tokenizer("ws", tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build())
+    writer = index.writer(heap_size=256_000_000, num_threads=2)
+    for i, (body, head) in enumerate(zip(bodies, heads, strict=True)):
+        doc = tantivy.Document()
+        doc.add_text("body", " ".join(body))
+        doc.add_text("heading", " ".join(head))
+        doc.add_unsigned("doc", i)
+        writer.add_document(doc)
+    writer.commit()
+    writer.wait_merging_threads()
+    build_s = time.perf_counter() - t
+    index.reload()
+    searcher = index.searcher()
+    disk_mb = sum(f.stat().st_size for f in Path(directory).iterdir()) / 2**20
+    queries = []
+    for q in [q for q in QUERIES if terms.get(q)]:
+        subs = []
+        for term, weight in terms[q]:
+            for field, boost in (("body", weight), ("heading", weight * HEADING_WEIGHT)):
+                subs.append((tantivy.Occur.Should,
+                             tantivy.Query.boost_query(tantivy.Query.term_query(schema, field, term), boost)))
+        queries.append(tantivy.Query.boolean_query(subs))
+    samples = []
+    for _ in range(runs * 3):
+        for query in queries:
+            t = time.perf_counter()
+            hits = searcher.search(query, limit=10, count=False).hits
+            [searcher.doc(addr)["doc"][0] for _, addr in hits]
+            samples.append((time.perf_counter() - t) * 1000)
+    return {"tantivy_build_s": build_s, "tantivy_disk_mb": disk_mb, "tantivy_p50_ms": _pct(samples, 0.5),
+            "tantivy_p99_ms": _pct(samples, 0.99), "tantivy_segments": searcher.num_segments}
+
+
+def worker_bm25s(scale: int, terms: dict, runs: int) -> dict:
+    """bm25s over the same tokens; it takes token lists (no weights), so each query is its term list."""
+    import bm25s
+    import numpy as np
+
+    bodies, heads = _token_docs(scale)
+    docs = [b + h for b, h in zip(bodies, heads, strict=True)]
+    t = time.perf_counter()
+    model = bm25s.BM25()
+    model.index(docs, show_progress=False)
+    build_s = time.perf_counter() - t
+    vocab = model.vocab_dict
+    samples = []
+    for _ in range(runs * 3):
+        for q in [q for q in QUERIES if terms.get(q)]:
+            tokens = [[vocab[a] for a, _ in terms[q] if a in vocab]]
+            t = time.perf_counter()
+            model.retrieve(tokens, k=10, show_progress=False, n_threads=1)
+            samples.append((time.perf_counter() - t) * 1000)
+    del np
+    return {"bm25s_build_s": build_s, "bm25s_p50_ms": _pct(samples, 0.5), "bm25s_p99_ms": _pct(samples, 0.99),
+            "bm25s_backend": model.backend}
+
+
+def worker_peer(scale: int, terms: dict, runs: int) -> dict:
+    """rank-bm25 over the very same passages, index tokens and query term lists (every query that has
+    terms, the set PlanBrief's core and the other engines are timed on)."""
+    import numpy as np
+    from rank_bm25 import BM25Okapi
+
+    bodies, heads = _token_docs(scale)
+    docs = [b + h for b, h in zip(bodies, heads, strict=True)]
     t = time.perf_counter()
     bm25 = BM25Okapi(docs)
     build_s = time.perf_counter() - t
-    queries = [q for q in QUERIES if terms.get(q)][:6]
+    queries = [q for q in QUERIES if terms.get(q)]
     per_run = []
-    for _ in range(runs):
+    for _ in range(max(1, runs // 2)):
         samples = []
         for q in queries:
             t = time.perf_counter()
-            scores = bm25.get_scores(terms[q])
+            scores = bm25.get_scores([a for a, _ in terms[q]])
             np.argsort(-scores, kind="stable")[:10]
             samples.append((time.perf_counter() - t) * 1000)
         per_run.append(statistics.median(samples))
@@ -218,6 +330,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--scale", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--engines", default="tantivy,bm25s", help="peers timed side by side (comma list)")
     ap.add_argument("--worker")
     ap.add_argument("args", nargs="*")
     opts = ap.parse_args(argv)
@@ -231,8 +344,15 @@ def main(argv=None) -> None:
             return
         big = _run_worker("build", opts.scale, tmp)
         serve = _run_worker("serve", tmp, opts.runs)
-        peer = _run_worker("peer", opts.scale, json.dumps(serve["terms"], ensure_ascii=False), opts.runs)
+        terms = json.dumps(serve["terms"], ensure_ascii=False)
+        peer = _run_worker("peer", opts.scale, terms, opts.runs) if opts.scale <= 1000 else {}
+        side = {}
+        if "tantivy" in opts.engines:
+            side.update(_run_worker("tantivy", opts.scale, terms, opts.runs, str(Path(tmp) / "tantivy")))
+        if "bm25s" in opts.engines:
+            side.update(_run_worker("bm25s", opts.scale, terms, opts.runs))
         _report_big(opts.scale, big, serve, peer)
+        _report_side(serve, side, peer)
 
 
 def _dispatch(name: str, args: list[str]) -> dict:
@@ -244,6 +364,11 @@ def _dispatch(name: str, args: list[str]) -> dict:
         return worker_serve(args[0], int(args[1]))
     if name == "peer":
         return worker_peer(int(args[0]), json.loads(args[1]), int(args[2]))
+    if name == "tantivy":
+        Path(args[3]).mkdir(parents=True, exist_ok=True)
+        return worker_tantivy(int(args[0]), json.loads(args[1]), int(args[2]), args[3])
+    if name == "bm25s":
+        return worker_bm25s(int(args[0]), json.loads(args[1]), int(args[2]))
     raise SystemExit(f"unknown worker {name}")
 
 
@@ -265,15 +390,32 @@ def _report_big(scale: int, big: dict, serve: dict, peer: dict) -> None:
     _row("generation (not part of the index)", f"{big['gen_s']:.1f} s")
     _row("index build (segment distinct sentences once)", f"{big['build_s']:.1f} s", "target ≤ 30 s")
     _row("build peak RSS", f"{big['build_peak_rss_mb']:.0f} MB")
+    _row("on disk (postings + passage texts)", f"{big['disk_mb']:.0f} MB")
     _row("reload from disk + first answer", f"{serve['reload_s']:.3f} s", "target ≤ 1 s")
     _row("answer p50 (whole search call)", f"{serve['p50_ms']:.3f} ms", "target ≤ 5 ms")
     _row("answer p99", f"{serve['p99_ms']:.3f} ms", "target ≤ 30 ms")
     _row("serving RSS after queries", f"{serve['rss_mb']:.0f} MB", "target ≤ 250 MB")
     _row("  of which file-backed/shared (libraries)", f"{serve['shared_mb']:.0f} MB")
-    _row("rank-bm25 get_scores+top10 p50 (same run)", f"{peer['peer_p50_ms']:.1f} ms")
-    _row("rank-bm25 build", f"{peer['peer_build_s']:.1f} s")
-    ratio = peer["peer_p50_ms"] / serve["p50_ms"] if serve["p50_ms"] else float("inf")
-    _row("speed-up vs rank-bm25 (p50/p50)", f"{ratio:.0f}×", "target ≥ 50×")
+    if peer:
+        _row("rank-bm25 get_scores+top10 p50 (same run)", f"{peer['peer_p50_ms']:.1f} ms")
+        _row("rank-bm25 build", f"{peer['peer_build_s']:.1f} s")
+
+
+def _report_side(serve: dict, side: dict, peer: dict) -> None:
+    n = len(serve["same_queries"])
+    print(f"Side by side: same passages, same index tokens, the same {n} query term lists (p50 / p99)")
+    _row("PlanBrief full answer (search call)", f"{serve['full_same_p50_ms']:.3f} ms")
+    _row("PlanBrief BM25 core (scores + top 10)", f"{serve['core_p50_ms']:.3f} / {serve['core_p99_ms']:.2f} ms")
+    if "tantivy_p50_ms" in side:
+        _row("tantivy-bare (top 10 + ids)", f"{side['tantivy_p50_ms']:.3f} / {side['tantivy_p99_ms']:.2f} ms")
+        _row("tantivy build / on disk", f"{side['tantivy_build_s']:.1f} s / {side['tantivy_disk_mb']:.0f} MB")
+    if "bm25s_p50_ms" in side:
+        _row(f"bm25s ({side['bm25s_backend']}, unweighted)", f"{side['bm25s_p50_ms']:.3f} / {side['bm25s_p99_ms']:.2f} ms")
+        _row("bm25s build", f"{side['bm25s_build_s']:.1f} s")
+    if peer:
+        _row("rank-bm25 (unweighted) p50", f"{peer['peer_p50_ms']:.1f} ms")
+        _row("speed-up vs rank-bm25, core p50/p50", f"{peer['peer_p50_ms'] / serve['core_p50_ms']:.0f}×")
+        _row("speed-up vs rank-bm25, full answer p50/p50", f"{peer['peer_p50_ms'] / serve['full_same_p50_ms']:.0f}×")
 
 
 if __name__ == "__main__":

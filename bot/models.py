@@ -131,13 +131,15 @@ class Hit:
     """One ranked answer to a query: the passage, its score and a highlighted snippet.
 
     `marks` are (start, end) offsets into `excerpt` of matched words, so any renderer can bold them
-    without re-running the matcher.
+    without re-running the matcher. `glossary` is (Chinese, English) for the glossary terms the passage
+    matched, so an English reader can be told what they mean.
     """
 
     passage: Passage
     score: float
     excerpt: str
     marks: tuple[tuple[int, int], ...] = ()
+    glossary: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

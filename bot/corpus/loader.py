@@ -17,6 +17,7 @@ from pathlib import Path
 
 import filelock
 
+from bot.corpus import cache as corpus_cache
 from bot.corpus import regions
 from bot.corpus.clean import TERMINAL, clean
 from bot.corpus.outline import parse, priorities
@@ -257,6 +258,10 @@ def newest_first(plans: list[Plan]) -> list[Plan]:
 def load_corpus(seeds_dir: Path | str | None = None) -> Corpus:
     seeds = Path(seeds_dir) if seeds_dir else default_seeds_dir()
     entries = read_manifest(seeds)
+    key = corpus_cache.key_for(seeds, MANIFEST, entries)
+    cached = corpus_cache.load(key)
+    if cached is not None:
+        return Corpus(seeds, cached.plans, cached.fingerprint)
     digest = hashlib.sha256()
     plans = []
     for entry in entries:
@@ -270,7 +275,9 @@ def load_corpus(seeds_dir: Path | str | None = None) -> Corpus:
         digest.update(json.dumps(entry, ensure_ascii=False, sort_keys=True).encode())
         digest.update(raw.encode())
         plans.append(build_plan(entry, raw))
-    return Corpus(seeds, newest_first(plans), digest.hexdigest()[:16])
+    corpus = Corpus(seeds, newest_first(plans), digest.hexdigest()[:16])
+    corpus_cache.save(key, corpus_cache.Cached(corpus.plans, corpus.fingerprint))
+    return corpus
 
 
 def plan_summary(plan: Plan) -> dict:

@@ -1,11 +1,13 @@
 """Topic search: the one entry point the bot and the CLI call (`SearchEngine.search`).
 
-A query goes: normalise (same `normalize` as the corpus) → split into parts → correct each part
-against the corpus vocabulary (bot.search.fuzzy) → BM25 over the cached CSR index (bot.search.index) → phrase
-bonus on the top candidates → snippet with marked words. Everything the answer needs (passage text,
-section, plan metadata) lives in the index cache, so a reload never re-parses or re-segments, and
-queries never load jieba. Methods are read-only after construction, so the bot can call them from
-worker threads (asyncio.to_thread) concurrently.
+A query goes: normalise (same `normalize` as the corpus) → an all-Latin query read through the English
+glossary (bot.search.glossary) → split into parts → correct each part against the corpus vocabulary
+(bot.search.fuzzy), unless the corpus holds it verbatim → weigh its terms (typed words, compound parts,
+clause-bigram fragments) → BM25 over the cached CSR index (bot.search.index) → phrase bonus on the top
+candidates → snippet with marked words. Everything the answer needs (passage text, section, plan
+metadata) lives in the index cache, so a reload never re-parses or re-segments, and queries never load
+jieba. Methods are read-only after construction, so the bot can call them from worker threads
+(asyncio.to_thread) concurrently.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ import numpy as np
 
 from bot.models import Hit, Passage, PlanMeta
 from bot.search.fuzzy import Lexicon, build_pinyin_table
-from bot.search.index import FileStringTable, Index, IndexBuilder, StringTable
-from bot.search.tokenize import is_cjk, query_terms, segment_with
+from bot.search.glossary import Translation, load_glossary
+from bot.search.index import FORMAT, FileStringTable, Index, IndexBuilder, StringTable
+from bot.search.tokenize import CLAUSE, clause_terms, expand_word, is_cjk, query_terms, segment_with
 from bot.textnorm import normalize
 
 MAX_QUERY_CHARS = 64
@@ -36,6 +39,15 @@ RELATIVE_CUTOFF = 0.2
 # Readers ask what a city *plans*; at equal relevance a task outranks last year's review.
 ORIENTATION_WEIGHT = (1.0, 0.8, 0.9)  # forward, backward, neutral (indexes of _ORIENT)
 SYNONYM_BOOST = 0.4
+# A compound's parts (师德师风 → 师德, 师风) are evidence, not the thing asked: they may find a passage
+# but rank it below one holding the whole term.
+PART_WEIGHT = 0.5
+# Clause-field bigrams that are fragments of a longer typed word (课后服务 → ~后服): enough to find a
+# passage the segmenter cut differently, too little to outrank the word itself.
+CLAUSE_WEIGHT = 0.3
+# A part in more than this share of passages (服务, 教育, 建设) is a common bigram, not a concept, and is
+# searched only as a fragment.
+SPECIFIC_SHARE = 0.05
 EXCERPT_MAX = 200
 EXCERPT_TARGET = 120
 PHRASE_SCAN = 300
@@ -56,6 +68,7 @@ class SearchResult:
     suggestions: list[str] = field(default_factory=list)
     error: str | None = None  # "empty" | "too_long" | "no_match" | "unknown_city" | "unknown_plan"
     plans: dict[str, PlanMeta] = field(default_factory=dict, repr=False)
+    translated: list[tuple[str, str]] = field(default_factory=list)  # (English as read, Chinese searched)
 
     def as_json(self) -> dict:
         """The `planbrief search --json` contract (add keys, never rename)."""
@@ -73,9 +86,11 @@ class SearchResult:
                 "excerpt": hit.excerpt,
                 "marks": [list(m) for m in hit.marks],
                 "score": round(float(hit.score), 4),
+                "glossary": [{"zh": zh, "en": en} for zh, en in hit.glossary],
             })
         return {"query": self.query, "corrected": self.corrected, "notice": self.notice,
-                "error": self.error, "total": self.total, "suggestions": self.suggestions, "results": results}
+                "error": self.error, "total": self.total, "suggestions": self.suggestions, "results": results,
+                "translated": [{"en": en, "zh": zh} for en, zh in self.translated]}
 
 
 @dataclass
@@ -166,6 +181,8 @@ class SearchEngine:
         self.plans = {m.plan_id: m for m in store.plans}
         self._lexicon: Lexicon | None = None
         self._lock = threading.Lock()
+        # The query segmenter's dictionary total, summed once rather than at every query part.
+        self._seg_total = sum(index.words.values()) + sum(index.chars.values())
 
     # -- construction and cache
 
@@ -179,7 +196,7 @@ class SearchEngine:
     def from_passages(cls, passages: list[Passage], plans: list[PlanMeta], fingerprint: str,
                       cache_dir: Path | str | None = None) -> SearchEngine:
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        target = root / f"index-{fingerprint}"
+        target = root / f"index-v{FORMAT}-{fingerprint}"
         engine = cls.load(target)
         if engine is not None:
             return engine
@@ -243,6 +260,10 @@ class SearchEngine:
         allowed = self._filter(result, city, year, plan_id)
         if result.error in ("unknown_city", "unknown_plan"):
             return result
+        english = self._english(result.normalized)
+        if english:
+            parts = [p for zh in english.terms for p in _PART.findall(zh)] + list(english.rest)
+            result.translated = list(english.matches)
         plan = self._plan(self._join_pinyin(parts))
         self._explain(result, plan)
         limit = max(1, min(int(limit or 10), MAX_LIMIT))
@@ -252,7 +273,8 @@ class SearchEngine:
         weights = dict(plan.terms)
         page = ranked[offset:offset + limit]
         passages = self.store.passages([doc for doc, _ in page])
-        result.hits = [self._hit(p, score, weights) for p, (_, score) in zip(passages, page, strict=True)]
+        glossed = plan.parts + [t.removeprefix(CLAUSE) for t in weights]
+        result.hits = [self._hit(p, score, weights, glossed) for p, (_, score) in zip(passages, page, strict=True)]
         if not total:
             result.error = result.error or "no_match"
             result.suggestions = self._suggest(plan.phrases)
@@ -269,8 +291,8 @@ class SearchEngine:
             final_parts.append(fixed)
             if kind:
                 corrections.append((part, fixed, kind))
-            for term in self._terms(fixed):
-                terms[term] = max(terms.get(term, 0.0), 1.0)
+            for term, weight in self._weighted_terms(fixed):
+                terms[term] = max(terms.get(term, 0.0), weight)
             for syn in self._synonyms(fixed):
                 expansions.append(syn)
                 terms.setdefault(syn, SYNONYM_BOOST)
@@ -278,6 +300,14 @@ class SearchEngine:
         ordered = sorted(terms.items(), key=lambda tw: (-len(tw[0]), tw[0]))
         return SimpleNamespace(parts=final_parts, terms=[(t, w) for t, w in ordered if t in idx.vocab],
                                phrases=phrases, corrections=corrections, expansions=expansions)
+
+    @staticmethod
+    def _english(normalized: str) -> Translation | None:
+        """An all-Latin query read through the glossary (double reduction → 双减); pinyin finds no entry
+        there and goes on to the homophone step as before."""
+        if not normalized.isascii():
+            return None
+        return load_glossary().translate(normalized)
 
     def _join_pinyin(self, parts: list[str]) -> list[str]:
         """Syllables typed apart (shuang jian) are one word when joined they read as one."""
@@ -293,10 +323,36 @@ class SearchEngine:
             return []
         return [s for s in self.lexicon.synonyms(part) if part not in s and s in self.index.vocab]
 
+    def _weighted_terms(self, part: str) -> list[tuple[str, float]]:
+        """Terms for one query part and how literal each is.
+
+        The words typed (and bigrams of runs the dictionary lacks) weigh 1.0, in both fields; the
+        specific parts of a typed compound (师德师风 → 师德, 师风) PART_WEIGHT; any other piece of a word
+        (德师, or 服务 of 课后服务) CLAUSE_WEIGHT.
+        """
+        if not is_cjk(part[0]):
+            return [(t, 1.0) for t in self._terms(part)]
+        words, chars = self.index.words, self.index.chars
+        pieces = segment_with(part, words, chars, total=self._seg_total)
+        whole = {p for p in pieces if len(p) >= 2}
+        if len(part) == 2:
+            whole.add(part)
+        parts = {q for p in whole if len(p) >= 4 for q in compound_parts(p, words, chars, self._seg_total)} - whole
+        weight = dict.fromkeys(filter(self._specific, parts), PART_WEIGHT) | dict.fromkeys(whole, 1.0)
+        inner = {t for p in whole for t in expand_word(p, words)}
+        out = [(t, weight.get(t, CLAUSE_WEIGHT if t in inner else 1.0)) for t in self._terms(part)]
+        vocab = self.index.vocab
+        out += [(t, weight.get(t[len(CLAUSE):], CLAUSE_WEIGHT)) for t in clause_terms(part) if t in vocab]
+        return out
+
+    def _specific(self, term: str) -> bool:
+        idx = self.index
+        return 0 < idx.df(term) + idx.df(CLAUSE + term) <= SPECIFIC_SHARE * idx.n_docs
+
     def _terms(self, part: str) -> list[str]:
         if not is_cjk(part[0]):
             return [part] if part in self.index.vocab else []
-        pieces = segment_with(part, self.index.words, self.index.chars)
+        pieces = segment_with(part, self.index.words, self.index.chars, total=self._seg_total)
         return query_terms(pieces, self.index.words, self.index.vocab)
 
     def _correct(self, part: str) -> tuple[str, str | None]:
@@ -304,6 +360,8 @@ class SearchEngine:
         lex = self.lexicon
         if lex.known(part) or (part in self.index.vocab and len(part) >= 2):
             return part, None
+        if len(part) >= 2 and is_cjk(part[0]) and self._phrase_present(part):
+            return part, None  # what the text literally says is never "corrected" into something else
         if not is_cjk(part[0]):
             fixed = lex.homophone(part) if part.isalpha() else None
             return (fixed, "pinyin") if fixed else (part, None)
@@ -362,11 +420,17 @@ class SearchEngine:
         return part[:start] + word + part[start + size:], kind
 
     def _phrase_present(self, phrase: str) -> bool:
-        terms = self._terms(phrase)
-        if not terms:
+        """Whether some passage contains `phrase` verbatim: every bigram of the text sits in the word
+        field or the clause field, so the rarest bigram's passages (both fields) are the candidates."""
+        idx = self.index
+        bigrams = [t[len(CLAUSE):] for t in clause_terms(phrase)]
+        if not bigrams:
             return False
-        rarest = min(terms, key=lambda t: (self.index.df(t), t))
-        docs = self.index.postings_head(rarest, PHRASE_SCAN)
+        rarest = min(bigrams, key=lambda b: (idx.df(b) + idx.df(CLAUSE + b), b))
+        if not idx.df(rarest) + idx.df(CLAUSE + rarest):
+            return False
+        heads = np.concatenate([idx.postings_head(rarest, PHRASE_SCAN), idx.postings_head(CLAUSE + rarest, PHRASE_SCAN)])
+        docs = np.unique(heads)
         for lo in range(0, len(docs), PHRASE_BATCH):  # batches: stop reading once it is found
             if any(phrase in norm for norm in self.store.norms.many(docs[lo:lo + PHRASE_BATCH])):
                 return True
@@ -374,7 +438,10 @@ class SearchEngine:
 
     def _explain(self, result: SearchResult, plan: SimpleNamespace) -> None:
         notes = [result.notice] if result.notice else []
-        if plan.corrections:
+        if result.translated:
+            result.corrected = " ".join(plan.parts)
+            notes.append("英文" + "".join(f"「{en}」" for en, _ in result.translated) + f"按「{result.corrected}」搜索")
+        elif plan.corrections:
             result.corrected = " ".join(plan.parts)
             notes.append(f"按「{result.corrected}」搜索")
         if plan.expansions:
@@ -415,13 +482,15 @@ class SearchEngine:
         return np.array(sorted(keep), dtype=np.int16)
 
     def _rank(self, terms: list[tuple[str, float]], phrases: list[str], allowed, k: int):
-        scores, cand = self.index.scores(terms)
+        parts = [(t, w) for t, w in terms if w == PART_WEIGHT]
+        others = [(t, w) for t, w in terms if w != PART_WEIGHT]
+        scores, cand, part_scores = self.index.scores_split(parts, others)
         if allowed is not None and len(cand):
             cand = cand[np.isin(self.store.plan_idx[cand], allowed)]
         if len(cand):
             # A passage scoring a fifth of the best shares only a common bigram (服务, 建设) with the query:
             # noise to a reader who asked about 课后服务, so it is not an answer at all.
-            cand = cand[scores[cand] >= RELATIVE_CUTOFF * float(scores[cand].max())]
+            cand = cand[_above_cutoff(scores, cand, part_scores)]
         total = len(cand)
         if not total:
             return [], 0
@@ -439,9 +508,32 @@ class SearchEngine:
         rescored.sort(key=lambda ds: (-round(ds[1], 5), ds[0]))
         return rescored[:k], total
 
-    def _hit(self, passage: Passage, score: float, weights: dict[str, float]) -> Hit:
+    def _hit(self, passage: Passage, score: float, weights: dict[str, float], glossed: list[str]) -> Hit:
         excerpt, marks = snippet(passage.text, passage.norm, list(weights), weights)
-        return Hit(passage, score, excerpt, marks)
+        return Hit(passage, score, excerpt, marks, load_glossary().gloss(glossed, passage.norm))
+
+
+def _above_cutoff(scores: np.ndarray, cand: np.ndarray, part_scores: np.ndarray | None) -> np.ndarray:
+    """The relative cutoff, with a lower bar for what a compound's specific parts found.
+
+    A passage holding only 师德 scores a fraction of one holding 师德师风 and its parts; judged on its
+    part evidence against the bar scaled by the parts' weight, it stays an answer, while a passage
+    sharing only a fragment (办学 of 集团化办学, weight CLAUSE_WEIGHT) still falls below.
+    """
+    bar = RELATIVE_CUTOFF * float(scores[cand].max())
+    keep = scores[cand] >= bar
+    if part_scores is not None:
+        keep |= part_scores[cand] >= bar * PART_WEIGHT
+    return keep
+
+
+def compound_parts(word: str, words: dict[str, int], chars: dict[str, int], total: int | None = None) -> list[str]:
+    """The words a compound is made of (集团化办学 → 集团化, 办学), by the dictionary without the compound
+    itself; a compound the dictionary cannot split (师德师风) falls back to its aligned two-character halves."""
+    pieces = segment_with(word, words, chars, total=total, skip=word)
+    if all(len(p) >= 2 for p in pieces) and len(pieces) > 1:
+        return pieces
+    return [word[i:i + 2] for i in range(0, len(word) - 1, 2)]
 
 
 def _top_k(scores: np.ndarray, cand: np.ndarray, k: int) -> np.ndarray:

@@ -28,7 +28,7 @@ from bot.search.tokenize import IndexTokenizer, _split_sentences
 K1 = 1.2
 B = 0.75
 HEADING_WEIGHT = 0.5
-FORMAT = 3
+FORMAT = 4  # 4: clause-bigram field (bot.search.tokenize.CLAUSE)
 SMALL_TABLE = 20_000  # strings decoded once up front below this many (the seed corpus)
 SMALL_ARRAY = 1 << 20  # .npy files up to this many bytes are read whole; bigger ones by slices
 
@@ -229,23 +229,36 @@ class Index:
 
     def scores(self, weighted_terms: list[tuple[str, float]]) -> tuple[np.ndarray, np.ndarray]:
         """Dense BM25 scores and the candidate doc ids (sorted) that matched at least one term."""
+        scores, candidates, _ = self.scores_split([], weighted_terms)
+        return scores, candidates
+
+    def scores_split(self, first: list[tuple[str, float]], rest: list[tuple[str, float]]):
+        """Like `scores` over first + rest, plus the scores of `first` alone (None when `first` is
+        empty): a snapshot taken mid-way, so a sub-query's scores cost one copy, not a second pass
+        over its postings."""
         scores = np.zeros(self.n_docs, dtype=np.float32)
-        hit_lists = []
+        hit_lists: list[np.ndarray] = []
+        self._add(scores, first, hit_lists)
+        first_scores = scores.copy() if first else None
+        self._add(scores, rest, hit_lists)
+        return scores, self._candidates(scores, hit_lists), first_scores
+
+    def _add(self, scores: np.ndarray, weighted_terms: list[tuple[str, float]], hit_lists: list) -> None:
         for term, boost in weighted_terms:
             docs, weights = self.postings(term)
             if len(docs):
                 scores[docs] += weights * np.float32(boost)
                 hit_lists.append(docs)
+
+    def _candidates(self, scores: np.ndarray, hit_lists: list[np.ndarray]) -> np.ndarray:
         if not hit_lists:
-            return scores, _EMPTY_DOCS
+            return _EMPTY_DOCS
         total = sum(len(d) for d in hit_lists)
         if total * 8 < self.n_docs:
             # Sort and drop repeats by hand: np.unique (hash-based since numpy 2.3) takes ~20× longer.
             merged = np.sort(np.concatenate(hit_lists))
-            candidates = merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
-        else:
-            candidates = np.flatnonzero(scores != 0)  # a bool mask scans ~2× faster than floats
-        return scores, candidates
+            return merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
+        return np.flatnonzero(scores != 0)  # a bool mask scans ~2× faster than floats
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,11 @@ uses jieba with HMM off plus the curated `data/policy_dict.txt`. Each word is th
 `cut_for_search` does, plus every inner character bigram, so a partial word (五育, 校聘) still hits
 without indexing the cross-word bigrams (和县) that are pure noise.
 
+A second field holds every character bigram that straddles a word boundary inside a clause, spelled
+with the `CLAUSE` prefix (修/师/德 → ~修师 ~师德): a term the reader types then matches where it stands
+in the text even when jieba cut it differently, while the word field keeps its precision (the query
+side weighs that field by how literal the bigram is, see bot.search.engine).
+
 Queries never load jieba (about a second of dictionary building): only words present in the index can
 match anyway, so the query is segmented by max-probability over the index's word list
 (`segment_with`), which reproduces jieba's choice on the same text.
@@ -24,6 +29,7 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 POLICY_DICT = DATA_DIR / "policy_dict.txt"
 SYNONYMS = DATA_DIR / "synonyms.txt"
 
+CLAUSE = "~"  # prefix of clause-bigram terms; the query parser never lets "~" through, so no clash
 POLICY_FREQ = 50_000  # above ordinary jieba words, so a policy term wins over splits like 和县/管校聘
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -145,7 +151,8 @@ class IndexTokenizer:
 
     def _tokens_uncached(self, sentence: str) -> tuple[str, ...]:
         out: list[str] = []
-        for word in self._tk.cut(sentence, HMM=False):
+        words = list(self._tk.cut(sentence, HMM=False))
+        for word in words:
             if len(word) == 1:
                 if is_cjk(word):
                     self.chars.setdefault(word, int(self._freq.get(word) or 1))
@@ -155,7 +162,30 @@ class IndexTokenizer:
                 if term == word or (len(term) == 3 and self._freq.get(term)):
                     self.words.setdefault(term, int(self._freq.get(term) or 1))
             out.extend(expanded)
+        out.extend(boundary_bigrams(words))
         return tuple(out)
+
+
+def boundary_bigrams(words: list[str]) -> list[str]:
+    """Clause-field terms: CJK bigrams whose two characters jieba put in different words.
+
+    Bigrams inside a word are already word-field terms, so the two fields partition every bigram of a
+    clause; punctuation and Latin runs end a clause, so nothing is paired across them.
+    """
+    out: list[str] = []
+    prev = ""
+    for word in words:
+        if not word:
+            continue
+        if prev and is_cjk(prev) and is_cjk(word[0]):
+            out.append(CLAUSE + prev + word[0])
+        prev = word[-1]
+    return out
+
+
+def clause_terms(part: str) -> list[str]:
+    """Every bigram of a CJK query part as clause-field terms (both fields may hold its bigrams)."""
+    return [CLAUSE + bigram for bigram in _ngrams(part, 2)] if len(part) >= 2 and all(map(is_cjk, part)) else []
 
 
 _SENTENCE_END = re.compile(r"(?<=[。；！？;!?\n])")
@@ -165,12 +195,19 @@ def _split_sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(text) if s]
 
 
-def segment_with(text: str, words: Mapping[str, int], chars: Mapping[str, int], max_len: int = 12) -> list[str]:
+def segment_with(text: str, words: Mapping[str, int], chars: Mapping[str, int], max_len: int = 12,
+                 total: int | None = None, skip: str = "") -> list[str]:
     """jieba's max-probability route over a given dictionary (no HMM): same text, same cut.
 
-    Runs of Latin letters and digits stay whole, as jieba keeps them.
+    Runs of Latin letters and digits stay whole, as jieba keeps them. `total` (the dictionary's
+    frequency sum) may be passed in so a query does not re-add the whole vocabulary; `skip` is one word
+    to treat as absent (how a compound is cut into its parts).
     """
-    total = max(1, sum(words.values()) + sum(chars.values()))
+    if total is None:
+        total = sum(words.values()) + sum(chars.values())
+    if skip:
+        words = _Without(words, skip)
+    total = max(1, total)
     log_total = math.log(total)
     pieces: list[str] = []
     for chunk in re.findall(r"[\u3400-\u9fff]+|[0-9a-z]+(?:[.+][0-9a-z]+)*", text):
@@ -179,6 +216,27 @@ def segment_with(text: str, words: Mapping[str, int], chars: Mapping[str, int], 
             continue
         pieces.extend(_route(chunk, words, chars, log_total, max_len))
     return pieces
+
+
+class _Without(Mapping):
+    """A read-only view of a dictionary minus one word, without copying the dictionary."""
+
+    def __init__(self, words: Mapping[str, int], skip: str) -> None:
+        self._words, self._skip = words, skip
+
+    def __getitem__(self, key: str) -> int:
+        if key == self._skip:
+            raise KeyError(key)
+        return self._words[key]
+
+    def get(self, key, default=None):
+        return default if key == self._skip else self._words.get(key, default)
+
+    def __iter__(self):
+        return (w for w in self._words if w != self._skip)
+
+    def __len__(self) -> int:
+        return len(self._words) - (self._skip in self._words)
 
 
 def _route(chunk: str, words: Mapping[str, int], chars: Mapping[str, int], log_total: float, max_len: int) -> list[str]:

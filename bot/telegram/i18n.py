@@ -95,6 +95,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "inline_compare_title": {ZH: "对比：{query}", EN: "Compare: {query}"},
     "inline_compare_desc": {ZH: "{n} 个地方各一段摘录：{places}", EN: "One excerpt from each of {n} places: {places}"},
     "corrected": {ZH: "按「{corrected}」搜索", EN: "Showing results for “{corrected}”"},
+    "translated": {ZH: "英文「{en}」按「{zh}」搜索", EN: "Searched the Chinese term “{zh}” for “{en}”"},
+    "glossary": {ZH: "术语：{items}", EN: "Terms: {items}"},
     "city_title": {
         ZH: "<b>{city}</b>（{where}）· 收录 {n} 份规划",
         EN: "<b>{city}</b> ({where}) · {n} plans",

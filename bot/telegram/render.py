@@ -127,10 +127,19 @@ def citation(meta: PlanMeta | None, section: Sequence[str], plan_id: str = "") -
     return " · ".join(parts)
 
 
-def hit_block(n: int | None, hit: Hit, meta: PlanMeta | None) -> str:
+def hit_block(n: int | None, hit: Hit, meta: PlanMeta | None, lang: str = "zh") -> str:
     number = f"<b>{n}.</b> " if n is not None else ""
     body = highlight(hit.excerpt, hit.marks)
-    return f"{number}{body}\n<i>— {citation(meta, hit.passage.section, hit.passage.plan_id)}</i>"
+    block = f"{number}{body}\n<i>— {citation(meta, hit.passage.section, hit.passage.plan_id)}</i>"
+    return block + glossary_line(hit, lang)
+
+
+def glossary_line(hit: Hit, lang: str) -> str:
+    """For a reader who does not read Chinese: what the matched policy terms mean (glossary English)."""
+    if lang == "zh" or not hit.glossary:
+        return ""
+    items = "; ".join(f"{esc(zh)} = {esc(en)}" for zh, en in hit.glossary)
+    return f"\n<i>{t(lang, 'glossary', items=items)}</i>"
 
 
 # ---------------------------------------------------------------------------- splitting
@@ -291,7 +300,8 @@ def topic_answer(result, lang: str, *, query: str, city: str = "", offset: int =
     if not result.hits:
         return Reply(_no_hits(result, lang, query, city), ())
     metas: dict[str, PlanMeta] = result.plans
-    blocks = [hit_block(offset + i + 1, hit, metas.get(hit.passage.plan_id)) for i, hit in enumerate(result.hits)]
+    blocks = [hit_block(offset + i + 1, hit, metas.get(hit.passage.plan_id), lang)
+              for i, hit in enumerate(result.hits)]
     shown_query = result.corrected or result.query or query
     scope = t(lang, "scope_city", city=esc(city)) if city else ""
     # the title names how many hits fit, so it is computed after fitting
@@ -325,7 +335,10 @@ def _notice(result, lang: str) -> str:
     notes = []
     if result.error == "too_long":
         notes.append(t(lang, "too_long", n=64))
-    if result.corrected:
+    translated = getattr(result, "translated", None)
+    if translated:
+        notes.extend(t(lang, "translated", en=echo(en), zh=echo(zh)) for en, zh in translated)
+    elif result.corrected:
         notes.append(t(lang, "corrected", corrected=echo(result.corrected)))
     return "; ".join(notes)
 
