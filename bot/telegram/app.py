@@ -141,10 +141,11 @@ async def _post_init(app: Application) -> None:
 def register_handlers(app: Application) -> None:
     """Every handler, in the order that matters: throttle first, specific commands, then the digest
     family, then the catch-alls for unknown commands and plain text."""
-    from handlers import callbacks, city, errors, fallback, inline, plans, start, throttle, topic
+    from handlers import callbacks, city, edits, errors, fallback, inline, plans, start, throttle, topic
 
     settings: Settings = app.bot_data["settings"]
     app.bot_data[throttle.BUCKETS] = throttle.Throttle.from_settings(settings)
+    app.add_handler(TypeHandler(Update, edits.gate), group=-2)
     app.add_handler(TypeHandler(Update, throttle.check), group=-1)
 
     app.add_handler(CommandHandler("start", start.start))
