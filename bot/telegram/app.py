@@ -141,12 +141,12 @@ async def _post_init(app: Application) -> None:
 def register_handlers(app: Application) -> None:
     """Every handler, in the order that matters: throttle first, specific commands, then the digest
     family, then the catch-alls for unknown commands and plain text."""
-    from handlers import callbacks, city, edits, errors, fallback, inline, plans, start, throttle, topic
+    from handlers import callbacks, city, errors, fallback, inline, plans, start, throttle, topic
 
     settings: Settings = app.bot_data["settings"]
     app.bot_data[throttle.BUCKETS] = throttle.Throttle.from_settings(settings)
-    app.add_handler(TypeHandler(Update, edits.gate), group=-2)
     app.add_handler(TypeHandler(Update, throttle.check), group=-1)
+    _gate_edits(app)
 
     app.add_handler(CommandHandler("start", start.start))
     app.add_handler(CommandHandler("help", start.help_command))
@@ -173,6 +173,14 @@ def register_handlers(app: Application) -> None:
     app.add_handler(MessageHandler(
         fresh & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & ~filters.VIA_BOT, fallback.plain_text))
     app.add_error_handler(errors.on_error)
+
+
+def _gate_edits(app: Application) -> None:
+    """Before everything (even the throttle): an edited /topic revises its answer, other edits are
+    ignored (handlers/edits.py)."""
+    from handlers import edits
+
+    app.add_handler(TypeHandler(Update, edits.gate), group=-2)
 
 
 def build_bot(settings: Settings, *, request=None, get_updates_request=None) -> PoisonSafeBot:
