@@ -106,8 +106,37 @@ async def send(update: Update, context: ContextTypes.DEFAULT_TYPE, answer: rende
     # in a forum group, answer in the topic thread the question came from
     thread = message.message_thread_id if message is not None and message.is_topic_message else None
     for reply in replies:
-        await context.bot.send_message(chat.id, reply.text, reply_markup=markup(reply.keyboard),
-                                       message_thread_id=thread)
+        sent = await context.bot.send_message(chat.id, reply.text, reply_markup=markup(reply.keyboard),
+                                              message_thread_id=thread)
+    if message is not None and len(replies) == 1 and context.chat_data is not None:
+        _remember_reply(context.chat_data, message.message_id, sent.message_id)
+
+
+REPLIES = "replies"  # chat_data key: the user's message id -> our one reply, so an edit can revise it
+MAX_REPLIES = 50
+
+
+def _remember_reply(chat_data: dict, asked: int, answered: int) -> None:
+    replies: dict[int, int] = chat_data.setdefault(REPLIES, {})
+    replies[asked] = answered
+    while len(replies) > MAX_REPLIES:
+        replies.pop(next(iter(replies)))
+
+
+async def revise(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: render.Reply) -> bool:
+    """Edit the reply we sent to the message the user just edited; False (nothing sent) if unknown."""
+    message = update.edited_message
+    replies = (context.chat_data or {}).get(REPLIES, {})
+    if message is None or message.message_id not in replies:
+        return False
+    try:
+        await context.bot.edit_message_text(reply.text, chat_id=message.chat.id,
+                                            message_id=replies[message.message_id],
+                                            reply_markup=markup(reply.keyboard))
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            return False
+    return True
 
 
 async def edit(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: render.Reply) -> bool:

@@ -23,9 +23,11 @@ def usage(context: ContextTypes.DEFAULT_TYPE, lang: str) -> str:
 
 
 async def topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edited /topic revises the answer it got before instead of getting a second one."""
     lang = common.lang(update)
     query, city = common.split_query_city(" ".join(context.args or []), context)
-    if not query:
-        await common.send(update, context, usage(context, lang))
+    answer = await topic_reply(context, query, city, 0, lang) if query else render.Reply(usage(context, lang))
+    if update.edited_message is not None:
+        await common.revise(update, context, answer)
         return
-    await common.send(update, context, await topic_reply(context, query, city, 0, lang))
+    await common.send(update, context, answer)

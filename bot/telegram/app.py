@@ -173,6 +173,7 @@ def register_handlers(app: Application) -> None:
     settings: Settings = app.bot_data["settings"]
     app.bot_data[throttle.BUCKETS] = throttle.Throttle.from_settings(settings)
     app.add_handler(TypeHandler(Update, throttle.check), group=-1)
+    _gate_edits(app)
 
     app.add_handler(CommandHandler("start", start.start))
     app.add_handler(CommandHandler("help", start.help_command))
@@ -203,6 +204,14 @@ def register_handlers(app: Application) -> None:
     app.add_handler(MessageHandler(
         fresh & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & ~filters.VIA_BOT, fallback.plain_text))
     app.add_error_handler(errors.on_error)
+
+
+def _gate_edits(app: Application) -> None:
+    """Before everything (even the throttle): an edited /topic revises its answer, other edits are
+    ignored (handlers/edits.py)."""
+    from handlers import edits
+
+    app.add_handler(TypeHandler(Update, edits.gate), group=-2)
 
 
 def build_bot(settings: Settings, *, request=None, get_updates_request=None) -> PoisonSafeBot:

@@ -28,6 +28,8 @@ from telegram.ext import AIORateLimiter
 
 log = logging.getLogger(__name__)
 
+PACING = 0.9  # fraction of period/max_calls kept between send starts (see SlidingWindow.spacing)
+
 
 class SlidingWindow:
     """At most `max_calls` counted calls per `period` seconds, with in-flight calls reserved.
@@ -37,12 +39,18 @@ class SlidingWindow:
     Waiters are served lowest `priority` first, then in arrival order: the rate limiter passes how
     recently the chat was last sent to, so under a flood a chat the bot has not answered lately (a
     new user) goes ahead of chats it has just answered, and a broadcast (every chat once) stays FIFO.
+    `spacing` (seconds, optional) also keeps starts that far apart: a bare window lets `max_calls`
+    go at once and then stalls for the rest of the period, so whoever arrives just after a burst —
+    and every handler holding a slot while it waits — waits up to a whole period.
     """
 
-    def __init__(self, max_calls: int, period: float = 1.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, max_calls: int, period: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                 spacing: float = 0.0):
         self.max_calls = max_calls
         self.period = period
         self.clock = clock
+        self.spacing = spacing
+        self._next_start = float("-inf")
         self._stamps: deque[float] = deque()
         self._inflight = 0
         self._cond = asyncio.Condition()
@@ -66,6 +74,7 @@ class SlidingWindow:
                 raise
             heapq.heappop(self._queue)
             self._inflight += 1
+            self._next_start = self.clock() + self.spacing
             self._cond.notify_all()  # the next in line may fit too
 
     async def _wait_turn(self, me: tuple[float, int]) -> None:
@@ -74,9 +83,13 @@ class SlidingWindow:
             now = self.clock()
             self._purge(now)
             room = len(self._stamps) + self._inflight < self.max_calls
-            if room and self._queue[0] == me:
+            paced = now >= self._next_start
+            if room and paced and self._queue[0] == me:
                 return
-            timeout = None if room or not self._stamps else self._stamps[0] + self.period - now
+            if not room:
+                timeout = self._stamps[0] + self.period - now if self._stamps else None
+            else:
+                timeout = None if paced else self._next_start - now
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._cond.wait(), timeout)
 
@@ -85,6 +98,8 @@ class SlidingWindow:
             self._inflight -= 1
             if counted:
                 self._stamps.append(self.clock())
+            else:  # Telegram counted nothing: neither does the pacing
+                self._next_start = min(self._next_start, self.clock())
             self._cond.notify_all()
 
 
@@ -103,7 +118,11 @@ class ChatFairRateLimiter(AIORateLimiter):
                  group_max_rate: float = 20, group_time_period: float = 60, max_retries: int = 3):
         super().__init__(overall_max_rate=0, overall_time_period=0, group_max_rate=group_max_rate,
                          group_time_period=group_time_period, max_retries=max_retries)
-        self._window = SlidingWindow(overall_max_rate, overall_time_period) if overall_max_rate else None
+        # Paced a little faster than the cap, so the window (the cap) still decides throughput
+        # while no burst can leave a long stall behind it.
+        spacing = PACING * overall_time_period / overall_max_rate if overall_max_rate else 0.0
+        self._window = (SlidingWindow(overall_max_rate, overall_time_period, spacing=spacing)
+                        if overall_max_rate else None)
         self._paused: dict[Any, float] = {}
         self._last_sent: dict[Any, int] = {}  # chat -> ticket of its latest send: the window's priority
         self._tickets = itertools.count(1)

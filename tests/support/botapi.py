@@ -1496,6 +1496,18 @@ class BotApiServer:
                 payload["chat_type"] = chat_type
             return self.push_update("inline_query", payload)
 
+    def edit_user_message(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
+        """The user edits a message they sent: Telegram stores the new text and sends `edited_message`."""
+        with self._cond:
+            stored = self._messages[chat_id][message_id]
+            if stored.from_bot:
+                raise ValueError("users can only edit their own messages")
+            stored.history.append((stored.text, stored.reply_markup))
+            stored.text = stored.raw_text = text
+            stored.entities = detect_entities(text)
+            stored.edit_date = int(time.time())
+            return self.push_update("edited_message", stored.to_api(stored=self._messages.get(chat_id)))
+
     def chosen_inline_result(
         self,
         user_id: int,
