@@ -10,32 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from bot.corpus import regions
 from bot.corpus.clean import clean
 from bot.corpus.loader import CorpusError, build_plan, read_manifest, read_text, write_manifest
+from bot.corpus.metadata import detect, kind_of
 from bot.textnorm import normalize
 
 SUPPORTED = {".txt", ".text", ".md", ".html", ".htm", ".docx"}
-_TITLE_HINT = re.compile(r"(工作要点|工作计划|工作总结|总结和.{0,4}计划|工作会议|讲话|实施方案|重点工作|工作安排)")
-_DATE = re.compile(r"(20\d{2}|19\d{2})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})\s*日?")
-_YEAR = re.compile(r"(20\d{2})\s*年")
-_ISSUER = re.compile(r"(?:发文单位|发布机构|发文机关|来源|信息来源)[:：\s]*([\u4e00-\u9fff、\s]{3,40}?)(?:\s{2,}|$|\s*(?:效力|发布|主题|时间))")
 
 
 class AddError(Exception):
     """A clear, one-line reason an add was refused; nothing was written."""
-
-
-@dataclass
-class Detected:
-    title: str | None
-    city: str | None
-    year: int | None
-    issuer: str | None
-    date: str | None
 
 
 def extract_text(path: Path) -> str:
@@ -75,61 +62,6 @@ def _html_text(path: Path) -> str:
     body = soup.body or soup
     text = body.get_text("\n")
     return (title + "\n" + text) if title and title not in text else text
-
-
-def detect(text: str) -> Detected:
-    cleaned = clean(text)
-    candidates = cleaned.front + cleaned.paragraphs[:1]
-    title = None
-    for line in reversed(cleaned.front):
-        if _TITLE_HINT.search(line) and len(line) <= 60 and "。" not in line:
-            title = re.sub(r"^(关于印发|印发)", "", line).strip()
-            break
-    if title is None:
-        for line in text.splitlines()[:15]:
-            line = line.strip()
-            quoted = re.search(r"《([^》]{4,60}?)(?:\.docx?|\.pdf|\.txt)?》", line)
-            if quoted and _TITLE_HINT.search(quoted.group(1)):
-                title = re.sub(r"\s+", "", quoted.group(1))
-                break
-            if _TITLE_HINT.search(line) and len(line) <= 60 and "。" not in line:
-                title = line
-                break
-    if title is None:
-        title = next((ln for ln in cleaned.front if len(ln) <= 40 and not _DATE.search(ln)), None)
-    head = "\n".join(candidates + ([title] if title else []))
-    city = None
-    for source in ([title] if title else []) + [head]:
-        places = [p for p in regions.places_in_text(source) if p.level != regions.LEVEL_PROVINCE]
-        places = places or _places_by_short_name(source)
-        if places:
-            city = places[0].name
-            break
-    year = None
-    if title and (m := _YEAR.search(title)):
-        year = int(m.group(1))
-    date = None
-    standalone = [ln for ln in cleaned.front if _DATE.fullmatch(ln.strip())]
-    if m := (_DATE.search(standalone[-1]) if standalone else _DATE.search(head)):
-        date = f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
-        year = year or int(m.group(1))
-    if year is None and (m := _YEAR.search(head)):
-        year = int(m.group(1))
-    issuer = None
-    if m := _ISSUER.search(head):
-        issuer = re.sub(r"\s+", "、", m.group(1).strip())
-    for label, value in zip(cleaned.front, cleaned.front[1:], strict=False):
-        if issuer is None and label in ("发布机构", "发文机关", "发文单位", "来源"):
-            issuer = value
-    return Detected(title, city, year, issuer, date)
-
-
-def _places_by_short_name(text: str) -> list[regions.Place]:
-    """News copy says 无锡教育, not 无锡市: match short names of cities, then counties, longest first."""
-    hits = [p for p in regions.all_places()
-            if p.level != regions.LEVEL_PROVINCE and len(p.short) >= 2 and p.short in text]
-    rank = {regions.LEVEL_CITY: 0, regions.LEVEL_COUNTY: 1}
-    return sorted(hits, key=lambda p: (rank[p.level], -len(p.short), p.code))
 
 
 def _slug(city: str, year: int, digest: str) -> str:
@@ -192,7 +124,7 @@ def add_plan(
         "parent_city": place.parent_city,
         "admin_level": place.level,
         "year": int(year),
-        "kind": kind or _kind_of(title),
+        "kind": kind or (found.kind if title == found.title else kind_of(title)),
         "title": title,
         "issuer": issuer or found.issuer or "",
         "date": date or found.date or str(year),
@@ -213,11 +145,3 @@ def add_plan(
         target.unlink(missing_ok=True)
         raise AddError(f"清单写入失败：{exc}") from exc
     return {**entry, "passages": len(plan.passages), "priorities": [p.as_dict() for p in plan.priorities]}
-
-
-def _kind_of(title: str) -> str:
-    if "讲话" in title or "会议" in title:
-        return "工作会议讲话"
-    if "总结" in title:
-        return "半年总结与计划" if "计划" in title else "工作总结"
-    return "工作要点"
