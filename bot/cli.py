@@ -26,6 +26,16 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
+def _english() -> bool:
+    """Messages follow the user's locale: Chinese first, English for an English locale."""
+    import os
+
+    for name in ("PLANBRIEF_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        if value := os.environ.get(name):
+            return value.lower().startswith("en")
+    return False
+
+
 def cmd_plans(args, corpus) -> int:
     plans = [plan_summary(p) for p in corpus.plans]
     if args.json:
@@ -81,7 +91,7 @@ def cmd_add(args, corpus) -> int:
         entry = add_plan(corpus.seeds_dir, Path(args.file), city=args.city, year=args.year, title=args.title,
                          kind=args.kind, issuer=args.issuer, date=args.date, source_site=args.source)
     except AddError as exc:
-        return _fail(str(exc))
+        return _fail(exc.en if _english() else str(exc))
     if args.json:
         _print_json(entry)
     else:

@@ -1,4 +1,4 @@
-"""`planbrief add`: bring a new plan (.txt, .html, .docx) into the seeds folder without risking the rest.
+"""`planbrief add`: bring new plans (.txt, .html, .docx, .pdf; one file, several, or a folder) into the seeds folder without risking the rest.
 
 Metadata is read from the text where it states it (title line, 发布日期/成文日期, issuing body, the city in
 the title); what cannot be found must be given on the command line, so a plan never enters the corpus
@@ -12,56 +12,30 @@ import hashlib
 import re
 from pathlib import Path
 
-from bot.corpus import regions
+from bot.corpus import formats, regions
 from bot.corpus.clean import clean
-from bot.corpus.loader import CorpusError, build_plan, read_manifest, read_text, write_manifest
+from bot.corpus.loader import build_plan, read_manifest, read_text, write_manifest
 from bot.corpus.metadata import detect, kind_of
 from bot.textnorm import normalize
 
-SUPPORTED = {".txt", ".text", ".md", ".html", ".htm", ".docx"}
-
 
 class AddError(Exception):
-    """A clear, one-line reason an add was refused; nothing was written."""
+    """A clear, one-line reason an add was refused; nothing was written. `en` is the English line
+    where one exists (the command line picks by the user's locale)."""
+
+    def __init__(self, message: str, en: str | None = None) -> None:
+        super().__init__(message)
+        self.en = en or message
 
 
 def extract_text(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED:
-        raise AddError(f"不支持的文件类型 {suffix or '(无扩展名)'}：请提供 .txt、.html 或 .docx")
-    if not path.exists():
-        raise AddError(f"文件不存在：{path}")
     try:
-        if suffix == ".docx":
-            return _docx_text(path)
-        if suffix in (".html", ".htm"):
-            return _html_text(path)
-        return read_text(path)
-    except AddError:
-        raise
-    except CorpusError as exc:
-        raise AddError(str(exc)) from exc
+        return formats.extract_text(path)
+    except formats.FormatError as exc:
+        raise AddError(exc.zh, exc.en) from exc
     except Exception as exc:  # noqa: BLE001 - any parser failure means "unreadable", said plainly
-        raise AddError(f"文件无法读取（{type(exc).__name__}）：{path.name}") from exc
-
-
-def _docx_text(path: Path) -> str:
-    import docx  # python-docx; imported here so the bot's start-up never pays for it
-
-    document = docx.Document(str(path))
-    return "\n".join(p.text for p in document.paragraphs)
-
-
-def _html_text(path: Path) -> str:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(read_text(path), "lxml")
-    for tag in soup(["script", "style", "nav", "header", "footer", "noscript", "iframe"]):
-        tag.decompose()
-    title = soup.title.get_text(strip=True) if soup.title else ""
-    body = soup.body or soup
-    text = body.get_text("\n")
-    return (title + "\n" + text) if title and title not in text else text
+        raise AddError(f"文件无法读取（{type(exc).__name__}）：{path.name}",
+                       f"cannot read {path.name} ({type(exc).__name__})") from exc
 
 
 def _slug(city: str, year: int, digest: str) -> str:
@@ -87,19 +61,22 @@ def add_plan(
     """Validate, then write the text and manifest entry; returns the new manifest entry."""
     text = extract_text(file)
     if not normalize(text).strip():
-        raise AddError(f"文件是空的：{file.name}")
+        raise AddError(f"文件是空的：{file.name}", f"the file is empty: {file.name}")
     cleaned = clean(text)
     if sum(len(p) for p in cleaned.paragraphs) < 50:
-        raise AddError(f"文件里没有可用的正文（清理后不足 50 字）：{file.name}")
+        raise AddError(f"文件里没有可用的正文（清理后不足 50 字）：{file.name}",
+                       f"no usable text in {file.name} (under 50 characters once cleaned)")
     found = detect(text)
     city = city or found.city
     year = year or found.year
     title = title or found.title
     missing = [name for name, value in (("--city", city), ("--year", year), ("--title", title)) if not value]
     if missing:
-        raise AddError("无法从文本中识别 " + "、".join(missing) + "，请在命令行上指定")
+        raise AddError("无法从文本中识别 " + "、".join(missing) + "，请在命令行上指定",
+                       "cannot find " + ", ".join(missing) + " in the text: give it on the command line")
     if regions.find_place(city) is None:
-        raise AddError(f"未知地名「{city}」：请用行政区划名称，如 无锡市、江阴市")
+        raise AddError(f"未知地名「{city}」：请用行政区划名称，如 无锡市、江阴市",
+                       f"unknown place '{city}': use an official name such as 无锡市 or 江阴市")
 
     entries = read_manifest(seeds_dir)
     body_key = hashlib.sha256(normalize("".join(cleaned.paragraphs)).encode()).hexdigest()
@@ -109,10 +86,12 @@ def add_plan(
             other = clean(read_text(existing))
             other_key = hashlib.sha256(normalize("".join(other.paragraphs)).encode()).hexdigest()
             if other_key == body_key:
-                raise AddError(f"重复：这份文件已在语料中（{entry['plan_id']}）")
+                raise AddError(f"重复：这份文件已在语料中（{entry['plan_id']}）",
+                               f"duplicate: this text is already in the corpus ({entry['plan_id']})")
         if normalize(entry.get("title", "")) == normalize(title) and str(entry.get("city")) == city \
                 and int(entry.get("year", 0)) == int(year):
-            raise AddError(f"重复：{city} {year}「{title}」已在语料中（{entry['plan_id']}）")
+            raise AddError(f"重复：{city} {year}「{title}」已在语料中（{entry['plan_id']}）",
+                           f"duplicate: {city} {year} '{title}' is already in the corpus ({entry['plan_id']})")
 
     plan_id = _slug(city, int(year), body_key)
     place = regions.find_place(city)
@@ -134,7 +113,7 @@ def add_plan(
     }
     plan = build_plan(entry, text)  # parse before writing anything
     if not plan.passages:
-        raise AddError(f"解析后没有任何段落：{file.name}")
+        raise AddError(f"解析后没有任何段落：{file.name}", f"no passages after parsing {file.name}")
     target = seeds_dir / entry["file"]
     tmp = target.with_suffix(".txt.tmp")
     tmp.write_text(text, encoding="utf-8")

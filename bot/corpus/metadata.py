@@ -73,7 +73,8 @@ def _tidy_title(line: str) -> str:
     return line
 
 
-def _is_title_line(line: str) -> bool:
+def is_title_line(line: str) -> bool:
+    """A short line without a full stop that names a plan or a meeting (工作要点, …召开, 部署…)."""
     norm = normalize(line)
     return (len(line) <= 60 and "。" not in line and not _DATE.fullmatch(line.strip())
             and not norm.rstrip().endswith((":", "：")) and not norm.startswith(("现将", "同志们"))
@@ -84,7 +85,7 @@ def _headline(raw: str, cleaned: Cleaned) -> str | None:
     """The last headline-like line above the body; else a quoted file title (《…工作要点.docx》); else
     a headline-like line among the first lines that is not page furniture."""
     for line in reversed(cleaned.front):
-        if _is_title_line(line):
+        if is_title_line(line):
             return _tidy_title(line)
     lines = [ln.strip() for ln in raw.splitlines()[:15]]
     for line in lines:
@@ -92,7 +93,7 @@ def _headline(raw: str, cleaned: Cleaned) -> str | None:
         if quoted and _TITLE_HINT.search(normalize(quoted.group(1))):
             return _tidy_title(re.sub(r"\s+", "", quoted.group(1)))
     for line in lines:
-        if line and not is_chrome(line) and _is_title_line(line) and _TITLE_HINT.search(normalize(line)):
+        if line and not is_chrome(line) and is_title_line(line) and _TITLE_HINT.search(normalize(line)):
             return _tidy_title(line)
     return next((ln for ln in cleaned.front if len(ln) <= 40 and not _DATE.search(ln)
                  and not normalize(ln).rstrip().endswith((":", "："))), None)
@@ -132,6 +133,12 @@ def kind_of(title: str, lead: list[str] | None = None) -> str:
 
 def _iso(m: re.Match) -> str:
     return f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
+
+
+def labelled_date(text: str) -> str | None:
+    """The date of a 时间/发布时间/日期 line anywhere in `text`, as YYYY-MM-DD."""
+    m = _LABELLED_DATE.search(normalize(text))
+    return _iso(m) if m else None
 
 
 def _date(raw: str, cleaned: Cleaned) -> str | None:
