@@ -85,19 +85,62 @@ def cmd_show(args, corpus) -> int:
 
 
 def cmd_add(args, corpus) -> int:
-    from bot.corpus.ingest import AddError, add_plan
+    from bot.corpus.ingest import AddError, add_plan, batch_files
 
-    try:
-        entry = add_plan(corpus.seeds_dir, Path(args.file), city=args.city, year=args.year, title=args.title,
-                         kind=args.kind, issuer=args.issuer, date=args.date, source_site=args.source)
-    except AddError as exc:
-        return _fail(exc.en if _english() else str(exc))
+    paths = [Path(f) for f in args.files]
+    if len(paths) == 1 and not paths[0].is_dir():
+        try:
+            entry = add_plan(corpus.seeds_dir, paths[0], city=args.city, year=args.year, title=args.title,
+                             kind=args.kind, issuer=args.issuer, date=args.date, source_site=args.source)
+        except AddError as exc:
+            return _fail(exc.en if _english() else str(exc))
+        if args.json:
+            _print_json(entry)
+        else:
+            print(f"已加入：{entry['plan_id']}  {entry['city']} {entry['year']}「{entry['title']}」"
+                  f"（{entry['passages']} 段，{len(entry['priorities'])} 项重点）")
+        return 0
+    if args.title:
+        return _fail("--title 只能用于单个文件" if not _english() else "--title needs a single file")
+    files = batch_files(paths)
+    if not files:
+        return _fail("没有可添加的文件" if not _english() else "no files to add")
+    added, refused = [], []
+    for n, path in enumerate(files, 1):
+        _progress(n, len(files), path.name)
+        try:
+            added.append(add_plan(corpus.seeds_dir, path, city=args.city, year=args.year, kind=args.kind,
+                                  issuer=args.issuer, date=args.date, source_site=args.source))
+            added[-1]["file_added"] = str(path)
+        except AddError as exc:
+            refused.append({"file": str(path), "reason": exc.en if _english() else str(exc)})
+    sys.stderr.write("\n")
     if args.json:
-        _print_json(entry)
+        _print_json({"added": added, "refused": refused})
     else:
-        print(f"已加入：{entry['plan_id']}  {entry['city']} {entry['year']}「{entry['title']}」"
-              f"（{entry['passages']} 段，{len(entry['priorities'])} 项重点）")
-    return 0
+        _print_batch_table(added, refused)
+    return 0 if not refused else 1
+
+
+def _progress(done: int, total: int, name: str) -> None:
+    """A one-line bar on stderr, redrawn in place, so stdout stays the summary (or JSON) alone."""
+    width = 24
+    filled = round(width * done / total)
+    sys.stderr.write(f"\r[{'#' * filled}{'-' * (width - filled)}] {done}/{total} {name[:40]:<40}")
+    sys.stderr.flush()
+
+
+def _print_batch_table(added: list[dict], refused: list[dict]) -> None:
+    english = _english()
+    header = ("file", "result", "plan / reason") if english else ("文件", "结果", "规划 / 原因")
+    rows = [(Path(e["file_added"]).name, "added" if english else "已加入",
+             f"{e['plan_id']}  {e['city']} {e['year']}「{e['title']}」") for e in added]
+    rows += [(Path(r["file"]).name, "refused" if english else "未加入", r["reason"]) for r in refused]
+    width = max(len(r[0]) for r in [header, *rows])
+    for row in [header, *rows]:
+        print(f"{row[0]:<{width}}  {row[1]:<7}  {row[2]}")
+    print(f"{len(added)} added, {len(refused)} refused" if english
+          else f"共 {len(added) + len(refused)} 个文件：加入 {len(added)}，未加入 {len(refused)}")
 
 
 def _queries(query: str):
@@ -199,8 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("add", help="add a plan (.txt/.html/.docx) to the seeds folder")
-    p.add_argument("file")
+    p = sub.add_parser("add", help="add plans (.txt/.html/.docx/.pdf; files or a folder) to the seeds folder")
+    p.add_argument("files", nargs="+", metavar="FILE", help="one or more files, or a folder of them")
     p.add_argument("--city")
     p.add_argument("--year", type=int)
     p.add_argument("--title")

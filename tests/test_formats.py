@@ -224,3 +224,58 @@ def test_add_takes_a_pdf_into_the_corpus(seeds, tmp_path, capsys):
     entry = json.loads(out)
     assert entry["city"] == "扬州市" and entry["title"] == TITLE and entry["date"] == "2024-03-01"
     assert [p["title"] for p in entry["priorities"]] == ["一、坚持立德树人", "二、促进教育公平", "三、建强教师队伍"]
+
+
+# --------------------------------------------------------------------------------------------- batch
+
+
+def batch_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    write_pdf(folder / "a-yangzhou.pdf")
+    write_docx_of(folder / "b-taizhou.docx", TEXT.replace("扬州", "泰州").replace("二十所", "十八所"))
+    (folder / "c-old.doc").write_bytes(b"\xd0\xcf\x11\xe0fake")
+    (folder / "d-empty.txt").write_bytes(b"")
+    (folder / "e-again.txt").write_text(TEXT, encoding="utf-8")  # the PDF's text again: a duplicate
+    (folder / ".hidden.txt").write_text(TEXT, encoding="utf-8")
+    (folder / "notes.json").write_text("{}", encoding="utf-8")
+    return folder
+
+
+def write_docx_of(path: Path, text: str) -> None:
+    import docx
+
+    document = docx.Document()
+    for line in text.splitlines():
+        document.add_paragraph(line)
+    document.save(str(path))
+
+
+def test_batch_adds_the_good_files_and_reports_the_bad(seeds, tmp_path, capsys):
+    import json
+
+    folder = batch_folder(tmp_path)
+    before = json.loads((seeds / "manifest.json").read_text(encoding="utf-8"))["plans"]
+    code, out, err = run(capsys, "--seeds", str(seeds), "add", str(folder), "--json")
+    assert code == 1 and "Traceback" not in err and "5/5" in err  # the progress bar, on stderr
+    result = json.loads(out)
+    assert [Path(e["file_added"]).name for e in result["added"]] == ["a-yangzhou.pdf", "b-taizhou.docx"]
+    reasons = {Path(r["file"]).name: r["reason"] for r in result["refused"]}
+    assert set(reasons) == {"c-old.doc", "d-empty.txt", "e-again.txt"}
+    assert "另存为" in reasons["c-old.doc"] and "空" in reasons["d-empty.txt"] and "重复" in reasons["e-again.txt"]
+    after = json.loads((seeds / "manifest.json").read_text(encoding="utf-8"))["plans"]
+    assert after[: len(before)] == before and len(after) == len(before) + 2
+    assert not list(seeds.glob("*.tmp"))
+
+
+def test_batch_table_and_a_batch_of_only_bad_files_touches_nothing(seeds, tmp_path, capsys):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "x.wps").write_bytes(b"fake")
+    (folder / "y.txt").write_bytes(b"")
+    before = snapshot(seeds)
+    code, out, err = run(capsys, "--seeds", str(seeds), "add", str(folder / "x.wps"), str(folder / "y.txt"))
+    assert code == 1 and "Traceback" not in err
+    lines = out.strip().splitlines()
+    assert lines[0].split()[:2] == ["文件", "结果"] and "未加入" in lines[1] and "加入 0，未加入 2" in lines[-1]
+    assert snapshot(seeds) == before

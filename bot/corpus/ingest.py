@@ -38,6 +38,20 @@ def extract_text(path: Path) -> str:
                        f"cannot read {path.name} ({type(exc).__name__})") from exc
 
 
+def batch_files(paths: list[Path]) -> list[Path]:
+    """The files a batch add covers: each file given, and each plan-like file in a folder given
+    (what we read, and what we can tell how to convert), in name order; hidden files are skipped."""
+    known = formats.SUPPORTED | set(formats.CONVERTIBLE)
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir()
+                            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in known)
+        else:
+            files.append(path)
+    return files
+
+
 def _slug(city: str, year: int, digest: str) -> str:
     from pypinyin import lazy_pinyin
 
