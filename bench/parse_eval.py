@@ -85,7 +85,7 @@ class Report:
         return sum(len(d.review_shown) for d in self.docs)
 
 
-def _entry(gold: dict, found) -> dict:
+def entry_for(gold: dict, found) -> dict:
     """A manifest entry as `add` would write it, with what the reader detected (placeholders where not)."""
     return {
         "plan_id": Path(gold["file"]).stem,
@@ -99,7 +99,7 @@ def _entry(gold: dict, found) -> dict:
 
 def score(gold: dict, raw: str) -> DocResult:
     found = detect(raw)
-    plan = build_plan(_entry(gold, found), raw)
+    plan = build_plan(entry_for(gold, found), raw)
     headings = [p.title for p in plan.priorities]
     remaining = list(gold["priorities"])
     hits = 0

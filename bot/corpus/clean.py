@@ -164,6 +164,26 @@ def _drop_captions(lines: list[str]) -> list[str]:
     return out
 
 
+_RELATED = re.compile(r"^(相关阅读|相关新闻|相关文章|相关链接|推荐阅读|热点新闻|热门文章|最新动态|最新文章|猜你喜欢|更多新闻)[:：]?$")
+
+
+def _drop_related_lists(lines: list[str]) -> list[str]:
+    """相关阅读 with a run of short headline lines under it is the site's list of other pages."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if _RELATED.match(normalize(lines[i].strip())):
+            j = i + 1
+            while j < len(lines) and (not lines[j] or (len(lines[j]) <= 40 and "。" not in lines[j])):
+                j += 1
+            if j > i + 1:
+                i = j
+                continue
+        out.append(lines[i])
+        i += 1
+    return out
+
+
 def _is_furniture(line: str) -> bool:
     return is_chrome(line) or bool(_BREADCRUMB.search(line.strip()))
 
@@ -268,7 +288,7 @@ def clean(raw: str) -> Cleaned:
     text = repair_page_numbers(text)
     lines = [ln.strip() for ln in text.split("\n")]
     lines = _drop_teasers(lines)
-    lines = _drop_captions(_drop_breadcrumb_list(_drop_contact_blocks(lines)))
+    lines = _drop_captions(_drop_breadcrumb_list(_drop_contact_blocks(_drop_related_lists(lines))))
     lines = [_TRAILING_BYLINE.sub("", ln) for ln in lines if not _is_furniture(ln)]
     start = next((i for i, ln in enumerate(lines) if _is_long_paragraph(ln)), 0)
     front = [ln for ln in lines[:start] if ln]

@@ -2,9 +2,10 @@
 
 Each reader hands the cleaner text shaped like a saved page (headline, date line, paragraphs), so a
 plan reads the same whether it came as a portal page, a GBK .txt, a UTF-16 export, a .docx or a PDF.
-Web pages go through trafilatura (a maintained main-content extractor; bench.extractor_compare measures
-it against readability-lxml on the development set) and the project's own rules then take what it
-leaves behind. Libraries are imported inside the readers, so the bot's start-up never pays for them.
+Web pages go through trafilatura, a maintained main-content extractor; bench.extractor_compare measures
+it against readability-lxml with the development set served as portal pages: once layout tables are
+unwrapped (below) the two leave the same text for the reader, and trafilatura stays for its upkeep and
+its page metadata. The project's own rules then take what either leaves behind. Libraries are imported inside the readers, so the bot's start-up never pays for them.
 """
 
 from __future__ import annotations
@@ -89,31 +90,57 @@ def decode(data: bytes, name: str = "") -> str:
 _TITLE_SPLIT = re.compile(r"\s*[_|｜—–-]{1,2}\s*")
 
 
-def html_text(html: str) -> str:
-    """The page's main content (trafilatura), under the page's own headline and 发布时间 line.
+def trafilatura_body(html: str) -> tuple[str, str | None]:
+    """The main content as text (paragraphs a line each) and the page's title metadata."""
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=True,
+                                      favor_recall=True)
+    return ((doc.text or "") if doc is not None else ""), (doc.title if doc is not None else None)
+
+
+def html_text(html: str, body_of=trafilatura_body) -> str:
+    """The page's main content (trafilatura unless `body_of` says otherwise), under the page's own
+    headline and 发布时间 line.
 
     The headline is the first h1–h3 that reads as one (a site logo does not), else the part of
     <title> that does; the date is the page's own labelled date line. Neither is guessed.
     """
     import lxml.html
-    import trafilatura
 
-    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=True,
-                                      favor_recall=True)
-    body = (doc.text or "") if doc is not None else ""
     try:
         page = lxml.html.fromstring(html)
     except Exception:  # noqa: BLE001 - an unparsable page still goes through the plain fallback
         page = None
+    if page is not None and _unwrap_layout_tables(page):
+        html = lxml.html.tostring(page, encoding="unicode")
+    body, meta_title = body_of(html)
     if len(body.strip()) < 50:
         body = _plain_text(html)
     lines = []
-    headline = _headline(page, doc.title if doc is not None else None)
+    headline = _headline(page, meta_title)
     if headline and headline not in body[:200]:
         lines.append(headline)
     if page is not None and (date := labelled_date(page.text_content())) and date not in body[:300]:
         lines.append(f"发布时间：{date}")
     return "\n".join([*lines, body])
+
+
+_BLOCKS = ("p", "div", "table", "ul", "ol", "h1", "h2", "h3", "h4")
+
+
+def _unwrap_layout_tables(page) -> bool:
+    """Older portals lay the whole page out in a table, article and sidebar in neighbouring cells;
+    an extractor then reads the article as one table row. A table whose cells hold paragraphs or
+    other tables is layout, so it becomes plain blocks; a data table (cells of text) stays a table."""
+    changed = False
+    for table in list(page.iter("table")):
+        cells = table.xpath(".//td|.//th")
+        if any(cell.find(".//" + tag) is not None for cell in cells for tag in _BLOCKS):
+            for element in [table, *table.xpath(".//tbody|.//thead|.//tr|.//td|.//th")]:
+                element.tag = "div"
+            changed = True
+    return changed
 
 
 def _headline(page, meta_title: str | None) -> str | None:
