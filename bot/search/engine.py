@@ -307,9 +307,11 @@ class SearchEngine:
         if not is_cjk(part[0]):
             fixed = lex.homophone(part) if part.isalpha() else None
             return (fixed, "pinyin") if fixed else (part, None)
+        if len(part) >= 3 and self._phrase_present(part):
+            return part, None  # it stands in the corpus as typed: never "correct" it to a neighbour
         uncovered = self._uncovered(part)
         if not uncovered:
-            if len(part) >= 3 and not self._phrase_present(part):
+            if len(part) >= 3:
                 near = lex.near(part, policy_only=True)
                 if near:
                     return near[0], "near"
@@ -362,14 +364,17 @@ class SearchEngine:
         return part[:start] + word + part[start + size:], kind
 
     def _phrase_present(self, phrase: str) -> bool:
-        terms = self._terms(phrase)
-        if not terms:
-            return False
-        rarest = min(terms, key=lambda t: (self.index.df(t), t))
-        docs = self.index.postings_head(rarest, PHRASE_SCAN)
-        for lo in range(0, len(docs), PHRASE_BATCH):  # batches: stop reading once it is found
-            if any(phrase in norm for norm in self.store.norms.many(docs[lo:lo + PHRASE_BATCH])):
-                return True
+        """Whether some passage says `phrase` verbatim. The segmenter may have cut that passage
+        differently from the query (家校 | 协同 | 育人 against 家校协同 | 育人), so each of the query's
+        terms is tried, rarest first, not only the rarest."""
+        terms = sorted(set(self._terms(phrase)), key=lambda t: (self.index.df(t), t))
+        seen: set[int] = set()
+        for term in terms:
+            docs = [d for d in self.index.postings_head(term, PHRASE_SCAN) if d not in seen]
+            seen.update(docs)
+            for lo in range(0, len(docs), PHRASE_BATCH):  # batches: stop reading once it is found
+                if any(phrase in norm for norm in self.store.norms.many(docs[lo:lo + PHRASE_BATCH])):
+                    return True
         return False
 
     def _explain(self, result: SearchResult, plan: SimpleNamespace) -> None:
