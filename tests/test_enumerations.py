@@ -140,3 +140,12 @@ def test_traditional_kind_and_chinese_numeral_year():
     speech = "在二〇二三年全縣教育工作會議上的講話\n同志們：\n今天召開全縣教育工作會議，主要任務是總結成績、分析形勢、部署工作，請大家抓好落實。"
     found = detect(speech)
     assert found.kind == "工作会议讲话" and found.year == 2023
+
+
+def test_a_report_without_headline_is_named_by_its_meeting_not_by_a_url():
+    text = ("![](https://img.example.cn/attachment/2024/02-22/photo.jpg)\n"
+            "为统筹部署2024年全区教育工作，2月21日，宜兴市召开2024年中小学春季开学工作会，各校校长参加会议。\n"
+            "会议要求，要突出安全，守牢底线；突出质量，深化改革；突出作风，狠抓落实。\n")
+    found = detect(text)
+    assert found.title == "宜兴市召开2024年中小学春季开学工作会"
+    assert found.date is None  # the picture's address is not the report's date

@@ -60,6 +60,7 @@ _CHROME = [
     # a portal's sign-in strip, images and shared-file names
     r"^(注册|登录|公告|首页|正文)$",
     r"^!\[.*\]\(.*\)$",
+    r"^\S{0,4}https?://\S+$",
     r"\.(jpg|jpeg|png|gif|bmp|webp)$",
     r"^\S.{0,60}\.(docx?|pdf|wps)$",
     r"^[\u4e00-\u9fff]{2,10}(新闻网|融媒体中心|网)$",
@@ -102,7 +103,8 @@ def is_chrome(line: str) -> bool:
 _BREADCRUMB = re.compile(r"^(\S{1,20}\s*(>>?|»|&gt;)\s*){2,}\S{0,30}$|^首页\s*(>>?|»)")
 # Buttons glued into the text by the page's print layout: 【打印本页】【关闭窗口】, and the empty
 # brackets they leave behind.
-_INLINE_BUTTONS = re.compile(r"[【\[]\s*(打印本页|打印|关闭窗口|关闭|返回顶部|收藏本页|收藏|大|中|小)?\s*[】\]]")
+_BUTTON_WORDS = r"打印本页|打印|关闭窗口|关闭|返回顶部|收藏本页|收藏|大|中|小"
+_INLINE_BUTTONS = re.compile(rf"【\s*({_BUTTON_WORDS})?\s*】|\[\s*({_BUTTON_WORDS})\s*\]")
 _CONTACT = re.compile(r"1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|[\w.+-]+@[\w-]+\.[\w.]+|[省市区县路街号楼]|^[A-Z\s]+$")
 # A reporter's or editor's name closing the last sentence: "……。(罗意)", "……。(宋武利 郭双)".
 _TRAILING_BYLINE = re.compile(r"(?<=[。！？”])\s*[（(](本网记者|[\u4e00-\u9fff]{2,4}(?:[\s、，,][\u4e00-\u9fff]{2,4}){0,3})[)）]\s*$")

@@ -30,7 +30,7 @@ _CIRCLED = re.compile(r"[①-⑳]")
 _COUNT = re.compile(rf"[“\"]?([两{CN_DIGITS}]{{1,2}})\s*(?:个|大|项|点|方面|件)[\u4e00-\u9fff]{{0,6}}[”\"]?")
 
 # Words that mark the coming year or a requirement, and words that mark a look back.
-_FORWARD = re.compile(r"强调|要求|提出|部署|指出[，,]?要|新的一年|今年|下半年|下一步|将|要|重点|任务|意见|着力|计划|打算")
+_FORWARD = re.compile(r"强调|要求|提出|部署|指出[，,]?要|新的一年|今年|下半年|下一步|将|(?<![重主需只必])要|重点|任务|意见|着力|计划|打算")
 _BACKWARD = re.compile(r"过去|去年|一年来|以来|回顾|回首|总结|取得|成绩|成效|荣获|获得|完成|上半年")
 
 

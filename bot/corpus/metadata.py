@@ -101,11 +101,16 @@ def _headline(raw: str, cleaned: Cleaned) -> str | None:
 
 def _lead_title(lead: str) -> str | None:
     """A report without a headline is named by its opening clause: 博罗县教育局召开党组扩大会议."""
+    clauses = []
     for clause in re.split(r"[，,。；;]", lead):
         clause = re.sub(r"^.{0,20}(讯|电)\s*[(（][^)）]*[)）]\s*", "", clause.strip())
         clause = re.sub(r"^(本(报|网)讯)?\s*(\d{1,2}月\d{1,2}日(上午|下午|晚)?)\s*", "", clause)
-        if _NEWS_HINT.search(normalize(clause)) and 6 <= len(clause) <= 50:
-            return clause
+        if 6 <= len(clause) <= 50:
+            clauses.append(clause)
+    for hint in (re.compile(r"(召开|举行|举办).{0,30}会"), _NEWS_HINT):
+        for clause in clauses:
+            if hint.search(normalize(clause)):
+                return clause
     return None
 
 
