@@ -149,3 +149,11 @@ def test_a_report_without_headline_is_named_by_its_meeting_not_by_a_url():
     found = detect(text)
     assert found.title == "宜兴市召开2024年中小学春季开学工作会"
     assert found.date is None  # the picture's address is not the report's date
+
+
+def test_requirements_opening_with_yao_across_sentences_and_semicolons():
+    paragraph = ("县委书记要求，要旗帜鲜明、坚定不移，加强党对教育工作的全面领导。扎实开展学习教育；"
+                 "要改革创新、推陈出新，推动教育高质量发展。要守住底线、筑牢防线，保障校园安全。")
+    assert titles(paragraph) == ["旗帜鲜明、坚定不移", "改革创新、推陈出新", "守住底线、筑牢防线"]
+    two = "会议要求，要认真学习领会重要论述，对标要求。要坚定信心，振奋精神，真抓实干。"
+    assert titles(two) == []  # two requirements are a closing exhortation, not a list

@@ -222,6 +222,24 @@ def _is_action(piece: str) -> bool:
     return len(piece) >= 4 and "的" not in piece and not _MANNER.match(piece)
 
 
+def _requirement_run(paragraph: str) -> tuple[int, list[str]] | None:
+    """会议强调，要…。要…；要…。: three or more sentences (or ；-pieces) that open with 要 are the
+    listed requirements; a piece in between that does not is the previous one's continuation."""
+    pieces = [(m.start(), m.group()) for m in re.finditer(r"[^。；;！？!?]+[。；;！？!?]?", paragraph)]
+    starts: list[int] = []
+    for n, (pos, piece) in enumerate(pieces):
+        text = normalize(piece)
+        lead = len(text) - len(text.lstrip())
+        if text.lstrip().startswith("要"):
+            starts.append(pos + lead)
+        elif not starts and n <= 1 and (m := re.match(r"^\s*[^，,。]{0,20}[，,]\s*要", text)):
+            starts.append(pos + m.end() - 1)  # 杭莺要求，要… / 会议强调，要…
+    if len(starts) < 3:
+        return None
+    end = _run_end(paragraph, starts[-1])
+    return starts[0], [paragraph[a:b] for a, b in zip(starts, [*starts[1:], end], strict=True)]
+
+
 def _comma_parallel(sentence: str) -> tuple[int, list[str]] | None:
     """强化担当意识，练就…，强化攻坚意识，提振…，强化创新意识，…: one two-character word opening
     (or nearly opening: 切实强化) every other clause, at least three times, each item one or two clauses."""
@@ -263,8 +281,12 @@ def find_lists(paragraph: str) -> list[tuple[int, list[str]]]:
     for i in range(len(sentences) - 2):
         group = [s for _, s in sentences[i:]]
         for size in range(len(group), 2, -1):
-            if (hit := _parallel(group[:size], 2)) is not None and hit[0] <= 30:
+            # sentences opening alike: 要以…。要以…。要以…。
+            hit = _parallel(group[:size], 2)
+            if hit is not None and hit[0] <= 30:
                 return [(sentences[i][0] + hit[0], hit[1])]
+    if (run := _requirement_run(paragraph)) is not None:
+        return [run]
     for start, sentence in _sentences(paragraph):
         for clause_m in re.finditer(r"[^，,。；;：:]+", sentence):
             pieces = clause_m.group().split("、")

@@ -9,6 +9,7 @@ like the original. What the text does not state stays None, and `add` asks for i
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -89,8 +90,9 @@ def _headline(raw: str, cleaned: Cleaned) -> str | None:
             return _tidy_title(line)
     lines = [ln.strip() for ln in raw.splitlines()[:15]]
     for line in lines:
-        quoted = re.search(r"《([^》]{4,60}?)(?:\.docx?|\.pdf|\.txt)?》", line)
-        if quoted and _TITLE_HINT.search(normalize(quoted.group(1))):
+        # a sharing site's 《….docx》 header names the file; a 《…》 in running text cites another document
+        quoted = re.search(r"《([^》]{4,60}?)(\.docx?|\.pdf|\.txt)?》", line)
+        if quoted and (quoted.group(2) or is_chrome(line)) and _TITLE_HINT.search(normalize(quoted.group(1))):
             return _tidy_title(re.sub(r"\s+", "", quoted.group(1)))
     for line in lines:
         if line and not is_chrome(line) and is_title_line(line) and _TITLE_HINT.search(normalize(line)):
@@ -215,17 +217,37 @@ def _first_named(text: str) -> regions.Place | None:
         if (at := text.find(alias + "县")) >= 0:
             found.append((at, place))
     found = [(at, p) for at, p in found if at >= 0]
-    return min(found, key=lambda f: (f[0], -len(f[1].name)))[1] if found else None
+    if not found:
+        return None
+    first = min(found, key=lambda f: (f[0], -len(f[1].name)))[1]
+    # 咸宁市委常委、县委书记…崇阳县: a county of the first-named city is the more exact answer
+    inside = [p for _, p in sorted(found, key=lambda f: f[0]) if p.parent_city == first.name]
+    return inside[0] if first.level == regions.LEVEL_CITY and inside else first
 
 
 _SHORT_CONTEXT = "(?=教育|新闻|日报|融媒|全市|全县|全区)"
 
 
+def _words(text: str) -> Counter:
+    """The text's words as jieba cuts them (imported here: only `add` and the reader bench pay)."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return Counter(jieba.lcut(text))
+
+
 def _by_short_name(text: str) -> regions.Place | None:
     """News copy says 无锡教育 or 城步新闻网, not 无锡市: a short name counts where such a word follows
-    it (a bare 复兴 in 民族复兴 is not 复兴区); cities before counties, longest first."""
+    it, or where the text says it twice (a lone 复兴 in 民族复兴 is not 复兴区); cities before
+    counties, longest first."""
+    tokens = _words(text)
+
     def named(short: str) -> bool:
-        return len(short) >= 2 and short in text and re.search(re.escape(short) + _SHORT_CONTEXT, text) is not None
+        if len(short) < 2 or short not in text or short not in tokens:
+            return False  # 和安 in 发展和安全 is no place: the words there are 和 / 安全
+        return tokens[short] >= 2 or re.search(re.escape(short) + _SHORT_CONTEXT, text) is not None
 
     hits = [p for p in regions.all_places() if p.level != regions.LEVEL_PROVINCE and named(p.short)]
     hits += [p for alias, p in _spoken_names().items() if named(alias)]
@@ -245,7 +267,7 @@ def _city(title: str | None, cleaned: Cleaned) -> str | None:
     for source in (t, lead):
         if place := _first_named(source):
             return place.name
-    for source in (t, front):
+    for source in (t, lead):
         if place := _by_short_name(source):
             return place.name
     return None
