@@ -157,3 +157,12 @@ def test_requirements_opening_with_yao_across_sentences_and_semicolons():
     assert titles(paragraph) == ["旗帜鲜明、坚定不移", "改革创新、推陈出新", "守住底线、筑牢防线"]
     two = "会议要求，要认真学习领会重要论述，对标要求。要坚定信心，振奋精神，真抓实干。"
     assert titles(two) == []  # two requirements are a closing exhortation, not a list
+
+
+def test_a_paragraph_with_a_review_run_and_a_task_run_keeps_only_the_tasks():
+    paragraph = ("会议指出，2023年全县教育取得明显成效，一是办学条件持续改善，二是教育质量稳步提升，三是队伍不断壮大。"
+                 "会议强调，2024年要重点做好三项工作：一要扩大学位供给；二要深化课堂改革；三要建强教师队伍。")
+    assert titles(paragraph) == ["扩大学位供给", "深化课堂改革", "建强教师队伍"]
+    quoted = ("会议强调，要做到“五个坚持”：坚持党的领导，把牢方向；坚持立德树人，培根铸魂；坚持改革创新，激发活力；"
+              "坚持人民至上，办好教育；坚持安全发展，守牢底线。")
+    assert len(titles(quoted)) == 5

@@ -85,14 +85,17 @@ def _lead_before(paragraph: str, start: int) -> str:
     return before[last + 1:]
 
 
-def _ordinal_run(paragraph: str) -> tuple[int, list[str]] | None:
-    """一是…二是…三是… (or 一要, 第一，, ①②③, 首先…其次…最后) in order; returns (start, item texts)."""
-    for finder in (_ordinal_marks, _circled_marks, _sequence_marks):
-        marks = finder(paragraph)
+def _ordinal_runs(paragraph: str) -> list[tuple[int, list[str]]]:
+    """一是…二是…三是… (or 一要, 第一，, ①②③, 首先…其次…最后) in order, as (start, item texts).
+
+    A report may list last year's results (一是…二是…) and this year's tasks (一要…二要…) in one
+    paragraph: every run is returned, and the direction of each is judged on its own."""
+    runs: list[tuple[int, list[str]]] = []
+    for marks in [*_ordinal_marks(paragraph), _circled_marks(paragraph), _sequence_marks(paragraph)]:
         if len(marks) >= _MIN_ITEMS:
             ends = [m[0] for m in marks[1:]] + [_run_end(paragraph, marks[-1][1])]
-            return marks[0][0], [paragraph[m[1]:end] for m, end in zip(marks, ends, strict=True)]
-    return None
+            runs.append((marks[0][0], [paragraph[m[1]:end] for m, end in zip(marks, ends, strict=True)]))
+    return sorted(runs)
 
 
 def _run_end(paragraph: str, start: int) -> int:
@@ -101,21 +104,26 @@ def _run_end(paragraph: str, start: int) -> int:
     return start + m.end() if m else len(paragraph)
 
 
-def _ordinal_marks(paragraph: str) -> list[tuple[int, int]]:
-    best: list[tuple[int, int]] = []
+def _ordinal_marks(paragraph: str) -> list[list[tuple[int, int]]]:
+    """Each ordinal run (一是 二是 …, 第一， 第二， …) as mark spans; overlapping runs keep the longest."""
+    runs: list[list[tuple[int, int]]] = []
     for m in _ORDINAL.finditer(paragraph):
         if _cn_value(m.group(2)) != 1:
             continue
         style = (m.group(1), m.group(3)[:1])
+        if style[0] == "" and style[1] in "，,、":
+            continue  # "一，" alone is not an ordinal; 第一， is
         run = [(m.start(), m.end())]
         for n in _ORDINAL.finditer(paragraph, m.end()):
             if (n.group(1), n.group(3)[:1]) == style and _cn_value(n.group(2)) == len(run) + 1:
                 run.append((n.start(), n.end()))
-        if style[0] == "" and style[1] in "，,、":
-            continue  # "一，" alone is not an ordinal; 第一， is
-        if len(run) > len(best):
-            best = run
-    return best
+        if len(run) >= _MIN_ITEMS:
+            runs.append(run)
+    kept: list[list[tuple[int, int]]] = []
+    for run in sorted(runs, key=len, reverse=True):
+        if all(run[-1][1] <= other[0][0] or run[0][0] >= other[-1][1] for other in kept):
+            kept.append(run)
+    return kept
 
 
 def _circled_marks(paragraph: str) -> list[tuple[int, int]]:
@@ -266,8 +274,8 @@ def find_lists(paragraph: str) -> list[tuple[int, list[str]]]:
     """Every inline list in a paragraph as (start offset, item texts), the strongest form first:
     ordinals, then announced counts, then parallel prefixes between ；, across sentences, between 、
     and between ，."""
-    if run := _ordinal_run(paragraph):
-        return [run]
+    if runs := _ordinal_runs(paragraph):
+        return runs
     if found := _announced(paragraph):
         return [found]
     lists: list[tuple[int, list[str]]] = []
