@@ -166,3 +166,18 @@ def test_a_paragraph_with_a_review_run_and_a_task_run_keeps_only_the_tasks():
     quoted = ("会议强调，要做到“五个坚持”：坚持党的领导，把牢方向；坚持立德树人，培根铸魂；坚持改革创新，激发活力；"
               "坚持人民至上，办好教育；坚持安全发展，守牢底线。")
     assert len(titles(quoted)) == 5
+
+
+def test_markup_in_a_copied_text_and_a_narrated_sequence():
+    text = ('某某学区召开春季开学工作会议\n<p class="ql-block">2月6日下午，学区召开2023年春季开学工作安排会，各校校长参加了会议，'
+            '会议由学区负责人主持。</p> <p class="ql-block">首先，各校长集中学习了重要讲话精神；其次，负责人传达了县局会议精神；'
+            '最后，全体教师进行了警示教育学习。</p><p class="ql-block">编辑：罗某</p>\n')
+    entry = {"plan_id": "t", "file": "t.txt", "city": "无锡市", "year": 2023, "kind": "会议报道", "title": "x"}
+    plan = build_plan(entry, text)
+    assert plan.priorities == []  # what the meeting did is a record, not a plan
+    assert all("<" not in p.text and "ql-block" not in p.text and "编辑" not in p.text for p in plan.passages)
+
+
+def test_ordinal_right_after_its_subject():
+    paragraph = "会议要求，各学校一是要做好校园安全工作，加强教育，二是要推进基础设施建设，三是要建设教师队伍。"
+    assert titles(paragraph) == ["做好校园安全工作", "推进基础设施建设", "建设教师队伍"]

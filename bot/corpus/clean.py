@@ -47,7 +47,7 @@ _CHROME = [
     r"^[（(][\u4e00-\u9fff]{2,4}(整理|编辑|撰稿|供稿|报道|摄影|审核|校对)[)）]$",
     r"^(责任编辑|编辑|审核|校对|来源)[:：].{0,20}$",
     # bylines: source / author / editor lines, alone or several on one line
-    r"^(作者|记者|通讯员|编审|供稿|摄影|来源|编辑|责任编辑|信息来源)[:：]",
+    r"^(作者|记者|通讯员|编审|供稿|摄影|来源|编辑|责任编辑|信息来源|撰稿人?|审核人?|供图|全媒体记者)[:：]",
     r"^[（(](编辑|责任编辑|编审|记者|作者)[:：].*[)）]$",
     r"^本文为.{0,20}(原创|稿件).{0,40}$",
     # footers: copyright, licences, site map, screen-resolution advice, site-owner lines
@@ -283,8 +283,24 @@ def _trim_tail(paragraphs: list[str]) -> list[str]:
     return paragraphs[:end]
 
 
+# Markup left in a copied text (a blog editor's <p class="ql-block">): block tags end a line, the rest go.
+_BLOCK_TAG = re.compile(r"</?(p|div|br|section|article|h[1-6]|li|ul|ol|table|tr|td|th|blockquote)\b[^>]{0,200}>",
+                        re.IGNORECASE)
+_INLINE_TAG = re.compile(r"</?(span|strong|b|i|em|font|a|u|sup|sub|img)\b[^>]{0,300}>", re.IGNORECASE)
+_ENTITIES = {"&nbsp;": " ", "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": "\"", "&ldquo;": "“", "&rdquo;": "”"}
+
+
+def strip_markup(text: str) -> str:
+    if "<" not in text and "&" not in text:
+        return text
+    text = _INLINE_TAG.sub("", _BLOCK_TAG.sub("\n", text))
+    for entity, char in _ENTITIES.items():
+        text = text.replace(entity, char)
+    return text
+
+
 def clean(raw: str) -> Cleaned:
-    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
+    text = strip_markup(raw.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", ""))
     text = _DOUBLED.sub(lambda m: m.group(1) or "", strip_ruby(text))
     text = _INLINE_BUTTONS.sub("", text)
     text = repair_page_numbers(text)

@@ -23,7 +23,8 @@ _MIN_ITEMS = 2
 _TITLE_MAX = 40
 
 # 一是 / 一要 / 一是要 / 第一， — the ordinal run must start at 一 and go on in order.
-_ORDINAL = re.compile(rf"(?:(?<=^)|(?<=[，,；;。：:！？\s“]))(第?)([{CN_DIGITS}])(是要|是|要|[，,、])")
+# 一是 / 一要 may follow their subject directly (各学校一是要…); 第一， and the rest follow a clause mark.
+_ORDINAL = re.compile(rf"(?:(?<=^)|(?<=[，,；;。：:！？\s“])|(?=[{CN_DIGITS}](?:是|要)))(第?)([{CN_DIGITS}])(是要|是|要|[，,、])")
 _FIRST_NEXT = re.compile(r"(?:(?<=^)|(?<=[，,；;。：:]))(首先|其次|再次|最后)[，,]?")
 _CIRCLED = re.compile(r"[①-⑳]")
 # An announced count: 八个方面 / 六大攻坚战 / "五个坚持" / 以下十个方面 / 三点意见 / 七项重点任务.
@@ -194,6 +195,8 @@ def _announced(paragraph: str) -> tuple[int, list[str]] | None:
             if len(pieces) == count:
                 colon_lists.append((body_start, pieces))
                 continue
+        if paragraph[m.start()] not in "“\"":
+            continue  # 打好A、B、C“三大攻坚战” names its list in quotes; 双减及五项管理 is a term
         clause_start = max(paragraph.rfind(ch, 0, m.start()) for ch in "，,。；;：:") + 1
         pieces = re.split(r"、", paragraph[clause_start:m.start()])
         if len(pieces) == count and all(2 <= len(p.strip("“”\" ")) <= 20 for p in pieces):
@@ -305,12 +308,17 @@ def find_lists(paragraph: str) -> list[tuple[int, list[str]]]:
     return []
 
 
+def _narrated(texts: list[str]) -> bool:
+    """首先学习了…其次传达了…最后进行了…: items told in the past (了) record what a meeting did."""
+    return sum("了" in t for t in texts) * 2 > len(texts)
+
+
 def inline_priorities(paragraphs: list[str], plan_year: int | None) -> list[InlineItem]:
     """The forward-looking inline lists of a plan's paragraphs, flattened into items in order."""
     items: list[InlineItem] = []
     for paragraph in paragraphs:
         for start, texts in find_lists(paragraph):
-            if _lead_is_backward(_lead_before(paragraph, start), plan_year):
+            if _lead_is_backward(_lead_before(paragraph, start), plan_year) or _narrated(texts):
                 continue
             for text in texts:
                 title = _clause(text)
