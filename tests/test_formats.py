@@ -90,16 +90,17 @@ def write_pdf(path: Path) -> None:
 
     pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     pdf = canvas.Canvas(str(path))
-    lines = [TITLE, DATE_LINE]
-    for paragraph in BODY:
-        lines += [paragraph[i:i + 28] for i in range(0, len(paragraph), 28)]
+    lines = [(TITLE, 0), (DATE_LINE, 0)]
+    for paragraph in BODY:  # first lines indented two characters, as official documents print them
+        lines += [(paragraph[i:i + 28], 22 if i == 0 and not paragraph[0].isdigit() else 0)
+                  for i in range(0, len(paragraph), 28)]
     per_page = 12
     for page, start in enumerate(range(0, len(lines), per_page), 1):
         pdf.setFont("STSong-Light", 11)
         pdf.drawString(72, 800, "扬州市教育局文件")
         y = 760
-        for line in lines[start:start + per_page]:
-            pdf.drawString(72, y, line)
+        for line, indent in lines[start:start + per_page]:
+            pdf.drawString(72 + indent, y, line)
             y -= 22
         pdf.drawString(280, 40, f"— {page} —")
         pdf.showPage()
@@ -144,6 +145,15 @@ def test_page_word_and_pdf_give_the_same_plan(tmp_path, expected, name, writer):
                       "tracker"):
         assert furniture not in "".join(reading(text)[2]), (name, furniture)
     assert reading(text) == expected
+
+
+def test_reflow_keeps_an_indented_line_as_a_new_paragraph():
+    from bot.corpus.formats import _reflow
+
+    lines = [("第一段写满了整整一行而没有句号结束这里", False), ("接着写完。", False),
+             ("第二段也写满了整整一行而没有句号结束这", False), ("新的一段首行缩进两个字开始。", True)]
+    assert _reflow(lines) == ["第一段写满了整整一行而没有句号结束这里接着写完。", "第二段也写满了整整一行而没有句号结束这",
+                              "新的一段首行缩进两个字开始。"]
 
 
 def test_pdf_has_several_pages_with_running_lines(tmp_path):
@@ -279,3 +289,12 @@ def test_batch_table_and_a_batch_of_only_bad_files_touches_nothing(seeds, tmp_pa
     lines = out.strip().splitlines()
     assert lines[0].split()[:2] == ["文件", "结果"] and "未加入" in lines[1] and "加入 0，未加入 2" in lines[-1]
     assert snapshot(seeds) == before
+
+
+def test_a_gbk_portal_page_declaring_its_charset(tmp_path, expected):
+    path = tmp_path / "gbk.html"
+    write_html(path)
+    page = path.read_text(encoding="utf-8").replace("<meta charset='utf-8'>", "<meta http-equiv='Content-Type' "
+                                                   "content='text/html; charset=gb2312'>")
+    path.write_bytes(page.encode("gbk"))
+    assert reading(extract_text(path)) == expected

@@ -51,8 +51,10 @@ def extract_text(path: Path) -> str:
         return docx_text(path)
     if suffix == ".pdf":
         return pdf_text(path)
-    text = decode(path.read_bytes(), path.name)
-    return html_text(text) if suffix in (".html", ".htm") else text
+    data = path.read_bytes()
+    if suffix in (".html", ".htm"):
+        return html_text(decode(data, path.name, declared=_declared_charset(data)))
+    return decode(data, path.name)
 
 
 # --------------------------------------------------------------------------------------------- encodings
@@ -60,12 +62,25 @@ def extract_text(path: Path) -> str:
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
-def decode(data: bytes, name: str = "") -> str:
-    """BOM first (UTF-8, UTF-16), then strict UTF-8, then charset-normalizer's best guess, then
-    GB18030 (a superset of GBK that decodes almost anything Chinese portals serve)."""
+def _declared_charset(data: bytes) -> str | None:
+    """The charset a page declares in its <meta> (many county portals still serve GBK)."""
+    m = re.search(rb"charset\s*=\s*[\"']?([A-Za-z0-9_-]{3,20})", data[:4096])
+    return m.group(1).decode("ascii").lower() if m else None
+
+
+def decode(data: bytes, name: str = "", declared: str | None = None) -> str:
+    """BOM first (UTF-8, UTF-16), then the page's declared charset, then strict UTF-8, then
+    charset-normalizer's best guess, then GB18030 (a superset of GBK that decodes almost anything
+    Chinese portals serve)."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data.decode(encoding)
+    if declared:
+        declared = "gb18030" if declared in ("gbk", "gb2312", "x-gbk") else declared
+        try:
+            return data.decode(declared)
+        except (UnicodeDecodeError, LookupError):
+            pass
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -190,18 +205,32 @@ def pdf_text(path: Path) -> str:
 
     try:
         with pdfplumber.open(str(path)) as pdf:
-            pages = [(page.extract_text() or "").splitlines() for page in pdf.pages]
+            pages = [_page_lines(page) for page in pdf.pages]
     except Exception as exc:  # noqa: BLE001 - a damaged or encrypted PDF is "unreadable", said plainly
         raise FormatError(f"PDF 无法读取：文件损坏、加密或格式不支持（{type(exc).__name__}）：{path.name}",
                           f"cannot read the PDF {path.name}: damaged, encrypted or unsupported "
                           f"({type(exc).__name__})") from exc
-    pages = [[ln.strip() for ln in lines if ln.strip()] for lines in pages]
     if not any(pages):
         raise FormatError(f"PDF 没有文字层（可能是扫描件）：{path.name}，请先做文字识别（OCR）",
                           f"the PDF {path.name} has no text layer (a scan?): run OCR on it first")
-    running = _running_lines(pages)
-    kept = [[ln for ln in lines if not _PAGE_NUMBER.match(ln) and _shape(ln) not in running] for lines in pages]
-    return "\n".join(_reflow([ln for lines in kept for ln in lines]))
+    running = _running_lines([[text for text, _ in lines] for lines in pages])
+    kept = [(text, indented) for lines in pages for text, indented in lines
+            if not _PAGE_NUMBER.match(text) and _shape(text) not in running]
+    return "\n".join(_reflow(kept))
+
+
+def _page_lines(page) -> list[tuple[str, bool]]:
+    """Each text line with whether it is indented (a paragraph's first line is, by two characters)."""
+    lines = [ln for ln in page.extract_text_lines(return_chars=False) if ln["text"].strip()]
+    if not lines:
+        return []
+    margin = min(ln["x0"] for ln in lines)
+    out = []
+    for ln in lines:
+        text = ln["text"].strip()
+        char = (ln["x1"] - ln["x0"]) / max(len(text), 1)
+        out.append((text, ln["x0"] - margin > 1.5 * char))
+    return out
 
 
 def _shape(line: str) -> str:
@@ -218,20 +247,20 @@ def _running_lines(pages: list[list[str]]) -> set[str]:
     return {shape for shape, n in edges.items() if n >= max(2, len(pages) // 2 + 1)}
 
 
-def _reflow(lines: list[str]) -> list[str]:
+def _reflow(lines: list[tuple[str, bool]]) -> list[str]:
     """Join a line to the next when it runs to the page width without ending a sentence and the next
-    does not open a numbered item: that break is the layout's, not the author's."""
+    neither is indented nor opens a numbered item: that break is the layout's, not the author's."""
     if not lines:
-        return lines
-    width = max(len(ln) for ln in lines)
+        return []
+    width = max(len(text) for text, _ in lines)
     out: list[str] = []
-    for line in lines:
+    for text, indented in lines:
         if out:
             prev = out[-1]
             full = len(prev) >= 0.8 * width
             ends = prev[-1] in TERMINAL or prev[-1] in "：:"
-            if full and not ends and not _MARKER.match(line):
-                out[-1] = prev + line
+            if full and not ends and not indented and not _MARKER.match(text):
+                out[-1] = prev + text
                 continue
-        out.append(line)
+        out.append(text)
     return out
