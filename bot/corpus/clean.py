@@ -94,8 +94,14 @@ class Cleaned:
 _BULLET = re.compile(r"^[•·●▪◆■\s]+")
 
 
+CHROME_MAX = 200  # furniture is a line of a page's frame; a longer line is the author's prose
+
+
 def is_chrome(line: str) -> bool:
-    stripped = _BULLET.sub("", normalize(line.strip()))
+    line = line.strip()
+    if len(line) > CHROME_MAX:
+        return False
+    stripped = _BULLET.sub("", normalize(line))
     return any(rx.search(stripped) for rx in _CHROME_RE)
 
 
@@ -132,7 +138,7 @@ def _drop_contact_blocks(lines: list[str]) -> list[str]:
     out: list[str] = []
     skipping = False
     for line in lines:
-        if normalize(line).startswith("联系我们"):
+        if len(line) <= 12 and normalize(line).startswith("联系我们"):
             skipping = True
             continue
         if skipping:
@@ -174,7 +180,7 @@ def _drop_related_lists(lines: list[str]) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(lines):
-        if _RELATED.match(normalize(lines[i].strip())):
+        if len(lines[i]) <= 12 and _RELATED.match(normalize(lines[i].strip())):
             j = i + 1
             while j < len(lines) and (not lines[j] or (len(lines[j]) <= 40 and "。" not in lines[j])):
                 j += 1

@@ -139,12 +139,21 @@ def split_inline(para: str) -> list[str]:
     heading_open_at: int | None = None
     i = 0
     while i < len(para):
-        before = para[:i].rstrip()
-        prev = before[-1] if before else "。"
-        after_sentence = prev in TERMINAL or prev in "”」" and len(before) >= 2 and before[-2] in TERMINAL
-        after_title = bool(_GLUED_TITLE.search(before)) and next_item == 1
+        if not (para[i] in CN_NUM or para[i].isdigit()):  # only a numeral can open a cut
+            if para[i] in TERMINAL:
+                heading_open_at = None
+            i += 1
+            continue
+        # the characters before i, spaces skipped (a reflowed docx leaves "。 一、")
+        j = i - 1
+        while j >= 0 and para[j].isspace():
+            j -= 1
+        prev = para[j] if j >= 0 else "。"
+        after_sentence = prev in TERMINAL or prev in "”」" and j >= 1 and para[j - 1] in TERMINAL
+        tail = para[max(0, j - 5): j + 1]
+        after_title = next_item == 1 and bool(_GLUED_TITLE.search(tail))
         m = _INLINE_SECTION.match(para, i)
-        glued = bool(_GLUED_TITLE.search(before)) and next_section == 1
+        glued = next_section == 1 and bool(_GLUED_TITLE.search(tail))
         if m and (after_sentence or i == 0 or glued) and _cn_value(m.group(1)) == next_section:
             cuts.append(i)
             next_section += 1
