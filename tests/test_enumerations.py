@@ -8,6 +8,8 @@ furniture a portal, a repost or a sharing site leaves around the text.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.corpus.clean import clean, strip_ruby
 from bot.corpus.enumerations import find_lists, inline_priorities
@@ -181,3 +183,19 @@ def test_markup_in_a_copied_text_and_a_narrated_sequence():
 def test_ordinal_right_after_its_subject():
     paragraph = "会议要求，各学校一是要做好校园安全工作，加强教育，二是要推进基础设施建设，三是要建设教师队伍。"
     assert titles(paragraph) == ["做好校园安全工作", "推进基础设施建设", "建设教师队伍"]
+
+
+PIECES = ["会议强调，", "一是", "二要", "第一，", "首先", "①", "；", "。", "、", "“五个坚持”", "八个方面的工作：", "要", "突出",
+          "坚持", "2023年", "二〇二四年", "<p class='x'>", "</p>", "【打印本页】", "(huì)", ",,", "\n", "当前位置：首页 > 新闻",
+          "版权所有", "联系我们", "13900001111", "一、", "（一）", "1.", "宜兴市", "县", "召开", "工作要点", "讲话", " ", "x"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(PIECES) | st.text(max_size=6), max_size=60))
+def test_reader_never_raises_on_odd_text(parts):
+    text = "".join(parts)
+    found = detect(text)
+    entry = {"plan_id": "t", "file": "t.txt", "city": found.city or "无锡市", "year": found.year or 2024,
+             "kind": found.kind, "title": found.title or "x"}
+    plan = build_plan(entry, text)
+    assert all(p.title for p in plan.priorities)
