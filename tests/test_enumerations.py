@@ -199,3 +199,13 @@ def test_reader_never_raises_on_odd_text(parts):
              "kind": found.kind, "title": found.title or "x"}
     plan = build_plan(entry, text)
     assert all(p.title for p in plan.priorities)
+
+
+def test_traditional_counts_and_issuer_city():
+    paragraph = "會議強調，下半年，全系統人員要奮力書寫好政治、目標、新高考、業務、整治、底線六張答卷，推動教育高質量發展。"
+    assert len(titles(paragraph)) == 6
+    review = "會議指出，2023年全縣教育取得新成效，一是辦學條件持續改善，二是教育質量穩步提升。"
+    assert titles(review, 2024) == []
+    text = ("永州市教育局召开教育重点工作年底冲刺视频调度会\n"
+            "11月10日上午，永州市教育局召开教育重点工作年底冲刺视频调度会，零陵区、祁阳市、新田县依次发言，局长主持会议并讲话。")
+    assert detect(text).city == "永州市"  # the issuer, not the first county that spoke

@@ -65,6 +65,8 @@ _CHROME = [
     r"^\S.{0,60}\.(docx?|pdf|wps)$",
     r"^[\u4e00-\u9fff]{2,10}(新闻网|融媒体中心|网)$",
     r"^(日期|时间|发布时间)[:：]?$",
+    # a public-information index table flattened to text: 索引号: | … | 分类: | |
+    r"^(索引号|分类|发文机关|发文日期|名称|文号|主题分类|发布机构|成文日期)\s*[:：]\s*\|",
 ]
 _CHROME_RE = [re.compile(p) for p in _CHROME]
 

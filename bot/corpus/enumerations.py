@@ -28,7 +28,9 @@ _ORDINAL = re.compile(rf"(?:(?<=^)|(?<=[，,；;。：:！？\s“])|(?=[{CN_DIG
 _FIRST_NEXT = re.compile(r"(?:(?<=^)|(?<=[，,；;。：:]))(首先|其次|再次|最后)[，,]?")
 _CIRCLED = re.compile(r"[①-⑳]")
 # An announced count: 八个方面 / 六大攻坚战 / "五个坚持" / 以下十个方面 / 三点意见 / 七项重点任务.
-_COUNT = re.compile(rf"[“\"]?([两{CN_DIGITS}]{{1,2}})\s*(?:个|大|项|点|方面|件)[\u4e00-\u9fff]{{0,6}}[”\"]?")
+_COUNT = re.compile(rf"[“\"]?([两{CN_DIGITS}]{{1,2}})\s*(?:个|大|项|点|方面|件|张|条)[\u4e00-\u9fff]{{0,6}}[”\"]?")
+# What an unquoted count may name when it closes a 、 list: 六张答卷, 三项任务 — not a term like 五项管理.
+_LIST_NOUN = re.compile(r"^[两一二三四五六七八九十]{1,2}\s*(?:个|大|项|点|方面|件|张|条)(答卷|清单|任务|行动|工程|攻坚战|战役|举措|重点|保障|目标|工作)")
 
 # Words that mark the coming year or a requirement, and words that mark a look back.
 _FORWARD = re.compile(r"强调|要求|提出|部署|指出[，,]?要|新的一年|今年|下半年|下一步|将|(?<![重主需只必])要|重点|任务|意见|着力|计划|打算")
@@ -62,6 +64,7 @@ def _lead_is_backward(lead: str, plan_year: int | None) -> bool:
     A bare earlier year opening the lead ("2022年，…") counts as a look back, the plan's own year
     ("2023年，全市教育工作将…") as a look ahead.
     """
+    lead = normalize(lead)  # 會議強調 is 会议强调
     marks: list[tuple[int, bool]] = [(m.start(), False) for m in _FORWARD.finditer(lead)]
     marks += [(m.start(), True) for m in _BACKWARD.finditer(lead)]
     for m in re.finditer(r"(20\d{2})\s*年", lead):
@@ -133,7 +136,7 @@ def _circled_marks(paragraph: str) -> list[tuple[int, int]]:
 
 
 def _sequence_marks(paragraph: str) -> list[tuple[int, int]]:
-    marks = [(m.start(), m.end(), m.group(1)) for m in _FIRST_NEXT.finditer(paragraph)]
+    marks = [(m.start(), m.end(), m.group(1)) for m in _FIRST_NEXT.finditer(normalize(paragraph))]
     if not marks or marks[0][2] != "首先" or not any(w in ("其次", "最后") for *_, w in marks[1:]):
         return []
     return [(s, e) for s, e, _ in marks]
@@ -181,7 +184,8 @@ def _announced(paragraph: str) -> tuple[int, list[str]] | None:
     is often a slogan inside the summary (四个重点, 四个保障); among equals the longer list wins."""
     colon_lists: list[tuple[int, list[str]]] = []
     comma_lists: list[tuple[int, list[str]]] = []
-    for m in _COUNT.finditer(paragraph):
+    norm = normalize(paragraph)  # same length: offsets found here cut the original (六張答卷 is 六张答卷)
+    for m in _COUNT.finditer(norm):
         count = _count_value(m.group(1))
         if count < 2:
             continue
@@ -195,8 +199,8 @@ def _announced(paragraph: str) -> tuple[int, list[str]] | None:
             if len(pieces) == count:
                 colon_lists.append((body_start, pieces))
                 continue
-        if paragraph[m.start()] not in "“\"":
-            continue  # 打好A、B、C“三大攻坚战” names its list in quotes; 双减及五项管理 is a term
+        if paragraph[m.start()] not in "“\"" and not _LIST_NOUN.match(norm[m.start():]):
+            continue  # 打好A、B、C“三大攻坚战” or …六张答卷 name their list; 双减及五项管理 is a term
         clause_start = max(paragraph.rfind(ch, 0, m.start()) for ch in "，,。；;：:") + 1
         pieces = re.split(r"、", paragraph[clause_start:m.start()])
         if len(pieces) == count and all(2 <= len(p.strip("“”\" ")) <= 20 for p in pieces):

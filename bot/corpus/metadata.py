@@ -97,7 +97,7 @@ def _headline(raw: str, cleaned: Cleaned) -> str | None:
     for line in lines:
         if line and not is_chrome(line) and is_title_line(line) and _TITLE_HINT.search(normalize(line)):
             return _tidy_title(line)
-    return next((ln for ln in cleaned.front if len(ln) <= 40 and not _DATE.search(ln)
+    return next((ln for ln in cleaned.front if len(ln) <= 40 and not _DATE.search(ln) and "|" not in ln
                  and not normalize(ln).rstrip().endswith((":", "："))), None)
 
 
@@ -204,8 +204,12 @@ def _spoken_names() -> dict[str, regions.Place]:
 _NOT_PLACES = re.compile(r"示范(县|区|市)|先行(县|区|市)|(试验|实验|集聚|开发|高新|保税|新|城|郊|矿|市|县|景|园|校|社|片|辖|山|库)区")
 
 
+_ISSUER_AFTER = re.compile(r"(教育局|教体局|教育体育局|教育和体育局|教育工委|人民政府|召开|举行)")
+
+
 def _first_named(text: str) -> regions.Place | None:
-    """The place named first in `text` (by official name, or 城步县 for an autonomous county)."""
+    """The issuing place (永州市教育局召开…, whoever else speaks later), else the place named first
+    (by official name, or 城步县 for an autonomous county), narrowed to a county of that city."""
     text = _NOT_PLACES.sub(lambda m: "　" * len(m.group()), text)
     found: list[tuple[int, regions.Place]] = []
     for place in regions.places_in_text(text):
@@ -219,6 +223,10 @@ def _first_named(text: str) -> regions.Place | None:
     found = [(at, p) for at, p in found if at >= 0]
     if not found:
         return None
+    issuing = [(at, p) for at, p in found
+               if _ISSUER_AFTER.match(text, at + len(p.name)) and text.startswith(p.name, at)]
+    if issuing:
+        return min(issuing, key=lambda f: (f[0], -len(f[1].name)))[1]
     first = min(found, key=lambda f: (f[0], -len(f[1].name)))[1]
     # 咸宁市委常委、县委书记…崇阳县: a county of the first-named city is the more exact answer
     inside = [p for _, p in sorted(found, key=lambda f: f[0]) if p.parent_city == first.name]
