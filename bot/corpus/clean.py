@@ -61,7 +61,7 @@ _CHROME = [
     r"^(注册|登录|公告|首页|正文)$",
     r"^!\[.*\]\(.*\)$",
     r"^\S{0,4}https?://\S+$",
-    r"\.(jpg|jpeg|png|gif|bmp|webp)$",
+    r"\.(jpg|jpeg|png|gif|bmp|webp)$|^\S{0,20}\.(jpg|jpeg|png|gif|bmp|webp)",
     r"^\S.{0,60}\.(docx?|pdf|wps)$",
     r"^[\u4e00-\u9fff]{2,10}(新闻网|融媒体中心|网)$",
     r"^(日期|时间|发布时间)[:：]?$",
@@ -194,6 +194,27 @@ def _drop_related_lists(lines: list[str]) -> list[str]:
     return out
 
 
+_MIXED = re.compile(r"^(?=.*[A-Za-z])(?=.*[\u4e00-\u9fff])\S{3,20}$")
+
+
+def _drop_watermarks(lines: list[str]) -> list[str]:
+    """A site stamps a short code into the text (Ah5中国通讯社): a mixed Latin/Chinese token that
+    stands alone on two or more lines is that stamp; it goes wherever it stands, glued ends included."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        if _MIXED.match(line):
+            counts[line] = counts.get(line, 0) + 1
+    marks = [m for m, n in counts.items() if n >= 2]
+    if not marks:
+        return lines
+    out = []
+    for line in lines:
+        for mark in marks:
+            line = line.replace(mark, "")
+        out.append(line.strip())
+    return out
+
+
 def _is_furniture(line: str) -> bool:
     return is_chrome(line) or bool(_BREADCRUMB.search(line.strip()))
 
@@ -314,7 +335,7 @@ def clean(raw: str) -> Cleaned:
     text = repair_page_numbers(text)
     lines = [ln.strip() for ln in text.split("\n")]
     lines = _drop_teasers(lines)
-    lines = _drop_captions(_drop_breadcrumb_list(_drop_contact_blocks(_drop_related_lists(lines))))
+    lines = _drop_captions(_drop_breadcrumb_list(_drop_contact_blocks(_drop_related_lists(_drop_watermarks(lines)))))
     lines = [_TRAILING_BYLINE.sub("", ln) for ln in lines if not _is_furniture(ln)]
     start = next((i for i, ln in enumerate(lines) if _is_long_paragraph(ln)), 0)
     front = [ln for ln in lines[:start] if ln]
