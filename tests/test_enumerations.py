@@ -213,7 +213,7 @@ def test_traditional_counts_and_issuer_city():
 
 def test_a_site_stamp_repeated_through_the_text_is_removed_but_years_are_not():
     text = ("某某区教育系统召开专题会议\n2023年\n10月16日，某某区教育系统干部职工集中收看开幕会，认真聆听报告，大家表示将深入学习领会。Ah5中国通讯社\n"
-            "图片1.jpgAh5中国通讯社\n大家认为，这是一次十分重要的大会，2023年以来全区教育发展取得新成效，各项工作稳步推进。\nAh5中国通讯社\n2023年\n")
+            "Ah5中国通讯社\n图片1.jpgAh5中国通讯社\n大家认为，这是一次十分重要的大会，2023年以来全区教育发展取得新成效，各项工作稳步推进。\nAh5中国通讯社\n2023年\n")
     entry = {"plan_id": "t", "file": "t.txt", "city": "无锡市", "year": 2023, "kind": "会议报道", "title": "x"}
     passages = "".join(p.text for p in build_plan(entry, text).passages)
     assert "Ah5" not in passages and ".jpg" not in passages
