@@ -1,6 +1,9 @@
 """trafilatura against readability-lxml as the main-content extractor for `add`, on the development set.
 
-Run: .venv/bin/python -m bench.extractor_compare [--runs 3]   (needs the bench extra: readability-lxml)
+Run: .venv/bin/python -m bench.extractor_compare [--runs 3]
+Needs readability-lxml, installed apart from the extras (pip's resolver trips over the lxml[html_clean]
+extra that it and trafilatura's justext both ask for):
+    .venv/bin/pip install -q --no-deps readability-lxml && .venv/bin/pip install -q chardet cssselect
 Each real document of tests/data/real/ is set inside one portal page layout — top bar, menu,
 breadcrumb, a sidebar of other news headlines, share bar, footer with 版权所有/ICP/地址/电话 — the way
 the bureau sites serve them. Both extractors then feed the same reader (same headline and date rule,
@@ -85,6 +88,10 @@ def main() -> None:
     print(f"documents {len(gold)}, runs {args.runs}; sidebar = other pages' headlines left in passages")
     print(f"{'layout':<6} {'extractor':<18} {'recall':>7} {'precision':>9} {'metadata':>8} {'furniture':>9} "
           f"{'sidebar':>7} {'ms/page':>8}")
+    try:
+        import readability  # noqa: F401 - only to say plainly what is missing
+    except ImportError:
+        raise SystemExit("readability-lxml is not installed: see this module's docstring") from None
     for layout in ("div", "table"):
         for name in EXTRACTORS:
             report, leaked, median = run_extractor(name, gold, args.runs, layout)
