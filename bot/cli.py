@@ -63,6 +63,16 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
+def _english() -> bool:
+    """Messages follow the user's locale: Chinese first, English for an English locale."""
+    import os
+
+    for name in ("PLANBRIEF_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        if value := os.environ.get(name):
+            return value.lower().startswith("en")
+    return False
+
+
 def cmd_plans(args, corpus) -> int:
     plans = [plan_summary(p) for p in corpus.plans]
     if args.json:
@@ -112,29 +122,83 @@ def cmd_show(args, corpus) -> int:
 
 
 def cmd_add(args, corpus) -> int:
-    from bot.corpus.fetch import FetchError, fetch, is_url
-    from bot.corpus.ingest import AddError, add_plan
+    from bot.corpus.fetch import FetchError, is_url
+    from bot.corpus.ingest import AddError, batch_files
 
-    fetched = None
+    paths = [Path(f) for f in args.files]
+    if len(args.files) == 1 and (is_url(args.files[0]) or not paths[0].is_dir()):
+        try:
+            entry = _add_one(args, corpus, args.files[0])
+        except (AddError, FetchError) as exc:
+            return _fail(_said(exc))
+        if args.json:
+            _print_json(entry)
+        else:
+            print(f"已加入：{entry['plan_id']}  {entry['city']} {entry['year']}「{entry['title']}」"
+                  f"（{entry['passages']} 段，{len(entry['priorities'])} 项重点）")
+        return 0
+    if args.title:
+        return _fail("--title 只能用于单个文件" if not _english() else "--title needs a single file")
+    files = batch_files(paths)
+    if not files:
+        return _fail("没有可添加的文件" if not _english() else "no files to add")
+    added, refused = [], []
+    for n, path in enumerate(files, 1):
+        _progress(n, len(files), path.name)
+        try:
+            added.append(_add_one(args, corpus, str(path)))
+            added[-1]["file_added"] = str(path)
+        except (AddError, FetchError) as exc:
+            refused.append({"file": str(path), "reason": _said(exc)})
+    sys.stderr.write("\n")
+    if args.json:
+        _print_json({"added": added, "refused": refused})
+    else:
+        _print_batch_table(added, refused)
+    return 0 if not refused else 1
+
+
+def _add_one(args, corpus, target: str) -> dict:
+    """One file or link through the add pipeline; a link is fetched first and its file removed after."""
+    from bot.corpus.fetch import fetch, is_url
+    from bot.corpus.ingest import add_plan
+
+    fetched = fetch(target, allow_private=args.allow_private) if is_url(target) else None
     try:
-        if is_url(args.file):
-            fetched = fetch(args.file, allow_private=args.allow_private)
-        path = fetched.path if fetched else Path(args.file)
-        entry = add_plan(corpus.seeds_dir, path, city=args.city, year=args.year, title=args.title,
-                         kind=args.kind, issuer=args.issuer, date=args.date,
-                         source_site=args.source or (fetched.site if fetched else None),
-                         original_name=fetched.url if fetched else None)
-    except (AddError, FetchError) as exc:
-        return _fail(str(exc))
+        return add_plan(corpus.seeds_dir, fetched.path if fetched else Path(target), city=args.city,
+                        year=args.year, title=args.title, kind=args.kind, issuer=args.issuer, date=args.date,
+                        source_site=args.source or (fetched.site if fetched else None),
+                        original_name=fetched.url if fetched else None)
     finally:
         if fetched:
             fetched.path.unlink(missing_ok=True)
-    if args.json:
-        _print_json(entry)
-    else:
-        print(f"已加入：{entry['plan_id']}  {entry['city']} {entry['year']}「{entry['title']}」"
-              f"（{entry['passages']} 段，{len(entry['priorities'])} 项重点）")
-    return 0
+
+
+def _said(exc: Exception) -> str:
+    """The refusal in the reader's language where the error carries an English wording."""
+    english = getattr(exc, "en", None)
+    return english if english and _english() else str(exc)
+
+
+def _progress(done: int, total: int, name: str) -> None:
+    """A one-line bar on stderr, redrawn in place, so stdout stays the summary (or JSON) alone."""
+    width = 24
+    filled = round(width * done / total)
+    sys.stderr.write(f"\r[{'#' * filled}{'-' * (width - filled)}] {done}/{total} {name[:40]:<40}")
+    sys.stderr.flush()
+
+
+def _print_batch_table(added: list[dict], refused: list[dict]) -> None:
+    english = _english()
+    header = ("file", "result", "plan / reason") if english else ("文件", "结果", "规划 / 原因")
+    rows = [(Path(e["file_added"]).name, "added" if english else "已加入",
+             f"{e['plan_id']}  {e['city']} {e['year']}「{e['title']}」") for e in added]
+    rows += [(Path(r["file"]).name, "refused" if english else "未加入", r["reason"]) for r in refused]
+    width = max(len(r[0]) for r in [header, *rows])
+    for row in [header, *rows]:
+        print(f"{row[0]:<{width}}  {row[1]:<7}  {row[2]}")
+    print(f"{len(added)} added, {len(refused)} refused" if english
+          else f"共 {len(added) + len(refused)} 个文件：加入 {len(added)}，未加入 {len(refused)}")
 
 
 def cmd_remove(args, corpus) -> int:
@@ -348,8 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("add", help="add a plan (.txt/.html/.docx, or an http(s) link) to the seeds folder")
-    p.add_argument("file", help="a file, or an http(s):// address to fetch")
+    p = sub.add_parser("add", help="add plans (.txt/.html/.docx/.pdf; files, a folder, or an http(s) link)")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="one or more files, a folder of them, or an http(s):// address")
     p.add_argument("--allow-private", action="store_true",
                    help="allow links to loopback/private addresses (off: a link cannot probe this host's network)")
     p.add_argument("--city")

@@ -27,7 +27,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.corpus import ingest
+from bot.corpus import formats, ingest
 from bot.corpus.fetch import FetchError, fetch
 from bot.telegram import render
 from bot.telegram import render_editor as re_
@@ -94,8 +94,8 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     doc = update.effective_message.document
     name = doc.file_name or "file"
     suffix = Path(name).suffix.lower()
-    if suffix not in ingest.SUPPORTED:
-        accepted = "、".join(sorted(ingest.SUPPORTED))
+    if suffix not in formats.SUPPORTED and suffix not in formats.CONVERTIBLE:  # .doc gets "how to convert"
+        accepted = "、".join(sorted(formats.SUPPORTED))
         await common.send(update, context, t(lang, "ed_bad_type", suffix=render.esc(suffix or "—"), accepted=accepted))
         return
     if doc.file_size and doc.file_size > MAX_DOWNLOAD:

@@ -10,30 +10,63 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.textnorm import normalize
+
 TERMINAL = "。！？；!?;"
 CLOSERS = "”’」』）)】"
 
-# Lines that are portal or page furniture wherever they appear.
+# Lines that are portal or page furniture wherever they appear. They are matched on the normalised line
+# (simplified, half-width, lower case), so a traditional repost's 來源 is the 来源 rule.
 _CHROME = [
     r"^当前位置[:：]",
+    r"^您(所在|现在)的位置[:：]",
     r"^欢迎访问.{0,30}(网站|网)$",
-    r"^\d+\.\s*(本站支持IPV6|繁体版|无障碍|English)",
-    r"^(本站支持IPV6|繁体版|简体版|无障碍浏览|English)$",
+    r"^\d+\.\s*(本站支持ipv6|繁体版|无障碍|english)",
+    r"^(本站支持ipv6|繁体版|简体版|无障碍浏览|english)$",
     r".*字号[:：].{0,12}$",
     r"^时间[:：].*来源[:：]",
     r"浏览次数",
     r"^扫一扫",
-    r"扫一扫在手机上查看",
-    r"^(返回顶部|打印本页|关闭窗口|分享到[:：]?.*|收藏本页|打印|关闭)$",
-    r"^(微信公众号|微信|微博|今日头条|抖音|头条号)$",
+    r"扫一扫在手机上(查看|打开)|扫一扫在手机打开",
+    # print, close, back-to-top, read-aloud and share buttons
+    r"^(返回顶部|打印本页|打印页面|打印此页|关闭窗口|收藏本页|打印|关闭|听全文|朗读本文|阅读下一篇|阅读上一篇)$",
+    r"^[—\-–]*\s*分享\s*[—\-–]*$|^分享到[:：]?.*",
+    r"^[—\-–·•]+$",
+    r"^(上一篇|下一篇)[:：]",
+    r"^返回.{0,12}首页$",
+    r"^本文链接[:：]",
+    r"^(微信公众号|微信|微博|今日头条|抖音|头条号|qq空间)$",
     r"^显示全部表格信息$",
-    r"^附件[:：]?\s*$",
+    r"^(附件|图片|视频)[:：]?\s*$",
+    r"^图为",
     r"由会员分享.*(在线阅读|搜索)",
+    r"^下面是小编为大家(整理|收集)的",
     r"^导读$",
     r"^[（(]摘选[)）]$",
     r"^…+$|^\.{3,}$",
     r"^[（(][\u4e00-\u9fff]{2,4}(整理|编辑|撰稿|供稿|报道|摄影|审核|校对)[)）]$",
     r"^(责任编辑|编辑|审核|校对|来源)[:：].{0,20}$",
+    # bylines: source / author / editor lines, alone or several on one line
+    r"^(作者|记者|通讯员|编审|供稿|摄影|来源|编辑|责任编辑|信息来源|撰稿人?|审核人?|供图|全媒体记者)[:：]",
+    r"^[（(](编辑|责任编辑|编审|记者|作者)[:：].*[)）]$",
+    r"^本文为.{0,20}(原创|稿件).{0,40}$",
+    # footers: copyright, licences, site map, screen-resolution advice, site-owner lines
+    r"版权所有|版权为.{0,30}所有|copyright|all rights reserved|icp备|icp证|公网安备|网站地图|分辨率",
+    r"营业执照|增值电信业务|新网备|备案号|网站标识码|网站安全检测",
+    r"^(主办单位|承办单位|协办单位|技术支持|投稿邮箱|网站主办)[:：]",
+    r"未经.{0,6}(同意|许可|授权).{0,10}(复制|转载|镜像)",
+    r"^(关于我们|联系我们|版权声明|免责声明|网站声明)",
+    r"^(地址|邮编|邮政编码|联系电话|电话|传真|邮箱|e-?mail)[:：]",
+    # a portal's sign-in strip, images and shared-file names
+    r"^(注册|登录|公告|首页|正文)$",
+    r"^!\[.*\]\(.*\)$",
+    r"^\S{0,4}https?://\S+$",
+    r"\.(jpg|jpeg|png|gif|bmp|webp)$|^\S{0,20}\.(jpg|jpeg|png|gif|bmp|webp)",
+    r"^\S.{0,60}\.(docx?|pdf|wps)$",
+    r"^[\u4e00-\u9fff]{2,10}(新闻网|融媒体中心|网)$",
+    r"^(日期|时间|发布时间)[:：]?$",
+    # a public-information index table flattened to text: 索引号: | … | 分类: | |
+    r"^(索引号|分类|发文机关|发文日期|名称|文号|主题分类|发布机构|成文日期)\s*[:：]\s*\|",
 ]
 _CHROME_RE = [re.compile(p) for p in _CHROME]
 
@@ -42,6 +75,14 @@ _CHROME_RE = [re.compile(p) for p in _CHROME]
 _PAGE_TEASER = re.compile(r"^[A-Z]\d{1,2}\s*版$")
 
 _PAGE_NUMBER = re.compile(r"\n(\d{1,3})、")
+
+# Some reposting sites gloss characters with their pinyin in brackets ("會(huì)議", "領(lǐng)導(dǎo)"); the
+# gloss is never part of the text, and left in place it splits every word it follows.
+_RUBY = re.compile(r"(?<=[\u3400-\u9fff])\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,6}\)")
+
+
+def strip_ruby(text: str) -> str:
+    return _RUBY.sub("", text)
 
 
 @dataclass
@@ -52,9 +93,130 @@ class Cleaned:
     paragraphs: list[str]
 
 
+_BULLET = re.compile(r"^[•·●▪◆■\s]+")
+
+
+CHROME_MAX = 200  # furniture is a line of a page's frame; a longer line is the author's prose
+
+
 def is_chrome(line: str) -> bool:
-    stripped = line.strip()
+    line = line.strip()
+    if len(line) > CHROME_MAX:
+        return False
+    stripped = _BULLET.sub("", normalize(line))
     return any(rx.search(stripped) for rx in _CHROME_RE)
+
+
+# A breadcrumb: "首页 > 新闻 > 正文", "首页>>图片新闻>>正文" (at least two separators, short crumbs).
+_BREADCRUMB = re.compile(r"^(\S{1,20}\s*(>>?|»|&gt;)\s*){2,}\S{0,30}$|^首页\s*(>>?|»)")
+# Buttons glued into the text by the page's print layout: 【打印本页】【关闭窗口】, and the empty
+# brackets they leave behind.
+_BUTTON_WORDS = r"打印本页|打印|关闭窗口|关闭|返回顶部|收藏本页|收藏|大|中|小"
+_INLINE_BUTTONS = re.compile(rf"【\s*({_BUTTON_WORDS})?\s*】|\[\s*({_BUTTON_WORDS})\s*\]")
+_CONTACT = re.compile(r"1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|[\w.+-]+@[\w-]+\.[\w.]+|[省市区县路街号楼]|^[A-Z\s]+$")
+# A reporter's or editor's name closing the last sentence: "……。(罗意)", "……。(宋武利 郭双)".
+_TRAILING_BYLINE = re.compile(r"(?<=[。！？”])\s*[（(](本网记者|[\u4e00-\u9fff]{2,4}(?:[\s、，,][\u4e00-\u9fff]{2,4}){0,3})[)）]\s*$")
+# Reposting sites double or mix punctuation (",,", ",、"); the text means one mark.
+_DOUBLED = re.compile(r"([,，])[,，]+|[,，]+(?=[、。；！？])|(?<=[、。；！？])[,，]+")
+
+
+def _drop_breadcrumb_list(lines: list[str]) -> list[str]:
+    """A numbered navigation list ("1. 首页 / 2. 推荐头条 / 3. 正文") is furniture, not items."""
+    out: list[str] = []
+    in_list = False
+    for line in lines:
+        if re.match(r"^\d+\.\s*首页$", line):
+            in_list = True
+            continue
+        if in_list and re.match(r"^\d+\.\s*\S{1,8}$", line):
+            continue
+        in_list = False
+        out.append(line)
+    return out
+
+
+def _drop_contact_blocks(lines: list[str]) -> list[str]:
+    """联系我们 and the short name/phone/e-mail/address lines under it, up to the next prose line."""
+    out: list[str] = []
+    skipping = False
+    for line in lines:
+        if len(line) <= 12 and normalize(line).startswith("联系我们"):
+            skipping = True
+            continue
+        if skipping:
+            if not line:
+                continue
+            if len(line) <= 40 and not any(p in line for p in "。；") and (_CONTACT.search(line) or len(line) <= 12):
+                continue
+            skipping = False
+        out.append(line)
+    return out
+
+
+_IMAGE_LINE = re.compile(r"^!\[.*\]\(.*\)$|\.(jpg|jpeg|png|gif|bmp|webp)$", re.IGNORECASE)
+
+
+def _drop_captions(lines: list[str]) -> list[str]:
+    """The short line under a picture is its caption (长武县2024年教育工作会现场), never a heading."""
+    out: list[str] = []
+    after_image = False
+    for line in lines:
+        if _IMAGE_LINE.search(line.strip()):
+            after_image = True
+            out.append(line)
+            continue
+        if after_image and line and len(line) <= 40 and not any(p in line for p in "。；！？"):
+            after_image = False
+            continue
+        if line:
+            after_image = False
+        out.append(line)
+    return out
+
+
+_RELATED = re.compile(r"^(相关阅读|相关新闻|相关文章|相关链接|推荐阅读|热点新闻|热门文章|最新动态|最新文章|猜你喜欢|更多新闻)[:：]?$")
+
+
+def _drop_related_lists(lines: list[str]) -> list[str]:
+    """相关阅读 with a run of short headline lines under it is the site's list of other pages."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if len(lines[i]) <= 12 and _RELATED.match(normalize(lines[i].strip())):
+            j = i + 1
+            while j < len(lines) and (not lines[j] or (len(lines[j]) <= 40 and "。" not in lines[j])):
+                j += 1
+            if j > i + 1:
+                i = j
+                continue
+        out.append(lines[i])
+        i += 1
+    return out
+
+
+_MIXED = re.compile(r"^(?=.*[A-Za-z])(?=.*[\u4e00-\u9fff])\S{3,20}$")
+
+
+def _drop_watermarks(lines: list[str]) -> list[str]:
+    """A site stamps a short code into the text (Ah5中国通讯社): a mixed Latin/Chinese token that
+    stands alone on two or more lines is that stamp; it goes wherever it stands, glued ends included."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        if _MIXED.match(line):
+            counts[line] = counts.get(line, 0) + 1
+    marks = [m for m, n in counts.items() if n >= 2]
+    if not marks:
+        return lines
+    out = []
+    for line in lines:
+        for mark in marks:
+            line = line.replace(mark, "")
+        out.append(line.strip())
+    return out
+
+
+def _is_furniture(line: str) -> bool:
+    return is_chrome(line) or bool(_BREADCRUMB.search(line.strip()))
 
 
 def repair_page_numbers(text: str) -> str:
@@ -150,12 +312,31 @@ def _trim_tail(paragraphs: list[str]) -> list[str]:
     return paragraphs[:end]
 
 
+# Markup left in a copied text (a blog editor's <p class="ql-block">): block tags end a line, the rest go.
+_BLOCK_TAG = re.compile(r"</?(p|div|br|section|article|h[1-6]|li|ul|ol|table|tr|td|th|blockquote)\b[^>]{0,200}>",
+                        re.IGNORECASE)
+_INLINE_TAG = re.compile(r"</?(span|strong|b|i|em|font|a|u|sup|sub|img)\b[^>]{0,300}>", re.IGNORECASE)
+_ENTITIES = {"&nbsp;": " ", "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": "\"", "&ldquo;": "“", "&rdquo;": "”"}
+
+
+def strip_markup(text: str) -> str:
+    if "<" not in text and "&" not in text:
+        return text
+    text = _INLINE_TAG.sub("", _BLOCK_TAG.sub("\n", text))
+    for entity, char in _ENTITIES.items():
+        text = text.replace(entity, char)
+    return text
+
+
 def clean(raw: str) -> Cleaned:
-    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
+    text = strip_markup(raw.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", ""))
+    text = _DOUBLED.sub(lambda m: m.group(1) or "", strip_ruby(text))
+    text = _INLINE_BUTTONS.sub("", text)
     text = repair_page_numbers(text)
     lines = [ln.strip() for ln in text.split("\n")]
     lines = _drop_teasers(lines)
-    lines = [ln for ln in lines if not is_chrome(ln)]
+    lines = _drop_captions(_drop_breadcrumb_list(_drop_contact_blocks(_drop_related_lists(_drop_watermarks(lines)))))
+    lines = [_TRAILING_BYLINE.sub("", ln) for ln in lines if not _is_furniture(ln)]
     start = next((i for i, ln in enumerate(lines) if _is_long_paragraph(ln)), 0)
     front = [ln for ln in lines[:start] if ln]
     body = [ln for ln in lines[start:] if ln]

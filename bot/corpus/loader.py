@@ -20,8 +20,9 @@ import filelock
 from bot.corpus import cache as corpus_cache
 from bot.corpus import regions
 from bot.corpus.clean import TERMINAL, clean
+from bot.corpus.enumerations import inline_priorities
 from bot.corpus.outline import parse, priorities
-from bot.models import Node, Passage, Plan, PlanMeta
+from bot.models import Node, Passage, Plan, PlanMeta, Priority
 from bot.textnorm import normalize
 
 MANIFEST = "manifest.json"
@@ -213,7 +214,22 @@ def build_plan(entry: dict, raw: str) -> Plan:
         pre_node.id = f"pre{n}"
         passages.extend(_cut(meta.plan_id, pre_node, (PREAMBLE_LABEL,), para))
     passages.extend(_passages_for(meta.plan_id, outline.tree, ()))
-    return Plan(meta, "\n".join(preamble), outline.tree, passages, priorities(outline.tree))
+    heads = priorities(outline.tree) or _inline_heads(preamble, outline.tree, meta.year)
+    return Plan(meta, "\n".join(preamble), outline.tree, passages, heads)
+
+
+def _inline_heads(preamble: list[str], tree: list[Node], year: int) -> list[Priority]:
+    """A report or speech without numbered headings lists its priorities inside paragraphs.
+
+    Only asked when the headings gave none, so a plan whose outline names its priorities keeps
+    exactly those; paragraphs under a review heading are never searched.
+    """
+    paragraphs = list(preamble)
+    for root in tree:
+        for node in root.walk():
+            if node.orientation != "backward" and node.text and node.kind != "item":
+                paragraphs.append(node.text)
+    return [Priority(item.title, ()) for item in inline_priorities(paragraphs, year or None)]
 
 
 def read_text(path: Path) -> str:

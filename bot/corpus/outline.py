@@ -23,7 +23,7 @@ _SECTION = re.compile(rf"^({_CN}[、.．])\s*(.+)$")
 _LABEL_ORDINAL = re.compile(rf"^([\u4e00-\u9fff]{{1,4}}?{_CN}[：:])\s*(.+)$")
 _SUBSECTION = re.compile(rf"^([（(]{_CN}[)）])\s*(.+)$")
 _ITEM_NUM = re.compile(r"^((\d{1,2})\s*[.．、]\s*)(?=\S)(.+)$")
-_ITEM_NUM_BARE = re.compile(r"^((\d{1,2}))(?=[\u4e00-\u9fff])(.+)$")
+_ITEM_NUM_BARE = re.compile(r"^((\d{1,2})\s?)(?=[\u4e00-\u9fff])(.+)$")
 _ITEM_SHI = re.compile(rf"^({_CN}是)(.+)$")
 _ITEM_DI = re.compile(rf"^(第{_CN}[，,、])\s*(.+)$")
 _SUBITEM = re.compile(r"^([（(]\d{1,2}[)）]|[①-⑳])\s*(.+)$")
@@ -34,8 +34,15 @@ _BACKWARD = re.compile(r"回顾|总结|完成情况|成绩|成效|进展情况|�
 _FORWARD = re.compile(r"任务|计划|安排|要点|打算|部署|思路|目标|举措|重点工作")
 _NEUTRAL = re.compile(r"^(体会|思考|认识|感悟)")
 
+# A plan's framing sections say how it thinks, not what it will do; a bare "工作目标"/"重点任务"
+# section is a container whose numbered children are the priorities.
+_FRAMING = re.compile(r"^(指导思想|工作思路|总体思路|总体要求|基本原则|工作原则)")
+_CONTAINER = re.compile(r"^((20\d{2}年)?(工作目标|主要目标|目标任务|主要任务|重点任务|重点工作|工作重点|工作任务|主要措施|工作措施|具体措施))$")
+
 # Item titles: the first sentence when it is a short heading-like clause ("加强政治理论学习。").
 _TITLE_MAX = 40
+# A paragraph this long may be a flattened docx whose numbering runs on in one line (split_inline).
+INLINE_SPLIT_MIN = 300
 
 
 @dataclass
@@ -116,6 +123,8 @@ def _cn_value(numeral: str) -> int:
 
 
 _INLINE_SECTION = re.compile(rf"({_CN})、")
+# A docx flattened onto one line glues the document title to its first item ("…工作要点1.全面…").
+_GLUED_TITLE = re.compile(r"(工作要点|工作计划|工作安排|实施方案)$")
 _INLINE_ITEM = re.compile(r"(\d{1,2})\s*[.．、]?\s*(?=[\u4e00-\u9fff])")
 
 
@@ -130,10 +139,22 @@ def split_inline(para: str) -> list[str]:
     heading_open_at: int | None = None
     i = 0
     while i < len(para):
-        prev = para[i - 1] if i else "。"
-        after_sentence = prev in TERMINAL or prev in "”」" and i >= 2 and para[i - 2] in TERMINAL
+        if not (para[i] in CN_NUM or para[i].isdigit()):  # only a numeral can open a cut
+            if para[i] in TERMINAL:
+                heading_open_at = None
+            i += 1
+            continue
+        # the characters before i, spaces skipped (a reflowed docx leaves "。 一、")
+        j = i - 1
+        while j >= 0 and para[j].isspace():
+            j -= 1
+        prev = para[j] if j >= 0 else "。"
+        after_sentence = prev in TERMINAL or prev in "”」" and j >= 1 and para[j - 1] in TERMINAL
+        tail = para[max(0, j - 5): j + 1]
+        after_title = next_item == 1 and bool(_GLUED_TITLE.search(tail))
         m = _INLINE_SECTION.match(para, i)
-        if m and (after_sentence or i == 0) and _cn_value(m.group(1)) == next_section:
+        glued = next_section == 1 and bool(_GLUED_TITLE.search(tail))
+        if m and (after_sentence or i == 0 or glued) and _cn_value(m.group(1)) == next_section:
             cuts.append(i)
             next_section += 1
             heading_open_at = i
@@ -142,7 +163,7 @@ def split_inline(para: str) -> list[str]:
         m = _INLINE_ITEM.match(para, i)
         if m and int(m.group(1)) == next_item and not (i and para[i - 1].isdigit()):
             in_heading = heading_open_at is not None and i - heading_open_at <= 60 and prev not in ",，、"
-            if after_sentence or in_heading:
+            if after_sentence or in_heading or after_title:
                 cuts.append(i)
                 next_item += 1
                 heading_open_at = None
@@ -227,7 +248,7 @@ def parse(paragraphs: list[str], default: Orientation = "forward") -> Outline:
     """Build the tree with a rank stack: a block closes every open block of equal or lower rank."""
     expanded: list[str] = []
     for para in paragraphs:
-        expanded.extend(split_inline(para) if len(para) > 1000 else [para])
+        expanded.extend(split_inline(para) if len(para) > INLINE_SPLIT_MIN else [para])
 
     preamble: list[str] = []
     roots: list[Node] = []
@@ -313,8 +334,20 @@ def priorities(tree: list[Node]) -> list[Priority]:
                 heads.extend(c for c in node.children if c.kind == "section" and c.orientation == "forward")
         elif node.kind == "section" and node.orientation == "forward":
             heads.append(node)
-    result = []
+    if not heads:
+        # a flat list of numbered items with no headings above them (县教育局工作要点 1. … 2. …)
+        flat = [n for n in tree if n.kind == "item" and n.label.strip()]
+        if len(flat) >= 2:
+            return [Priority(n.title, ()) for n in flat]
+    heads = [h for h in heads if not _FRAMING.match(h.title)]
+    expanded: list[Node] = []
     for head in heads:
+        listed = [c for c in head.children if c.kind in ("item", "section") and c.title]
+        expanded.extend(listed if _CONTAINER.match(head.title) and listed else [head])
+    if len(expanded) == 1 and not expanded[0].label and expanded[0].kind == "section":
+        return []  # one unnumbered heading is a subtitle or slogan (踔厉奋发 笃行不怠), not a list
+    result = []
+    for head in expanded:
         items = tuple(c.title for c in head.children if c.kind in ("item", "section") and c.title)
-        result.append(Priority(head.heading, items))
+        result.append(Priority(head.heading if head.kind != "item" else head.title, items))
     return result

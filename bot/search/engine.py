@@ -365,9 +365,11 @@ class SearchEngine:
         if not is_cjk(part[0]):
             fixed = lex.homophone(part) if part.isalpha() else None
             return (fixed, "pinyin") if fixed else (part, None)
+        if len(part) >= 3 and self._phrase_present(part):
+            return part, None  # it stands in the corpus as typed: never "correct" it to a neighbour
         uncovered = self._uncovered(part)
         if not uncovered:
-            if len(part) >= 3 and not self._phrase_present(part):
+            if len(part) >= 3:
                 near = lex.near(part, policy_only=True)
                 if near:
                     return near[0], "near"

@@ -1,0 +1,331 @@
+"""Headline priorities written inside a paragraph, the way news reports and speeches list them.
+
+A bureau's plan numbers its priorities as headings (一、 （一） 1.), which the outline parser reads. A
+report of the same conference runs them into one paragraph: 一要…；二要…, 第一，…第二，…, 首先…其次…,
+①②③; 突出党建引领…；突出质量提升…；… (a parallel prefix); 重点抓好以下八个方面的工作：…；…
+or 打好A、B、C…“六大攻坚战” (an announced count). This module finds those lists, and tells a
+list that plans the coming year from one that reviews the last (会议指出，2022年…一是…).
+
+Only forms are recognised, never particular words of a particular plan, so the same rules hold for a
+report they have not seen.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.textnorm import normalize
+
+CN_DIGITS = "一二三四五六七八九十"
+_CLAUSE_END = "，,；;。！？!?：:"
+_MIN_ITEMS = 2
+_TITLE_MAX = 40
+
+# 一是 / 一要 / 一是要 / 第一， — the ordinal run must start at 一 and go on in order.
+# 一是 / 一要 may follow their subject directly (各学校一是要…); 第一， and the rest follow a clause mark.
+_ORDINAL = re.compile(rf"(?:(?<=^)|(?<=[，,；;。：:！？\s“])|(?=[{CN_DIGITS}](?:是|要)))(第?)([{CN_DIGITS}])(是要|是|要|[，,、])")
+_FIRST_NEXT = re.compile(r"(?:(?<=^)|(?<=[，,；;。：:]))(首先|其次|再次|最后)[，,]?")
+_CIRCLED = re.compile(r"[①-⑳]")
+# An announced count: 八个方面 / 六大攻坚战 / "五个坚持" / 以下十个方面 / 三点意见 / 七项重点任务.
+_COUNT = re.compile(rf"[“\"]?([两{CN_DIGITS}]{{1,2}})\s*(?:个|大|项|点|方面|件|张|条)[\u4e00-\u9fff]{{0,6}}[”\"]?")
+# What an unquoted count may name when it closes a 、 list: 六张答卷, 三项任务 — not a term like 五项管理.
+_LIST_NOUN = re.compile(r"^[两一二三四五六七八九十]{1,2}\s*(?:个|大|项|点|方面|件|张|条)(答卷|清单|任务|行动|工程|攻坚战|战役|举措|重点|保障|目标|工作)")
+
+# Words that mark the coming year or a requirement, and words that mark a look back.
+_FORWARD = re.compile(r"强调|要求|提出|部署|指出[，,]?要|新的一年|今年|下半年|下一步|将|(?<![重主需只必])要|重点|任务|意见|着力|计划|打算")
+_BACKWARD = re.compile(r"过去|去年|一年来|以来|回顾|回首|总结|取得|成绩|成效|荣获|获得|完成|上半年")
+
+
+@dataclass(frozen=True)
+class InlineItem:
+    """One listed priority: its short title (the opening clause) and the whole listed text."""
+
+    title: str
+    text: str
+
+
+def _cn_value(numeral: str) -> int:
+    return CN_DIGITS.index(numeral) + 1
+
+
+def _clause(text: str) -> str:
+    """The opening clause of an item, without a leading 要/是, cut to a citable length."""
+    text = text.strip().lstrip("，,、：: ")
+    text = re.sub(r"^(是要|是|要)(?=[\u4e00-\u9fff“])", "", text)
+    end = next((i for i, ch in enumerate(text) if ch in _CLAUSE_END), len(text))
+    head = text[:end].strip()
+    return head if len(head) <= _TITLE_MAX else head[:_TITLE_MAX] + "…"
+
+
+def _lead_is_backward(lead: str, plan_year: int | None) -> bool:
+    """The last direction word before a list decides: 会议强调… is forward, 过去一年…取得 backward.
+
+    A bare earlier year opening the lead ("2022年，…") counts as a look back, the plan's own year
+    ("2023年，全市教育工作将…") as a look ahead.
+    """
+    lead = normalize(lead)  # 會議強調 is 会议强调
+    marks: list[tuple[int, bool]] = [(m.start(), False) for m in _FORWARD.finditer(lead)]
+    marks += [(m.start(), True) for m in _BACKWARD.finditer(lead)]
+    for m in re.finditer(r"(20\d{2})\s*年", lead):
+        if plan_year:
+            marks.append((m.start(), int(m.group(1)) < plan_year))
+    if not marks:
+        return False
+    return max(marks)[1]
+
+
+def _lead_before(paragraph: str, start: int) -> str:
+    """The sentence that introduces a list at `start`: back to the previous full stop, or one more
+    sentence when the list opens its own sentence (……取得了显著成效。一是……)."""
+    before = paragraph[:start]
+    stops = [i for i, ch in enumerate(before) if ch in "。！？!?"]
+    if not stops:
+        return before
+    last = stops[-1]
+    if before[last + 1:].strip(" “") == "":
+        prior = stops[-2] + 1 if len(stops) > 1 else 0
+        return before[prior:]
+    return before[last + 1:]
+
+
+def _ordinal_runs(paragraph: str) -> list[tuple[int, list[str]]]:
+    """一是…二是…三是… (or 一要, 第一，, ①②③, 首先…其次…最后) in order, as (start, item texts).
+
+    A report may list last year's results (一是…二是…) and this year's tasks (一要…二要…) in one
+    paragraph: every run is returned, and the direction of each is judged on its own."""
+    runs: list[tuple[int, list[str]]] = []
+    for marks in [*_ordinal_marks(paragraph), _circled_marks(paragraph), _sequence_marks(paragraph)]:
+        if len(marks) >= _MIN_ITEMS:
+            ends = [m[0] for m in marks[1:]] + [_run_end(paragraph, marks[-1][1])]
+            runs.append((marks[0][0], [paragraph[m[1]:end] for m, end in zip(marks, ends, strict=True)]))
+    return sorted(runs)
+
+
+def _run_end(paragraph: str, start: int) -> int:
+    """The last item runs to its sentence end."""
+    m = re.search(r"[。！？!?]", paragraph[start:])
+    return start + m.end() if m else len(paragraph)
+
+
+def _ordinal_marks(paragraph: str) -> list[list[tuple[int, int]]]:
+    """Each ordinal run (一是 二是 …, 第一， 第二， …) as mark spans; overlapping runs keep the longest."""
+    runs: list[list[tuple[int, int]]] = []
+    for m in _ORDINAL.finditer(paragraph):
+        if _cn_value(m.group(2)) != 1:
+            continue
+        style = (m.group(1), m.group(3)[:1])
+        if style[0] == "" and style[1] in "，,、":
+            continue  # "一，" alone is not an ordinal; 第一， is
+        run = [(m.start(), m.end())]
+        for n in _ORDINAL.finditer(paragraph, m.end()):
+            if (n.group(1), n.group(3)[:1]) == style and _cn_value(n.group(2)) == len(run) + 1:
+                run.append((n.start(), n.end()))
+        if len(run) >= _MIN_ITEMS:
+            runs.append(run)
+    kept: list[list[tuple[int, int]]] = []
+    for run in sorted(runs, key=len, reverse=True):
+        if all(run[-1][1] <= other[0][0] or run[0][0] >= other[-1][1] for other in kept):
+            kept.append(run)
+    return kept
+
+
+def _circled_marks(paragraph: str) -> list[tuple[int, int]]:
+    marks = [(m.start(), m.end()) for m in _CIRCLED.finditer(paragraph)]
+    return marks if [paragraph[s] for s, _ in marks] == list("①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"[: len(marks)]) else []
+
+
+def _sequence_marks(paragraph: str) -> list[tuple[int, int]]:
+    marks = [(m.start(), m.end(), m.group(1)) for m in _FIRST_NEXT.finditer(normalize(paragraph))]
+    if not marks or marks[0][2] != "首先" or not any(w in ("其次", "最后") for *_, w in marks[1:]):
+        return []
+    return [(s, e) for s, e, _ in marks]
+
+
+def _common_prefix(parts: list[str]) -> str:
+    first = parts[0]
+    n = 0
+    while n < len(first) and all(len(p) > n and p[n] == first[n] for p in parts):
+        n += 1
+    return first[:n]
+
+
+def _parallel(pieces: list[str], min_prefix: int) -> tuple[int, list[str]] | None:
+    """Pieces 2..n open with one prefix (突出/坚持/聚焦/要强化); the first piece carries a lead-in and
+    then the same prefix. Returns (offset of the list inside the first piece, item texts)."""
+    if len(pieces) < 3:
+        return None
+    rest = [p.strip() for p in pieces[1:]]
+    prefix = _common_prefix([normalize(p) for p in rest])
+    prefix = re.sub(r"[^\u4e00-\u9fff]+$", "", prefix)
+    if len(prefix) < min_prefix:
+        return None
+    first = normalize(pieces[0])
+    for size in range(min(len(prefix), 6), min_prefix - 1, -1):
+        at = _prefix_at(first, prefix[:size])
+        if at >= 0:
+            return at, [pieces[0][at:], *rest]
+    return None
+
+
+def _prefix_at(first: str, prefix: str) -> int:
+    """Where the list starts in its first piece: the last place the prefix opens a clause (陈珊强调，要…),
+    else its first occurrence after a lead-in verb (全体干部职工要坚持…, 要做好抓…)."""
+    at = -1
+    for m in re.finditer(re.escape(prefix), first):
+        if m.start() == 0 or first[m.start() - 1] in "，,：:；;“ ":
+            at = m.start()
+    return at if at >= 0 else first.find(prefix)
+
+
+def _announced(paragraph: str) -> tuple[int, list[str]] | None:
+    """A count with its list: "八个方面的工作：A；B；…" (N pieces after the colon) or
+    "打好A、B、…“六大攻坚战”" (N pieces before the count). A colon list wins over a 、 list, which
+    is often a slogan inside the summary (四个重点, 四个保障); among equals the longer list wins."""
+    colon_lists: list[tuple[int, list[str]]] = []
+    comma_lists: list[tuple[int, list[str]]] = []
+    norm = normalize(paragraph)  # same length: offsets found here cut the original (六張答卷 is 六张答卷)
+    for m in _COUNT.finditer(norm):
+        count = _count_value(m.group(1))
+        if count < 2:
+            continue
+        after = paragraph[m.end():]
+        colon = re.match(r"[\u4e00-\u9fff“”\"]{0,12}?[：:]", after)
+        if colon:
+            body_start = m.end() + colon.end()
+            body = paragraph[body_start:]
+            end = re.search(r"[。！？!?]", body)
+            pieces = re.split(r"[；;]", body[: end.start()] if end else body)
+            if len(pieces) == count:
+                colon_lists.append((body_start, pieces))
+                continue
+        if paragraph[m.start()] not in "“\"" and not _LIST_NOUN.match(norm[m.start():]):
+            continue  # 打好A、B、C“三大攻坚战” or …六张答卷 name their list; 双减及五项管理 is a term
+        clause_start = max(paragraph.rfind(ch, 0, m.start()) for ch in "，,。；;：:") + 1
+        pieces = re.split(r"、", paragraph[clause_start:m.start()])
+        if len(pieces) == count and all(2 <= len(p.strip("“”\" ")) <= 20 for p in pieces):
+            comma_lists.append((clause_start, pieces))
+    for found in (colon_lists, comma_lists):
+        if found:
+            return max(found, key=lambda f: len(f[1]))
+    return None
+
+
+def _count_value(numeral: str) -> int:
+    if numeral == "两":
+        return 2
+    if numeral == "十":
+        return 10
+    if numeral.startswith("十"):
+        return 10 + _cn_value(numeral[1])
+    if len(numeral) == 1:
+        return _cn_value(numeral)
+    return 0
+
+
+def _sentences(paragraph: str) -> list[tuple[int, str]]:
+    return [(m.start(), m.group()) for m in re.finditer(r"[^。！？!?]+[。！？!?]?", paragraph)]
+
+
+_MANNER = re.compile(r"^(更加|更|进一步|不断|全面|切实|大力)")
+
+
+def _is_action(piece: str) -> bool:
+    """A 、 list of priorities names actions (强化教书育人这一职责); 更加良好的状态、更加务实的作风
+    is a manner of working, a noun phrase with 的."""
+    piece = normalize(piece.strip())
+    return len(piece) >= 4 and "的" not in piece and not _MANNER.match(piece)
+
+
+def _requirement_run(paragraph: str) -> tuple[int, list[str]] | None:
+    """会议强调，要…。要…；要…。: three or more sentences (or ；-pieces) that open with 要 are the
+    listed requirements; a piece in between that does not is the previous one's continuation."""
+    pieces = [(m.start(), m.group()) for m in re.finditer(r"[^。；;！？!?]+[。；;！？!?]?", paragraph)]
+    starts: list[int] = []
+    for n, (pos, piece) in enumerate(pieces):
+        text = normalize(piece)
+        lead = len(text) - len(text.lstrip())
+        if text.lstrip().startswith("要"):
+            starts.append(pos + lead)
+        elif not starts and n <= 1 and (m := re.match(r"^\s*[^，,。]{0,20}[，,]\s*要", text)):
+            starts.append(pos + m.end() - 1)  # 杭莺要求，要… / 会议强调，要…
+    if len(starts) < 3:
+        return None
+    end = _run_end(paragraph, starts[-1])
+    return starts[0], [paragraph[a:b] for a, b in zip(starts, [*starts[1:], end], strict=True)]
+
+
+def _comma_parallel(sentence: str) -> tuple[int, list[str]] | None:
+    """强化担当意识，练就…，强化攻坚意识，提振…，强化创新意识，…: one two-character word opening
+    (or nearly opening: 切实强化) every other clause, at least three times, each item one or two clauses."""
+    clauses = [(m.start(), m.group()) for m in re.finditer(r"[^，,]+", sentence.rstrip("。！？!?"))]
+    norm = [normalize(c) for _, c in clauses]
+    for key in dict.fromkeys(n.strip()[:2] for n in norm):
+        if not re.fullmatch(r"[\u4e00-\u9fff]{2}", key):
+            continue
+        opens = [i for i, n in enumerate(norm) if n.strip().startswith(key)]
+        before = [i for i, n in enumerate(norm[: opens[0] if opens else 0]) if 0 < n.strip().find(key) <= 2]
+        opens = before[-1:] + opens  # the first may carry an adverb: 切实强化…
+        if len(opens) < 3 or any(b - a > 2 for a, b in zip(opens, opens[1:], strict=False)):
+            continue
+        if len(clauses) - opens[-1] > 2:
+            continue
+        bounds = [*opens, len(clauses)]
+        items = [",".join(c for _, c in clauses[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+        first = clauses[opens[0]]
+        return first[0] + normalize(first[1]).find(key), items
+    return None
+
+
+def find_lists(paragraph: str) -> list[tuple[int, list[str]]]:
+    """Every inline list in a paragraph as (start offset, item texts), the strongest form first:
+    ordinals, then announced counts, then parallel prefixes between ；, across sentences, between 、
+    and between ，."""
+    if runs := _ordinal_runs(paragraph):
+        return runs
+    if found := _announced(paragraph):
+        return [found]
+    lists: list[tuple[int, list[str]]] = []
+    for start, sentence in _sentences(paragraph):
+        pieces = re.split(r"[；;]", sentence.rstrip("。！？!?"))
+        if (hit := _parallel(pieces, 1)) is not None:
+            lists.append((start + hit[0], hit[1]))
+    if lists:
+        return lists
+    sentences = _sentences(paragraph)
+    for i in range(len(sentences) - 2):
+        group = [s for _, s in sentences[i:]]
+        for size in range(len(group), 2, -1):
+            # sentences opening alike: 要以…。要以…。要以…。
+            hit = _parallel(group[:size], 2)
+            if hit is not None and hit[0] <= 30:
+                return [(sentences[i][0] + hit[0], hit[1])]
+    if (run := _requirement_run(paragraph)) is not None:
+        return [run]
+    for start, sentence in _sentences(paragraph):
+        for clause_m in re.finditer(r"[^，,。；;：:]+", sentence):
+            pieces = clause_m.group().split("、")
+            if (hit := _parallel(pieces, 2)) is not None and all(_is_action(p) for p in pieces):
+                return [(start + clause_m.start() + hit[0], hit[1])]
+        if (hit := _comma_parallel(sentence)) is not None:
+            return [(start + hit[0], hit[1])]
+    return []
+
+
+def _narrated(texts: list[str]) -> bool:
+    """首先学习了…其次传达了…最后进行了…: items told in the past (了) record what a meeting did."""
+    return sum("了" in t for t in texts) * 2 > len(texts)
+
+
+def inline_priorities(paragraphs: list[str], plan_year: int | None) -> list[InlineItem]:
+    """The forward-looking inline lists of a plan's paragraphs, flattened into items in order."""
+    items: list[InlineItem] = []
+    for paragraph in paragraphs:
+        for start, texts in find_lists(paragraph):
+            if _lead_is_backward(_lead_before(paragraph, start), plan_year) or _narrated(texts):
+                continue
+            for text in texts:
+                title = _clause(text)
+                if len(title) >= 2:
+                    items.append(InlineItem(title, text.strip()))
+    return items
