@@ -247,3 +247,18 @@ async def test_published_plan_leads_the_next_digest_in_scope_only(fake_api, desk
     assert news.index("🆕") < news.index("聚焦") if "聚焦" in news else True, news
     assert other and "南通" not in other and "🆕" not in other
     assert fake_api.duplicates() == {}
+
+
+async def test_editor_publishes_a_pdf(fake_api, desk, seeds, tmp_path):
+    from tests.test_formats import write_pdf
+
+    pdf = tmp_path / "扬州.pdf"
+    write_pdf(pdf)
+    async with desk():
+        card = await send_file(fake_api, EDITOR, pdf.name, pdf.read_bytes())
+        assert "预览" in card.text and "扬州市" in card.text and "坚持立德树人" in card.text
+        assert "扬州市教育局文件" not in card.text and "— 1 —" not in card.text  # running lines are gone
+        done = await press(fake_api, EDITOR, card, "收录")
+        assert "已收录" in done.text
+        listing = await say(fake_api, EDITOR, "/city 扬州")
+        assert "扬州市教育局2024年工作要点" in listing.text

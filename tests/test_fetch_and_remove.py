@@ -26,10 +26,22 @@ PAGE = ("<html><head><title>某某网站 - 首页</title></head><body><div class
 BIG = 21 * 1024 * 1024
 
 
+def _pdf() -> bytes:
+    import tempfile
+
+    from tests.test_formats import write_pdf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "plan.pdf"
+        write_pdf(path)
+        return path.read_bytes()
+
+
 class _Site(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - the stdlib's name
         routes = {
             "/plan.html": (200, "text/html; charset=utf-8", PAGE),
+            "/files/yangzhou.pdf": (200, "application/pdf", _pdf()),
             "/picture.png": (200, "image/png", b"\x89PNG\r\n"),
             "/gone": (404, "text/html", b"nope"),
         }
@@ -94,6 +106,15 @@ def test_add_html_from_url(seeds, site, capsys):
     assert entry["city"] == "常州市" and entry["year"] == 2024
     assert entry["original_file"].endswith("/plan.html") and entry["source_site"] == "127.0.0.1"
     assert entry["plan_id"] in {p.plan_id for p in load_corpus(seeds).plans}
+
+
+def test_add_pdf_from_url(seeds, site, capsys):
+    code, out, err = _run(capsys, "--seeds", str(seeds), "add", f"{site}/files/yangzhou.pdf", "--allow-private",
+                          "--json")
+    assert code == 0, err
+    entry = json.loads(out)
+    assert entry["city"] == "扬州市" and entry["title"] == "扬州市教育局2024年工作要点"
+    assert [p["title"] for p in entry["priorities"]][:2] == ["一、坚持立德树人", "二、促进教育公平"]
 
 
 @pytest.mark.parametrize(("path", "flags", "message"), [
