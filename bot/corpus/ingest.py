@@ -16,6 +16,15 @@ from pathlib import Path
 
 from bot.corpus import formats, regions
 from bot.corpus.clean import clean
+from bot.corpus.limits import (
+    Deadline,
+    LimitError,
+    Limits,
+    check_file,
+    check_text,
+    check_zip_members,
+    parse_deadline,
+)
 from bot.corpus.loader import CorpusError, build_plan, manifest_lock, read_manifest, read_text, write_manifest
 from bot.corpus.metadata import detect, kind_of
 from bot.models import Plan
@@ -45,10 +54,17 @@ class AddError(Exception):
         self.en = en or message
 
 
-def extract_text(path: Path) -> str:
+def extract_text(path: Path, limits: Limits | None = None) -> str:
+    limits = limits or Limits.from_env()
     try:
-        return formats.extract_text(path)
-    except formats.FormatError as exc:
+        if path.exists():
+            check_file(path, limits)
+            if path.suffix.lower() == ".docx":
+                check_zip_members(path, limits)
+        text = formats.extract_text(path)
+        check_text(text, path.name, limits)
+        return text
+    except (formats.FormatError, LimitError) as exc:
         raise AddError(exc.zh, exc.en) from exc
     except Exception as exc:  # noqa: BLE001 - any parser failure means "unreadable", said plainly
         raise AddError(f"文件无法读取（{type(exc).__name__}）：{path.name}",
@@ -110,7 +126,19 @@ def prepare_plan(
     original_name: str | None = None,
 ) -> Draft:
     """Read, detect metadata, validate and parse; writes nothing. Raises AddError with the reason."""
-    text = extract_text(file)
+    limits = Limits.from_env()
+    try:
+        with parse_deadline(limits.max_parse_seconds, file.name) as deadline:
+            return _prepare(file, limits, deadline, city=city, year=year, title=title, kind=kind, issuer=issuer,
+                            date=date, source_site=source_site, original_name=original_name)
+    except LimitError as exc:
+        raise AddError(exc.zh, exc.en) from exc
+
+
+def _prepare(file: Path, limits: Limits, deadline: Deadline, *, city, year, title, kind, issuer, date,
+             source_site, original_name) -> Draft:
+    text = extract_text(file, limits)
+    deadline.check()
     if not normalize(text).strip():
         raise AddError(f"文件是空的：{file.name}", f"the file is empty: {file.name}")
     cleaned = clean(text)
@@ -118,6 +146,7 @@ def prepare_plan(
         raise AddError(f"文件里没有可用的正文（清理后不足 50 字）：{file.name}",
                        f"no usable text in {file.name} (under 50 characters once cleaned)")
     found = detect(text)
+    deadline.check()
     city_given = city is not None
     city = city or found.city
     year = year if year is not None else found.year
@@ -153,6 +182,7 @@ def prepare_plan(
         "added_by": "planbrief add",
     }
     plan = build_plan(entry, text)  # parse before writing anything
+    deadline.check()
     if not plan.passages:
         raise AddError(f"解析后没有任何段落：{file.name}", f"no passages after parsing {file.name}")
     warnings = [] if plan.priorities else ["no_priorities"]
