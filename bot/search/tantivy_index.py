@@ -1,0 +1,359 @@
+"""The passage index on tantivy: one document a passage, changed one plan at a time.
+
+Why tantivy: the hand-written CSR index (now bench/csr_index.py, the benchmark's baseline) rebuilt
+everything when one plan arrived, scored every candidate of a common bigram, and grew to hundreds of
+megabytes on disk; tantivy gives segments, deletes by term, block-max pruning top-k and compressed
+postings and stored documents.
+
+Documents carry the project's own tokens, space-joined and indexed with tantivy's whitespace tokenizer
+so tantivy never re-segments Chinese: `words` holds the word-field terms and the clause bigrams (their
+`~` prefix keeps the two apart, as in bot.search.tokenize; one tantivy field so both share one length
+norm, as they did in the baseline), with positions; `heading` holds the section path's tokens and is
+boosted by HEADING_WEIGHT at query time. `plan` (raw, for deletes and the --plan/--city/--year filter
+as a plan-id set), `place` (a facet /province/city/county), `year` and `ord` (fast fields; `ord` breaks
+score ties in corpus order) and a stored JSON payload (the passage itself) complete a document.
+
+The vocabulary the query side needs (segmentation dictionary, single characters, pinyin table) is a
+small sidecar, `state.json`, updated per plan together with each plan's content hash; document
+frequencies come from tantivy (`Searcher.doc_freq`). A `TantivyIndex` object is one snapshot: `sync`
+returns a new one over a new searcher, and queries holding the old one finish on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tantivy
+
+from bot.models import Passage, Plan, PlanMeta
+from bot.search.fuzzy import word_pinyin
+from bot.search.tokenize import CLAUSE, IndexTokenizer, clause_terms, is_cjk
+from bot.textnorm import normalize
+
+FORMAT = 2
+UNIT, SEP = "\x1f", "\x1e"  # the stored payload: fields joined by UNIT, section levels by SEP
+HEADING_WEIGHT = 0.5  # a heading word counts half a body word (the baseline's BM25F weight)
+ORIENT = ("forward", "backward", "neutral")
+PLAN_SHIFT = 20  # ord = plan sequence << PLAN_SHIFT | passage position: corpus order, stable across adds
+SCAN = 200  # candidates read per query: the relative cutoff and `total` are computed over these
+PHRASE_SCAN = 300
+PHRASE_BATCH = 50
+BULK_HEAP = 256_000_000
+SMALL_HEAP = 50_000_000
+STATE = "state.json"
+
+
+class IndexBusy(RuntimeError):
+    """Another process holds the index's writer lock; the caller serves what it has and retries."""
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("words", tokenizer_name="ws", index_option="position")
+    sb.add_text_field("heading", tokenizer_name="ws", index_option="position")
+    sb.add_text_field("plan", tokenizer_name="raw", index_option="basic")
+    sb.add_facet_field("place")
+    sb.add_integer_field("year", indexed=True, fast=True)
+    sb.add_unsigned_field("ord", fast=True)
+    sb.add_bytes_field("doc", stored=True)
+    return sb.build()
+
+
+SCHEMA = _schema()
+_WS = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
+
+
+def plan_hash(plan: Plan) -> str:
+    """What the plan's documents depend on: its metadata and every passage (a /fix re-indexes it).
+
+    One join and one SHA-256 a plan: every plan is hashed at every sync, so this must stay cheap
+    (about 0.1 s for 5,000 plans) for an added plan to be served within a second.
+    """
+    digest = hashlib.sha256(json.dumps(plan.meta.as_dict(), ensure_ascii=False, sort_keys=True).encode())
+    unit, field_ = "\x1e", "\x1f"
+    digest.update(unit.join(field_.join((p.id, "\x1d".join(p.section), p.orientation, p.node_id, p.text))
+                            for p in plan.passages).encode())
+    return f"{FORMAT}:{digest.hexdigest()[:24]}"
+
+
+@dataclass
+class Candidate:
+    """One scored document: `tie` orders equal scores by corpus position, `address` fetches it."""
+
+    address: tantivy.DocAddress
+    tie: int
+    score: float
+
+
+@dataclass
+class State:
+    """The sidecar: plans in corpus order with their hash and sequence, and the query-side lexicon."""
+
+    plans: list[dict] = field(default_factory=list)  # {"meta": PlanMeta dict, "hash": str, "seq": int}
+    words: dict[str, int] = field(default_factory=dict)
+    chars: dict[str, int] = field(default_factory=dict)
+    pinyin: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, directory: Path) -> State | None:
+        try:
+            data = json.loads((directory / STATE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if data.get("format") != FORMAT:
+            return None
+        return cls(data["plans"], data["words"], data["chars"], data["pinyin"])
+
+    def save(self, directory: Path) -> None:
+        """Beside and rename: a reader in another process never sees half a file."""
+        data = {"format": FORMAT, "plans": self.plans, "words": self.words, "chars": self.chars,
+                "pinyin": self.pinyin}
+        tmp = directory / f"{STATE}.tmp{os.getpid()}.{threading.get_ident()}"
+        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(directory / STATE)
+
+    def add_words(self, words: dict[str, int], chars: dict[str, int]) -> None:
+        """Grow the lexicon by a plan's words (the pinyin table gains only the new ones)."""
+        for word, freq in words.items():
+            if word not in self.words:
+                self.words[word] = freq
+                if 2 <= len(word) <= 8 and all(is_cjk(c) for c in word):
+                    bucket = self.pinyin.setdefault(word_pinyin(word), [])
+                    bucket.append(word)
+                    bucket.sort()
+        for ch, freq in chars.items():
+            self.chars.setdefault(ch, freq)
+
+
+class Vocabulary:
+    """`term in vocab` for the query planner: a term some live document holds (asked of tantivy)."""
+
+    def __init__(self, index: TantivyIndex) -> None:
+        self._index = index
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and self._index.df(term) > 0
+
+
+class TantivyIndex:
+    """One snapshot of the on-disk index: a searcher plus the sidecar as of the same commit."""
+
+    def __init__(self, directory: Path | None, index: tantivy.Index, state: State) -> None:
+        self.directory = directory
+        self._index = index
+        self.state = state
+        self.searcher = index.searcher()
+        self.words = state.words
+        self.chars = state.chars
+        self.meta = {"pinyin": state.pinyin}
+        self.plans = [PlanMeta(**p["meta"]) for p in state.plans]
+        self.n_docs = self.searcher.num_docs
+        self.vocab = Vocabulary(self)
+        self._df: dict[str, int] = {}
+
+    # -- opening and changing
+
+    @classmethod
+    def open(cls, directory: Path | None) -> TantivyIndex:
+        """The index at `directory` (created empty when missing or of another format); None: in memory."""
+        state = State.load(directory) if directory is not None else None
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+        if directory is not None and state is not None and tantivy.Index.exists(str(directory)):
+            index = tantivy.Index.open(str(directory))
+        else:
+            if directory is not None:
+                _clear(directory)
+            index = tantivy.Index(SCHEMA, path=str(directory) if directory is not None else None)
+            state = State()
+            if directory is not None:
+                state.save(directory)
+        index.register_tokenizer("ws", _WS)
+        return cls(directory, index, state)
+
+    def sync(self, plans: list[Plan]) -> TantivyIndex:
+        """Make the index hold exactly `plans`: only added, changed or removed plans are touched.
+
+        Returns self when nothing changed, else a new snapshot (the old one keeps its searcher). The
+        diff is against the sidecar on disk, not this snapshot's copy, so a process that was behind
+        (another one synced the folder meanwhile) never adds a plan twice; callers hold the folder's
+        lock. Raises IndexBusy when another writer holds tantivy's lock anyway.
+        """
+        base = State.load(self.directory) if self.directory is not None else self.state
+        if base is None:  # the folder was wiped under us: start it again
+            return TantivyIndex.open(self.directory).sync(plans)
+        have = {p["meta"]["plan_id"]: p for p in base.plans}
+        want = {p.plan_id: plan_hash(p) for p in plans}
+        removed = [pid for pid, p in have.items() if want.get(pid) != p["hash"]]
+        added = [p for p in plans if have.get(p.plan_id, {}).get("hash") != want[p.plan_id]]
+        order = [p["meta"]["plan_id"] for p in base.plans] != [p.plan_id for p in plans]
+        if not removed and not added and not order and base.plans == self.state.plans:
+            return self
+        state = State(words=dict(base.words), chars=dict(base.chars),
+                      pinyin={k: list(v) for k, v in base.pinyin.items()})
+        seq = {pid: p["seq"] for pid, p in have.items() if pid not in removed}
+        if removed or added:
+            self._write(removed, added, seq, state)
+        state.plans = [{"meta": p.meta.as_dict(), "hash": want[p.plan_id], "seq": seq[p.plan_id]} for p in plans]
+        if self.directory is not None:
+            state.save(self.directory)
+        self._index.reload()
+        return TantivyIndex(self.directory, self._index, state)
+
+    def _write(self, removed: list[str], added: list[Plan], seq: dict[str, int], state: State) -> None:
+        bulk = len(added) > 20
+        try:
+            writer = self._index.writer(heap_size=BULK_HEAP if bulk else SMALL_HEAP, num_threads=2 if bulk else 1)
+        except Exception as exc:  # tantivy-py reports a held lock as a plain ValueError/RuntimeError
+            raise IndexBusy(str(exc)) from exc
+        try:
+            for plan_id in dict.fromkeys(removed + [p.plan_id for p in added]):
+                writer.delete_documents_by_term("plan", plan_id)  # an added plan's too: never twice
+            tokenizer = IndexTokenizer()
+            headings: dict[tuple[str, ...], str] = {}
+            next_seq = max(seq.values(), default=-1) + 1
+            for plan in added:
+                seq[plan.plan_id] = next_seq
+                for i, passage in enumerate(plan.passages):
+                    heading = headings.get(passage.section)
+                    if heading is None:
+                        heading = headings[passage.section] = " ".join(
+                            tokenizer.tokens(normalize("\n".join(passage.section))))
+                    writer.add_document(_document(plan.meta, passage, next_seq << PLAN_SHIFT | i,
+                                                  " ".join(tokenizer.tokens(passage.norm)), heading))
+                next_seq += 1
+            writer.commit()
+            if bulk:
+                writer.wait_merging_threads()
+        except BaseException:
+            writer.rollback()
+            raise
+        finally:
+            del writer
+        state.add_words(tokenizer.words, tokenizer.chars)
+
+    # -- reading
+
+    def df(self, term: str) -> int:
+        """Passages holding `term` (deleted ones count until their segment is merged away)."""
+        found = self._df.get(term)
+        if found is None:
+            found = self._df[term] = self.searcher.doc_freq("words", term) if term and " " not in term else 0
+        return found
+
+    def top(self, first: list[tuple[str, float]], rest: list[tuple[str, float]], allowed: set[str] | None,
+            keep: Callable[[np.ndarray, np.ndarray | None], np.ndarray], need: int) -> tuple[list[Candidate], int]:
+        """The best `need` documents for first + rest that `keep` (the relative cutoff) lets through,
+        and how many it let through.
+
+        `keep(scores, part_scores)` sees the scores of the SCAN best candidates and, when `first` (a
+        compound's parts) is given, their scores on `first` alone (every document the parts find also
+        matches the whole query, so it is among the candidates unless SCAN better ones exist). Counting
+        every match would defeat tantivy's pruning, so the count is of the candidates read: `total` is
+        at most SCAN. Documents tied with the last one kept come along, so ties never depend on `need`.
+        """
+        terms = first + rest
+        hits = self._search(terms, allowed, SCAN) if terms else []
+        if not hits:
+            return [], 0
+        part_scores = None
+        if first:
+            parts = {self._key(a): s for s, a in self._search(first, allowed, SCAN)}
+            part_scores = np.array([parts.get(self._key(a), 0.0) for _, a in hits], dtype=np.float32)
+        scores = np.array([s for s, _ in hits], dtype=np.float32)
+        chosen = [hit for hit, ok in zip(hits, keep(scores, part_scores), strict=True) if ok]
+        chosen.sort(key=lambda h: -h[0])
+        end = min(need, len(chosen))
+        while 0 < end < len(chosen) and chosen[end][0] == chosen[end - 1][0]:
+            end += 1
+        ties = self.searcher.fast_field_values("ord", [a for _, a in chosen[:end]]) if end else []
+        return [Candidate(a, int(t), float(s)) for (s, a), t in zip(chosen[:end], ties, strict=True)], len(chosen)
+
+    @staticmethod
+    def _key(address) -> tuple[int, int]:
+        return address.segment_ord, address.doc
+
+    def _search(self, terms: list[tuple[str, float]], allowed: set[str] | None, limit: int) -> list:
+        subs = []
+        for term, weight in terms:
+            subs.append((tantivy.Occur.Should, tantivy.Query.boost_query(
+                tantivy.Query.term_query(SCHEMA, "words", term), weight)))
+            subs.append((tantivy.Occur.Should, tantivy.Query.boost_query(
+                tantivy.Query.term_query(SCHEMA, "heading", term), weight * HEADING_WEIGHT)))
+        query = tantivy.Query.boolean_query(subs)
+        if allowed is not None:
+            if not allowed:
+                return []
+            only = tantivy.Query.const_score_query(tantivy.Query.term_set_query(SCHEMA, "plan", sorted(allowed)), 0.0)
+            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)])
+        return self.searcher.search(query, limit=limit, count=False).hits
+
+    def payload(self, address) -> list[str]:
+        """[id, plan_id, section, text, norm, orientation, node_id] as stored (a split is ~5× cheaper
+        to read back than JSON, and this runs for every candidate of every query)."""
+        return self.searcher.doc(address)["doc"][0].decode("utf-8").split(UNIT)
+
+    def passages(self, addresses: Iterable) -> list[Passage]:
+        out = []
+        for address in addresses:
+            pid, plan_id, section, text, norm, orient, node_id = self.payload(address)
+            out.append(Passage(pid, plan_id, tuple(section.split(SEP)) if section else (), text, norm, orient,
+                               node_id))
+        return out
+
+    def phrase_present(self, phrase: str) -> bool:
+        """Whether some passage contains `phrase` verbatim: every bigram of the text is a word-field
+        or clause-field term, so the passages holding its rarest bigram are the candidates."""
+        bigrams = [t[len(CLAUSE):] for t in clause_terms(phrase)]
+        if not bigrams:
+            return False
+        rarest = min(bigrams, key=lambda b: (self.df(b) + self.df(CLAUSE + b), b))
+        if not self.df(rarest) + self.df(CLAUSE + rarest):
+            return False
+        hits = self._search([(rarest, 1.0), (CLAUSE + rarest, 1.0)], None, PHRASE_SCAN)
+        for lo in range(0, len(hits), PHRASE_BATCH):  # batches: stop reading once it is found
+            if any(phrase in self.payload(a)[4] for _, a in hits[lo:lo + PHRASE_BATCH]):
+                return True
+        return False
+
+
+def _document(meta: PlanMeta, passage: Passage, ord_: int, words: str, heading: str) -> tantivy.Document:
+    doc = tantivy.Document()
+    doc.add_text("words", words)
+    doc.add_text("heading", heading)
+    doc.add_text("plan", meta.plan_id)
+    doc.add_facet("place", tantivy.Facet.from_string(_place_path(meta)))
+    doc.add_integer("year", int(meta.year))
+    doc.add_unsigned("ord", ord_)
+    section = SEP.join(_clean(level) for level in passage.section)
+    payload = [_clean(f) for f in (passage.id, passage.plan_id, passage.text, passage.norm, passage.orientation,
+                                   passage.node_id)]
+    payload.insert(2, section)
+    doc.add_bytes("doc", UNIT.join(payload).encode("utf-8"))
+    return doc
+
+
+def _clean(text: str) -> str:
+    """The payload's separators are control characters no plan text keeps; drop any that slipped in."""
+    return text.replace(UNIT, " ").replace(SEP, " ")
+
+
+def _place_path(meta: PlanMeta) -> str:
+    """/province/parent city/city: a facet query on a prefix covers the places under it."""
+    chain = [meta.province, meta.parent_city, meta.city]
+    parts = [c.replace("/", "／") for c in dict.fromkeys(c for c in chain if c)]
+    return "/" + "/".join(parts) if parts else "/"
+
+
+def _clear(directory: Path) -> None:
+    """An index of another format (or half-written) is removed before a fresh one is created there."""
+    for child in directory.iterdir():
+        if child.is_file():
+            child.unlink()
