@@ -3,7 +3,7 @@
 Run: .venv/bin/python -m bench.desk_bench [--runs 5] [--scale 100] [--swaps 50]
 
 "From 收录" is what the bot does after the press: publish_plan (lock, duplicate check, two writes), then
-Library.refresh (load the corpus, build or load the index, swap), then one search for a phrase only the
+Library.refresh (load the corpus, write the new plan into the live tantivy index, swap), then one search for a phrase only the
 new plan contains. Measured at the seeds' size and at ×scale (the five seeds re-issued for `scale`
 prefecture-level cities, as in the search bench). Memory: RSS after each of `swaps` publish/withdraw
 swaps at the seeds' size; flat means the old snapshots are released.

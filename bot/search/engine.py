@@ -402,10 +402,10 @@ class SearchEngine:
         found, total = self.index.top(parts, others, allowed, _above_cutoff, max(k, CANDIDATES))
         if not total:
             return [], 0
-        found.sort(key=lambda c: (-c.score, c.tie))
+        found.sort(key=lambda c: (-c.score, c.ord))
         top = found[:max(k, CANDIDATES)]
         bonus = bool(phrases) and len(terms) > 1
-        passages = self.index.passages([c.address for c in top])
+        passages = [self.index.passage(c.ord) for c in top]
         rescored = []
         for cand, passage in zip(top, passages, strict=True):
             score = cand.score * ORIENTATION_WEIGHT[_ORIENT.index(passage.orientation)]
@@ -413,7 +413,7 @@ class SearchEngine:
                 share = sum(1 for p in phrases if p in passage.norm) / len(phrases)
                 score *= 1.0 + PHRASE_BONUS * share
             rescored.append((cand, passage, score))
-        rescored.sort(key=lambda r: (-round(r[2], 5), r[0].tie))
+        rescored.sort(key=lambda r: (-round(r[2], 5), r[0].ord))
         return [(passage, score) for _, passage, score in rescored[:k]], total
 
     def _hit(self, passage: Passage, score: float, weights: dict[str, float], glossed: list[str]) -> Hit:

@@ -10,8 +10,10 @@ so tantivy never re-segments Chinese: `words` holds the word-field terms and the
 `~` prefix keeps the two apart, as in bot.search.tokenize; one tantivy field so both share one length
 norm, as they did in the baseline), with positions; `heading` holds the section path's tokens and is
 boosted by HEADING_WEIGHT at query time. `plan` (raw, for deletes and the --plan/--city/--year filter
-as a plan-id set), `place` (a facet /province/city/county), `year` and `ord` (fast fields; `ord` breaks
-score ties in corpus order) and a stored JSON payload (the passage itself) complete a document.
+as a plan-id set), `place` (a facet /province/city/county), `year` and `ord` (fast fields) complete a
+document. Nothing is stored: `ord` (plan sequence, passage position) points into the parsed corpus the
+process holds anyway (bot.corpus.cache), so answers read no document store and the index stays a
+third of the size; it also breaks score ties in corpus order.
 
 The vocabulary the query side needs (segmentation dictionary, single characters, pinyin table) is a
 small sidecar, `state.json`, updated per plan together with each plan's content hash; document
@@ -25,7 +27,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,14 +39,12 @@ from bot.search.fuzzy import word_pinyin
 from bot.search.tokenize import CLAUSE, IndexTokenizer, clause_terms, is_cjk
 from bot.textnorm import normalize
 
-FORMAT = 2
-UNIT, SEP = "\x1f", "\x1e"  # the stored payload: fields joined by UNIT, section levels by SEP
+FORMAT = 3
 HEADING_WEIGHT = 0.5  # a heading word counts half a body word (the baseline's BM25F weight)
 ORIENT = ("forward", "backward", "neutral")
 PLAN_SHIFT = 20  # ord = plan sequence << PLAN_SHIFT | passage position: corpus order, stable across adds
 SCAN = 200  # candidates read per query: the relative cutoff and `total` are computed over these
 PHRASE_SCAN = 300
-PHRASE_BATCH = 50
 BULK_HEAP = 256_000_000
 SMALL_HEAP = 50_000_000
 STATE = "state.json"
@@ -62,7 +62,6 @@ def _schema() -> tantivy.Schema:
     sb.add_facet_field("place")
     sb.add_integer_field("year", indexed=True, fast=True)
     sb.add_unsigned_field("ord", fast=True)
-    sb.add_bytes_field("doc", stored=True)
     return sb.build()
 
 
@@ -85,10 +84,9 @@ def plan_hash(plan: Plan) -> str:
 
 @dataclass
 class Candidate:
-    """One scored document: `tie` orders equal scores by corpus position, `address` fetches it."""
+    """One scored document; `ord` is its corpus position (plan sequence, passage index)."""
 
-    address: tantivy.DocAddress
-    tie: int
+    ord: int
     score: float
 
 
@@ -145,7 +143,8 @@ class Vocabulary:
 class TantivyIndex:
     """One snapshot of the on-disk index: a searcher plus the sidecar as of the same commit."""
 
-    def __init__(self, directory: Path | None, index: tantivy.Index, state: State) -> None:
+    def __init__(self, directory: Path | None, index: tantivy.Index, state: State,
+                 plans: list[Plan] | None = None) -> None:
         self.directory = directory
         self._index = index
         self.state = state
@@ -154,6 +153,9 @@ class TantivyIndex:
         self.chars = state.chars
         self.meta = {"pinyin": state.pinyin}
         self.plans = [PlanMeta(**p["meta"]) for p in state.plans]
+        seq = {p["meta"]["plan_id"]: p["seq"] for p in state.plans}
+        self._by_seq = {seq[p.plan_id]: p for p in plans or ()}  # the plans `ord` points into
+        self.bound = plans is not None
         self.n_docs = self.searcher.num_docs
         self.vocab = Vocabulary(self)
         self._df: dict[str, int] = {}
@@ -195,7 +197,7 @@ class TantivyIndex:
         added = [p for p in plans if have.get(p.plan_id, {}).get("hash") != want[p.plan_id]]
         order = [p["meta"]["plan_id"] for p in base.plans] != [p.plan_id for p in plans]
         if not removed and not added and not order and base.plans == self.state.plans:
-            return self
+            return self if self.bound else TantivyIndex(self.directory, self._index, self.state, plans)
         state = State(words=dict(base.words), chars=dict(base.chars),
                       pinyin={k: list(v) for k, v in base.pinyin.items()})
         seq = {pid: p["seq"] for pid, p in have.items() if pid not in removed}
@@ -205,7 +207,7 @@ class TantivyIndex:
         if self.directory is not None:
             state.save(self.directory)
         self._index.reload()
-        return TantivyIndex(self.directory, self._index, state)
+        return TantivyIndex(self.directory, self._index, state, plans)
 
     def _write(self, removed: list[str], added: list[Plan], seq: dict[str, int], state: State) -> None:
         bulk = len(added) > 20
@@ -242,10 +244,15 @@ class TantivyIndex:
     # -- reading
 
     def df(self, term: str) -> int:
-        """Passages holding `term` (deleted ones count until their segment is merged away)."""
+        """Passages holding `term` in their text or heading (the baseline's one combined document):
+        the two fields' counts added, so a passage with it in both counts twice, and deleted passages
+        count until their segment is merged away. Membership and the lexicon's ranking need no more."""
         found = self._df.get(term)
         if found is None:
-            found = self._df[term] = self.searcher.doc_freq("words", term) if term and " " not in term else 0
+            found = 0
+            if term and not any(c.isspace() for c in term):
+                found = self.searcher.doc_freq("words", term) + self.searcher.doc_freq("heading", term)
+            self._df[term] = found
         return found
 
     def top(self, first: list[tuple[str, float]], rest: list[tuple[str, float]], allowed: set[str] | None,
@@ -273,8 +280,8 @@ class TantivyIndex:
         end = min(need, len(chosen))
         while 0 < end < len(chosen) and chosen[end][0] == chosen[end - 1][0]:
             end += 1
-        ties = self.searcher.fast_field_values("ord", [a for _, a in chosen[:end]]) if end else []
-        return [Candidate(a, int(t), float(s)) for (s, a), t in zip(chosen[:end], ties, strict=True)], len(chosen)
+        ords = self.searcher.fast_field_values("ord", [a for _, a in chosen[:end]]) if end else []
+        return [Candidate(int(o), float(s)) for (s, _), o in zip(chosen[:end], ords, strict=True)], len(chosen)
 
     @staticmethod
     def _key(address) -> tuple[int, int]:
@@ -295,18 +302,9 @@ class TantivyIndex:
             query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)])
         return self.searcher.search(query, limit=limit, count=False).hits
 
-    def payload(self, address) -> list[str]:
-        """[id, plan_id, section, text, norm, orientation, node_id] as stored (a split is ~5× cheaper
-        to read back than JSON, and this runs for every candidate of every query)."""
-        return self.searcher.doc(address)["doc"][0].decode("utf-8").split(UNIT)
-
-    def passages(self, addresses: Iterable) -> list[Passage]:
-        out = []
-        for address in addresses:
-            pid, plan_id, section, text, norm, orient, node_id = self.payload(address)
-            out.append(Passage(pid, plan_id, tuple(section.split(SEP)) if section else (), text, norm, orient,
-                               node_id))
-        return out
+    def passage(self, ord_: int) -> Passage:
+        """The passage a document stands for, from the plans this snapshot was synced with."""
+        return self._by_seq[ord_ >> PLAN_SHIFT].passages[ord_ & ((1 << PLAN_SHIFT) - 1)]
 
     def phrase_present(self, phrase: str) -> bool:
         """Whether some passage contains `phrase` verbatim: every bigram of the text is a word-field
@@ -318,10 +316,8 @@ class TantivyIndex:
         if not self.df(rarest) + self.df(CLAUSE + rarest):
             return False
         hits = self._search([(rarest, 1.0), (CLAUSE + rarest, 1.0)], None, PHRASE_SCAN)
-        for lo in range(0, len(hits), PHRASE_BATCH):  # batches: stop reading once it is found
-            if any(phrase in self.payload(a)[4] for _, a in hits[lo:lo + PHRASE_BATCH]):
-                return True
-        return False
+        ords = self.searcher.fast_field_values("ord", [a for _, a in hits]) if hits else []
+        return any(phrase in self.passage(int(o)).norm for o in ords)
 
 
 def _document(meta: PlanMeta, passage: Passage, ord_: int, words: str, heading: str) -> tantivy.Document:
@@ -332,17 +328,7 @@ def _document(meta: PlanMeta, passage: Passage, ord_: int, words: str, heading: 
     doc.add_facet("place", tantivy.Facet.from_string(_place_path(meta)))
     doc.add_integer("year", int(meta.year))
     doc.add_unsigned("ord", ord_)
-    section = SEP.join(_clean(level) for level in passage.section)
-    payload = [_clean(f) for f in (passage.id, passage.plan_id, passage.text, passage.norm, passage.orientation,
-                                   passage.node_id)]
-    payload.insert(2, section)
-    doc.add_bytes("doc", UNIT.join(payload).encode("utf-8"))
     return doc
-
-
-def _clean(text: str) -> str:
-    """The payload's separators are control characters no plan text keeps; drop any that slipped in."""
-    return text.replace(UNIT, " ").replace(SEP, " ")
 
 
 def _place_path(meta: PlanMeta) -> str:
