@@ -69,7 +69,7 @@ class Library:
             if self._snapshot is not None and version == self._snapshot.version:
                 return False
             try:
-                corpus = load_corpus(self.seeds_dir)
+                corpus = load_corpus(self.seeds_dir, reuse=self._snapshot.corpus if self._snapshot else None)
                 engine = self._engine_for(corpus)
             except (CorpusError, OSError, ValueError, IndexBusy) as exc:
                 if self._snapshot is None:
