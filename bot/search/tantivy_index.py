@@ -3,7 +3,7 @@
 Why tantivy: the hand-written CSR index (now bench/csr_index.py, the benchmark's baseline) rebuilt
 everything when one plan arrived, scored every candidate of a common bigram, and grew to hundreds of
 megabytes on disk; tantivy gives segments, deletes by term, block-max pruning top-k and compressed
-postings and stored documents.
+postings.
 
 Documents carry the project's own tokens, space-joined and indexed with tantivy's whitespace tokenizer
 so tantivy never re-segments Chinese: `words` holds the word-field terms and the clause bigrams (their
@@ -23,12 +23,16 @@ returns a new one over a new searcher, and queries holding the old one finish on
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +45,11 @@ from bot.textnorm import normalize
 
 FORMAT = 3
 HEADING_WEIGHT = 0.5  # a heading word counts half a body word (the baseline's BM25F weight)
-ORIENT = ("forward", "backward", "neutral")
 PLAN_SHIFT = 20  # ord = plan sequence << PLAN_SHIFT | passage position: corpus order, stable across adds
 SCAN = 200  # candidates read per query: the relative cutoff and `total` are computed over these
 PHRASE_SCAN = 300
 BULK_HEAP = 256_000_000
-SMALL_HEAP = 50_000_000
+SMALL_HEAP = 15_000_000  # tantivy's floor; one plan needs little, and a bigger arena stays resident
 STATE = "state.json"
 
 
@@ -247,6 +250,7 @@ class TantivyIndex:
             raise
         finally:
             del writer
+            _release_arenas()
         state.add_words(tokenizer.words, tokenizer.chars)
 
     # -- reading
@@ -326,6 +330,18 @@ class TantivyIndex:
         hits = self._search([(rarest, 1.0), (CLAUSE + rarest, 1.0)], None, PHRASE_SCAN)
         ords = self.searcher.fast_field_values("ord", [a for _, a in hits]) if hits else []
         return any(phrase in self.passage(int(o)).norm for o in ords)
+
+
+def _release_arenas() -> None:
+    """Hand the writer threads' freed memory back to the system (glibc keeps a per-thread arena at its
+    high-water mark otherwise: a bot taking plans in and out grew ~50 MB before levelling off)."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        _libc().malloc_trim(0)
+
+
+@lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
 @dataclass(frozen=True)
