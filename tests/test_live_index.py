@@ -82,3 +82,14 @@ def test_library_applies_a_withdrawal_and_a_return_to_the_live_index(seeds, tmp_
     assert any(h.passage.plan_id == gone for h in third.engine.search("修师德").hits)
     assert not library.refresh()  # nothing changed: the same snapshot keeps serving
     assert library.current is third
+
+
+def test_a_damaged_index_folder_is_rebuilt(tmp_path):
+    """The index is a cache of the corpus: a folder tantivy cannot read is built again, not fatal."""
+    from bot.search.engine import SearchEngine, index_dir
+
+    corpus = load_corpus()
+    built = SearchEngine.from_corpus(corpus, tmp_path)
+    (index_dir(tmp_path) / "meta.json").write_text("{not json", encoding="utf-8")
+    again = SearchEngine.from_corpus(corpus, tmp_path)
+    assert [h.passage.id for h in again.search("双减").hits] == [h.passage.id for h in built.search("双减").hits]

@@ -4,9 +4,9 @@ A query goes: normalise (same `normalize` as the corpus) → an all-Latin query 
 glossary (bot.search.glossary) → split into parts → correct each part against the corpus vocabulary
 (bot.search.fuzzy), unless the corpus holds it verbatim → weigh its terms (typed words, compound parts,
 clause-bigram fragments) → BM25 top-k on tantivy (bot.search.tantivy_index) → relative cutoff,
-orientation weight and phrase bonus on the top candidates → snippet with marked words. Everything the
-answer needs (passage text, section, plan metadata) is stored in the index, so a reload never re-parses
-or re-segments, and queries never load jieba (only a plan being added does). An engine is one snapshot:
+orientation weight and phrase bonus on the top candidates → snippet with marked words. The index holds
+the tokens and points into the parsed corpus for the passages themselves, so a reload re-segments only
+changed plans, and queries never load jieba (only a plan being added does). An engine is one snapshot:
 its methods are read-only, so the bot calls them from worker threads (asyncio.to_thread) concurrently,
 and `updated` hands back a new engine for the next snapshot.
 """

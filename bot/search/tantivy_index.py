@@ -178,9 +178,8 @@ class TantivyIndex:
         state = State.load(directory) if directory is not None else None
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
-        if directory is not None and state is not None and tantivy.Index.exists(str(directory)):
-            index = tantivy.Index.open(str(directory))
-        else:
+        index = _open_existing(directory) if state is not None else None
+        if index is None:
             if directory is not None:
                 _clear(directory)
             index = tantivy.Index(SCHEMA, path=str(directory) if directory is not None else None)
@@ -369,6 +368,17 @@ def _place_path(meta: PlanMeta) -> str:
     chain = [meta.province, meta.parent_city, meta.city]
     parts = [c.replace("/", "／") for c in dict.fromkeys(c for c in chain if c)]
     return "/" + "/".join(parts) if parts else "/"
+
+
+def _open_existing(directory: Path | None) -> tantivy.Index | None:
+    """The index in `directory`, or None when there is none or it cannot be read (then it is rebuilt:
+    it is a cache of the corpus, never the only copy of anything)."""
+    if directory is None or not tantivy.Index.exists(str(directory)):
+        return None
+    try:
+        return tantivy.Index.open(str(directory))
+    except ValueError:
+        return None
 
 
 def _clear(directory: Path) -> None:
