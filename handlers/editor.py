@@ -161,8 +161,13 @@ async def _preview(update: Update, context, pending: Pending, key: str) -> None:
 
 
 def _prepare(pending: Pending) -> ingest.Draft:
-    return ingest.prepare_plan(pending.source, original_name=pending.original_name,
-                               source_site=pending.source_site or None, **pending.overrides)
+    """Read the draft; and, since 收录 may follow, load what writing it to the index needs meanwhile."""
+    from bot.search.tantivy_index import warm_writer
+
+    draft = ingest.prepare_plan(pending.source, original_name=pending.original_name,
+                                source_site=pending.source_site or None, **pending.overrides)
+    warm_writer()
+    return draft
 
 
 async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

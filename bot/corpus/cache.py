@@ -16,7 +16,7 @@ import hashlib
 import os
 import pickle
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,6 +34,7 @@ class Cached:
 
     plans: list[Plan]
     fingerprint: str
+    sources: dict[str, str] = field(default_factory=dict)  # plan id → digest of entry and text
 
 
 def enabled() -> bool:

@@ -247,6 +247,8 @@ class Corpus:
     seeds_dir: Path
     plans: list[Plan]
     fingerprint: str
+    # plan id → digest of its manifest entry and file text: what a later load may reuse it for
+    sources: dict[str, str] = field(default_factory=dict, repr=False)
     _by_id: dict[str, Plan] = field(default_factory=dict, repr=False)
     _passages: dict[str, Passage] = field(default_factory=dict, repr=False)
 
@@ -271,15 +273,18 @@ def newest_first(plans: list[Plan]) -> list[Plan]:
     return sorted(by_id, key=lambda p: (p.meta.year, p.meta.date if len(p.meta.date) > 4 else ""), reverse=True)
 
 
-def load_corpus(seeds_dir: Path | str | None = None) -> Corpus:
+def load_corpus(seeds_dir: Path | str | None = None, reuse: Corpus | None = None) -> Corpus:
+    """The corpus of a seeds folder: from the parsed-corpus cache when nothing changed; otherwise
+    parsed, except that plans of `reuse` (the corpus a running bot holds) whose manifest entry and
+    file text are unchanged are taken as they are, so adding one plan parses one plan."""
     seeds = Path(seeds_dir) if seeds_dir else default_seeds_dir()
     entries = read_manifest(seeds)
     key = corpus_cache.key_for(seeds, MANIFEST, entries)
     cached = corpus_cache.load(key)
     if cached is not None:
-        return Corpus(seeds, cached.plans, cached.fingerprint)
+        return Corpus(seeds, cached.plans, cached.fingerprint, getattr(cached, "sources", {}))
     digest = hashlib.sha256()
-    plans = []
+    plans, sources = [], {}
     for entry in entries:
         try:
             path = seeds / entry["file"]
@@ -288,12 +293,23 @@ def load_corpus(seeds_dir: Path | str | None = None) -> Corpus:
             raise CorpusError(f"清单条目缺少字段 {exc}: {entry}") from exc
         except OSError as exc:
             raise CorpusError(f"无法读取 {entry.get('file')}: {exc}") from exc
-        digest.update(json.dumps(entry, ensure_ascii=False, sort_keys=True).encode())
-        digest.update(raw.encode())
-        plans.append(build_plan(entry, raw))
-    corpus = Corpus(seeds, newest_first(plans), digest.hexdigest()[:16])
-    corpus_cache.save(key, corpus_cache.Cached(corpus.plans, corpus.fingerprint))
+        source = hashlib.sha256(json.dumps(entry, ensure_ascii=False, sort_keys=True).encode() + raw.encode())
+        digest.update(source.digest())
+        plan = _reusable(reuse, entry, source.hexdigest()) or build_plan(entry, raw)
+        sources[plan.plan_id] = source.hexdigest()
+        plans.append(plan)
+    corpus = Corpus(seeds, newest_first(plans), digest.hexdigest()[:16], sources)
+    corpus_cache.save(key, corpus_cache.Cached(corpus.plans, corpus.fingerprint, sources))
     return corpus
+
+
+def _reusable(reuse: Corpus | None, entry: dict, source: str) -> Plan | None:
+    """The already parsed plan for this entry, when it was parsed from the very same entry and text
+    by the same code (a corpus built by other code is never handed in: it lives in one process)."""
+    plan_id = str(entry.get("plan_id"))
+    if reuse is None or reuse.sources.get(plan_id) != source:
+        return None
+    return reuse.plan(plan_id)
 
 
 def plan_summary(plan: Plan) -> dict:

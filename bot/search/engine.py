@@ -3,31 +3,30 @@
 A query goes: normalise (same `normalize` as the corpus) → an all-Latin query read through the English
 glossary (bot.search.glossary) → split into parts → correct each part against the corpus vocabulary
 (bot.search.fuzzy), unless the corpus holds it verbatim → weigh its terms (typed words, compound parts,
-clause-bigram fragments) → BM25 over the cached CSR index (bot.search.index) → phrase bonus on the top
-candidates → snippet with marked words. Everything the answer needs (passage text, section, plan
-metadata) lives in the index cache, so a reload never re-parses or re-segments, and queries never load
-jieba. Methods are read-only after construction, so the bot can call them from worker threads
-(asyncio.to_thread) concurrently.
+clause-bigram fragments) → BM25 top-k on tantivy (bot.search.tantivy_index) → relative cutoff,
+orientation weight and phrase bonus on the top candidates → snippet with marked words. The index holds
+the tokens and points into the parsed corpus for the passages themselves, so a reload re-segments only
+changed plans, and queries never load jieba (only a plan being added does). An engine is one snapshot:
+its methods are read-only, so the bot calls them from worker threads (asyncio.to_thread) concurrently,
+and `updated` hands back a new engine for the next snapshot.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+from filelock import FileLock
 
-from bot.models import Hit, Passage, PlanMeta
-from bot.search.fuzzy import Lexicon, build_pinyin_table
+from bot.models import Hit, Passage, Plan, PlanMeta
+from bot.search.fuzzy import Lexicon
 from bot.search.glossary import Translation, load_glossary
-from bot.search.index import FORMAT, FileStringTable, Index, IndexBuilder, StringTable
+from bot.search.tantivy_index import FORMAT, TantivyIndex
 from bot.search.tokenize import CLAUSE, clause_terms, expand_word, is_cjk, query_terms, segment_with
 from bot.textnorm import normalize
 
@@ -50,8 +49,6 @@ CLAUSE_WEIGHT = 0.3
 SPECIFIC_SHARE = 0.05
 EXCERPT_MAX = 200
 EXCERPT_TARGET = 120
-PHRASE_SCAN = 300
-PHRASE_BATCH = 50
 _PART = re.compile(r"[\u3400-\u9fff]+|[0-9a-z]+(?:[.+][0-9a-z]+)*")
 _SENTENCE = re.compile(r"[^。；！？;!?\n]*[。；！？;!?\n]?")
 _ORIENT = ("forward", "backward", "neutral")
@@ -93,139 +90,67 @@ class SearchResult:
                 "translated": [{"en": en, "zh": zh} for en, zh in self.translated]}
 
 
-@dataclass
-class DocStore:
-    """Passages as column arrays, rebuilt into `Passage` objects only for hits.
-
-    Once loaded, big string tables stay on disk and are read a string at a time (bot.search.index explains
-    why not mmap); the per-passage small-int columns (~7 bytes a passage) are read whole.
-    """
-
-    texts: StringTable | FileStringTable
-    norms: StringTable | FileStringTable
-    ids: StringTable | FileStringTable
-    node_ids: StringTable | FileStringTable
-    plan_idx: np.ndarray
-    section_idx: np.ndarray
-    orient: np.ndarray
-    sections: list[tuple[str, ...]]
-    plans: list[PlanMeta]
-
-    @classmethod
-    def of(cls, passages: list[Passage], plans: list[PlanMeta]) -> DocStore:
-        plan_pos = {m.plan_id: i for i, m in enumerate(plans)}
-        section_pos: dict[tuple[str, ...], int] = {}
-        for p in passages:
-            section_pos.setdefault(tuple(p.section), len(section_pos))
-        return cls(
-            StringTable.of([p.text for p in passages]),
-            StringTable.of([p.norm for p in passages]),
-            StringTable.of([p.id for p in passages]),
-            StringTable.of([p.node_id for p in passages]),
-            np.array([plan_pos[p.plan_id] for p in passages], dtype=np.int16),
-            np.array([section_pos[tuple(p.section)] for p in passages], dtype=np.int32),
-            np.array([_ORIENT.index(p.orientation) for p in passages], dtype=np.int8),
-            list(section_pos), list(plans),
-        )
-
-    def passage(self, i: int) -> Passage:
-        return self.passages([i])[0]
-
-    def passages(self, docs) -> list[Passage]:
-        """Passages for doc ids, each string column fetched in one batch (few reads when on disk)."""
-        docs = [int(d) for d in docs]
-        ids, texts, norms, node_ids = (t.many(docs) for t in (self.ids, self.texts, self.norms, self.node_ids))
-        return [Passage(ids[k], self.plans[int(self.plan_idx[i])].plan_id, self.sections[int(self.section_idx[i])],
-                        texts[k], norms[k], _ORIENT[int(self.orient[i])], node_ids[k])
-                for k, i in enumerate(docs)]
-
-    def save(self, directory: Path) -> None:
-        for name in ("texts", "norms", "ids", "node_ids"):
-            getattr(self, name).save(directory, name)
-        np.save(directory / "plan_idx.npy", self.plan_idx)
-        np.save(directory / "section_idx.npy", self.section_idx)
-        np.save(directory / "orient.npy", self.orient)
-        data = {"sections": [list(s) for s in self.sections], "plans": [m.as_dict() for m in self.plans]}
-        (directory / "store.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-
-    @classmethod
-    def load(cls, directory: Path) -> DocStore:
-        data = json.loads((directory / "store.json").read_text(encoding="utf-8"))
-        tables = [StringTable.load(directory, n) for n in ("texts", "norms", "ids", "node_ids")]
-        arrays = [np.load(directory / f"{n}.npy") for n in ("plan_idx", "section_idx", "orient")]
-        return cls(*tables, *arrays, [tuple(s) for s in data["sections"]], [PlanMeta(**m) for m in data["plans"]])
-
-
 def default_cache_dir() -> Path:
     return Path(os.environ.get("PLANBRIEF_DATA_DIR", "data")) / "search"
 
 
-def build_index(passages: list[Passage], fingerprint: str = "") -> Index:
-    """Segment every passage (heading path as a weighted field) into the CSR index."""
-    builder = IndexBuilder()
-    headings: dict[tuple[str, ...], str] = {}
-    for p in passages:
-        heading = headings.get(p.section)
-        if heading is None:
-            heading = headings[p.section] = normalize("\n".join(p.section))
-        builder.add(p.norm, heading)
-    index = builder.build({"fingerprint": fingerprint})
-    index.meta["pinyin"] = build_pinyin_table(index.words)
-    return index
+def index_dir(cache_dir: Path | str | None) -> Path:
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return root / f"tantivy-v{FORMAT}"
+
+
+def _sync_lock(directory: Path) -> FileLock:
+    """One process at a time creates or changes the index folder (tantivy allows one writer)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(directory) + ".lock")
 
 
 class SearchEngine:
-    def __init__(self, index: Index, store: DocStore) -> None:
+    """Query planning, ranking and snippets over one snapshot of the tantivy index."""
+
+    def __init__(self, index: TantivyIndex) -> None:
         self.index = index
-        self.store = store
-        self.plans = {m.plan_id: m for m in store.plans}
+        self.plans = {m.plan_id: m for m in index.plans}
         self._lexicon: Lexicon | None = None
         self._lock = threading.Lock()
         # The query segmenter's dictionary total, summed once rather than at every query part.
         self._seg_total = sum(index.words.values()) + sum(index.chars.values())
 
-    # -- construction and cache
+    # -- construction and updates
 
     @classmethod
     def from_corpus(cls, corpus, cache_dir: Path | str | None = None) -> SearchEngine:
-        """Load the cached index when the corpus fingerprint matches, else build and cache it."""
-        metas = [p.meta for p in corpus.plans]
-        return cls.from_passages(corpus.passages, metas, corpus.fingerprint, cache_dir)
+        """The index in the cache folder brought up to `corpus`: only changed plans are (re)indexed."""
+        return cls.from_plans(corpus.plans, cache_dir)
 
     @classmethod
-    def from_passages(cls, passages: list[Passage], plans: list[PlanMeta], fingerprint: str,
+    def from_passages(cls, passages: list[Passage], plans: list[PlanMeta], fingerprint: str = "",
                       cache_dir: Path | str | None = None) -> SearchEngine:
-        root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        target = root / f"index-v{FORMAT}-{fingerprint}"
-        engine = cls.load(target)
-        if engine is not None:
-            return engine
-        engine = cls(build_index(passages, fingerprint), DocStore.of(passages, plans))
-        engine.save(target)
-        return engine
-
-    def save(self, target: Path) -> None:
-        """Write into a temporary sibling and rename, so concurrent starters never read a half index."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
-        try:
-            self.store.save(tmp)
-            self.index.save(tmp)
-            os.replace(tmp, target)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
+        """Passages with their plans' metadata (tests, benchmarks): grouped into plans and indexed.
+        `fingerprint` is accepted for old callers; each plan's own content hash keys the index now."""
+        by_plan: dict[str, list[Passage]] = {m.plan_id: [] for m in plans}
+        for passage in passages:
+            by_plan[passage.plan_id].append(passage)
+        return cls.from_plans([Plan(m, "", [], by_plan[m.plan_id], []) for m in plans], cache_dir)
 
     @classmethod
-    def load(cls, target: Path) -> SearchEngine | None:
-        if not (target / "index.json").exists():
-            return None
-        index = Index.load(target)
-        if index is None:
-            return None
-        try:
-            return cls(index, DocStore.load(target))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+    def from_plans(cls, plans: list[Plan], cache_dir: Path | str | None = None) -> SearchEngine:
+        directory = index_dir(cache_dir)
+        with _sync_lock(directory):
+            return cls(TantivyIndex.open(directory).sync(plans))
+
+    def updated(self, plans: list[Plan]) -> SearchEngine:
+        """This engine with `plans` applied to the live index (self when nothing changed).
+
+        Only the plans added, changed or removed are written; this engine keeps its searcher, so a
+        query in flight on it finishes on the old snapshot.
+        """
+        if self.index.directory is None:
+            index = self.index.sync(plans)
+        else:
+            with _sync_lock(self.index.directory):
+                index = self.index.sync(plans)
+        return self if index is self.index else SearchEngine(index)
 
     @property
     def lexicon(self) -> Lexicon:
@@ -272,9 +197,8 @@ class SearchEngine:
         result.total = total
         weights = dict(plan.terms)
         page = ranked[offset:offset + limit]
-        passages = self.store.passages([doc for doc, _ in page])
         glossed = plan.parts + [t.removeprefix(CLAUSE) for t in weights]
-        result.hits = [self._hit(p, score, weights, glossed) for p, (_, score) in zip(passages, page, strict=True)]
+        result.hits = [self._hit(p, score, weights, glossed) for p, score in page]
         if not total:
             result.error = result.error or "no_match"
             result.suggestions = self._suggest(plan.phrases)
@@ -422,21 +346,8 @@ class SearchEngine:
         return part[:start] + word + part[start + size:], kind
 
     def _phrase_present(self, phrase: str) -> bool:
-        """Whether some passage contains `phrase` verbatim: every bigram of the text sits in the word
-        field or the clause field, so the rarest bigram's passages (both fields) are the candidates."""
-        idx = self.index
-        bigrams = [t[len(CLAUSE):] for t in clause_terms(phrase)]
-        if not bigrams:
-            return False
-        rarest = min(bigrams, key=lambda b: (idx.df(b) + idx.df(CLAUSE + b), b))
-        if not idx.df(rarest) + idx.df(CLAUSE + rarest):
-            return False
-        heads = np.concatenate([idx.postings_head(rarest, PHRASE_SCAN), idx.postings_head(CLAUSE + rarest, PHRASE_SCAN)])
-        docs = np.unique(heads)
-        for lo in range(0, len(docs), PHRASE_BATCH):  # batches: stop reading once it is found
-            if any(phrase in norm for norm in self.store.norms.many(docs[lo:lo + PHRASE_BATCH])):
-                return True
-        return False
+        """Whether some passage contains `phrase` verbatim (bot.search.tantivy_index says how)."""
+        return self.index.phrase_present(phrase)
 
     def _explain(self, result: SearchResult, plan: SimpleNamespace) -> None:
         notes = [result.notice] if result.notice else []
@@ -459,13 +370,16 @@ class SearchEngine:
 
     # -- filters, ranking, snippets
 
-    def _filter(self, result: SearchResult, city: str | None, year: int | None, plan_id: str | None):
+    def _filter(self, result: SearchResult, city: str | None, year: int | None,
+                plan_id: str | None) -> set[str] | None:
+        """The plan ids a filtered search may answer from (None: all); places resolve through
+        bot.search.places, so a city covers its counties and a province its cities."""
         if city is None and year is None and plan_id is None:
             return None
-        metas = self.store.plans
-        keep = set(range(len(metas)))
+        metas = self.index.plans
+        keep = {m.plan_id for m in metas}
         if plan_id is not None:
-            keep &= {i for i, m in enumerate(metas) if m.plan_id == plan_id}
+            keep &= {plan_id}
             if not keep:
                 result.error = "unknown_plan"
                 result.suggestions = [m.plan_id for m in metas]
@@ -477,55 +391,51 @@ class SearchEngine:
             if match is None:
                 result.error = "unknown_city"
                 result.suggestions = covered_names(view)
-                return np.zeros(0, dtype=np.int16)
-            keep &= {i for i, p in enumerate(view.plans) if (own := plan_place(p)) and match.place.covers(own)}
+                return set()
+            keep &= {p.meta.plan_id for p in view.plans if (own := plan_place(p)) and match.place.covers(own)}
         if year is not None:
-            keep &= {i for i, m in enumerate(metas) if m.year == int(year)}
-        return np.array(sorted(keep), dtype=np.int16)
+            keep &= {m.plan_id for m in metas if m.year == int(year)}
+        return keep
 
-    def _rank(self, terms: list[tuple[str, float]], phrases: list[str], allowed, k: int):
+    def _rank(self, terms: list[tuple[str, float]], phrases: list[str], allowed: set[str] | None, k: int):
+        """tantivy's BM25 top candidates above the relative cutoff, then orientation and phrase bonus."""
         parts = [(t, w) for t, w in terms if w == PART_WEIGHT]
         others = [(t, w) for t, w in terms if w != PART_WEIGHT]
-        scores, cand, part_scores = self.index.scores_split(parts, others)
-        if allowed is not None and len(cand):
-            cand = cand[np.isin(self.store.plan_idx[cand], allowed)]
-        if len(cand):
-            # A passage scoring a fifth of the best shares only a common bigram (服务, 建设) with the query:
-            # noise to a reader who asked about 课后服务, so it is not an answer at all.
-            cand = cand[_above_cutoff(scores, cand, part_scores)]
-        total = len(cand)
+        found, total = self.index.top(parts, others, allowed, _above_cutoff, max(k, CANDIDATES))
         if not total:
             return [], 0
-        top = _top_k(scores, cand, max(k, CANDIDATES))
-        rescored = []
+        found.sort(key=lambda c: (-c.score, c.ord))
+        top = found[:max(k, CANDIDATES)]
         bonus = bool(phrases) and len(terms) > 1
-        norms = self.store.norms.many(top) if bonus else None
-        for i, doc in enumerate(top):
-            score = float(scores[doc]) * ORIENTATION_WEIGHT[int(self.store.orient[int(doc)])]
+        passages = [self.index.passage(c.ord) for c in top]
+        rescored = []
+        for cand, passage in zip(top, passages, strict=True):
+            score = cand.score * ORIENTATION_WEIGHT[_ORIENT.index(passage.orientation)]
             if bonus:
-                norm = norms[i]
-                share = sum(1 for p in phrases if p in norm) / len(phrases)
+                share = sum(1 for p in phrases if p in passage.norm) / len(phrases)
                 score *= 1.0 + PHRASE_BONUS * share
-            rescored.append((int(doc), score))
-        rescored.sort(key=lambda ds: (-round(ds[1], 5), ds[0]))
-        return rescored[:k], total
+            rescored.append((cand, passage, score))
+        rescored.sort(key=lambda r: (-round(r[2], 5), r[0].ord))
+        return [(passage, score) for _, passage, score in rescored[:k]], total
 
     def _hit(self, passage: Passage, score: float, weights: dict[str, float], glossed: list[str]) -> Hit:
         excerpt, marks = snippet(passage.text, passage.norm, list(weights), weights)
         return Hit(passage, score, excerpt, marks, load_glossary().gloss(glossed, passage.norm))
 
 
-def _above_cutoff(scores: np.ndarray, cand: np.ndarray, part_scores: np.ndarray | None) -> np.ndarray:
+def _above_cutoff(scores: np.ndarray, part_scores: np.ndarray | None) -> np.ndarray:
     """The relative cutoff, with a lower bar for what a compound's specific parts found.
 
-    A passage holding only 师德 scores a fraction of one holding 师德师风 and its parts; judged on its
-    part evidence against the bar scaled by the parts' weight, it stays an answer, while a passage
-    sharing only a fragment (办学 of 集团化办学, weight CLAUSE_WEIGHT) still falls below.
+    A passage scoring a fifth of the best shares only a common bigram (服务, 建设) with the query: noise
+    to a reader who asked about 课后服务, so it is not an answer at all. A passage holding only 师德
+    scores a fraction of one holding 师德师风 and its parts; judged on its part evidence against the bar
+    scaled by the parts' weight, it stays an answer, while a passage sharing only a fragment (办学 of
+    集团化办学, weight CLAUSE_WEIGHT) still falls below.
     """
-    bar = RELATIVE_CUTOFF * float(scores[cand].max())
-    keep = scores[cand] >= bar
+    bar = RELATIVE_CUTOFF * float(scores.max())
+    keep = scores >= bar
     if part_scores is not None:
-        keep |= part_scores[cand] >= bar * PART_WEIGHT
+        keep |= part_scores >= bar * PART_WEIGHT
     return keep
 
 
@@ -536,19 +446,6 @@ def compound_parts(word: str, words: dict[str, int], chars: dict[str, int], tota
     if all(len(p) >= 2 for p in pieces) and len(pieces) > 1:
         return pieces
     return [word[i:i + 2] for i in range(0, len(word) - 1, 2)]
-
-
-def _top_k(scores: np.ndarray, cand: np.ndarray, k: int) -> np.ndarray:
-    """The k best candidates, score descending then passage order: ties never depend on partitioning."""
-    vals = scores[cand]
-    if len(cand) > k:
-        kth = np.partition(vals, len(vals) - k)[len(vals) - k]
-        above = cand[vals > kth]
-        equal = cand[vals == kth][: k - len(above)]
-        cand = np.concatenate([above, equal])
-        vals = scores[cand]
-    order = np.lexsort((cand, -vals))
-    return cand[order]
 
 
 def snippet(text: str, norm: str, terms: list[str],

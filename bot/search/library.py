@@ -2,9 +2,10 @@
 
 Plans arrive while the bot runs: an editor publishes one from Telegram, or someone runs `planbrief add`
 or `remove` on the same folder from a shell. Every such write rewrites the manifest (under its lock), so
-the manifest's identity is the signal. A refresh builds the new corpus and engine off the event loop and
-then replaces one reference: a query holding the old snapshot finishes on it, a new query gets the new
-one, and nobody ever sees a half-built index.
+the manifest's identity is the signal. A refresh reads the new corpus (the parsed-corpus cache makes that
+cheap), applies only the plans that were added, changed or removed to the live tantivy index
+(`SearchEngine.updated`), and then replaces one reference: a query holding the old snapshot finishes on
+its searcher, a new query gets the new one, and nobody ever sees a half-written index.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from bot.corpus.loader import MANIFEST, Corpus, CorpusError, load_corpus
 from bot.search.engine import SearchEngine
+from bot.search.tantivy_index import IndexBusy
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +69,9 @@ class Library:
             if self._snapshot is not None and version == self._snapshot.version:
                 return False
             try:
-                corpus = load_corpus(self.seeds_dir)
-                engine = SearchEngine.from_corpus(corpus, self.cache_dir)
-            except (CorpusError, OSError, ValueError) as exc:
+                corpus = load_corpus(self.seeds_dir, reuse=self._snapshot.corpus if self._snapshot else None)
+                engine = self._engine_for(corpus)
+            except (CorpusError, OSError, ValueError, IndexBusy) as exc:
                 if self._snapshot is None:
                     raise
                 log.warning("corpus reload failed, still serving the previous one: %s", exc)
@@ -77,3 +79,9 @@ class Library:
             self._snapshot = Snapshot(corpus, engine, version)
             log.info("corpus reloaded: %d plans, %d passages", len(corpus.plans), len(corpus.passages))
             return True
+
+    def _engine_for(self, corpus: Corpus) -> SearchEngine:
+        """The live engine with the changed plans applied; the first load opens (or builds) the index."""
+        if self._snapshot is None:
+            return SearchEngine.from_corpus(corpus, self.cache_dir)
+        return self._snapshot.engine.updated(corpus.plans)

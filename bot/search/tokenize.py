@@ -135,6 +135,7 @@ class IndexTokenizer:
         self._tk = jieba_tokenizer()
         self._freq = self._tk.FREQ
         self._cache: dict[str, tuple[str, ...]] = {}
+        self._joined: dict[str, str] = {}
         self.words: dict[str, int] = {}  # every base word seen (len ≥ 2 or alnum) → jieba frequency
         self.chars: dict[str, int] = {}
 
@@ -148,6 +149,20 @@ class IndexTokenizer:
                     self._cache[sentence] = cached
             out.extend(cached)
         return tuple(out)
+
+    def text(self, norm: str) -> str:
+        """`tokens` space-joined, as the tantivy index takes them (bot.search.tantivy_index); each
+        sentence's joined tokens are cached, so a build joins a few strings a passage, not hundreds."""
+        parts = []
+        for sentence in _split_sentences(norm):
+            joined = self._joined.get(sentence)
+            if joined is None:
+                joined = " ".join(self._tokens_uncached(sentence))
+                if len(self._joined) < 2_000_000:
+                    self._joined[sentence] = joined
+            if joined:
+                parts.append(joined)
+        return " ".join(parts)
 
     def _tokens_uncached(self, sentence: str) -> tuple[str, ...]:
         out: list[str] = []

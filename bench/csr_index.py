@@ -1,4 +1,8 @@
-"""A BM25 inverted index in flat numpy arrays, cached on disk and read back by slices.
+"""The hand-written baseline: a BM25 inverted index in flat numpy arrays (bench only).
+
+PlanBrief served from this index until the move to tantivy (bot.search.tantivy_index); it stays here
+as the "hand-written core" peer of bench.search_bench, built from the same tokens and timed on the
+same term lists. What follows is its original rationale.
 
 Python dicts of postings cost ~100 bytes a posting and a loop a query; CSR arrays (term → slice of
 doc ids and precomputed BM25 weights) cost 8 bytes and one vectorised add per query term, which is
@@ -23,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.search.fuzzy import build_pinyin_table
 from bot.search.tokenize import IndexTokenizer, _split_sentences
+from bot.textnorm import normalize
 
 K1 = 1.2
 B = 0.75
@@ -360,3 +366,30 @@ class IndexBuilder:
         np.cumsum(df, out=offsets[1:])
         return Index(terms, offsets, post_docs, weights, n, dict(self.tokenizer.words),
                      dict(self.tokenizer.chars), meta or {}, dict(self.vocab))
+
+
+def build_index(passages, fingerprint: str = "") -> Index:
+    """Segment every passage (heading path as a weighted field) into the CSR index."""
+    builder = IndexBuilder()
+    headings: dict[tuple[str, ...], str] = {}
+    for p in passages:
+        heading = headings.get(p.section)
+        if heading is None:
+            heading = headings[p.section] = normalize("\n".join(p.section))
+        builder.add(p.norm, heading)
+    index = builder.build({"fingerprint": fingerprint})
+    index.meta["pinyin"] = build_pinyin_table(index.words)
+    return index
+
+
+def top_k(scores: np.ndarray, cand: np.ndarray, k: int) -> np.ndarray:
+    """The k best candidates, score descending then passage order: ties never depend on partitioning."""
+    vals = scores[cand]
+    if len(cand) > k:
+        kth = np.partition(vals, len(vals) - k)[len(vals) - k]
+        above = cand[vals > kth]
+        equal = cand[vals == kth][: k - len(above)]
+        cand = np.concatenate([above, equal])
+        vals = scores[cand]
+    order = np.lexsort((cand, -vals))
+    return cand[order]
