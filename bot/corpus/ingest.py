@@ -162,7 +162,7 @@ def _prepare(file: Path, limits: Limits, deadline: Deadline, *, city, year, titl
         raise AddError(f"年份不合理：{year}（应在 {MIN_YEAR}–{max_year()} 之间）",
                        f"implausible year {year} (expected {MIN_YEAR}-{max_year()})")
 
-    body_key = hashlib.sha256(normalize("".join(cleaned.paragraphs)).encode()).hexdigest()
+    body_key = body_key_of(cleaned.paragraphs)
     plan_id = _slug(city, int(year), body_key)
     place = regions.find_place(city)
     entry = {
@@ -225,16 +225,32 @@ class _Duplicate(AddError):
         self.plan_id = plan_id
 
 
+def body_key_of(cleaned_paragraphs: list[str]) -> str:
+    """Identity of a plan's body: the same text saved as a page, a .docx or a PDF has the same key."""
+    return hashlib.sha256(normalize("".join(cleaned_paragraphs)).encode()).hexdigest()
+
+
+_BODY_KEYS: dict[str, str] = {}  # sha256 of a stored file's bytes → its body key (cleaning is the cost)
+
+
+def _stored_body_key(path: Path) -> str:
+    """Memoised on the file's bytes, so a running bot checks each publish against hundreds of plans
+    without cleaning every one of them again; a changed file is a new entry."""
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    key = _BODY_KEYS.get(digest)
+    if key is None:
+        key = _BODY_KEYS[digest] = body_key_of(clean(read_text(path)).paragraphs)
+    return key
+
+
 def _refuse_duplicate(seeds_dir: Path, entries: list[dict], body_key: str, city: str, year: int,
                       title: str) -> None:
     for entry in entries:
         existing = seeds_dir / entry["file"]
-        if existing.exists():
-            other = clean(read_text(existing))
-            other_key = hashlib.sha256(normalize("".join(other.paragraphs)).encode()).hexdigest()
-            if other_key == body_key:
-                raise _Duplicate(f"重复：这份文件已在语料中（{entry['plan_id']}）",
-                                 f"duplicate: this text is already in the corpus ({entry['plan_id']})", entry["plan_id"])
+        if existing.exists() and _stored_body_key(existing) == body_key:
+            raise _Duplicate(f"重复：这份文件已在语料中（{entry['plan_id']}）",
+                             f"duplicate: this text is already in the corpus ({entry['plan_id']})", entry["plan_id"])
         if normalize(entry.get("title", "")) == normalize(title) and str(entry.get("city")) == city \
                 and int(entry.get("year", 0)) == year:
             raise _Duplicate(f"重复：{city} {year}「{title}」已在语料中（{entry['plan_id']}）",
