@@ -270,18 +270,36 @@ def parse_callback(data: str | None) -> TopicPage | PlanOutline | None:
     if kind == "p1":
         return PlanOutline(rest) if re.fullmatch(r"[A-Za-z0-9_.-]{1,60}", rest) else None
     if kind in ("t1", "t2"):
-        offset_text, _, rest = rest.partition("|")
-        if not offset_text.isdigit() or len(offset_text) > 4 or int(offset_text) > MAX_OFFSET:
+        page = parse_paged(rest, keyed=kind == "t2")
+        if page is None:
             return None
-        offset = int(offset_text)
-        if kind == "t2":
-            return TopicPage(offset, key=rest) if re.fullmatch(r"[0-9a-f]{12}", rest) else None
-        city, sep, query = rest.partition("|")
-        query = clean(query)
-        if not sep or not query or len(query) > 64:
-            return None
-        return TopicPage(offset, query=query, city=clean(city))
+        return TopicPage(page.offset, key=page.key) if page.key else \
+            TopicPage(page.offset, query=page.query, city=page.scope)
     return None
+
+
+@dataclass(frozen=True)
+class Paged:
+    offset: int
+    key: str | None = None
+    scope: str = ""
+    query: str = ""
+
+
+def parse_paged(rest: str, *, keyed: bool) -> Paged | None:
+    """The tail every paged answer's buttons share (/topic, /compare): `<offset>|<key>` when the query
+    is remembered server-side, else `<offset>|<scope>|<query>`; malformed or forged → None."""
+    offset_text, _, rest = rest.partition("|")
+    if not offset_text.isdigit() or len(offset_text) > 4 or int(offset_text) > MAX_OFFSET:
+        return None
+    offset = int(offset_text)
+    if keyed:
+        return Paged(offset, key=rest) if re.fullmatch(r"[0-9a-f]{12}", rest) else None
+    scope, sep, query = rest.partition("|")
+    query = clean(query)
+    if not sep or not query or len(query) > 64:
+        return None
+    return Paged(offset, scope=clean(scope), query=query)
 
 
 # ---------------------------------------------------------------------------- answers

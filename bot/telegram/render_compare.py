@@ -7,7 +7,6 @@ Callback data (≤ 64 bytes, validated like render.parse_callback):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from bot.digests.compare import Comparison
@@ -15,7 +14,6 @@ from bot.telegram.i18n import t
 from bot.telegram.render import (
     MAX_CALLBACK,
     MAX_INLINE_QUERY,
-    MAX_OFFSET,
     PAGE_SIZE,
     Article,
     Button,
@@ -26,6 +24,7 @@ from bot.telegram.render import (
     esc,
     fit,
     highlight,
+    parse_paged,
     result_id,
     shorten,
     suggestions_line,
@@ -56,19 +55,11 @@ def parse_compare(data: str | None) -> ComparePage | None:
     if not data or len(data.encode("utf-8", "surrogatepass")) > MAX_CALLBACK:
         return None
     kind, _, rest = data.partition("|")
-    offset_text, _, rest = rest.partition("|")
-    if kind not in ("k1", "k2") or not offset_text.isdigit() or len(offset_text) > 4:
+    page = parse_paged(rest, keyed=kind == "k2") if kind in ("k1", "k2") else None
+    if page is None:
         return None
-    offset = int(offset_text)
-    if offset > MAX_OFFSET:
-        return None
-    if kind == "k2":
-        return ComparePage(offset, key=rest) if re.fullmatch(r"[0-9a-f]{12}", rest) else None
-    places, sep, query = rest.partition("|")
-    query = clean(query)
-    if not sep or not query or len(query) > 64:
-        return None
-    return ComparePage(offset, query=query, places=clean(places))
+    return ComparePage(page.offset, key=page.key) if page.key else \
+        ComparePage(page.offset, query=page.query, places=page.scope)
 
 
 def inline_compare_query(text: str) -> str | None:
