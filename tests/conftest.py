@@ -29,3 +29,15 @@ def fake_api():
 
     with BotApiServer() as server:
         yield server
+
+
+@pytest.fixture
+def seeds(tmp_path):
+    """A private copy of the seeds folder, for tests that add, remove or try to break plans."""
+    import shutil
+
+    from bot.corpus.loader import default_seeds_dir
+
+    target = tmp_path / "seeds"
+    shutil.copytree(default_seeds_dir(), target)
+    return target

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from bot.cli import main
 from bot.corpus.loader import default_seeds_dir, load_corpus
+from tests.support.folders import folder_bytes as _snapshot
 
 SEEDS = default_seeds_dir()
 
@@ -28,21 +27,10 @@ PLAN_TEXT = """当前位置:首页 > 政务公开 > 规划计划
 """
 
 
-@pytest.fixture()
-def seeds(tmp_path: Path) -> Path:
-    target = tmp_path / "seeds"
-    shutil.copytree(SEEDS, target)
-    return target
-
-
 def _run(capsys, *argv) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def _snapshot(seeds: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(seeds.iterdir())}
 
 
 def test_plans_json_contract(capsys):

@@ -30,13 +30,6 @@ def _cli(*argv: str, stdin: bytes = b"", seeds: Path | None = None) -> subproces
     return subprocess.run(cmd, input=stdin, capture_output=True, cwd=ROOT, timeout=120)
 
 
-@pytest.fixture()
-def seeds(tmp_path: Path) -> Path:
-    target = tmp_path / "seeds"
-    shutil.copytree(SEEDS, target)
-    return target
-
-
 @pytest.mark.parametrize(("command", "key", "first"), [("search", "results", "双减"), ("city", "plans", "无锡")])
 def test_batch_answers_bad_lines_and_goes_on(command, key, first):
     stdin = f"{first}\n".encode() + b"\xff\xfe bad\n" + b"\xed\xa0\x80\n" + b"wuxi\n"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,10 +17,11 @@ import docx
 import pytest
 
 from bot.config import load_settings
-from bot.corpus.loader import default_seeds_dir, load_corpus, read_manifest
+from bot.corpus.loader import load_corpus, read_manifest
 from bot.search.engine import SearchEngine
 from bot.telegram.app import build_application
 from tests.support.botapi import polling
+from tests.support.folders import folder_bytes
 from tests.test_add_and_cli import PLAN_TEXT
 
 EDITOR = 8101
@@ -41,17 +41,6 @@ def docx_bytes(text: str) -> bytes:
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
-
-
-@pytest.fixture
-def seeds(tmp_path) -> Path:
-    target = tmp_path / "seeds"
-    shutil.copytree(default_seeds_dir(), target)
-    return target
-
-
-def snapshot(seeds: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(seeds.iterdir()) if p.name != ".manifest.lock"}
 
 
 @pytest.fixture
@@ -75,6 +64,10 @@ def desk(fake_api, seeds, tmp_path):
             yield app
 
     return running
+
+
+def snapshot(seeds: Path) -> dict[str, bytes]:
+    return folder_bytes(seeds, skip=(".manifest.lock",))
 
 
 async def send_file(server, user: int, name: str, data: bytes, lang: str = "zh-hans"):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import json
-import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,7 +16,8 @@ import pytest
 
 from bot.cli import main
 from bot.corpus.fetch import FetchError, check_address, fetch
-from bot.corpus.loader import default_seeds_dir, load_corpus
+from bot.corpus.loader import load_corpus
+from tests.support.folders import folder_bytes as _snapshot
 from tests.test_add_and_cli import PLAN_TEXT
 
 PAGE = ("<html><head><title>某某网站 - 首页</title></head><body><div class='nav'>首页 | 政务公开</div>"
@@ -80,17 +80,6 @@ def site():
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
-
-
-@pytest.fixture()
-def seeds(tmp_path: Path) -> Path:
-    target = tmp_path / "seeds"
-    shutil.copytree(default_seeds_dir(), target)
-    return target
-
-
-def _snapshot(seeds: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(seeds.iterdir())}
 
 
 def _run(capsys, *argv):

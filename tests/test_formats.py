@@ -8,7 +8,6 @@ and footer), so each reader is checked against the plain text, not against itsel
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from bot.cli import main
 from bot.corpus.formats import decode, extract_text
 from bot.corpus.loader import build_plan
 from bot.corpus.metadata import detect
+from tests.support.folders import folder_bytes as snapshot
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -173,17 +173,6 @@ def test_decode_prefers_marks_then_utf8_then_a_detector():
 
 
 # --------------------------------------------------------------------------------------------- failures
-
-
-@pytest.fixture()
-def seeds(tmp_path: Path) -> Path:
-    target = tmp_path / "seeds"
-    shutil.copytree(SEEDS, target)
-    return target
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:

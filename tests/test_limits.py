@@ -7,7 +7,6 @@ refused with one line, quickly, and without the memory a parse of its unpacked X
 from __future__ import annotations
 
 import resource
-import shutil
 import subprocess
 import sys
 import threading
@@ -17,22 +16,11 @@ from pathlib import Path
 import pytest
 
 from bot.corpus.ingest import AddError, prepare_plan
-from bot.corpus.loader import default_seeds_dir
+from tests.support.folders import folder_bytes as snapshot
 from tests.test_add_and_cli import PLAN_TEXT
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDRESS_SPACE = 1024 * 1024 * 1024  # 1 GB: the CLI needs ~0.5; parsing the bomb's XML would need several
-
-
-@pytest.fixture()
-def seeds(tmp_path: Path) -> Path:
-    target = tmp_path / "seeds"
-    shutil.copytree(default_seeds_dir(), target)
-    return target
-
-
-def snapshot(seeds: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(seeds.iterdir())}
 
 
 def docx_bomb(path: Path, unpacked_mb: int = 256) -> None:
