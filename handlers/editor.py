@@ -9,9 +9,12 @@ until 收录 or 取消; publishing swaps the running bot's corpus at once (handl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import secrets
+import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DRAFTS = "editor_drafts"
 LAST_DRAFT = "editor_last_draft"
+DRAFT_MAX_AGE = 24 * 3600.0  # seconds a draft file may outlive the process that made it
 MAX_DOWNLOAD = 20 * 1024 * 1024  # what getFile lets a bot download
 URL = re.compile(r"^\s*(https?://\S+)\s*$", re.IGNORECASE)
 FIX_FIELDS = {"city": "city", "place": "city", "地方": "city", "城市": "city", "year": "year", "年份": "year",
@@ -73,6 +77,18 @@ def _drafts_dir(context) -> Path:
     path = Path(_settings(context).data_dir) / "drafts"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def sweep_old_drafts(folder: Path, max_age: float = DRAFT_MAX_AGE) -> None:
+    """Drafts live in memory, so a restart orphans their files. Only old ones go: another process
+    sharing the data folder (a rolling restart) may still hold today's."""
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - max_age
+    for path in folder.iterdir():
+        with contextlib.suppress(OSError):
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
 
 
 async def _refuse_unless_editor(update: Update, context) -> bool:
@@ -124,7 +140,9 @@ async def on_link(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str |
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
         return
     key = secrets.token_urlsafe(6)
-    target = fetched.path.replace(_drafts_dir(context) / f"{key}{fetched.path.suffix}")
+    # the download sits in the system temp folder, often another filesystem than the data folder:
+    # move (copy + delete), since a rename across filesystems fails
+    target = Path(shutil.move(fetched.path, _drafts_dir(context) / f"{key}{fetched.path.suffix}"))
     await _preview(update, context, Pending(update.effective_user.id, target, fetched.url,
                                             source_site=fetched.site), key)
 
@@ -267,6 +285,7 @@ async def _remove(update: Update, context, plan_id: str, lang: str) -> None:
 def register(app: Application) -> None:
     """Before the catch-alls. Files and links only in private chats (in a group they are conversation,
     not submissions); non-editors get the refusal there."""
+    sweep_old_drafts(Path(app.bot_data["settings"].data_dir) / "drafts")
     fresh = filters.UpdateType.MESSAGE
     app.add_handler(MessageHandler(fresh & filters.ChatType.PRIVATE & filters.Document.ALL, on_document))
     app.add_handler(MessageHandler(fresh & filters.ChatType.PRIVATE & filters.Regex(URL), on_link))

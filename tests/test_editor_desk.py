@@ -255,3 +255,18 @@ async def test_editor_publishes_a_pdf(fake_api, desk, seeds, tmp_path):
         assert "已收录" in done.text
         listing = await say(fake_api, EDITOR, "/city 扬州")
         assert "扬州市教育局2024年工作要点" in listing.text
+
+
+def test_old_draft_files_are_swept_and_fresh_ones_kept(tmp_path):
+    import os
+    import time
+
+    from handlers.editor import sweep_old_drafts
+
+    old, fresh = tmp_path / "old.docx", tmp_path / "fresh.docx"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+    sweep_old_drafts(tmp_path)
+    assert not old.exists() and fresh.exists()
