@@ -164,6 +164,7 @@ def register_handlers(app: Application) -> None:
         errors,
         fallback,
         inline,
+        pictures,
         plans,
         start,
         throttle,
@@ -181,6 +182,9 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("city", city.city))
     app.add_handler(CommandHandler("compare", compare.compare_command))
     app.add_handler(CallbackQueryHandler(compare.on_page, pattern=r"^k[12]\|"))
+    app.add_handler(CommandHandler("themes", pictures.themes_command))
+    app.add_handler(CommandHandler("brief", pictures.brief_command))
+    app.add_handler(CallbackQueryHandler(pictures.on_export, pattern=r"^x[ct]\|"))
     app.add_handler(CommandHandler("plans", plans.plans))
     app.add_handler(CommandHandler("plan", plans.plan))
     app.add_handler(InlineQueryHandler(inline.inline_query))
