@@ -1202,6 +1202,8 @@ class BotApiServer:
         chat_id = self._require(params, "chat_id")
         self._check_chat(method, chat_id)
         upload = params.get(field_name)
+        if isinstance(upload, str) and upload in self._files:  # a file id of an earlier upload
+            upload = {"filename": None, "content": self._files[upload]}
         if not isinstance(upload, dict) or not upload.get("content"):
             raise _bad_request(f"there is no {field_name} in the request")
         caption, entities = "", []
