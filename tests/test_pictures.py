@@ -283,3 +283,18 @@ def test_docs_pictures_exist():
     docs = Path(__file__).resolve().parent.parent / "docs"
     for name in ("compare-shuangjian-jiangsu.png", "themes.png", "changes-wuxi.png"):
         assert decode((docs / name).read_bytes()).width == 1080
+
+
+
+def test_commands_that_do_not_draw_never_import_matplotlib(tmp_path):
+    import os
+    import sys
+
+    code = ("import sys, contextlib, io\nfrom bot.cli import main\nimport bot.telegram.app, handlers.pictures\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    main(['themes', '--json']); main(['brief', '双减', '--json'])\n"
+            "print('matplotlib' in sys.modules, 'docx' in sys.modules, 'openpyxl' in sys.modules)")
+    env = {**os.environ, "PLANBRIEF_DATA_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.split() == ["False", "False", "False"]

@@ -302,3 +302,19 @@ def year_shift_picture(corpus, changes, lang: str = "zh") -> bytes:
 
     key = ("shift", corpus_generation(corpus), changes.older.plan_id, changes.newer.plan_id, lang)
     return CACHE.get(key, lambda: year_shift_png(year_shift(changes, corpus), lang))
+
+
+def warm(corpus) -> None:
+    """Read every plan's themes (memoised per plan) and load matplotlib and the font: what the first
+    picture of a process would otherwise pay (~1 s for the import, ~1 ms a plan). Errors are left for
+    the real request to meet and report."""
+    import logging
+
+    from bot.digests.themes import theme_passages
+
+    try:
+        for plan in list(corpus.plans):
+            theme_passages(plan)
+        text_png("预热")
+    except Exception:  # noqa: BLE001 - a warm-up must never take the process down
+        logging.getLogger(__name__).warning("picture warm-up failed", exc_info=True)

@@ -11,6 +11,7 @@ import importlib.util
 import logging
 import secrets
 import sys
+import threading
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -141,12 +142,25 @@ async def load_core(app: Application) -> None:
 
 async def reload_job(context) -> None:
     """Plans added by another process (`planbrief add` on the same folder) appear within seconds."""
-    await common.refresh_corpus(context.application)
+    if await common.refresh_corpus(context.application):
+        warm_pictures(context.application)
+
+
+def warm_pictures(app: Application) -> None:
+    """In a background thread: each plan's themes read once and matplotlib with its CJK font loaded, so
+    the first /compare or /themes after start-up (or a reload) draws at the warm speed. Start-up itself
+    does not wait for it."""
+    from bot.digests.figures import warm
+
+    corpus = app.bot_data.get("corpus")
+    if corpus is not None:
+        threading.Thread(target=warm, args=(corpus,), name="warm-pictures", daemon=True).start()
 
 
 async def _post_init(app: Application) -> None:
     await load_core(app)
     await register_commands(app)
+    warm_pictures(app)
     settings: Settings = app.bot_data["settings"]
     if app.job_queue is not None:
         app.job_queue.run_repeating(reload_job, interval=settings.reload_seconds, first=settings.reload_seconds,
