@@ -77,20 +77,28 @@ def main() -> int:
         print(f"picture drawn (matrix memoised):            {median_ms(drawn)}")
         print(f"picture cached (same scope + generation):   {median_ms(cached)}")
 
-        briefs, sizes = [], []
-        for run in range(args.runs):
-            themes._MEMO.clear()
-            figures.CACHE = figures.PictureCache()
-            t = time.perf_counter()
-            brief = build_brief(engine, corpus, "双减", [province])
-            png = figures.themes_picture(corpus, brief.stating, "zh", brief.scope)
-            data = brief_docx(brief, png)
-            briefs.append(time.perf_counter() - t)
-            sizes.append(len(data))
-            if run == 0:
-                print(f"brief: {len(brief.plans)} plans state the topic, {len(brief.places)} places, "
-                      f"{len(brief.excerpts())} excerpts, .docx {len(data) // 1024} KB")
-        print(f"province brief (江苏, search + picture + .docx, cold memo and cache): {median_ms(briefs)}")
+        for memo in ("warm", "cold"):
+            briefs, built, drawn_, written = [], [], [], []
+            for run in range(args.runs):
+                if memo == "cold":
+                    themes._MEMO.clear()
+                figures.CACHE = figures.PictureCache()
+                t = time.perf_counter()
+                brief = build_brief(engine, corpus, "双减", [province])
+                t1 = time.perf_counter()
+                png = figures.themes_picture(corpus, brief.stating, "zh", brief.scope)
+                t2 = time.perf_counter()
+                data = brief_docx(brief, png)
+                t3 = time.perf_counter()
+                briefs.append(t3 - t)
+                built.append(t1 - t)
+                drawn_.append(t2 - t1)
+                written.append(t3 - t2)
+                if run == 0 and memo == "warm":
+                    print(f"brief: {len(brief.plans)} plans state the topic, {len(brief.places)} places, "
+                          f"{len(brief.excerpts())} excerpts, .docx {len(data) // 1024} KB")
+            print(f"province brief (江苏), themes memo {memo}, picture not cached: {median_ms(briefs)}")
+            print(f"    search + matrix {median_ms(built)}; picture {median_ms(drawn_)}; .docx {median_ms(written)}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
