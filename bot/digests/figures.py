@@ -34,7 +34,8 @@ CACHE_SIZE = 64
 WORDS = {
     "zh": {
         "themes_title": "共同主题 · {scope}",
-        "themes_sub": "{places} 地 · {plans} 份规划（只计计划部分）",
+        "themes_own_title": "主要主题 · {scope}",
+        "themes_sub": "{places} 地 · {plans} 份规划（只计计划部分）{ps}{pls}",
         "themes_note": "格中数字：该地计划部分提及该主题的段落数；列名后为提及的规划数",
         "hidden": "另有 {n} 地提及较少，未列出",
         "plans_unit": "{n}份",
@@ -47,7 +48,8 @@ WORDS = {
     },
     "en": {
         "themes_title": "Shared themes · {scope}",
-        "themes_sub": "{places} places · {plans} plans (forward-looking parts only)",
+        "themes_own_title": "Main themes · {scope}",
+        "themes_sub": "{places} place{ps} · {plans} plan{pls} (forward-looking parts only)",
         "themes_note": "Cell: passages of the place's plans stating the theme; column: plans stating it",
         "hidden": "{n} more places state these themes less and are not shown",
         "plans_unit": "{n}",
@@ -204,9 +206,12 @@ def heatmap_png(matrix: ThemeMatrix, lang: str = "zh", scope: str = "") -> bytes
                     ax.text(x, y, str(value), ha="center", va="center", fontsize=10, fontproperties=prop,
                             color="white" if value > peak * 0.6 else "#222222")
         places = len(matrix.rows) + matrix.hidden_rows
-        fig.text(0.03, 1 - 0.3 / height, _w(lang, "themes_title", scope=place_label(scope, lang) if scope else _w(lang, "all")),
+        title = "themes_title" if matrix.plans > 1 else "themes_own_title"
+        fig.text(0.03, 1 - 0.3 / height, _w(lang, title, scope=place_label(scope, lang) if scope else _w(lang, "all")),
                  fontproperties=prop, fontsize=14, weight="bold", va="top")
-        fig.text(0.03, 1 - 0.62 / height, _w(lang, "themes_sub", places=places, plans=matrix.plans),
+        plural = {"ps": "" if places == 1 or lang != "en" else "s",
+                  "pls": "" if matrix.plans == 1 or lang != "en" else "s"}
+        fig.text(0.03, 1 - 0.62 / height, _w(lang, "themes_sub", places=places, plans=matrix.plans, **plural),
                  fontproperties=prop, fontsize=9.5, color="#555555", va="top")
         note = _w(lang, "themes_note")
         if matrix.hidden_rows:
