@@ -268,6 +268,12 @@ def cmd_search(args, corpus) -> int:
             code = EXIT_BAD_INPUT
             continue
         result = engine.search(query, city=args.city, year=args.year, plan_id=args.plan, limit=args.limit)
+        if getattr(args, "csv", None) and args.query != "-":
+            from bot.digests.briefing import hit_rows
+
+            _write_csv(args.csv, hit_rows(result.hits, result.plans))
+            if args.csv == "-" and not args.json:
+                continue
         if args.json:
             _print_json(result.as_json())
             continue
@@ -361,6 +367,12 @@ def cmd_compare(args, corpus) -> int:
     if unknown is not None:
         return _fail(f"没有找到地方「{unknown}」（已收录：{'、'.join(covered_names(corpus))}）", EXIT_NOT_FOUND)
     result = compare(_engine(corpus), corpus, args.query, places)
+    if getattr(args, "csv", None):
+        from bot.digests.briefing import comparison_rows
+
+        _write_csv(args.csv, comparison_rows(result))
+        if args.csv == "-" and not args.json:
+            return 0
     if args.json:
         _print_json(result.as_dict())
         return 0
@@ -387,6 +399,10 @@ def cmd_changes(args, corpus) -> int:
     changes = changes_for_place(places[0], corpus)
     if changes is None:
         return _fail(f"「{args.place}」只有同一年的规划，无从比较", EXIT_NOT_FOUND)
+    if getattr(args, "png", None):
+        from bot.digests.figures import year_shift_picture
+
+        Path(args.png).write_bytes(year_shift_picture(corpus, changes, "en" if _english() else "zh"))
     if args.json:
         _print_json(changes.as_dict())
         return 0
@@ -396,6 +412,93 @@ def cmd_changes(args, corpus) -> int:
         for change in items:
             print(f"  {change.theme}「{change.excerpt}」—— {' › '.join(change.passage.section)}")
     return 0
+
+
+def _write_csv(target: str, rows) -> None:
+    """`--csv FILE` ('-' for stdout): UTF-8 with a BOM, so Excel and WPS open the Chinese correctly."""
+    from bot.digests.briefing import rows_csv
+
+    text = rows_csv(rows, "en" if _english() else "zh")
+    if target == "-":
+        sys.stdout.write(text)
+    else:
+        Path(target).write_text("\ufeff" + text, encoding="utf-8", newline="")
+
+
+def _scope_plans(names, corpus):
+    """(plans, scope label, None) for --city names (all plans without), or (None, None, unknown name)."""
+    from bot.digests.briefing import scope_plans
+
+    places, unknown = _places(names, corpus)
+    if unknown is not None:
+        return None, None, unknown
+    return scope_plans(corpus, places), "、".join(p.short for p in places), None
+
+
+def cmd_themes(args, corpus) -> int:
+    """Themes by places for a scope: the shared-themes line's counts as a matrix, a picture on request."""
+    from bot.digests.themes import theme_matrix
+    from bot.search.places import covered_names
+
+    plans, scope, unknown = _scope_plans(args.city, corpus)
+    if unknown is not None:
+        return _fail(f"没有找到地方「{unknown}」（已收录：{'、'.join(covered_names(corpus))}）", EXIT_NOT_FOUND)
+    matrix = theme_matrix(plans)
+    if args.png:
+        from bot.digests.figures import themes_picture
+
+        png = themes_picture(corpus, plans, "en" if _english() else "zh", scope)
+        if png is None:
+            return _fail("这些规划没有共同主题，无图可画" if not _english() else "no shared theme to draw")
+        Path(args.png).write_bytes(png)
+    if args.json:
+        _print_json({"scope": scope, **matrix.as_dict()})
+        return 0
+    if args.png:
+        print(f"已写入：{args.png}" if not _english() else f"written: {args.png}")
+        return 0
+    width = max([len(r.label) for r in matrix.rows] + [2])
+    print(" " * (width * 2) + "  " + " ".join(t.theme for t in matrix.themes))
+    for row, cells in zip(matrix.rows, matrix.cells, strict=True):
+        line = " ".join(f"{v:>{len(t.theme) * 2}}" for v, t in zip(cells, matrix.themes, strict=True))
+        print(f"{row.label:　<{width}}  {line}")
+    if matrix.hidden_rows:
+        print(f"（另有 {matrix.hidden_rows} 地未列出）")
+    return 0
+
+
+def cmd_brief(args, corpus) -> int:
+    """A briefing (简报) on a topic: .docx, Markdown (with the picture beside it), JSON or CSV rows."""
+    from bot.digests.briefing import brief_docx, brief_markdown, build_brief, export_row
+    from bot.digests.figures import themes_picture
+    from bot.search.places import covered_names
+
+    places, unknown = _places(args.city, corpus)
+    if unknown is not None:
+        return _fail(f"没有找到地方「{unknown}」（已收录：{'、'.join(covered_names(corpus))}）", EXIT_NOT_FOUND)
+    lang = "en" if _english() else "zh"
+    brief = build_brief(_engine(corpus), corpus, args.query, places)
+    if brief.error == "empty":
+        return _fail("请给出主题，例如：planbrief brief 双减" if lang == "zh" else "give a topic: planbrief brief 双减",
+                     EXIT_BAD_INPUT)
+    drawn = brief.stating and (args.docx or args.md)  # JSON, CSV and stdout Markdown need no picture
+    picture = themes_picture(corpus, brief.stating, lang, brief.scope) if drawn else None
+    if args.docx:
+        Path(args.docx).write_bytes(brief_docx(brief, picture, lang))
+    if args.md:
+        target = Path(args.md)
+        name = None
+        if picture:
+            name = target.with_suffix(".png").name
+            target.with_suffix(".png").write_bytes(picture)
+        target.write_text(brief_markdown(brief, name, lang), encoding="utf-8")
+    if args.csv:
+        _write_csv(args.csv, [export_row(e.place, e.meta, e.passage, e.text) for e in brief.excerpts()])
+    if args.json:
+        _print_json(brief.as_dict())
+    elif not (args.docx or args.md or args.csv == "-"):
+        sys.stdout.write(brief_markdown(brief, None, lang))
+    return 0 if brief.plans else EXIT_NOT_FOUND
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -439,6 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan")
     p.add_argument("--limit", type=int, default=10)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--csv", metavar="FILE", help="also write the rows as CSV ('-' for stdout)")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("city", help="plans for a city, county or province ('-' reads queries from stdin)")
@@ -458,12 +562,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--city", action="append", help="a place to include; repeat for several (default: all)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--csv", metavar="FILE", help="also write the rows as CSV ('-' for stdout)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("changes", help="what a place's newer plan adds and drops, as themes with excerpts")
     p.add_argument("place")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--png", metavar="FILE", help="write the two-column picture (added | dropped)")
     p.set_defaults(func=cmd_changes)
+
+    p = sub.add_parser("themes", help="themes by places for a scope (the shared-themes counts as a matrix)")
+    p.add_argument("--city", action="append", help="a place; repeat for several (default: every plan)")
+    p.add_argument("--png", metavar="FILE", help="write the heatmap picture")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_themes)
+
+    p = sub.add_parser("brief", help="a briefing (简报) on a topic: --docx FILE, --md FILE, --csv FILE, --json")
+    p.add_argument("query")
+    p.add_argument("--city", action="append", help="a place to cover; repeat for several (default: all)")
+    p.add_argument("--docx", metavar="FILE", help="write a Word document")
+    p.add_argument("--md", metavar="FILE", help="write Markdown (and the picture as FILE.png beside it)")
+    p.add_argument("--csv", metavar="FILE", help="write the excerpts as CSV rows ('-' for stdout)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_brief)
 
     p = sub.add_parser("run", help="run the Telegram bot (polling, or webhook if PLANBRIEF_WEBHOOK_URL)")
     p.set_defaults(func=_lazy("bot.telegram.app", "run_main"))

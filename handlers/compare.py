@@ -16,6 +16,7 @@ from bot.digests.compare import Comparison, compare
 from bot.search.places import covered_names
 from bot.telegram import render
 from bot.telegram import render_compare as rc
+from bot.telegram import render_pictures as rp
 from bot.telegram.i18n import t
 from handlers import common
 
@@ -50,18 +51,31 @@ def _names(places: list) -> str:
 
 
 async def compare_reply(context: ContextTypes.DEFAULT_TYPE, text: str, lang: str, offset: int = 0):
+    return (await compare_result(context, text, lang, offset))[0]
+
+
+async def compare_result(context: ContextTypes.DEFAULT_TYPE, text: str, lang: str, offset: int = 0):
+    """(reply, comparison or None, place names): the reply carries a 导出 button when it has rows."""
     query, places, unknown = parse_args(text, context)
     if unknown:
-        return render.unknown_city(lang, " ".join(unknown), covered_names(common.corpus(context)))
+        return render.unknown_city(lang, " ".join(unknown), covered_names(common.corpus(context))), None, ""
     comparison = await run(context, query, places)
     names = _names(places)
     common.remember_topic(context, query, names)
-    return rc.compare_answer(comparison, lang, query=query, places=names, offset=offset)
+    reply = rc.compare_answer(comparison, lang, query=query, places=names, offset=offset)
+    if comparison.places:
+        reply = rp.with_export(reply, "compare", query, names, lang)
+    return reply, comparison, names
 
 
 async def compare_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The text answer, then the themes picture of the places answering (sendPhoto)."""
+    from handlers.pictures import compare_picture
+
     lang = common.lang(update)
-    await common.send(update, context, await compare_reply(context, " ".join(context.args or []), lang))
+    reply, comparison, names = await compare_result(context, " ".join(context.args or []), lang)
+    await common.send(update, context, reply)
+    await compare_picture(update, context, comparison, names, lang)
 
 
 async def on_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

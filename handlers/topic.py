@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.telegram import render
+from bot.telegram import render_pictures as rp
 from bot.telegram.i18n import t
 from handlers import common
 
@@ -15,7 +16,8 @@ async def topic_reply(context: ContextTypes.DEFAULT_TYPE, query: str, city: str,
     """One page; shared by /topic, /city 地名 关键词, paging buttons and deep links."""
     result = await common.search(context, query, city=city or None, offset=offset, limit=render.PAGE_SIZE)
     common.remember_topic(context, query, city)
-    return render.topic_answer(result, lang, query=query, city=city, offset=offset)
+    answer = render.topic_answer(result, lang, query=query, city=city, offset=offset)
+    return rp.with_export(answer, "topic", query, city, lang) if result.hits else answer
 
 
 def usage(context: ContextTypes.DEFAULT_TYPE, lang: str) -> str:

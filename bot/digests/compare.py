@@ -38,6 +38,7 @@ class Comparison:
     places: list[PlaceExcerpt] = field(default_factory=list)
     error: str | None = None
     suggestions: list[str] = field(default_factory=list)
+    plan_ids: list[str] = field(default_factory=list)  # every plan with a match, not only each place's best
 
     def as_dict(self) -> dict:
         """The `planbrief compare --json` contract (add keys, never rename)."""
@@ -77,6 +78,8 @@ def compare(engine, corpus, query: str, places: Sequence[Place] | None = None) -
             if result.error == "empty":
                 out.error, out.suggestions = "empty", list(result.suggestions)
                 return out
+            if result.hits:
+                out.plan_ids.append(plan.plan_id)
             if result.hits and (best is None or result.hits[0].score > best[0].score):
                 best = (result.hits[0], plan.meta)
         if best is not None:

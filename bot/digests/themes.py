@@ -10,6 +10,8 @@ are left out: every plan mentions them, so they would crowd out what is particul
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -111,8 +113,30 @@ def _shortest_inside(term: str, known: set[str]) -> str | None:
 # --------------------------------------------------------------------------------------- counts
 
 
+_MEMO: dict[int, tuple[weakref.ref, dict]] = {}
+_MEMO_MAX = 8192
+_memo_lock = threading.Lock()
+
+
 def theme_passages(plan: Plan) -> dict[str, list[tuple[Passage, int, int]]]:
-    """Theme → the plan's forward-looking passages stating it, with the term's offsets, in plan order."""
+    """Theme → the plan's forward-looking passages stating it, with the term's offsets, in plan order.
+
+    Memoised per plan object (a reload makes new objects, so a changed plan is read afresh): the themes
+    picture and the digests of a province ask for hundreds of plans, about 1 ms each.
+    """
+    held = _MEMO.get(id(plan))
+    if held is not None and held[0]() is plan:
+        return held[1]
+    found = _theme_passages(plan)
+    with _memo_lock:
+        if len(_MEMO) >= _MEMO_MAX:
+            for key in [k for k, (ref, _) in _MEMO.items() if ref() is None] or list(_MEMO)[: _MEMO_MAX // 2]:
+                _MEMO.pop(key, None)
+        _MEMO[id(plan)] = (weakref.ref(plan), found)
+    return found
+
+
+def _theme_passages(plan: Plan) -> dict[str, list[tuple[Passage, int, int]]]:
     found: dict[str, list[tuple[Passage, int, int]]] = {}
     vocab = vocabulary()
     for passage in plan.passages:
@@ -212,3 +236,98 @@ def changes_into(plan: Plan, corpus) -> PlanChanges | None:
     place = plan_place(plan)
     changes = changes_for_place(place, corpus) if place is not None else None
     return changes if changes is not None and changes.newer.plan_id == plan.plan_id else None
+
+
+# --------------------------------------------------------------------------------------- matrix
+
+MATRIX_ROWS = 12  # a phone reads a heatmap of at most 12 rows × 10 columns
+MATRIX_COLS = 10
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    """One row of the themes picture: a place (or one plan of it) and the plans it stands for."""
+
+    label: str
+    plan_ids: tuple[str, ...]
+    year: int | None = None  # set when the row is a single plan of a place (rows by year)
+
+
+@dataclass(frozen=True)
+class ThemeMatrix:
+    """Themes by places: the columns are exactly the shared-themes line of the same plans, so the
+    picture and the line can never disagree; a cell is how many of the row's forward-looking passages
+    state the column's theme (the same passages the line counts, split by row)."""
+
+    rows: tuple[MatrixRow, ...]
+    themes: tuple[ThemeCount, ...]
+    cells: tuple[tuple[int, ...], ...]
+    hidden_rows: int = 0  # places left out to keep the picture readable (the weakest)
+    plans: int = 0  # plans in scope
+
+    @property
+    def empty(self) -> bool:
+        return not self.rows or not self.themes
+
+    def as_dict(self) -> dict:
+        """The `planbrief themes --json` contract (add keys, never rename)."""
+        return {
+            "rows": [{"label": r.label, "plan_ids": list(r.plan_ids), "year": r.year} for r in self.rows],
+            "themes": [t.as_dict() for t in self.themes],
+            "matrix": [list(row) for row in self.cells],
+            "hidden_rows": self.hidden_rows,
+            "plans": self.plans,
+        }
+
+
+def matrix_rows(plans: Sequence[Plan]) -> list[tuple[MatrixRow, list[Plan]]]:
+    """Rows by each plan's own place (江苏 → 无锡, 江阴, 苏州); a scope that is one place with several
+    plans gets a row per plan instead (无锡 2020, 无锡 2023), or the picture would be a single line."""
+    from bot.search.places import plan_place
+
+    grouped: dict[str, list[Plan]] = {}
+    for plan in plans:
+        own = plan_place(plan)
+        grouped.setdefault(own.short if own else plan.meta.city, []).append(plan)
+    if len(grouped) == 1 and len(plans) > 1:
+        (label, group), = grouped.items()
+        group = sorted(group, key=lambda p: (p.meta.year, p.meta.date, p.plan_id))
+        return [(MatrixRow(f"{label} {p.meta.year}", (p.plan_id,), p.meta.year), [p]) for p in group]
+    return [(MatrixRow(label, tuple(p.plan_id for p in group)), group) for label, group in grouped.items()]
+
+
+def theme_matrix(plans: Sequence[Plan], *, max_rows: int = MATRIX_ROWS,
+                 max_cols: int = MATRIX_COLS) -> ThemeMatrix:
+    """The themes picture's numbers for `plans` (see ThemeMatrix). Rows past `max_rows` are the ones
+    stating the chosen themes least; they are dropped and counted, never silently."""
+    plans = list(plans)
+    themes = shared_themes(plans, limit=max_cols)
+    per_plan = {p.plan_id: theme_passages(p) for p in plans}
+    rows, cells = [], []
+    for row, group in matrix_rows(plans):
+        rows.append(row)
+        cells.append(tuple(sum(len(per_plan[p.plan_id].get(t.theme, ())) for p in group) for t in themes))
+    keep = sorted(range(len(rows)), key=lambda i: (-sum(cells[i]), i))[:max_rows]
+    keep.sort()
+    return ThemeMatrix(tuple(rows[i] for i in keep), tuple(themes), tuple(cells[i] for i in keep),
+                       hidden_rows=len(rows) - len(keep), plans=len(plans))
+
+
+@dataclass(frozen=True)
+class YearShift:
+    """The year-over-year picture's content: themes the newer plan adds and drops, with how many of its
+    (or the older plan's) forward-looking passages state each."""
+
+    changes: PlanChanges
+    added: tuple[tuple[str, int], ...]
+    dropped: tuple[tuple[str, int], ...]
+
+
+def year_shift(changes: PlanChanges, corpus, limit: int = MATRIX_ROWS) -> YearShift:
+    """Weights for the two columns of the year-over-year picture, from the same theme_passages."""
+    older, newer = corpus.plan(changes.older.plan_id), corpus.plan(changes.newer.plan_id)
+    before = theme_passages(older) if older else {}
+    after = theme_passages(newer) if newer else {}
+    added = tuple((c.theme, len(after.get(c.theme, ()))) for c in changes.added[:limit])
+    dropped = tuple((c.theme, len(before.get(c.theme, ()))) for c in changes.dropped[:limit])
+    return YearShift(changes, added, dropped)

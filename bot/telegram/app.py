@@ -11,6 +11,7 @@ import importlib.util
 import logging
 import secrets
 import sys
+import threading
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -141,12 +142,25 @@ async def load_core(app: Application) -> None:
 
 async def reload_job(context) -> None:
     """Plans added by another process (`planbrief add` on the same folder) appear within seconds."""
-    await common.refresh_corpus(context.application)
+    if await common.refresh_corpus(context.application):
+        warm_pictures(context.application)
+
+
+def warm_pictures(app: Application) -> None:
+    """In a background thread: each plan's themes read once and matplotlib with its CJK font loaded, so
+    the first /compare or /themes after start-up (or a reload) draws at the warm speed. Start-up itself
+    does not wait for it."""
+    from bot.digests.figures import warm
+
+    corpus = app.bot_data.get("corpus")
+    if corpus is not None:
+        threading.Thread(target=warm, args=(corpus,), name="warm-pictures", daemon=True).start()
 
 
 async def _post_init(app: Application) -> None:
     await load_core(app)
     await register_commands(app)
+    warm_pictures(app)
     settings: Settings = app.bot_data["settings"]
     if app.job_queue is not None:
         app.job_queue.run_repeating(reload_job, interval=settings.reload_seconds, first=settings.reload_seconds,
@@ -164,6 +178,7 @@ def register_handlers(app: Application) -> None:
         errors,
         fallback,
         inline,
+        pictures,
         plans,
         start,
         throttle,
@@ -181,6 +196,9 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("city", city.city))
     app.add_handler(CommandHandler("compare", compare.compare_command))
     app.add_handler(CallbackQueryHandler(compare.on_page, pattern=r"^k[12]\|"))
+    app.add_handler(CommandHandler("themes", pictures.themes_command))
+    app.add_handler(CommandHandler("brief", pictures.brief_command))
+    app.add_handler(CallbackQueryHandler(pictures.on_export, pattern=r"^x[ct]\|"))
     app.add_handler(CommandHandler("plans", plans.plans))
     app.add_handler(CommandHandler("plan", plans.plan))
     app.add_handler(InlineQueryHandler(inline.inline_query))

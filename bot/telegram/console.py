@@ -81,6 +81,7 @@ class ConsoleTransport(BaseRequest):
                          read_timeout=None, write_timeout=None, connect_timeout=None, pool_timeout=None):
         name = url.rstrip("/").rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data is not None else {}
+        self.uploads = (request_data.multipart_data or {}) if request_data is not None else {}
         handler = getattr(self, f"_m_{name}", None)
         result = handler(params) if handler else True
         return 200, json.dumps({"ok": True, "result": result}).encode()
@@ -134,6 +135,40 @@ class ConsoleTransport(BaseRequest):
         message_id = int(params.get("message_id", 0))
         self._show(params, message_id, edited=True)
         return self._message(params, message_id)
+
+    uploads: dict = field(default_factory=dict)
+
+    def _m_sendPhoto(self, params: dict) -> dict:
+        return self._file(params, "photo")
+
+    def _m_sendDocument(self, params: dict) -> dict:
+        return self._file(params, "document")
+
+    def _file(self, params: dict, kind: str) -> dict:
+        """A picture or document cannot be shown in a terminal: it is saved, and its path printed."""
+        import tempfile
+        from pathlib import Path
+
+        message_id = next(self._ids)
+        name, data = "file", b""
+        for value in self.uploads.values():
+            name, data = value[0] or name, value[1]
+        folder = Path(tempfile.gettempdir()) / "planbrief-console"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{message_id}-{Path(name).name}"
+        path.write_bytes(data)
+        self.write()
+        self.write(("🖼 " if kind == "photo" else "📎 ") + str(path))
+        if params.get("caption"):
+            self.write(to_terminal(str(params["caption"]), self.color))
+        msg = {"message_id": message_id, "date": int(time.time()),
+               "chat": {"id": params.get("chat_id", CHAT_ID), "type": "private"}, "from": self.bot_user}
+        unique = f"{kind}{message_id}"
+        if kind == "photo":
+            msg["photo"] = [{"file_id": unique, "file_unique_id": unique, "width": 1080, "height": 720}]
+        else:
+            msg["document"] = {"file_id": unique, "file_unique_id": unique, "file_name": path.name}
+        return msg
 
     def _m_answerCallbackQuery(self, params: dict) -> bool:
         if params.get("text"):

@@ -64,6 +64,40 @@ def map_error(exc: Exception) -> Exception:
     return exc
 
 
+class DigestPicture(str):
+    """A digest "message" that is a photo: the str is its caption (HTML), `png` the picture.
+
+    It travels in the same list as the text messages, so delivery's progress counting (resume after
+    a partial send) covers it without knowing what it is."""
+
+    png: bytes
+
+    def __new__(cls, caption: str, png: bytes) -> DigestPicture:
+        self = super().__new__(cls, caption)
+        self.png = png
+        return self
+
+
+def weekly_picture(corpus, digest: Digest, sub: Subscription) -> DigestPicture | None:
+    """One themes picture a week for a scope of several plans; daily digests never get one (a picture
+    a day of what changes a few times a year would be noise)."""
+    if sub.frequency != "weekly" or len(digest.scope_ids) < 2:
+        return None
+    from bot.digests.figures import FontMissing, themes_picture
+    from bot.telegram import render_pictures as rp
+
+    plans = [p for p in (corpus.plan(pid) for pid in digest.scope_ids) if p is not None]
+    scope = sub.city or ""
+    try:
+        png = themes_picture(corpus, plans, sub.language, scope)
+    except (FontMissing, OSError, ValueError):
+        log.warning("weekly picture not drawn", exc_info=True)
+        return None
+    if not png:
+        return None
+    return DigestPicture(rp.themes_caption(digest.themes, scope, sub.language, len(plans)), png)
+
+
 class DigestService:
     """What the jobs and handlers share: store, corpus, search, bot and clock, plus delivery progress."""
 
@@ -80,6 +114,7 @@ class DigestService:
         self._place = lru_cache(maxsize=256)(self._resolve)
         self._busy = asyncio.Lock()
         self._built: dict[tuple, object] = {}
+        self._photo_ids: dict[str, str] = {}  # picture bytes' hash → Telegram file id, after one upload
         self._plan_ids: dict[tuple[int, str], list[str]] = {}
         self._featured: dict[tuple[int, str], list[str]] = {}  # plans shown in full, for the rotation
         # One thread only for settling sent digests: behind the shared to_thread pool (full of claims
@@ -139,13 +174,18 @@ class DigestService:
         focus = tuple(e.focus.title if e.focus else None for e in digest.plans)
         since = digest.since.astimezone(ZoneInfo(sub.tz)).date() if digest.since else None
         key = (scope, tuple(shown_ids(digest)), focus, since, sub.language, sub.tz, today)
-        built = self._cached(key, lambda: (render_digest(digest, sub.language, today=today, tz=sub.tz),
-                                           list(digest.scope_ids), shown_ids(digest)))
+        built = self._cached((*key, sub.frequency), lambda: (self._messages(digest, sub, today),
+                                                            list(digest.scope_ids), shown_ids(digest)))
         job = delivery.current_job()
         if job:
             self._plan_ids[job] = built[1]
             self._featured[job] = built[2]
         return list(built[0]), list(built[1])
+
+    def _messages(self, digest: Digest, sub: Subscription, today: date) -> list[str]:
+        messages = render_digest(digest, sub.language, today=today, tz=sub.tz)
+        picture = weekly_picture(self.corpus, digest, sub) if messages else None
+        return [*messages, picture] if picture is not None else messages
 
     def _cached(self, key: tuple, make: Callable[[], object]):
         """Bounded memo for build_sync: the full digest per scope and history, the messages per choice.
@@ -181,8 +221,11 @@ class DigestService:
             if index < done:
                 continue
             try:
-                await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
-                                            link_preview_options=NO_PREVIEW)
+                if isinstance(text, DigestPicture):
+                    await self._send_picture(chat_id, text)
+                else:
+                    await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
+                                                link_preview_options=NO_PREVIEW)
             except Exception as exc:
                 mapped = map_error(exc)
                 if mapped is exc:
@@ -193,6 +236,21 @@ class DigestService:
         if job:
             self.progress.pop(job, None)
             await self._settle(job)
+
+    async def _send_picture(self, chat_id: int, picture: DigestPicture) -> None:
+        """A broadcast uploads a picture once: after that Telegram's file id for it is sent instead."""
+        import hashlib
+
+        from telegram import InputFile
+
+        key = hashlib.blake2s(picture.png, digest_size=12).hexdigest()
+        known = self._photo_ids.get(key)
+        photo = known or InputFile(picture.png, filename="themes.png")
+        sent = await self.bot.send_photo(chat_id, photo, caption=str(picture), parse_mode=ParseMode.HTML)
+        if known is None and sent.photo:
+            self._photo_ids[key] = sent.photo[-1].file_id
+            while len(self._photo_ids) > BUILT_CACHE:
+                self._photo_ids.pop(next(iter(self._photo_ids)))
 
     async def _settle(self, job: tuple[int, str]) -> None:
         """Record the period as sent the moment Telegram accepted the last message (see __init__);

@@ -23,6 +23,7 @@ STRINGS: dict[str, dict[str, str]] = {
             "/topic 关键词 [地名] — 按主题查摘录，如 /topic 双减 无锡\n"
             "/city 地名 [关键词] — 一个地方的规划，如 /city 江阴\n"
             "/compare 关键词 [地名…] — 各地怎么说同一主题，如 /compare 双减 无锡 苏州\n"
+            "/themes [地名] — 各地共同主题一览图；/brief 关键词 [地名…] — 生成 Word 简报\n"
             "/plans — 收录了哪些规划\n"
             "/plan 编号 — 一份规划的结构与重点任务\n"
             "/subscribe — 订阅定期简报；/subscriptions 查看；/unsubscribe 取消\n"
@@ -32,6 +33,7 @@ STRINGS: dict[str, dict[str, str]] = {
             "/topic keyword [place] — excerpts on a topic, e.g. /topic 双减 无锡\n"
             "/city place [keyword] — a place's plans, e.g. /city 江阴\n"
             "/compare keyword [places…] — one topic across places, e.g. /compare 双减 无锡 苏州\n"
+            "/themes [place] — themes by places, as a picture; /brief keyword [places…] — a Word briefing\n"
             "/plans — what is covered\n"
             "/plan id — one plan's outline and headline priorities\n"
             "/subscribe — scheduled digests; /subscriptions to list; /unsubscribe to stop\n"
@@ -243,6 +245,8 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("topic", "按主题查摘录：/topic 双减 [地名]"),
         ("city", "一个地方的规划：/city 无锡"),
         ("compare", "各地对比一个主题：/compare 双减 [地名…]"),
+        ("themes", "各地共同主题图：/themes [地名]"),
+        ("brief", "生成 Word 简报：/brief 双减 [地名…]"),
         ("plans", "收录了哪些规划"),
         ("plan", "一份规划的结构与重点：/plan 编号"),
         ("subscribe", "订阅定期简报"),
@@ -257,6 +261,8 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("topic", "Excerpts on a topic: /topic 双减 [place]"),
         ("city", "A place's plans: /city 无锡"),
         ("compare", "One topic across places: /compare 双减 [places]"),
+        ("themes", "Themes by places, as a picture: /themes [place]"),
+        ("brief", "A Word briefing: /brief 双减 [places]"),
         ("plans", "What is covered"),
         ("plan", "One plan's outline and priorities: /plan id"),
         ("subscribe", "Subscribe to scheduled digests"),

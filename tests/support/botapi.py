@@ -495,6 +495,8 @@ class StoredMessage:
     edit_date: int | None = None
     history: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
     sent_at: float = 0.0
+    media: dict[str, Any] | None = None  # {"photo": [...]} or {"document": {...}}; text is the caption
+    upload: bytes = b""  # the bytes of an uploaded photo or document
 
     @property
     def chat_id(self) -> int | str:
@@ -516,7 +518,14 @@ class StoredMessage:
             "from": dict(self.sender),
             "text": self.text,
         }
-        if self.entities:
+        if self.media is not None:
+            del msg["text"]
+            msg.update(self.media)
+            if self.text:
+                msg["caption"] = self.text
+            if self.entities:
+                msg["caption_entities"] = [dict(e) for e in self.entities]
+        elif self.entities:
             msg["entities"] = [dict(e) for e in self.entities]
         markup = _inline_only(self.reply_markup)
         if markup:
@@ -808,6 +817,8 @@ class BotApiServer:
                 "setChatMenuButton",
                 "getChatMenuButton",
                 "getFile",
+                "sendPhoto",
+                "sendDocument",
             )
         }
         self._files: dict[str, bytes] = {}  # file_id → content, for getFile and /file/bot<token>/…
@@ -1175,6 +1186,58 @@ class BotApiServer:
                 reply_markup=markup,
                 reply_to_message_id=reply_to,
                 sent_at=time.monotonic(),
+            )
+        )
+        return msg.to_api(stored=self._messages.get(chat_id))
+
+    def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
+        return self._send_media("sendPhoto", params, "photo")
+
+    def _m_sendDocument(self, params: dict[str, Any]) -> Any:
+        return self._send_media("sendDocument", params, "document")
+
+    def _send_media(self, method: str, params: dict[str, Any], field_name: str) -> Any:
+        """An uploaded photo or document (multipart); the caption is checked like message text, and
+        at most 1024 characters as Telegram allows. The bytes are kept for the test to open."""
+        chat_id = self._require(params, "chat_id")
+        self._check_chat(method, chat_id)
+        upload = params.get(field_name)
+        if isinstance(upload, str) and upload in self._files:  # a file id of an earlier upload
+            upload = {"filename": None, "content": self._files[upload]}
+        if not isinstance(upload, dict) or not upload.get("content"):
+            raise _bad_request(f"there is no {field_name} in the request")
+        caption, entities = "", []
+        if params.get("caption"):
+            caption, entities = _validate_text(params["caption"], params.get("parse_mode"), params.get("caption_entities"))
+            if len(caption) > 1024:
+                raise _bad_request("message caption is too long")
+        markup = _validate_reply_markup(params.get("reply_markup"))
+        self._check_flood(method, chat_id)
+        content: bytes = upload["content"]
+        file_id = f"{field_name}-{len(self._files) + 1}"
+        self._files[file_id] = content
+        unique = file_id.replace("-", "")
+        if field_name == "photo":
+            media = {"photo": [{"file_id": file_id, "file_unique_id": unique, "width": 1080, "height": 720,
+                                "file_size": len(content)}]}
+        else:
+            media = {"document": {"file_id": file_id, "file_unique_id": unique,
+                                  "file_name": upload.get("filename") or "file", "file_size": len(content)}}
+        msg = self._store(
+            StoredMessage(
+                chat=self._chat_for(chat_id),
+                message_id=self._new_message_id(chat_id),
+                date=int(time.time()),
+                sender=dict(self.bot_user),
+                from_bot=True,
+                text=caption,
+                entities=entities,
+                raw_text=str(params.get("caption") or ""),
+                parse_mode=params.get("parse_mode"),
+                reply_markup=markup,
+                sent_at=time.monotonic(),
+                media=media,
+                upload=content,
             )
         )
         return msg.to_api(stored=self._messages.get(chat_id))
