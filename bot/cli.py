@@ -421,50 +421,6 @@ def _watcher(store, corpus):
                    WatchPolicy.from_env(), allow_private=allow_private_urls())
 
 
-_EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
-
-
-def parse_every(text: str) -> int:
-    """6h, 30m, 1d, 3600s or bare seconds; at least a minute (a column is not a chat)."""
-    m = _EVERY.match(text or "")
-    if not m:
-        raise ValueError(f"间隔格式不对：{text}（例如 6h、30m、1d）")
-    seconds = float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2).lower()]
-    if seconds < 60:
-        raise ValueError(f"间隔太短：{text}（至少 1 分钟）")
-    return int(seconds)
-
-
-def add_source(store, url: str, city: str, *, selector=None, every="6h", auto=False, allow_private=False,
-               backfill=0, created_by=None):
-    """Validate and add one source; (source, None) or (None, reason). Shared by the CLI and /watch."""
-    from bot.config import allow_private_urls
-    from bot.corpus.fetch import FetchError, check_address, is_url
-    from bot.corpus.regions import find_place
-    from bot.sources.store import SourceExists
-
-    if not is_url(url or ""):
-        return None, f"不是 http(s) 链接：{url}"
-    place = find_place(city or "")
-    if place is None:
-        return None, f"未知地名「{city}」：请用行政区划名称，如 无锡市、江阴县"
-    try:
-        interval = parse_every(every)
-    except ValueError as exc:
-        return None, str(exc)
-    try:
-        check_address(url, allow_private or allow_private_urls())
-    except FetchError as exc:
-        if "无法解析" not in str(exc):  # an address not resolvable today is checked again at each fetch
-            return None, str(exc)
-    try:
-        return store.add_source(url, place.name, selector=selector, interval_s=interval,
-                                mode="auto" if auto else "propose", allow_private=allow_private,
-                                backfill=backfill, created_by=created_by), None
-    except SourceExists as exc:
-        return None, f"已在关注：#{exc.source.id} {exc.source.url}"
-
-
 def cmd_sources(args, corpus) -> int:
     if args.action == "triage":
         return _sources_triage(args)
@@ -476,6 +432,8 @@ def cmd_sources(args, corpus) -> int:
 
 
 def _sources_add(args, corpus, store) -> int:
+    from bot.sources.watchlist import add_source
+
     if args.from_file:
         return _sources_from_file(args, store)
     if not args.url or not args.city:
@@ -494,6 +452,8 @@ def _sources_add(args, corpus, store) -> int:
 
 def _sources_from_file(args, store) -> int:
     import tomllib
+
+    from bot.sources.watchlist import add_source
 
     try:
         data = tomllib.loads(Path(args.from_file).read_text(encoding="utf-8"))

@@ -360,9 +360,10 @@ class SourceStore:
                                .order_by(items.c.id)).first()
         return self._to_item(row) if row else None
 
-    def unnotified(self) -> list[Item]:
+    def unnotified(self, status: str = "proposed") -> list[Item]:
+        """Proposals (or auto publications) the editors have not been shown yet, from any process."""
         with self._tx() as conn:
-            rows = conn.execute(select(items).where(items.c.status == "proposed", items.c.notified.is_(False))
+            rows = conn.execute(select(items).where(items.c.status == status, items.c.notified.is_(False))
                                 .order_by(items.c.id)).all()
         return [self._to_item(r) for r in rows]
 

@@ -247,7 +247,8 @@ class Watcher:
             if "重复" in str(exc):
                 self.store.claim_item(item.id, "proposed", "duplicate", error=str(exc)[:1000])
             raise CandidateError(str(exc)) from exc
-        if not self.store.claim_item(item.id, "proposed", "published", plan_id=summary["plan_id"], file=None):
+        if not self.store.claim_item(item.id, "proposed", "published", plan_id=summary["plan_id"], file=None,
+                                     notified=True):  # an editor's own press: nothing to tell
             raise CandidateError(f"候选 {item_id} 已由别人处理")
         Path(item.file).unlink(missing_ok=True)
         del source

@@ -165,6 +165,7 @@ def register_handlers(app: Application) -> None:
         fallback,
         inline,
         plans,
+        sources,
         start,
         throttle,
         topic,
@@ -195,6 +196,7 @@ def register_handlers(app: Application) -> None:
         digest.register(app, settings)
 
     editor.register(app)  # files, links, /add /fix /remove: before the catch-alls that would answer text
+    sources.register(app)  # /sources /watch /unwatch, proposals' buttons, and the check job
 
     # Catch-alls last; a digest module's callback patterns take precedence over this generic one.
     app.add_handler(CallbackQueryHandler(callbacks.on_button))
