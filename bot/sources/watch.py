@@ -96,6 +96,7 @@ class Watcher:
         else:
             chosen = [s for s in self.store.list_sources() if s.state != "paused"]
         poller = poller or Poller(self.policy)
+        chosen = _interleave_hosts(chosen)
         with ThreadPoolExecutor(max_workers=max(1, min(self.policy.concurrency * 2, len(chosen) or 1))) as pool:
             reports = list(pool.map(lambda s: self.check_source(s, poller), chosen))
         return RoundReport(reports, poller.requests, poller.not_modified)
@@ -273,6 +274,19 @@ class Watcher:
                                        source_site=urlsplit(item.url).hostname, **item.overrides)
         except ingest.AddError:
             return None
+
+
+def _interleave_hosts(chosen: list[Source]) -> list[Source]:
+    """One host's columns spread through the round (a, b, c, a, b, c…), so the workers wait on the
+    per-host spacing of different hosts at once instead of queueing behind one host."""
+    by_host: dict[str, list[Source]] = {}
+    for source in chosen:
+        by_host.setdefault(urlsplit(source.url).netloc.lower(), []).append(source)
+    queues = list(by_host.values())
+    mixed = []
+    for n in range(max((len(q) for q in queues), default=0)):
+        mixed += [q[n] for q in queues if n < len(q)]
+    return mixed
 
 
 def _prepare(path: Path, url: str, source: Source, item: Item, year: int | None) -> tuple[ingest.Draft, dict]:
