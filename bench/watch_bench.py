@@ -150,7 +150,7 @@ def main(argv=None) -> int:
               f"304 share {med(name, 'not_modified_share'):.0%}  proposals {med(name, 'proposed'):.0f}  "
               f"failed {med(name, 'failed'):.0f}")
     print(f"  peak RSS of the watcher process: {statistics.median(r['peak_rss_mb'] for r in results):.0f} MB")
-    floor = (per_host * 2 - 1) * 5.0
+    floor = per_host * 5.0  # robots.txt + per_host list pages = per_host gaps
     print(f"  with the default 5 s spacing a host's {per_host} columns (+ robots.txt) take at least {floor:.0f} s")
     return 0
 

@@ -268,3 +268,10 @@ def test_private_addresses_need_the_setting_or_the_flag(env, monkeypatch, capsys
     assert code == 4 and "内网" in err
     code, ok = _run(capsys, "sources", "add", "http://127.0.0.1:9/x", "--city", "南通", "--allow-private", "--json")
     assert code == 0 and ok["state"] == "active"
+
+
+def test_the_example_file_loads(env, capsys):
+    root = Path(__file__).resolve().parent.parent
+    code, loaded = _run(capsys, "sources", "add", "--from", str(root / "sources.example.toml"), "--json")
+    assert code == 0 and loaded["refused"] == [] and len(loaded["added"]) >= 5
+    assert {"随州市", "芜湖市"} <= {s["city"] for s in loaded["added"]}
