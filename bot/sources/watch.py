@@ -236,7 +236,6 @@ class Watcher:
             raise CandidateError(f"没有这个候选：{item_id}")
         if item.status != "proposed":
             raise CandidateError(f"候选 {item_id} 的状态是 {item.status}，不能收录")
-        source = self.store.get_source(item.source_id)
         if not item.file or not Path(item.file).exists():
             self.store.set_item(item.id, status="failed", error="draft file is gone")
             raise CandidateError(f"候选 {item_id} 的文件已不在：请重新检查来源")
@@ -252,7 +251,6 @@ class Watcher:
                                      notified=True):  # an editor's own press: nothing to tell
             raise CandidateError(f"候选 {item_id} 已由别人处理")
         Path(item.file).unlink(missing_ok=True)
-        del source
         return self.store.get_item(item.id)
 
     def reject(self, item_id: int) -> Item:
