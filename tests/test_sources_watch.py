@@ -110,6 +110,16 @@ def test_day1_baseline_day2_one_proposal_then_accept_makes_it_searchable(env, po
     code, again = _run(capsys, "sources", "accept", str(candidate_id))
     assert code != 0  # a second 收录 publishes nothing
 
+    # news like an upload: the next digest of a subscriber in 南通 (who has seen the rest) leads with it
+    from bot.corpus.loader import load_corpus
+    from bot.digests.content import build_digest
+    from bot.search.places import resolve_place
+
+    corpus = load_corpus(seeds)
+    seen = {p.plan_id for p in corpus.plans if p.plan_id != accepted["plan_id"]}
+    digest = build_digest(corpus, place=resolve_place("南通", corpus).place, seen_plan_ids=seen)
+    assert digest.plans[0].plan.plan_id == accepted["plan_id"] and digest.plans[0].new
+
 
 def test_reject_is_final_and_a_restart_proposes_nothing_twice(env, portal, capsys):
     _run(capsys, "sources", "add", portal.url(LIST), "--city", "南通市", "--json")
