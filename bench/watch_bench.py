@@ -117,6 +117,75 @@ def one_run(args) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def topic_latency(args) -> dict:
+    """/topic's search (the engine call a handler makes in a worker thread) timed idle and while a round
+    over `args.topic_sources` columns runs in the same process: p50/p99 in ms over repeated queries."""
+    import threading
+
+    from bench.search_bench import QUERIES
+    from bot.corpus.loader import default_seeds_dir, load_corpus
+    from bot.search.engine import SearchEngine
+    from bot.sources.poller import Poller, WatchPolicy
+    from bot.sources.store import SourceStore
+    from bot.sources.watch import Watcher
+
+    tmp = Path(tempfile.mkdtemp(prefix="planbrief-watch-topic-"))
+    corpus = load_corpus()
+    engine = SearchEngine.from_corpus(corpus, tmp / "search")
+    for q in QUERIES:
+        engine.search(q)
+
+    def timings(stop) -> list[float]:
+        out = []
+        while not stop() and len(out) < 2000:
+            for q in QUERIES:
+                t = time.perf_counter()
+                engine.search(q)
+                out.append((time.perf_counter() - t) * 1000)
+        return out
+
+    def pct(values, p):
+        values = sorted(values)
+        return values[min(len(values) - 1, int(p / 100 * len(values)))]
+
+    deadline = time.perf_counter() + 5
+    idle = timings(lambda: time.perf_counter() > deadline)
+    ctx = multiprocessing.get_context("fork")
+    manager = ctx.Manager()
+    ports, ready, changed = manager.list(), manager.Event(), manager.Event()
+    per_host = max(1, args.topic_sources // 5)
+    server = ctx.Process(target=_serve, args=(5, per_host, ports, ready, changed, 0.0), daemon=True)
+    server.start()
+    ready.wait(60)
+    try:
+        seeds = tmp / "seeds"
+        shutil.copytree(default_seeds_dir(), seeds)
+        store = SourceStore.open(tmp / "planbrief.sqlite3")
+        for port in list(ports):
+            for c in range(per_host):
+                store.add_source(f"http://127.0.0.1:{port}/col{c}/index.html", "南通市", allow_private=True)
+        policy = WatchPolicy(host_spacing=args.spacing, concurrency=args.concurrency)
+        watcher = Watcher(store, seeds, tmp, policy, allow_private=True)
+        if args.round_in == "thread":  # the round in the bot's own process, as asyncio.to_thread would run it
+            done = threading.Event()
+            worker = threading.Thread(target=lambda: (watcher.run_round(poller=Poller(policy)), done.set()))
+            worker.start()
+            busy = timings(done.is_set)
+            worker.join()
+        else:  # the round in a child process, as the bot's job runs it (`planbrief sources check --due`)
+            child = ctx.Process(target=lambda: watcher.run_round(poller=Poller(policy)))
+            child.start()
+            busy = timings(lambda: not child.is_alive())
+            child.join()
+        store.close()
+    finally:
+        server.kill()
+        manager.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"idle_p50": pct(idle, 50), "idle_p99": pct(idle, 99), "busy_p50": pct(busy, 50),
+            "busy_p99": pct(busy, 99), "busy_n": len(busy)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="one check round over many watched columns")
     parser.add_argument("--runs", type=int, default=3)
@@ -125,7 +194,19 @@ def main(argv=None) -> int:
     parser.add_argument("--spacing", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--changed", type=float, default=0.1)
+    parser.add_argument("--round-in", choices=("process", "thread"), default="process",
+                        help="with --topic-sources: run the round in a child process (as the bot does) or a thread")
+    parser.add_argument("--topic-sources", type=int, default=0,
+                        help="also time /topic's search idle and during a round over this many columns (e.g. 50)")
     args = parser.parse_args(argv)
+    if args.topic_sources:
+        rows = [topic_latency(args) for _ in range(args.runs)]
+        med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+        print(f"/topic search over {args.runs} runs (medians): idle p50 {med['idle_p50']:.1f} ms, "
+              f"p99 {med['idle_p99']:.1f} ms; during a {args.topic_sources}-column round p50 "
+              f"{med['busy_p50']:.1f} ms, p99 {med['busy_p99']:.1f} ms ({med['busy_n']:.0f} queries); "
+              f"p99 ratio {med['busy_p99'] / med['idle_p99']:.2f} (round in a {args.round_in})")
+        return 0
     os.environ.pop("PLANBRIEF_DATABASE_URL", None)
     results = []
     for n in range(args.runs):
