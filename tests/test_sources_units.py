@@ -78,3 +78,13 @@ def test_triage_holds_its_figures_on_the_development_set():
     rows = load()
     precision, recall, _, _ = scores(rows)
     assert len(rows) >= 120 and precision >= 0.95 and recall >= 0.9
+
+
+def test_furniture_is_judged_by_whole_name_parts_with_a_fallback():
+    rows = "".join(f'<li><a href="/{n}.html">{t}</a><span>2024-0{n + 1}-01</span></li>'
+                   for n, (_, t, _) in enumerate(ITEMS))
+    spaced = f'<html><body><div class="main_nav"><a href="/x">网站首页导航链接</a></div>' \
+             f'<div class="mt-top10 content"><ul>{rows}</ul></div></body></html>'
+    assert [i.title for i in read_list(spaced.encode(), "https://x.example/").items] == [t for _, t, _ in ITEMS]
+    all_left = f'<html><body><div class="left"><ul>{rows}</ul></div></body></html>'
+    assert len(read_list(all_left.encode(), "https://x.example/").items) == 3  # nothing left: dates decide

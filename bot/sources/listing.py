@@ -19,8 +19,12 @@ from bot.corpus.formats import _declared_charset, decode
 from bot.textnorm import normalize
 
 _DATE = re.compile(r"(20\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
-_FURNITURE = re.compile(r"nav|menu|footer|header|banner|crumb|position|location|friend|link-?s|copyright|"
-                        r"share|toolbar|search|login|top|bottom|sidebar|side", re.IGNORECASE)
+# class/id words of page furniture, matched as whole parts of a name (main_nav, friend-links, foot), so
+# spacing classes like mt-top10 or a list called "content" are never taken for furniture
+_FURNITURE = {"nav", "navbar", "menu", "submenu", "footer", "foot", "header", "head", "banner", "crumb", "crumbs",
+              "breadcrumb", "position", "location", "friend", "friendlink", "links", "link", "copyright", "share",
+              "toolbar", "search", "login", "top", "bottom", "sidebar", "side", "left", "right", "ad", "ads"}
+_NAME_PARTS = re.compile(r"[-_\s]+")
 _NEXT = {"下一页", "下页", "后页", "下一頁", "next", ">", "›", "»", "next page"}
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _TRACKING = re.compile(r"^(utm_|spm$|from$|share)", re.IGNORECASE)
@@ -80,13 +84,18 @@ def read_list(data: bytes, base_url: str, selector: str | None = None) -> ListPa
             raise ValueError(f"CSS 选择器无效：{selector}") from exc
     else:
         areas = [soup.body or soup]
-    links = []
-    for area in areas:
-        for a in area.find_all("a", href=True):
-            if not selector and _in_furniture(a):
-                continue
-            links.append(a)
+    every = [a for area in areas for a in area.find_all("a", href=True)]
     next_url = _next_link(soup, base_url)
+    found = _items([a for a in every if selector or not _in_furniture(a)], base_url)
+    if not found and not selector:
+        found = _items(every, base_url)  # a layout whose names all read as furniture: judge by dates alone
+    dated = [item for item in found if item.date]
+    if not selector and len(dated) >= 3:
+        found = dated  # a dated list: undated links are the menus and banners around it
+    return ListPage(found, next_url)
+
+
+def _items(links, base_url: str) -> list[ListItem]:
     found: list[ListItem] = []
     seen: set[str] = set()
     for a in links:
@@ -104,18 +113,15 @@ def read_list(data: bytes, base_url: str, selector: str | None = None) -> ListPa
             continue
         seen.add(key)
         found.append(ListItem(url, title, _date_beside(a)))
-    dated = [item for item in found if item.date]
-    if not selector and len(dated) >= 3:
-        found = dated  # a dated list: undated links are the menus and banners around it
-    return ListPage(found, next_url)
+    return found
 
 
 def _in_furniture(tag) -> bool:
     for parent in tag.parents:
         if parent.name in ("body", "html", "[document]", None):
             return False
-        names = " ".join([*(parent.get("class") or []), parent.get("id") or ""])
-        if names and _FURNITURE.search(names):
+        names = [*(parent.get("class") or []), parent.get("id") or ""]
+        if any(part.lower() in _FURNITURE for name in names for part in _NAME_PARTS.split(name) if part):
             return True
     return False
 
