@@ -10,8 +10,10 @@ and a restart tells nothing twice. Each editor gets one message per round, howev
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.error import TelegramError
@@ -29,6 +31,7 @@ from handlers import common, editor
 log = logging.getLogger(__name__)
 
 WATCHER = "sources_watcher"
+REPORT_TIME = datetime.time(9, 0)  # local time of the daily /sources report (PLANBRIEF_TZ)
 ROUND_LOCK = "sources_round_lock"
 
 
@@ -103,12 +106,38 @@ async def notify_editors(app: Application) -> None:
 
 
 async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/sources: per source, last success, items seen, waiting, published, failures."""
+    """/sources: per source, last success, items seen, waiting, published, failures.
+    /sources daily (or off): the same report every day at REPORT_TIME, kept in the database."""
     if not await editor._refuse_unless_editor(update, context):
         return
+    lang = common.lang(update)
     store = watcher(context.application).store
+    arg = " ".join(context.args or []).strip().lower()
+    if arg in ("daily", "每天", "日报", "on", "off", "取消", "关闭"):
+        on = arg not in ("off", "取消", "关闭")
+        await asyncio.to_thread(store.set_daily_report, update.effective_chat.id, on)
+        await common.send(update, context, t(lang, "sw_daily_on", time=REPORT_TIME.strftime("%H:%M"))
+                          if on else t(lang, "sw_daily_off"))
+        return
     rows = await asyncio.to_thread(lambda: [(s, store.counts(s.id)) for s in store.list_sources()])
-    await common.send(update, context, rs.source_list(rows, common.lang(update)))
+    await common.send(update, context, rs.source_list(rows, lang))
+
+
+async def daily_report_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The /sources report to every editor chat that asked for it (an editor no longer listed gets none)."""
+    app = context.application
+    store = watcher(app).store
+    editors = app.bot_data["settings"].editors
+    chats = [c for c in await asyncio.to_thread(store.daily_report_chats) if c in editors]
+    if not chats:
+        return
+    rows = await asyncio.to_thread(lambda: [(s, store.counts(s.id)) for s in store.list_sources()])
+    report = rs.source_list(rows, ZH)
+    for chat_id in chats:
+        try:
+            await app.bot.send_message(chat_id, t(ZH, "sw_daily_head") + "\n\n" + report.text)
+        except TelegramError as exc:
+            log.warning("could not send the sources report to %s: %s", chat_id, type(exc).__name__)
 
 
 async def watch_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -179,3 +208,5 @@ def register(app: Application) -> None:
     if app.job_queue is not None:
         policy = app.bot_data.get("watch_policy") or WatchPolicy.from_env()
         app.job_queue.run_repeating(watch_job, interval=policy.tick, first=policy.tick, name="sources-watch")
+        tz = ZoneInfo(app.bot_data["settings"].tz)
+        app.job_queue.run_daily(daily_report_job, REPORT_TIME.replace(tzinfo=tz), name="sources-daily-report")

@@ -108,3 +108,17 @@ async def test_non_editors_cannot_watch_or_press(fake_api, watching_bot, portal)
                                                     for a in s.callback_answers()), timeout=20)
         assert "只有编辑" in (fake_api.callback_answers()[-1].text or "")
     assert fake_api.rejected_count == 0
+
+
+async def test_daily_report_goes_to_the_editors_who_asked(fake_api, watching_bot, portal):
+    async with watching_bot() as app:
+        await say(fake_api, EDITOR, f"/watch {portal.url(LIST)} 南通")
+        on = await say(fake_api, EDITOR, "/sources daily")
+        assert "每天 09:00" in on.text
+        app.job_queue.run_once(sources.daily_report_job, 0)
+        await fake_api.wait_for_async(lambda s: "📋" in (s.messages(EDITOR)[-1].text or ""), timeout=20)
+        report = fake_api.messages(EDITOR)[-1].text
+        assert "#1" in report and "南通市" in report and "已见" in report
+        assert not any("📋" in (m.text or "") for m in fake_api.messages(OTHER_EDITOR))
+        off = await say(fake_api, EDITOR, "/sources off")
+        assert "已取消" in off.text

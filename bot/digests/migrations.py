@@ -217,6 +217,12 @@ def _v5_watched_sources(conn: Connection) -> None:
         Index("ix_source_items_hash", "content_hash"),
         Index("ix_source_items_title", "source_id", "title_key"),
     )
+    Table(
+        "source_reports",
+        md,
+        Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("created_at", when, nullable=False),
+    )
     md.create_all(conn)
 
 
@@ -225,7 +231,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "deliveries: claim owner and lease", _v2_claim_owner_and_lease),
     Migration(3, "featured_plans: the per-subscription spotlight rotation", _v3_featured_plans),
     # 4 is reserved for the answers branch
-    Migration(5, "sources and source_items: the watched bureau columns", _v5_watched_sources),
+    Migration(5, "sources, source_items, source_reports: the watched bureau columns", _v5_watched_sources),
 )
 
 

@@ -96,6 +96,12 @@ items = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("source_id", "url_key", name="uq_source_items_url"),
 )
+reports = Table(  # editors' chats that get the daily /sources report
+    "source_reports",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
 
 
 @dataclass(frozen=True)
@@ -372,6 +378,16 @@ class SourceStore:
             return
         with self._tx() as conn:
             conn.execute(update(items).where(items.c.id.in_(item_ids)).values(notified=True))
+
+    def set_daily_report(self, chat_id: int, on: bool) -> None:
+        with self._tx() as conn:
+            conn.execute(delete(reports).where(reports.c.chat_id == chat_id))
+            if on:
+                conn.execute(insert(reports).values(chat_id=chat_id, created_at=self.clock()))
+
+    def daily_report_chats(self) -> list[int]:
+        with self._tx() as conn:
+            return list(conn.scalars(select(reports.c.chat_id).order_by(reports.c.chat_id)))
 
     def counts(self, source_id: int) -> dict[str, int]:
         with self._tx() as conn:

@@ -259,6 +259,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "sw_unwatch_usage": {ZH: "用法：/unwatch 来源编号（/sources 可查编号）", EN: "Usage: /unwatch source-id (see /sources)"},
     "sw_unwatched": {ZH: "已取消关注 #{id}：{url}", EN: "Stopped watching #{id}: {url}"},
     "sw_failed": {ZH: "未能处理候选：{reason}", EN: "Could not do it: {reason}"},
+    "sw_daily_on": {ZH: "好的，每天 {time} 发送来源日报（/sources off 取消）。", EN: "OK: a sources report every day at {time} (/sources off stops it)."},
+    "sw_daily_off": {ZH: "已取消来源日报。", EN: "The daily sources report is off."},
+    "sw_daily_head": {ZH: "📋 来源日报", EN: "📋 Daily sources report"},
 }
 
 # Command menus registered with set_my_commands (default = Chinese, language_code="en" = English).
