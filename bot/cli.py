@@ -160,10 +160,12 @@ def cmd_add(args, corpus) -> int:
 
 def _add_one(args, corpus, target: str) -> dict:
     """One file or link through the add pipeline; a link is fetched first and its file removed after."""
+    from bot.config import allow_private_urls
     from bot.corpus.fetch import fetch, is_url
     from bot.corpus.ingest import add_plan
 
-    fetched = fetch(target, allow_private=args.allow_private) if is_url(target) else None
+    allow = args.allow_private or allow_private_urls()
+    fetched = fetch(target, allow_private=allow) if is_url(target) else None
     try:
         return add_plan(corpus.seeds_dir, fetched.path if fetched else Path(target), city=args.city,
                         year=args.year, title=args.title, kind=args.kind, issuer=args.issuer, date=args.date,
@@ -499,6 +501,216 @@ def cmd_brief(args, corpus) -> int:
     elif not (args.docx or args.md or args.csv == "-"):
         sys.stdout.write(brief_markdown(brief, None, lang))
     return 0 if brief.plans else EXIT_NOT_FOUND
+# ------------------------------------------------------------------------------------------ sources
+
+
+def _source_store():
+    from bot.digests.store import default_location
+    from bot.sources.store import SourceStore
+
+    return SourceStore.open(default_location())
+
+
+def _watcher(store, corpus):
+    import os
+
+    from bot.config import allow_private_urls
+    from bot.sources.poller import WatchPolicy
+    from bot.sources.watch import Watcher
+
+    return Watcher(store, corpus.seeds_dir, Path(os.environ.get("PLANBRIEF_DATA_DIR") or "data"),
+                   WatchPolicy.from_env(), allow_private=allow_private_urls())
+
+
+def cmd_sources(args, corpus) -> int:
+    if args.action == "triage":
+        return _sources_triage(args)
+    store = _source_store()
+    try:
+        return _SOURCE_ACTIONS[args.action](args, corpus, store)
+    finally:
+        store.close()
+
+
+def _sources_add(args, corpus, store) -> int:
+    from bot.sources.watchlist import add_source
+
+    if args.from_file:
+        return _sources_from_file(args, store)
+    if not args.url or not args.city:
+        return _fail("用法：planbrief sources add URL --city 地名 [--selector CSS] [--every 6h] [--auto]",
+                     EXIT_BAD_INPUT)
+    source, error = add_source(store, args.url, args.city, selector=args.selector, every=args.every,
+                               auto=args.auto, allow_private=args.allow_private, backfill=args.backfill)
+    if error:
+        return _fail(error, EXIT_BAD_INPUT)
+    if args.json:
+        _print_json(source.as_json())
+    else:
+        print(f"已关注 #{source.id}  {source.city}  {source.mode}  {source.url}")
+    return 0
+
+
+def _sources_from_file(args, store) -> int:
+    import tomllib
+
+    from bot.sources.watchlist import add_source
+
+    try:
+        data = tomllib.loads(Path(args.from_file).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return _fail(f"无法读取 {args.from_file}：{exc}", EXIT_BAD_INPUT)
+    added, refused = [], []
+    for entry in data.get("source", []):
+        source, error = add_source(store, entry.get("url", ""), entry.get("city", ""),
+                                   selector=entry.get("selector"), every=str(entry.get("every", "6h")),
+                                   auto=entry.get("mode") == "auto", allow_private=args.allow_private)
+        if error:
+            refused.append({"url": entry.get("url"), "reason": error})
+        else:
+            added.append(source.as_json())
+    if args.json:
+        _print_json({"added": added, "refused": refused})
+    else:
+        for s in added:
+            print(f"已关注 #{s['id']}  {s['city']}  {s['url']}")
+        for r in refused:
+            print(f"未加入 {r['url']}：{r['reason']}")
+    return 0
+
+
+def _sources_list(args, corpus, store) -> int:
+    rows = store.list_sources()
+    if args.json:
+        _print_json({"sources": [{**s.as_json(), "items": store.counts(s.id)} for s in rows]})
+        return 0
+    if not rows:
+        print("还没有关注任何来源：planbrief sources add URL --city 地名")
+    for s in rows:
+        counts = store.counts(s.id)
+        last = s.last_success_at.strftime("%Y-%m-%d %H:%M") if s.last_success_at else "—"
+        print(f"#{s.id:<4} {s.state:<8} {s.mode:<8} {s.city:<8} 上次成功 {last}  "
+              f"已见 {sum(counts.values())}  待审 {counts.get('proposed', 0)}  失败 {s.failures}  {s.url}")
+    return 0
+
+
+def _sources_remove(args, corpus, store) -> int:
+    removed = store.remove_source(args.id)
+    if removed is None:
+        return _fail(f"没有这个来源：{args.id}", EXIT_NOT_FOUND)
+    if args.json:
+        _print_json({"removed": removed.as_json()})
+    else:
+        print(f"已取消关注 #{removed.id}  {removed.url}")
+    return 0
+
+
+def _sources_check(args, corpus, store) -> int:
+    if args.id is not None and store.get_source(args.id) is None:
+        return _fail(f"没有这个来源：{args.id}", EXIT_NOT_FOUND)
+    report = _watcher(store, corpus).run_round([args.id] if args.id is not None else None)
+    if args.json:
+        _print_json(report.as_json())
+        return 0
+    for s in report.sources:
+        print(f"#{s.source.id} {s.status} {s.http_status or ''} 列表 {s.items_seen} 条，新 {s.new_items} 条"
+              + (f"  {s.error}" if s.error else "") + f"  {s.source.url}")
+        for c in s.candidates:
+            print(f"   [{c.status}] #{c.id} {c.title}  {c.url}")
+    return 0
+
+
+def _sources_candidates(args, corpus, store) -> int:
+    waiting = store.items_with_status("proposed")
+    if args.json:
+        _print_json({"candidates": [c.as_candidate() for c in waiting]})
+        return 0
+    if not waiting:
+        print("没有待审的候选。")
+    for c in waiting:
+        print(f"#{c.id}  {c.kind or ''}  {c.title}  {c.url}")
+    return 0
+
+
+def _sources_decide(args, corpus, store) -> int:
+    from bot.sources.watch import CandidateError
+
+    watcher = _watcher(store, corpus)
+    try:
+        item = watcher.accept(args.id) if args.action == "accept" else watcher.reject(args.id)
+    except CandidateError as exc:
+        return _fail(str(exc), EXIT_NOT_FOUND if "没有" in str(exc) else 1)
+    if args.json:
+        _print_json(item.as_candidate())
+    elif item.status == "published":
+        print(f"已收录：{item.plan_id}  {item.title}")
+    else:
+        print(f"已取消：#{item.id}  {item.title}")
+    return 0
+
+
+def _sources_triage(args) -> int:
+    from bot.sources.triage import triage
+
+    code = 0
+    for line in _queries(args.titles):
+        if isinstance(line, BadLine):
+            _bad_line(line, args.json, {"title": line.shown, "candidate": False, "kind": None, "place": None,
+                                        "year": None, "why": []})
+            code = EXIT_BAD_INPUT
+            continue
+        title, _, url = line.partition("\t")
+        if not title.strip():
+            continue
+        verdict = triage(title)
+        out = verdict.as_json() | ({"url": url.strip()} if url.strip() else {})
+        if args.json:
+            _print_json(out)
+        else:
+            mark = "✔" if verdict.candidate else "✘"
+            print(f"{mark} {verdict.title}  ({verdict.kind or '—'}; {'、'.join(verdict.why) or '无计划词'})")
+    return code
+
+
+_SOURCE_ACTIONS = {"add": _sources_add, "list": _sources_list, "remove": _sources_remove, "check": _sources_check,
+                   "candidates": _sources_candidates, "accept": _sources_decide, "reject": _sources_decide}
+
+
+def _sources_parser(sub) -> None:
+    p = sub.add_parser("sources", help="watch bureau portal columns for new plans (add/list/remove/check/...)")
+    actions = p.add_subparsers(dest="action", required=True)
+
+    a = actions.add_parser("add", help="watch a column: sources add URL --city C [--selector CSS] [--every 6h]")
+    a.add_argument("url", nargs="?")
+    a.add_argument("--city")
+    a.add_argument("--selector", help="CSS selector of the list area")
+    a.add_argument("--every", default="6h", help="check interval: 6h, 30m, 1d (default 6h)")
+    a.add_argument("--auto", action="store_true", help="publish clean candidates without an editor")
+    a.add_argument("--backfill", type=int, default=0, help="on the first check, read N more list pages as new")
+    a.add_argument("--allow-private", action="store_true", help="allow a loopback/private address")
+    a.add_argument("--from", dest="from_file", help="add every [[source]] of a TOML file (sources.example.toml)")
+    a.add_argument("--json", action="store_true")
+
+    a = actions.add_parser("list", help="the watch list")
+    a.add_argument("--json", action="store_true")
+
+    for name, text in (("remove", "stop watching a source"), ("accept", "publish a proposed candidate (收录)"),
+                       ("reject", "drop a proposed candidate (取消); it is never proposed again")):
+        a = actions.add_parser(name, help=text)
+        a.add_argument("id", type=int)
+        a.add_argument("--json", action="store_true")
+
+    a = actions.add_parser("check", help="one check round now (every source, or one ID): for cron and tests")
+    a.add_argument("id", type=int, nargs="?")
+    a.add_argument("--json", action="store_true")
+
+    a = actions.add_parser("candidates", help="proposals waiting for an editor")
+    a.add_argument("--json", action="store_true")
+
+    a = actions.add_parser("triage", help="read titles ('-': one a line, TITLE<TAB>URL) and say which are plans")
+    a.add_argument("titles")
+    a.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sources)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -585,6 +797,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", metavar="FILE", help="write the excerpts as CSV rows ('-' for stdout)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_brief)
+    _sources_parser(sub)
 
     p = sub.add_parser("run", help="run the Telegram bot (polling, or webhook if PLANBRIEF_WEBHOOK_URL)")
     p.set_defaults(func=_lazy("bot.telegram.app", "run_main"))
@@ -609,6 +822,8 @@ def _lazy(module: str, name: str):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "sources" and args.action not in ("check", "accept", "reject"):
+        args.no_corpus = True  # the watch list and triage need no corpus: answer at once
     if getattr(args, "no_corpus", False):
         return args.func(args, None)
     try:

@@ -9,6 +9,7 @@ can parse. What comes back is a file on disk with the right suffix, so the one `
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import socket
@@ -35,7 +36,16 @@ BY_SUFFIX = {".html", ".htm", ".txt", ".pdf", ".docx"}  # for servers that say a
 
 
 class FetchError(Exception):
-    """One line saying why the address was not fetched; nothing was written."""
+    """One line saying why the address was not fetched; nothing was written. `status` is the HTTP
+    status when the server answered with one (the source watcher reports it)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotModified(FetchError):
+    """304 to a conditional request (`If-None-Match`/`If-Modified-Since` in `headers`): nothing new."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,8 @@ class Fetched:
     path: Path  # a temporary file the caller deletes
     url: str  # after redirects
     content_type: str
+    etag: str = ""  # validators for the next conditional request
+    last_modified: str = ""
 
     @property
     def name(self) -> str:
@@ -91,23 +103,36 @@ def _suffix_for(content_type: str, url: str) -> str:
     raise FetchError(f"不支持的内容类型：{kind or '(未说明)'}（可收录网页、纯文本、PDF、docx）")
 
 
+@functools.lru_cache(maxsize=1)
+def _tls():
+    """One TLS context for every fetch: loading the CA bundle costs ~80 ms, and a source-watch round
+    makes hundreds of fetches (the context is safe to share between clients and threads)."""
+    return httpx.create_ssl_context()
+
+
 def fetch(url: str, *, allow_private: bool = False, max_bytes: int = MAX_BYTES, timeout: float = TIMEOUT,
-          max_redirects: int = MAX_REDIRECTS) -> Fetched:
-    """Download `url` into a temporary file; every redirect hop is checked like the first address."""
+          max_redirects: int = MAX_REDIRECTS, headers: dict[str, str] | None = None) -> Fetched:
+    """Download `url` into a temporary file; every redirect hop is checked like the first address.
+
+    `headers` are added to every hop (the source watcher's User-Agent and conditional-GET validators);
+    a 304 answer raises NotModified."""
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
-                          headers={"User-Agent": "PlanBrief/0.1 (+plan reader)"}) as client:
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, verify=_tls(),
+                          headers={"User-Agent": "PlanBrief/0.1 (+plan reader)", **(headers or {})}) as client:
             for _ in range(max_redirects + 1):
                 check_address(url, allow_private)
                 with client.stream("GET", url) as response:
+                    if response.status_code == 304:  # before is_redirect: httpx counts every 3xx
+                        raise NotModified(f"未更改（HTTP 304）：{url}", 304)
                     if response.is_redirect:
                         url = urljoin(url, response.headers.get("location", ""))
                         continue
                     if response.status_code != 200:
-                        raise FetchError(f"网页返回 HTTP {response.status_code}：{url}")
+                        raise FetchError(f"网页返回 HTTP {response.status_code}：{url}", response.status_code)
                     content_type = response.headers.get("content-type", "")
                     suffix = _suffix_for(content_type, url)
-                    return Fetched(_save(response, suffix, max_bytes), url, content_type)
+                    return Fetched(_save(response, suffix, max_bytes), url, content_type,
+                                   response.headers.get("etag", ""), response.headers.get("last-modified", ""))
             raise FetchError(f"重定向超过 {max_redirects} 次：{url}")
     except httpx.TimeoutException as exc:
         raise FetchError(f"下载超时（{timeout:.0f} 秒）：{url}") from exc

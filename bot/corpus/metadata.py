@@ -135,6 +135,51 @@ def kind_of(title: str, lead: list[str] | None = None) -> str:
     return KIND_POINTS
 
 
+# --------------------------------------------------------------------------------------------- plan titles
+
+# What a column's link text says when the page behind it is a plan or a plan-bearing report: the same
+# kinds `kind_of` tells apart, as a bureau titles them. The source watcher's triage reads titles with
+# these and nothing else, so the knowledge of what a 工作要点 is lives here once.
+PLAN_TITLE_WORDS = re.compile(
+    r"(工作要点|要点|工作计划|总结和.{0,8}计划|总结及.{0,8}计划|总结暨.{0,8}(计划|思路)|工作总结|工作思路|"
+    r"重点工作任务|重点工作|重点任务|工作任务|工作安排|工作汇报|工作务虚会|部署(\d{4}年)?(全[市县区])?教育(体育)?工作|"
+    r"教育(体育|和体育)?(系统)?(\d{4}年|[〇零一二三四五六七八九]{4}年)?(工作(会议|大会|会)|会议|大会)|教育(体育)?工作暨)")
+# The year's education conference is often held together with the clean-government one (教育工作暨党风廉政
+# 建设工作会议): then the conference words win over 党风廉政.
+_CONFERENCE = re.compile(r"教育.{0,8}(会议|大会|会)$|教育大会|工作暨")
+_YIELDS_TO_CONFERENCE = {"党风廉政", "廉政"}
+# What a bureau also posts under the same columns, each of which outweighs a plan word: admissions,
+# holidays, exams, hiring, lists, contests, purchasing, other kinds of meeting and plan, money reports.
+NOT_PLAN_TITLE_WORDS = re.compile(
+    r"(招生|招录|入学|划片|学区|放假|寒假|暑假|开学|中考|高考|学考|考试|考务|报名|成绩|录取|招聘|遴选|选调|"
+    r"公示|名单|公告|结果|评选|评比|表彰|比赛|竞赛|大赛|联赛|运动会|展演|征文|采购|招标|中标|成交|磋商|询价|"
+    r"安全生产|消防|防汛|防溺水|食品安全|疫情|党风廉政|廉政|纪检|巡察|政务公开|信息公开|普法|保密|档案|调度会|"
+    r"预算|决算|督导评估|验收|年报|年度报告|提案|建议的答复|意见的答复|"
+    r"征求意见|解读|指南|须知|问答|致家长|告家长|倡议|提醒)")
+# A school's own plan: a school is named and no bureau or sector is (a 中小学 is the sector, not a school;
+# 全市 or 教育局 make it the bureau's).
+SCHOOL_WORDS = re.compile(r"(?<!中)(小学|中学|幼儿园|学校|附中|中专|学院|大学|学区)")
+BUREAU_WORDS = re.compile(r"(教育局|教体局|教育体育局|教育和体育局|教育和科技局|教委|教育委员会|教育厅|教育工委|"
+                          r"全[市县区省州旗]|各[市县区]|中小学|教育系统|教育体育系统)")
+
+
+def plan_title_words(title: str) -> tuple[list[str], list[str]]:
+    """The plan words and the other-kind words a title says (normalised first), for triage to weigh."""
+    t = normalize(title)
+    plan = [m.group(0) for m in PLAN_TITLE_WORDS.finditer(t)]
+    other = [m.group(0) for m in NOT_PLAN_TITLE_WORDS.finditer(t)]
+    if any(_CONFERENCE.search(word) for word in plan):
+        other = [word for word in other if word not in _YIELDS_TO_CONFERENCE]
+    if plan and (m := SCHOOL_WORDS.search(t)) and not BUREAU_WORDS.search(t):
+        other.append(m.group(0))
+    return plan, other
+
+
+def years_in_title(title: str) -> list[int]:
+    """The years a title names (2024年, 二〇二四年)."""
+    return _years_in(normalize(title))
+
+
 # --------------------------------------------------------------------------------------------- date/year
 
 

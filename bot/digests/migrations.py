@@ -156,10 +156,82 @@ def _v3_featured_plans(conn: Connection) -> None:
     md.tables["featured_plans"].create(conn)
 
 
+def _v5_watched_sources(conn: Connection) -> None:
+    """The watch list (bureau columns) and every item seen on them, with what became of it.
+
+    In the database, not a file, so the bot's job, `planbrief sources check` from cron and an editor's
+    /watch all see one list; items are unique per source and normalised URL, so a restart in the
+    middle of a round finds what it already recorded instead of proposing it again.
+    """
+    md = MetaData()
+    when = DateTime(timezone=True)
+    Table(
+        "sources",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("url", String(2000), nullable=False),
+        Column("city", String(100), nullable=False),
+        Column("selector", String(500), nullable=True),
+        Column("interval_s", Integer, nullable=False),
+        Column("mode", String(8), nullable=False),
+        Column("state", String(8), nullable=False),
+        Column("allow_private", Boolean, nullable=False),
+        Column("backfill", Integer, nullable=False),
+        Column("baseline_done", Boolean, nullable=False),
+        Column("etag", String(500), nullable=True),
+        Column("last_modified", String(100), nullable=True),
+        Column("failures", Integer, nullable=False),
+        Column("failing_notified", Boolean, nullable=False),
+        Column("last_error", Text, nullable=True),
+        Column("last_status", String(16), nullable=True),
+        Column("created_by", BigInteger, nullable=True),
+        Column("created_at", when, nullable=False),
+        Column("last_checked_at", when, nullable=True),
+        Column("last_success_at", when, nullable=True),
+        Column("next_check_at", when, nullable=True),
+        UniqueConstraint("url", name="uq_sources_url"),
+    )
+    Table(
+        "source_items",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+        Column("url", String(2000), nullable=False),
+        Column("url_key", String(64), nullable=False),
+        Column("title", String(500), nullable=False),
+        Column("title_key", String(64), nullable=False),
+        Column("list_date", String(10), nullable=True),
+        Column("status", String(12), nullable=False),
+        Column("kind", String(20), nullable=True),
+        Column("why", Text, nullable=True),
+        Column("content_hash", String(64), nullable=True),
+        Column("plan_id", String(200), nullable=True),
+        Column("file", Text, nullable=True),
+        Column("overrides", Text, nullable=True),
+        Column("error", Text, nullable=True),
+        Column("notified", Boolean, nullable=False),
+        Column("first_seen_at", when, nullable=False),
+        Column("updated_at", when, nullable=False),
+        UniqueConstraint("source_id", "url_key", name="uq_source_items_url"),
+        Index("ix_source_items_status", "status"),
+        Index("ix_source_items_hash", "content_hash"),
+        Index("ix_source_items_title", "source_id", "title_key"),
+    )
+    Table(
+        "source_reports",
+        md,
+        Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("created_at", when, nullable=False),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "chats, subscriptions, deliveries, chat_plans", _v1_initial),
     Migration(2, "deliveries: claim owner and lease", _v2_claim_owner_and_lease),
     Migration(3, "featured_plans: the per-subscription spotlight rotation", _v3_featured_plans),
+    # 4 is reserved for the answers branch
+    Migration(5, "sources, source_items, source_reports: the watched bureau columns", _v5_watched_sources),
 )
 
 

@@ -180,6 +180,7 @@ def register_handlers(app: Application) -> None:
         inline,
         pictures,
         plans,
+        sources,
         start,
         throttle,
         topic,
@@ -213,6 +214,7 @@ def register_handlers(app: Application) -> None:
         digest.register(app, settings)
 
     editor.register(app)  # files, links, /add /fix /remove: before the catch-alls that would answer text
+    sources.register(app)  # /sources /watch /unwatch, proposals' buttons, and the check job
 
     # Catch-alls last; a digest module's callback patterns take precedence over this generic one.
     app.add_handler(CallbackQueryHandler(callbacks.on_button))
