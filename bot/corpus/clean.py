@@ -300,6 +300,22 @@ def _join_broken(paragraphs: list[str]) -> list[str]:
     return out
 
 
+# Another story's opening: 新华网重庆6月9日电 …, 本报讯 …, (a dateline of some site), under its own headline.
+_OTHER_DATELINE = re.compile(r"^\S{0,20}?(网|社|报|台|客户端)\S{0,12}?\d{1,2}月\d{1,2}日(电|讯)")
+
+
+def _drop_other_stories(paragraphs: list[str]) -> list[str]:
+    """An aggregator lists its other stories after the article: a short headline, then that story's
+    dateline teaser (重庆南川:小小蓝莓果 / 新华网重庆6月9日电 …). From the first such pair on, the page
+    is no longer this document; the article's own lead (the first paragraph) may carry a dateline."""
+    for i in range(2, len(paragraphs)):
+        head = paragraphs[i - 1]
+        if (_OTHER_DATELINE.match(paragraphs[i]) and len(head) <= 30
+                and not any(p in head for p in "。，,；")):
+            return paragraphs[: i - 1]
+    return paragraphs
+
+
 def _trim_tail(paragraphs: list[str]) -> list[str]:
     """Footers are short non-sentences after the last real paragraph (微信 / 返回顶部 / 无锡普法)."""
     end = len(paragraphs)
@@ -341,5 +357,5 @@ def clean(raw: str) -> Cleaned:
     front = [ln for ln in lines[:start] if ln]
     body = [ln for ln in lines[start:] if ln]
     body = _join_broken(body)
-    body = _trim_tail(body)
+    body = _trim_tail(_drop_other_stories(body))
     return Cleaned(front=front, paragraphs=body)

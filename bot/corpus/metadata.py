@@ -30,11 +30,14 @@ _NEWS_HINT = re.compile(r"(召开|举行|部署|工作会|务虚会|座谈会|�
 _DATE = re.compile(r"(20\d{2}|19\d{2})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})\s*日?")
 _LABELLED_DATE = re.compile(r"(?:发布时间|发布日期|成文日期|印发日期|日期|时间)\s*[:：]\s*" + _DATE.pattern)
 _BARE_DATE = re.compile(r"^[•·\s]*" + _DATE.pattern + r"(\s+\d{1,2}:\d{2}(:\d{2})?)?\s*$")
-_YEAR = re.compile(r"(20\d{2})\s*年")
+# 2024年, and a school year 2023—2024学年 (its first year: the year the meeting plans from)
+_DMY_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.((?:19|20)\d{2})(\s+\d{1,2}:\d{2}(:\d{2})?)?\s*$")
+_YEAR = re.compile(r"(20\d{2})\s*(?:年|[—–\-~至]\s*20\d{2}\s*学年)")
 _CN_YEAR = re.compile(r"([〇零一二三四五六七八九]{4})年")
 _ISSUER = re.compile(r"(?:发文单位|发布机构|发文机关|来源|信息来源)[:：\s]*([\u4e00-\u9fff、\s]{3,40}?)(?:\s{2,}|$|\s*(?:效力|发布|主题|时间))")
-_NEWS_LEAD = re.compile(r"^.{0,30}(讯|电)[(（\s]|^本(报|网)讯|^\d{1,2}月\d{1,2}日.{0,80}(召开|举行|举办)|召开.{0,40}会")
-_PROVINCE_BUREAU = re.compile(r"([\u4e00-\u9fff]{2,3}省)(?:教育厅|人民政府|教育委员会|委员会)")
+_NEWS_LEAD = re.compile(r"^.{0,30}(讯|电)[(（\s]|^本(报|网)讯|^\d{1,2}月\d{1,2}日.{0,80}(召开|举行|举办)|召开[^，,。；;]{0,40}?(会议|大会|会(?=[，,。\s]|$))")
+_PROVINCE_BUREAU = re.compile(r"([\u4e00-\u9fff]{2,3}省|北京市|天津市|上海市|重庆市|[\u4e00-\u9fff]{2,8}?自治区)"
+                              r"(?:党委教育工委|教育厅|人民政府|教育委员会|教委|委员会)")
 _SITE_NOISE = re.compile(r"\.(docx?|pdf|wps|txt)$|范文$|[(（]\d+页珍藏版[)）]$")
 
 
@@ -158,6 +161,9 @@ def _date(raw: str, cleaned: Cleaned) -> str | None:
     standalone = [m for ln in lines if (m := _BARE_DATE.match(ln))]
     if standalone:
         return _iso(standalone[-1])
+    for line in lines:  # a European-style stamp alone on a line: 23.02.2016  21:56
+        if m := _DMY_DATE.match(line):
+            return f"{m.group(3)}-{int(m.group(2)):02d}-{int(m.group(1)):02d}"
     head = normalize("\n".join(cleaned.front + cleaned.paragraphs[:1]))
     m = _DATE.search(head)
     return _iso(m) if m else None
@@ -204,17 +210,24 @@ def _spoken_names() -> dict[str, regions.Place]:
 _NOT_PLACES = re.compile(r"示范(县|区|市)|先行(县|区|市)|(试验|实验|集聚|开发|高新|保税|新|城|郊|矿|市|县|景|园|校|社|片|辖|山|库)区")
 
 
+def _ends_place(text: str, m: re.Match) -> bool:
+    """东城区 or 新城区 is a place, though 城区 alone is the town centre: the common noun is masked only
+    when no official name ends with it there."""
+    return any(any(p.name == text[m.start() - k: m.end()] for p in regions.find_places(text[m.start() - k: m.end()]))
+               for k in (1, 2, 3) if m.start() - k >= 0)
+
+
 _ISSUER_AFTER = re.compile(r"(教育局|教体局|教育体育局|教育和体育局|教育工委|人民政府|召开|举行)")
 
 
 def _first_named(text: str) -> regions.Place | None:
     """The issuing place (永州市教育局召开…, whoever else speaks later), else the place named first
     (by official name, or 城步县 for an autonomous county), narrowed to a county of that city."""
-    text = _NOT_PLACES.sub(lambda m: "　" * len(m.group()), text)
+    text = _NOT_PLACES.sub(lambda m: m.group() if _ends_place(text, m) else "　" * len(m.group()), text)
     found: list[tuple[int, regions.Place]] = []
     for place in regions.places_in_text(text):
-        if place.level == regions.LEVEL_PROVINCE:
-            continue
+        if place.level == regions.LEVEL_PROVINCE and not text.count(place.name):
+            continue  # a province only by its full name (山西省, 天津市), never by a short tail
         at = text.find(place.name)
         found.append((at if at >= 0 else text.find(place.short), place))
     for alias, place in _spoken_names().items():
@@ -228,8 +241,16 @@ def _first_named(text: str) -> regions.Place | None:
     if issuing:
         return min(issuing, key=lambda f: (f[0], -len(f[1].name)))[1]
     first = min(found, key=lambda f: (f[0], -len(f[1].name)))[1]
-    # 咸宁市委常委、县委书记…崇阳县: a county of the first-named city is the more exact answer
-    inside = [p for _, p in sorted(found, key=lambda f: f[0]) if p.parent_city == first.name]
+    # 咸宁市委常委、县委书记…崇阳县: a county of the first-named city is the more exact answer;
+    # 北京市东城区 / 山西省太原市万柏林区: a place inside the first-named province likewise
+    ordered = [p for _, p in sorted(found, key=lambda f: f[0])]
+    if first.level == regions.LEVEL_PROVINCE:
+        inside = [p for p in ordered if p.level != regions.LEVEL_PROVINCE and p.province == first.name]
+        if inside:
+            counties = [p for p in inside if p.level == regions.LEVEL_COUNTY]
+            return counties[0] if counties else inside[0]
+        return first
+    inside = [p for p in ordered if p.parent_city == first.name]
     return inside[0] if first.level == regions.LEVEL_CITY and inside else first
 
 
@@ -246,7 +267,7 @@ def _words(text: str) -> Counter:
     return Counter(jieba.lcut(text))
 
 
-def _by_short_name(text: str) -> regions.Place | None:
+def _by_short_name(text: str, provinces: bool = False) -> regions.Place | None:
     """News copy says 无锡教育 or 城步新闻网, not 无锡市: a short name counts where such a word follows
     it, or where the text says it twice (a lone 复兴 in 民族复兴 is not 复兴区); cities before
     counties, longest first."""
@@ -257,6 +278,9 @@ def _by_short_name(text: str) -> regions.Place | None:
             return False  # 和安 in 发展和安全 is no place: the words there are 和 / 安全
         return tokens[short] >= 2 or re.search(re.escape(short) + _SHORT_CONTEXT, text) is not None
 
+    if provinces:
+        hits = [p for p in regions.all_places() if p.level == regions.LEVEL_PROVINCE and named(p.short)]
+        return max(hits, key=lambda p: (tokens[p.short], len(p.short))) if hits else None
     hits = [p for p in regions.all_places() if p.level != regions.LEVEL_PROVINCE and named(p.short)]
     hits += [p for alias, p in _spoken_names().items() if named(alias)]
     rank = {regions.LEVEL_CITY: 0, regions.LEVEL_COUNTY: 1}
@@ -277,6 +301,9 @@ def _city(title: str | None, cleaned: Cleaned) -> str | None:
             return place.name
     for source in (t, lead):
         if place := _by_short_name(source):
+            return place.name
+    for source in (t, lead):  # a province's own plan speaks of 视察广西, 全区 and 自治区 only
+        if place := _by_short_name(source, provinces=True):
             return place.name
     return None
 
