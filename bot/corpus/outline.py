@@ -30,14 +30,29 @@ _SUBITEM = re.compile(r"^([（(]\d{1,2}[)）]|[①-⑳])\s*(.+)$")
 
 _SIDEBAR_HEADINGS = {"链接", "相关链接", "延伸阅读", "背景链接", "新闻链接", "知识链接", "相关阅读"}
 
-_BACKWARD = re.compile(r"回顾|总结|完成情况|成绩|成效|进展情况|取得|主要做法")
+# A look back says so: 回顾, 总结, 完成情况, 取得…, 2022年工作成效及亮点. 提升育人成效 in a plan's heading
+# is a goal, not a result, so 成效/成绩 count only as a result (工作成效, 主要成绩, 成效及亮点).
+_BACKWARD = re.compile(r"回顾|总结|完成情况|进展情况|取得|主要做法|工作亮点|亮点工作"
+                       r"|(工作|主要|年度|年|半年|来的?)(成效|成绩)|(成效|成绩)(及|和|与|亮点)|^(成效|成绩)")
 _FORWARD = re.compile(r"任务|计划|安排|要点|打算|部署|思路|目标|举措|重点工作")
 _NEUTRAL = re.compile(r"^(体会|思考|认识|感悟)")
 
 # A plan's framing sections say how it thinks, not what it will do; a bare "工作目标"/"重点任务"
 # section is a container whose numbered children are the priorities.
-_FRAMING = re.compile(r"^(指导思想|工作思路|总体思路|总体要求|基本原则|工作原则)")
-_CONTAINER = re.compile(r"^((20\d{2}年)?(工作目标|主要目标|目标任务|主要任务|重点任务|重点工作|工作重点|工作任务|主要措施|工作措施|具体措施))$")
+_FRAMING = re.compile(r"^(指导思想|工作思路|总体思路|总体要求|基本原则|工作原则|总体目标|保障措施|工作要求|组织保障"
+                      r"|实施步骤|组织领导)")
+# Containers hold the priorities as their children: 主要目标 › its goals, and the plan part of a review
+# and plan (二、下半年工作计划安排 › its five items); without children they say nothing of their own.
+_CONTAINER = re.compile(r"^((20\d{2}年度?)?(工作目标|主要目标|目标任务|主要任务|重点任务|重点工作|工作重点|工作任务|主要措施"
+                        r"|工作措施|具体措施|工作举措)"
+                        r"|((20\d{2}|上半|下半|明|今)年度?|下一步|下阶段|今后)(教育)?(工作)?"
+                        r"(计划|打算|安排|思路|计划安排|工作安排|要点|重点|任务|重点任务|主要任务|重点工作))$")
+# A docx flattened onto one line glues a structural heading to its text (二、总体目标锚定高质量…).
+_STRUCTURAL = re.compile(r"^(总体要求|指导思想|总体思路|工作思路|基本原则|工作原则|主要目标|工作目标|总体目标|目标任务|主要任务"
+                         r"|重点任务|主要措施|工作措施|具体措施|保障措施|工作要求|组织保障|实施步骤)[：:]?(?=[\u4e00-\u9fff“])")
+# …and a section heading to its first item: 一、加强党的全面领导1.坚持用…
+_GLUED_ITEM = re.compile(r"^([一二三四五六七八九十]{1,3}[、.．]|[（(][一二三四五六七八九十]{1,3}[)）])"
+                         r"([^。；;\d]{2,60}?[\u4e00-\u9fff”])(1\s*[.．、]\s*[\u4e00-\u9fff“].*)$")
 
 # Item titles: the first sentence when it is a short heading-like clause ("加强政治理论学习。").
 _TITLE_MAX = 40
@@ -206,9 +221,14 @@ class Outline:
 def _node_for(block: Block, parent_orientation: Orientation, top_level: bool) -> Node:
     if block.kind in ("part", "section", "heading"):
         title, rest = block.body, ""
-        if any(p in block.body for p in "。！？；") and len(block.body) > _TITLE_MAX:
+        glued = _STRUCTURAL.match(block.body)
+        if glued and len(block.body) - glued.end() >= 15 and any(p in block.body for p in "，,。"):
+            title, rest = glued.group(1), block.body[glued.end():]
+        elif any(p in block.body for p in "。！？；") and len(block.body) > _TITLE_MAX:
             head, rest = first_sentence(block.body)
             title = head.rstrip(TERMINAL)
+        if not rest and block.body.rstrip()[-1:] in "。！？":
+            rest = block.body  # 二、继续实行集团化办学…。 is a heading and its own text: searchable
         kind = "part" if block.kind == "part" else "section"
         node = Node(kind, block.label, title.strip().rstrip(TERMINAL), rest.strip())
         node.orientation = _orientation(block.label + title, parent_orientation, top_level)
@@ -248,7 +268,11 @@ def parse(paragraphs: list[str], default: Orientation = "forward") -> Outline:
     """Build the tree with a rank stack: a block closes every open block of equal or lower rank."""
     expanded: list[str] = []
     for para in paragraphs:
-        expanded.extend(split_inline(para) if len(para) > INLINE_SPLIT_MIN else [para])
+        for piece in (split_inline(para) if len(para) > INLINE_SPLIT_MIN else [para]):
+            if m := _GLUED_ITEM.match(piece):
+                expanded.extend([m.group(1) + m.group(2), m.group(3)])
+            else:
+                expanded.append(piece)
 
     preamble: list[str] = []
     roots: list[Node] = []
@@ -343,7 +367,10 @@ def priorities(tree: list[Node]) -> list[Priority]:
     expanded: list[Node] = []
     for head in heads:
         listed = [c for c in head.children if c.kind in ("item", "section") and c.title]
-        expanded.extend(listed if _CONTAINER.match(head.title) and listed else [head])
+        if _CONTAINER.match(head.title):
+            expanded.extend(listed)  # a container's items are the priorities; an empty one says nothing
+        else:
+            expanded.append(head)
     if len(expanded) == 1 and not expanded[0].label and expanded[0].kind == "section":
         return []  # one unnumbered heading is a subtitle or slogan (踔厉奋发 笃行不怠), not a list
     result = []
