@@ -41,6 +41,8 @@ _CHROME = [
     r"^图为",
     r"由会员分享.*(在线阅读|搜索)",
     r"^下面是小编为大家(整理|收集)的",
+    r"^以下是.{0,12}(整理|分享|收集)的.{0,40}(供您?参考|供大家参考|仅供参考)",
+    r"^网友评论|^评论功能已关闭$|^(荣誉|网友)\s+分享\s+时间[:：]?$",
     r"^导读$",
     r"^[（(]摘选[)）]$",
     r"^…+$|^\.{3,}$",
@@ -93,7 +95,7 @@ class Cleaned:
     paragraphs: list[str]
 
 
-_BULLET = re.compile(r"^[•·●▪◆■\s]+")
+_BULLET = re.compile(r"^([•·●▪◆■\s]|[-*](?=\s))+")
 
 
 CHROME_MAX = 200  # furniture is a line of a page's frame; a longer line is the author's prose
@@ -275,14 +277,44 @@ _TRANSMITTAL = re.compile(r"^(现将|现印发|现把|特此|根据.{0,20}要求
 
 def _is_long_paragraph(line: str) -> bool:
     """The body opens with the first real prose paragraph; a cover note (现将…印发给你们) is not it."""
-    if len(line) < 50 or "。" not in line or _TRANSMITTAL.match(line) or line.rstrip()[-1:] in "：:":
+    if len(line) < 50 or "。" not in line or _TRANSMITTAL.match(line):
         return False
+    if line.rstrip()[-1:] in "：:" and (len(line) < 80 or line.count("。") < 2):
+        return False  # a short lead-in to a list; a paragraph of prose may end 总结汇报如下：
     return sum(line.count(p) for p in "。，,；") >= 2
 
 
 def _ends_sentence(line: str) -> bool:
     stripped = line.rstrip()
     return bool(stripped) and (stripped[-1] in TERMINAL or stripped[-1] in CLOSERS or stripped[-1] in "：:")
+
+
+_LABEL_START = re.compile(r"^([一二三四五六七八九十]{1,3}[、.．]|[（(][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}\s*[.．、]|第[一二三四五六七八九十]"
+                          r"|[一二三四五六七八九十]是)")
+
+
+def _unwrap(paragraphs: list[str]) -> list[str]:
+    """A PDF copied as text breaks every line at the page width (“十\n五五”规划): when most lines
+    share one length and stop mid-sentence, a line of that length runs on into the next one, unless
+    the next opens with a numbering label (一、 （一） 1.)."""
+    open_lengths = [len(p) for p in paragraphs
+                    if 12 <= len(p) <= 60 and not _ends_sentence(p) and any(c in p for c in "，,、")]
+    if len(open_lengths) < 4:
+        return paragraphs
+    width = max(set(open_lengths), key=open_lengths.count)
+    at_width = sum(abs(n - width) <= 2 for n in open_lengths)
+    if at_width < 4 or at_width * 2 < sum(len(p) >= 12 for p in paragraphs):
+        return paragraphs  # most of a hard-wrapped page is full-width lines; a few are coincidence
+    out: list[str] = []
+    runs_on = False  # the last line taken was a full-width line stopping mid-sentence
+    for para in paragraphs:
+        if out and runs_on and not _LABEL_START.match(para):
+            out[-1] += para
+        else:
+            out.append(para)
+        heading = _LABEL_START.match(para) is not None and not any(c in para for c in "。，,；")
+        runs_on = abs(len(para) - width) <= 2 and not _ends_sentence(para) and not heading
+    return out
 
 
 def _join_broken(paragraphs: list[str]) -> list[str]:
@@ -353,9 +385,12 @@ def clean(raw: str) -> Cleaned:
     lines = _drop_teasers(lines)
     lines = _drop_captions(_drop_breadcrumb_list(_drop_contact_blocks(_drop_related_lists(_drop_watermarks(lines)))))
     lines = [_TRAILING_BYLINE.sub("", ln) for ln in lines if not _is_furniture(ln)]
+    unwrapped = _unwrap([ln for ln in lines if ln])
+    if len(unwrapped) < len([ln for ln in lines if ln]):
+        lines = unwrapped  # a hard-wrapped PDF: its paragraphs are found only once its lines are joined
     start = next((i for i, ln in enumerate(lines) if _is_long_paragraph(ln)), 0)
     front = [ln for ln in lines[:start] if ln]
     body = [ln for ln in lines[start:] if ln]
-    body = _join_broken(body)
+    body = _join_broken(_unwrap(body))
     body = _trim_tail(_drop_other_stories(body))
     return Cleaned(front=front, paragraphs=body)

@@ -299,6 +299,43 @@ def _label_run(paragraph: str) -> tuple[int, list[str]] | None:
     return marks[0].end(), [paragraph[m.end():end] for m, end in zip(marks, ends, strict=True)]
 
 
+def _counted_run(paragraph: str) -> tuple[int, list[str]] | None:
+    """抓好一个重点：…；遵守两个基本原则：…；夯实四大基础：…；着力六个聚焦：聚焦A；聚焦B… — each item
+    names its own count before a colon; the pieces between (聚焦A；聚焦B) belong to the item before."""
+    pieces = [(m.start(), m.group()) for m in re.finditer(r"[^。；;！？!?]+[。；;！？!?]?", paragraph)]
+    starts = []
+    for pos, text in pieces:
+        lead = len(text) - len(text.lstrip(" “"))
+        head = re.match(r"[^：:，,]{2,14}[：:]", text[lead:])
+        if head and _COUNT.search(normalize(head.group())):
+            starts.append(pos + lead)
+    if len(starts) < 3:
+        return None
+    end = _run_end(paragraph, starts[-1])
+    return starts[0], [paragraph[a:b] for a, b in zip(starts, [*starts[1:], end], strict=True)]
+
+
+def _comma_framed(sentence: str) -> tuple[int, list[str]] | None:
+    """以问题为导向全面抓好…，以目标为导向全面提升…，以结果为导向加快…: clauses that open with one
+    character and carry one shared word close behind it (为导向), three or more in a row."""
+    clauses = [(m.start(), m.group()) for m in re.finditer(r"[^，,；;。]+", sentence)]
+    norm = [normalize(c).strip() for _, c in clauses]
+    for n, whole in enumerate(norm[:-2]):
+        for lead in range(0, min(5, len(whole) - 4)):  # the first behind its lead-in: 将坚持以问题为导向…
+            clause = whole[lead:]
+            for k in range(2, min(9, len(clause) - 2)):
+                head, infix = clause[:1], clause[k:k + 3]
+                if not re.fullmatch(r"[\u4e00-\u9fff]{3}", infix) or _REPORTING.search(infix):
+                    continue
+                run = [n] + [i for i in range(n + 1, len(norm))
+                             if norm[i].startswith(head) and 2 <= norm[i].find(infix, 1) <= 9]
+                if len(run) >= 3 and all(b - a == 1 for a, b in zip(run, run[1:], strict=False)):
+                    text = clauses[n][1]
+                    start = clauses[n][0] + len(text) - len(text.lstrip()) + lead
+                    return start, [clauses[n][1].strip()[lead:]] + [clauses[i][1].strip() for i in run[1:]]
+    return None
+
+
 def _framed_run(paragraph: str) -> tuple[int, list[str]] | None:
     """Items that open alike across ；and 。 with their own sentences in between:
     要切实提高…。要做到…。要切实夯实…。要做到…。要切实深化… (a shared opening of 2–4 characters), or
@@ -366,6 +403,8 @@ def _candidates(paragraph: str) -> list[tuple[int, int, list[str]]]:
     found: list[tuple[int, int, list[str]]] = [(0, start, items) for start, items in _ordinal_runs(paragraph)]
     if (hit := _label_run(paragraph)) is not None:
         found.append((1, *hit))
+    if (hit := _counted_run(paragraph)) is not None:
+        found.append((1, *hit))
     if (hit := _announced(paragraph)) is not None:
         found.append((2, *hit))
     for start, sentence in _sentences(paragraph):
@@ -395,7 +434,7 @@ def _candidates(paragraph: str) -> list[tuple[int, int, list[str]]]:
             if (hit := _parallel(pieces, 2)) is not None and all(_is_action(p) for p in pieces):
                 found.append((7, start + clause_m.start() + hit[0], hit[1]))
                 break
-        if (hit := _comma_parallel(sentence)) is not None:
+        if (hit := _comma_parallel(sentence) or _comma_framed(sentence)) is not None:
             found.append((8, start + hit[0], hit[1]))
     return found
 

@@ -26,7 +26,7 @@ KIND_NEWS = "会议报道"
 
 _TITLE_HINT = re.compile(r"(工作要点|工作计划|工作总结|总结和.{0,4}计划|工作会议|讲话|实施方案|重点工作|工作安排)")
 # What a news headline says: 召开 / 部署 / 工作会 / 务虚会.
-_NEWS_HINT = re.compile(r"(召开|举行|部署|工作会|务虚会|座谈会|推进会|会议)")
+_NEWS_HINT = re.compile(r"(召开|举行|部署|工作会|务虚会|座谈会|推进会|会议|督查|调研|视察)")
 _DATE = re.compile(r"(20\d{2}|19\d{2})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})\s*日?")
 _LABELLED_DATE = re.compile(r"(?:发布时间|发布日期|成文日期|印发日期|日期|时间)\s*[:：]\s*" + _DATE.pattern)
 _BARE_DATE = re.compile(r"^[•·\s]*" + _DATE.pattern + r"(\s+\d{1,2}:\d{2}(:\d{2})?)?\s*$")
@@ -35,7 +35,7 @@ _DMY_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.((?:19|20)\d{2})(\s+\d{1,2}:\d{2
 _YEAR = re.compile(r"(20\d{2})\s*(?:年|[—–\-~至]\s*20\d{2}\s*学年)")
 _CN_YEAR = re.compile(r"([〇零一二三四五六七八九]{4})年")
 _ISSUER = re.compile(r"(?:发文单位|发布机构|发文机关|来源|信息来源)[:：\s]*([\u4e00-\u9fff、\s]{3,40}?)(?:\s{2,}|$|\s*(?:效力|发布|主题|时间))")
-_NEWS_LEAD = re.compile(r"^.{0,30}(讯|电)[(（\s]|^本(报|网)讯|^\d{1,2}月\d{1,2}日.{0,80}(召开|举行|举办)|召开[^，,。；;]{0,40}?(会议|大会|会(?=[，,。\s]|$))")
+_NEWS_LEAD = re.compile(r"^.{0,30}(讯|电)[(（\s]|^本(报|网)讯|^\d{1,2}月\d{1,2}日.{0,80}(召开|举行|举办)|^\d{1,2}月\d{1,2}日(至\d{1,2}日)?(上午|下午|晚)?[，,]|召开[^，,。；;]{0,40}?(会议|大会|会(?=[，,。\s]|$))")
 _PROVINCE_BUREAU = re.compile(r"([\u4e00-\u9fff]{2,3}省|北京市|天津市|上海市|重庆市|[\u4e00-\u9fff]{2,8}?自治区)"
                               r"(?:党委教育工委|教育厅|人民政府|教育委员会|教委|委员会)")
 _SITE_NOISE = re.compile(r"\.(docx?|pdf|wps|txt)$|范文$|[(（]\d+页珍藏版[)）]$")
@@ -68,7 +68,7 @@ def detect(text: str) -> Detected:
 
 
 def _tidy_title(line: str) -> str:
-    line = line.strip()
+    line = re.sub(r"\s*[|｜_]\s*[^|｜_]{0,12}$", "", line.strip()) if re.search(r"[|｜_]\s*[^|｜_]{0,12}$", line) else line.strip()
     if quoted := re.search(r"(?:关于)?印发《([^》]{4,60})》", line):
         return quoted.group(1)
     line = re.sub(r"^(关于印发|印发)", "", line)
@@ -80,7 +80,7 @@ def _tidy_title(line: str) -> str:
 def is_title_line(line: str) -> bool:
     """A short line without a full stop that names a plan or a meeting (工作要点, …召开, 部署…)."""
     norm = normalize(line)
-    return (len(line) <= 60 and "。" not in line and not _DATE.fullmatch(line.strip())
+    return (len(line) <= 90 and "。" not in line and not _DATE.fullmatch(line.strip())
             and not norm.rstrip().endswith((":", "：")) and not norm.startswith(("现将", "同志们"))
             and bool(_TITLE_HINT.search(norm) or _NEWS_HINT.search(norm)))
 
@@ -100,6 +100,9 @@ def _headline(raw: str, cleaned: Cleaned) -> str | None:
     for line in lines:
         if line and not is_chrome(line) and is_title_line(line) and _TITLE_HINT.search(normalize(line)):
             return _tidy_title(line)
+        # a sharing site's first line is the file's name: XX市教育局2024年工作要点.docx
+        if (m := re.fullmatch(r"(.{4,60}?)\.(docx?|pdf|wps)", line)) and _TITLE_HINT.search(normalize(m.group(1))):
+            return _tidy_title(m.group(1))
     return next((ln for ln in cleaned.front if len(ln) <= 40 and not _DATE.search(ln) and "|" not in ln
                  and not normalize(ln).rstrip().endswith((":", "："))), None)
 
@@ -129,7 +132,7 @@ def kind_of(title: str, lead: list[str] | None = None) -> str:
         return KIND_HALF_YEAR
     if "工作要点" in t:
         return KIND_POINTS
-    if "工作计划" in t and "总结" not in t:
+    if re.search(r"工作(计划|思路|打算)", t) and "总结" not in t:
         return KIND_PLAN
     if "总结" in t:
         return KIND_HALF_YEAR if "计划" in t else KIND_REVIEW
@@ -170,6 +173,8 @@ def _date(raw: str, cleaned: Cleaned) -> str | None:
 
 
 def _years_in(text: str) -> list[int]:
+    """The years a text names, except a starting point (2022年以来 is not the year it speaks of)."""
+    text = re.sub(r"20\d{2}\s*年以来", "", text)
     years = [int(y) for y in _YEAR.findall(text)]
     digits = {c: str(i) for i, c in enumerate("〇一二三四五六七八九")} | {"零": "0"}
     years += [int("".join(digits[c] for c in y)) for y in _CN_YEAR.findall(text)]
@@ -180,7 +185,8 @@ def _year(title: str | None, cleaned: Cleaned, date: str | None, kind: str) -> i
     """The title's year; for a report, the latest year its lead speaks of (总结2022年，部署2023年 is a
     2023 report) within a year of its date; else the date's year, else the first year named."""
     if title and (years := _years_in(normalize(title))):
-        return years[0]
+        # 2024年工作总结及2025年工作计划 is the plan for 2025: a review-and-plan takes the later year
+        return max(years) if "总结" in title and re.search(r"计划|打算|思路|安排|要点", title) else years[0]
     lead = normalize("\n".join(cleaned.front + cleaned.paragraphs[:2]))
     years = _years_in(lead)
     if kind == KIND_NEWS and years:

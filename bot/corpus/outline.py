@@ -35,7 +35,7 @@ _SIDEBAR_HEADINGS = {"链接", "相关链接", "延伸阅读", "背景链接", "
 _BACKWARD = re.compile(r"回顾|总结|完成情况|进展情况|取得|主要做法|工作亮点|亮点工作"
                        r"|(工作|主要|年度|年|半年|来的?)(成效|成绩)|(成效|成绩)(及|和|与|亮点)|^(成效|成绩)")
 _FORWARD = re.compile(r"任务|计划|安排|要点|打算|部署|思路|目标|举措|重点工作")
-_NEUTRAL = re.compile(r"^(体会|思考|认识|感悟)")
+_NEUTRAL = re.compile(r"^(体会|思考|认识|感悟)|存在(的)?问题|问题(和|与)不足|不足(和|与)问题|困难(和|与)问题|^主要问题")
 
 # A plan's framing sections say how it thinks, not what it will do; a bare "工作目标"/"重点任务"
 # section is a container whose numbered children are the priorities.
@@ -43,13 +43,14 @@ _FRAMING = re.compile(r"^(指导思想|工作思路|总体思路|总体要求|�
                       r"|实施步骤|组织领导)")
 # Containers hold the priorities as their children: 主要目标 › its goals, and the plan part of a review
 # and plan (二、下半年工作计划安排 › its five items); without children they say nothing of their own.
-_CONTAINER = re.compile(r"^((20\d{2}年度?)?(工作目标|主要目标|目标任务|主要任务|重点任务|重点工作|工作重点|工作任务|主要措施"
-                        r"|工作措施|具体措施|工作举措)"
+_CONTAINER = re.compile(r"^((20\d{2}年度?)?(工作目标|主要目标任务|主要目标|目标任务|主要任务|重点任务|重点工作|工作重点|工作任务"
+                        r"|主要措施|工作措施|具体措施|工作举措)"
+                        r"|[\u4e00-\u9fff]{0,4}?工作(要点|计划|安排|思路|打算)"
                         r"|((20\d{2}|上半|下半|明|今)年度?|下一步|下阶段|今后)(教育)?(工作)?"
                         r"(计划|打算|安排|思路|计划安排|工作安排|要点|重点|任务|重点任务|主要任务|重点工作))$")
 # A docx flattened onto one line glues a structural heading to its text (二、总体目标锚定高质量…).
-_STRUCTURAL = re.compile(r"^(总体要求|指导思想|总体思路|工作思路|基本原则|工作原则|主要目标|工作目标|总体目标|目标任务|主要任务"
-                         r"|重点任务|主要措施|工作措施|具体措施|保障措施|工作要求|组织保障|实施步骤)[：:]?(?=[\u4e00-\u9fff“])")
+_STRUCTURAL = re.compile(r"^(总体要求|指导思想|总体思路|工作思路|基本原则|工作原则|主要目标任务|主要目标|工作目标|总体目标|目标任务"
+                         r"|主要任务|重点任务|主要措施|工作措施|具体措施|保障措施|工作要求|组织保障|实施步骤)[：:\s]*(?=[\u4e00-\u9fff“])")
 # …and a section heading to its first item: 一、加强党的全面领导1.坚持用…
 _GLUED_ITEM = re.compile(r"^([一二三四五六七八九十]{1,3}[、.．]|[（(][一二三四五六七八九十]{1,3}[)）])"
                          r"([^。；;\d]{2,60}?[\u4e00-\u9fff”])(1\s*[.．、]\s*[\u4e00-\u9fff“].*)$")
@@ -178,7 +179,8 @@ def split_inline(para: str) -> list[str]:
         m = _INLINE_ITEM.match(para, i)
         if m and int(m.group(1)) == next_item and not (i and para[i - 1].isdigit()):
             in_heading = heading_open_at is not None and i - heading_open_at <= 60 and prev not in ",，、"
-            if after_sentence or in_heading or after_title:
+            spaced = re.match(r"\d{1,2}\s+[.．]\s*[\u4e00-\u9fff]", para[i:i + 6]) is not None and prev not in ",，、"
+            if after_sentence or in_heading or after_title or spaced:
                 cuts.append(i)
                 next_item += 1
                 heading_open_at = None
@@ -201,7 +203,7 @@ def _orientation(heading: str, inherited: Orientation, top_level: bool) -> Orien
 
     A section inside "2022年工作回顾" stays a review even when its title says 根本任务.
     """
-    if _NEUTRAL.search(heading):
+    if _NEUTRAL.search(re.sub(rf"^({_CN}[、.．]|[（(]{_CN}[)）]|第{_CN}\S{{0,2}}?[、:：\s])\s*", "", heading)):
         return "neutral"
     if not top_level:
         return inherited
@@ -230,7 +232,7 @@ def _node_for(block: Block, parent_orientation: Orientation, top_level: bool) ->
         if not rest and block.body.rstrip()[-1:] in "。！？":
             rest = block.body  # 二、继续实行集团化办学…。 is a heading and its own text: searchable
         kind = "part" if block.kind == "part" else "section"
-        node = Node(kind, block.label, title.strip().rstrip(TERMINAL), rest.strip())
+        node = Node(kind, block.label, title.strip().rstrip(TERMINAL + "（( ：:"), rest.strip())
         node.orientation = _orientation(block.label + title, parent_orientation, top_level)
         return node
     if block.kind == "item":
@@ -345,6 +347,18 @@ def _assign_ids(nodes: list[Node], prefix: str = "") -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+_PAST = re.compile(r"了|已经|已(?=[\u4e00-\u9fff])|截至|累计|以来|年内|先后|\d{1,2}月份?[，,]")
+_AHEAD = re.compile(r"要|将|力争|确保|计划|推动|推进")
+
+
+def _told_in_past(node: Node) -> bool:
+    """News copy heads its look back with unnumbered headings too (制定一项规范，划定办学红线), and
+    they read like tasks; what follows them is told in the past (出台了…, 启动了…, 累计…)."""
+    text = node.text + "".join(c.text for c in node.walk() if c is not node)
+    past, ahead = len(_PAST.findall(text)), len(_AHEAD.findall(text))
+    return past >= 3 and past > ahead
+
+
 def priorities(tree: list[Node]) -> list[Priority]:
     """Headline priorities: top-level forward-looking headings, each with its items' titles.
 
@@ -363,7 +377,7 @@ def priorities(tree: list[Node]) -> list[Priority]:
         flat = [n for n in tree if n.kind == "item" and n.label.strip()]
         if len(flat) >= 2:
             return [Priority(n.title, ()) for n in flat]
-    heads = [h for h in heads if not _FRAMING.match(h.title)]
+    heads = [h for h in heads if not _FRAMING.match(h.title) and not (not h.label and _told_in_past(h))]
     expanded: list[Node] = []
     for head in heads:
         listed = [c for c in head.children if c.kind in ("item", "section") and c.title]
