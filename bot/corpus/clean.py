@@ -119,6 +119,8 @@ _CONTACT = re.compile(r"1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|[\w.+-]+@[\w-]+\.[\w.]+|[�
 # A reporter's or editor's name closing the last sentence: "……。(罗意)", "……。(宋武利 郭双)".
 _TRAILING_BYLINE = re.compile(r"(?<=[。！？”])\s*[（(](本网记者|[\u4e00-\u9fff]{2,4}(?:[\s、，,][\u4e00-\u9fff]{2,4}){0,3})[)）]\s*$")
 # Reposting sites double or mix punctuation (",,", ",、"); the text means one mark.
+# A model-essay site's sign-off glued to the end of its summary: 以下是网友为大家整理分享的…，供您参考！
+_SITE_BLURB = re.compile(r"(?<=[。！？!?])\s*以下是.{0,12}(整理|分享|收集)的.{0,40}(供您?参考|供大家参考|仅供参考)[!！。]?\s*$")
 _DOUBLED = re.compile(r"([,，])[,，]+|[,，]+(?=[、。；！？])|(?<=[、。；！？])[,，]+")
 
 
@@ -384,7 +386,7 @@ def clean(raw: str) -> Cleaned:
     lines = [ln.strip() for ln in text.split("\n")]
     lines = _drop_teasers(lines)
     lines = _drop_captions(_drop_breadcrumb_list(_drop_contact_blocks(_drop_related_lists(_drop_watermarks(lines)))))
-    lines = [_TRAILING_BYLINE.sub("", ln) for ln in lines if not _is_furniture(ln)]
+    lines = [_SITE_BLURB.sub("", _TRAILING_BYLINE.sub("", ln)) for ln in lines if not _is_furniture(ln)]
     unwrapped = _unwrap([ln for ln in lines if ln])
     if len(unwrapped) < len([ln for ln in lines if ln]):
         lines = unwrapped  # a hard-wrapped PDF: its paragraphs are found only once its lines are joined
