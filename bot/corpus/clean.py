@@ -43,6 +43,9 @@ _CHROME = [
     r"^下面是小编为大家(整理|收集)的",
     r"^以下是.{0,12}(整理|分享|收集)的.{0,40}(供您?参考|供大家参考|仅供参考)",
     r"^网友评论|^评论功能已关闭$|^(荣誉|网友)\s+分享\s+时间[:：]?$",
+    r"^[（(]\s*初审[:：]|^相关文档[:：]?$|\.png\s*(关闭|打印)",
+    r"^\S{0,12}(网|站)?(小编)?为(你|您)(精心)?(准备|整理|提供)了?.{0,40}(范文|参考)",
+    r"小编为(你|您|大家)(整理|收集)了|收藏\s*word下载|^word下载$",
     r"^导读$",
     r"^[（(]摘选[)）]$",
     r"^…+$|^\.{3,}$",
@@ -121,6 +124,8 @@ _TRAILING_BYLINE = re.compile(r"(?<=[。！？”])\s*[（(](本网记者|[\u4e0
 # Reposting sites double or mix punctuation (",,", ",、"); the text means one mark.
 # A model-essay site's sign-off glued to the end of its summary: 以下是网友为大家整理分享的…，供您参考！
 _SITE_BLURB = re.compile(r"(?<=[。！？!?])\s*以下是.{0,12}(整理|分享|收集)的.{0,40}(供您?参考|供大家参考|仅供参考)[!！。]?\s*$")
+# A document site's notice set into the text: ---本文来源于网络，仅供参考，勿照抄，如有侵权请联系删除---
+_INSET_NOTICE = re.compile(r"-{2,}[^-\n]{0,40}(来源于网络|仅供参考|侵权)[^-\n]{0,40}-{2,}")
 _DOUBLED = re.compile(r"([,，])[,，]+|[,，]+(?=[、。；！？])|(?<=[、。；！？])[,，]+")
 
 
@@ -286,11 +291,20 @@ def _is_long_paragraph(line: str) -> bool:
     return sum(line.count(p) for p in "。，,；") >= 2
 
 
+def _is_lead_sentence(line: str) -> bool:
+    """A short news lead is one full sentence (2月7日召开的我市…绘出“路线图”。): the body starts there,
+    so the unnumbered headings under it are read as sections, not as page furniture."""
+    line = line.rstrip()
+    return len(line) >= 25 and line.endswith("。") and line.count("。") == 1 and bool(re.search(r"[，,]", line)) \
+        and not _TRANSMITTAL.match(line)
+
+
 def _ends_sentence(line: str) -> bool:
     stripped = line.rstrip()
     return bool(stripped) and (stripped[-1] in TERMINAL or stripped[-1] in CLOSERS or stripped[-1] in "：:")
 
 
+_SECTION_LINE = re.compile(r"^([一二三四五六七八九十]{1,3}、|[（(][一二三四五六七八九十]{1,3}[)）])\s*\S")
 _LABEL_START = re.compile(r"^([一二三四五六七八九十]{1,3}[、.．]|[（(][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}\s*[.．、]|第[一二三四五六七八九十]"
                           r"|[一二三四五六七八九十]是)")
 
@@ -326,6 +340,7 @@ def _join_broken(paragraphs: list[str]) -> list[str]:
         if out:
             prev = out[-1]
             broken = len(prev) >= 40 and any(p in prev for p in "，。,") and not _ends_sentence(prev)
+            broken = broken or (len(prev) == 1 and not _ends_sentence(prev) and re.match(r"[\u4e00-\u9fff]", prev))
             conj = re.match(r"^(和|与|及|以及|并)[《“\u4e00-\u9fff]", para) and not _ends_sentence(prev)
             if broken or conj:
                 out[-1] = prev + para
@@ -355,7 +370,7 @@ def _trim_tail(paragraphs: list[str]) -> list[str]:
     end = len(paragraphs)
     while end > 0:
         para = paragraphs[end - 1]
-        if len(para) <= 15 and not any(p in para for p in "。，,；"):
+        if len(para) <= 15 and not any(p in para for p in "。，,；") and not _LABEL_START.match(para):
             end -= 1
             continue
         break
@@ -381,7 +396,8 @@ def strip_markup(text: str) -> str:
 def clean(raw: str) -> Cleaned:
     text = strip_markup(raw.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", ""))
     text = _DOUBLED.sub(lambda m: m.group(1) or "", strip_ruby(text))
-    text = _INLINE_BUTTONS.sub("", text)
+    text = _INLINE_BUTTONS.sub("", _INSET_NOTICE.sub("", text))
+    text = re.sub("[㈠-㈩]", lambda m: f"（{'一二三四五六七八九十'[ord(m.group()) - 0x3220]}）", text)
     text = repair_page_numbers(text)
     lines = [ln.strip() for ln in text.split("\n")]
     lines = _drop_teasers(lines)
@@ -390,7 +406,11 @@ def clean(raw: str) -> Cleaned:
     unwrapped = _unwrap([ln for ln in lines if ln])
     if len(unwrapped) < len([ln for ln in lines if ln]):
         lines = unwrapped  # a hard-wrapped PDF: its paragraphs are found only once its lines are joined
-    start = next((i for i, ln in enumerate(lines) if _is_long_paragraph(ln)), 0)
+    start = next((i for i, ln in enumerate(lines) if _is_long_paragraph(ln) or _is_lead_sentence(ln)), 0)
+    while start > 0 and (_SECTION_LINE.match(lines[start - 1]) or not lines[start - 1]):
+        start -= 1  # 一、2022年主要工作总结 / （一）工作成效 head the body, however short
+    while start < len(lines) and not lines[start]:
+        start += 1
     front = [ln for ln in lines[:start] if ln]
     body = [ln for ln in lines[start:] if ln]
     body = _join_broken(_unwrap(body))

@@ -181,7 +181,7 @@ def _prefix_at(first: str, prefix: str) -> int:
     else its first occurrence after a lead-in verb (全体干部职工要坚持…, 要做好抓…)."""
     at = -1
     for m in re.finditer(re.escape(prefix), first):
-        if m.start() == 0 or first[m.start() - 1] in "，,：:；;“ ":
+        if m.start() == 0 or first[m.start() - 1] in "，,：:；;“ 即":
             at = m.start()
     return at if at >= 0 else first.find(prefix)
 
@@ -330,6 +330,21 @@ def _comma_framed(sentence: str) -> tuple[int, list[str]] | None:
                 run = [n] + [i for i in range(n + 1, len(norm))
                              if norm[i].startswith(head) and 2 <= norm[i].find(infix, 1) <= 9]
                 if len(run) >= 3 and all(b - a == 1 for a, b in zip(run, run[1:], strict=False)):
+                    text = clauses[n][1]
+                    start = clauses[n][0] + len(text) - len(text.lstrip()) + lead
+                    return start, [clauses[n][1].strip()[lead:]] + [clauses[i][1].strip() for i in run[1:]]
+            # …or shared near the end: 以A为主线，以B为动力，以C为抓手 / 要X、在Y上下功夫，要Z、在W上下功夫
+            for key in (lambda c: c[-4:], lambda c: c[-3]):
+                if len(clause) < 6 or len(clause) > 24:
+                    break
+                head, tail = clause[:1], key(clause)
+                run = [n]
+                for i in range(n + 1, len(norm)):
+                    if 6 <= len(norm[i]) <= 24 and norm[i].startswith(head) and key(norm[i]) == tail:
+                        run.append(i)
+                    else:
+                        break
+                if len(run) >= 3 and re.fullmatch(r"[\u4e00-\u9fff]+", tail):
                     text = clauses[n][1]
                     start = clauses[n][0] + len(text) - len(text.lstrip()) + lead
                     return start, [clauses[n][1].strip()[lead:]] + [clauses[i][1].strip() for i in run[1:]]

@@ -24,7 +24,8 @@ KIND_HALF_YEAR = "半年总结与计划"
 KIND_REVIEW = "工作总结"
 KIND_NEWS = "会议报道"
 
-_TITLE_HINT = re.compile(r"(工作要点|工作计划|工作总结|总结和.{0,4}计划|工作会议|讲话|实施方案|重点工作|工作安排)")
+_TITLE_HINT = re.compile(r"(工作要点|工作计划|工作总结|总结和.{0,4}计划|工作会议|讲话|实施方案|工作方案|重点工作|工作安排|汇报材料"
+                         r"|工作报告|工作汇报|工作思路)")
 # What a news headline says: 召开 / 部署 / 工作会 / 务虚会.
 _NEWS_HINT = re.compile(r"(召开|举行|部署|工作会|务虚会|座谈会|推进会|会议|督查|调研|视察)")
 _DATE = re.compile(r"(20\d{2}|19\d{2})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})\s*日?")
@@ -35,10 +36,14 @@ _DMY_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.((?:19|20)\d{2})(\s+\d{1,2}:\d{2
 _YEAR = re.compile(r"(20\d{2})\s*(?:年|[—–\-~至]\s*20\d{2}\s*学年)")
 _CN_YEAR = re.compile(r"([〇零一二三四五六七八九]{4})年")
 _ISSUER = re.compile(r"(?:发文单位|发布机构|发文机关|来源|信息来源)[:：\s]*([\u4e00-\u9fff、\s]{3,40}?)(?:\s{2,}|$|\s*(?:效力|发布|主题|时间))")
-_NEWS_LEAD = re.compile(r"^.{0,30}(讯|电)[(（\s]|^本(报|网)讯|^\d{1,2}月\d{1,2}日.{0,80}(召开|举行|举办)|^\d{1,2}月\d{1,2}日(至\d{1,2}日)?(上午|下午|晚)?[，,]|召开[^，,。；;]{0,40}?(会议|大会|会(?=[，,。\s]|$))")
+_NEWS_LEAD = re.compile(r"^.{0,30}(讯|电)[(（\s]|^本(报|网)讯|^\d{1,2}月\d{1,2}日.{0,80}(召开|举行|举办)|^\d{1,2}月\d{1,2}日(至\d{1,2}日)?(上午|下午|晚)?[，,]|召开[^，,。；;]{0,40}?(会议|大会|会(?=[，,。\s]|$))|会议?[^，,。；;]{0,30}(召开|举行)")
 _PROVINCE_BUREAU = re.compile(r"([\u4e00-\u9fff]{2,3}省|北京市|天津市|上海市|重庆市|[\u4e00-\u9fff]{2,8}?自治区)"
                               r"(?:党委教育工委|教育厅|人民政府|教育委员会|教委|委员会)")
-_SITE_NOISE = re.compile(r"\.(docx?|pdf|wps|txt)$|范文$|[(（]\d+页珍藏版[)）]$")
+_SITE_NOISE = re.compile(r"\.(docx?|pdf|wps|txt)$|范文$|[(（]\d+页珍藏版[)）]$|模[版板]$|范本$|[(（][一二三四五六七八九十\d]+篇[)）]$"
+                         r"|【[^】]{1,8}】$")
+# A plan's title ends with what it is; a site tag glued after it (…工作计划打算官方抖音号体制内材料助手) is not the title.
+_TITLE_END = re.compile(r"^(.{4,60}?(?:工作要点|工作计划打算|工作计划|工作安排|工作思路|工作打算|工作总结|工作方案|实施方案|汇报材料))"
+                        r"([\u4e00-\u9fff]{4,16})$")
 
 
 @dataclass
@@ -55,12 +60,16 @@ def detect(text: str) -> Detected:
     raw = strip_ruby(text)
     cleaned = clean(raw)
     title = _headline(raw, cleaned)
-    kind = kind_of(title or "", cleaned.paragraphs[:1])
+    # the lead is the first sentence, though a short one may stand above the first long paragraph
+    lead = next((ln for ln in cleaned.front + cleaned.paragraphs if "。" in ln), None)
+    # …其次 a lead may open with its purpose (为全面部署…。) and tell the meeting in its second sentence
+    opening = "".join(re.findall(r"[^。]*。", lead)[:2]) if lead else None
+    kind = kind_of(title or "", [opening] if opening else cleaned.paragraphs[:1])
     date = _date(raw, cleaned)
     year = _year(title, cleaned, date, kind)
     city = _city(title, cleaned)
-    if title is None and kind == KIND_NEWS and cleaned.paragraphs:
-        title = _lead_title(cleaned.paragraphs[0])
+    if title is None and kind == KIND_NEWS and (lead or cleaned.paragraphs):
+        title = _lead_title(lead or cleaned.paragraphs[0])
     return Detected(title, city, year, _issuer(cleaned), date, kind)
 
 
@@ -74,12 +83,16 @@ def _tidy_title(line: str) -> str:
     line = re.sub(r"^(关于印发|印发)", "", line)
     while (stripped := _SITE_NOISE.sub("", line).strip()) != line:
         line = stripped
+    if (m := _TITLE_END.match(line)) and not re.match(r"^(的|暨|和|及|与|通知|意见|方案|报告)", m.group(2)):
+        line = m.group(1)
     return line
 
 
 def is_title_line(line: str) -> bool:
     """A short line without a full stop that names a plan or a meeting (工作要点, …召开, 部署…)."""
     norm = normalize(line)
+    if re.match(r"^\s*(——|—|--|[一二三四五六七八九十]{1,3}、|[（(][一二三四五六七八九十]{1,3}[)）])", norm):
+        return False  # 一、2022年主要工作总结 is a section, ——在…会议上的讲话 a subtitle
     return (len(line) <= 90 and "。" not in line and not _DATE.fullmatch(line.strip())
             and not norm.rstrip().endswith((":", "：")) and not norm.startswith(("现将", "同志们"))
             and bool(_TITLE_HINT.search(norm) or _NEWS_HINT.search(norm)))
@@ -100,11 +113,20 @@ def _headline(raw: str, cleaned: Cleaned) -> str | None:
     for line in lines:
         if line and not is_chrome(line) and is_title_line(line) and _TITLE_HINT.search(normalize(line)):
             return _tidy_title(line)
+        # a flattened docx opens with its title glued to the first heading: 2023年教育工作方案一、指导思想…
+        if (m := re.match(r"^(.{4,40}?(?:工作要点|工作计划|工作方案|实施方案|工作总结|工作安排))(?:一、|[（(]一[)）]|1[.．、])", line)):
+            return _tidy_title(m.group(1))
         # a sharing site's first line is the file's name: XX市教育局2024年工作要点.docx
         if (m := re.fullmatch(r"(.{4,60}?)\.(docx?|pdf|wps)", line)) and _TITLE_HINT.search(normalize(m.group(1))):
             return _tidy_title(m.group(1))
-    return next((ln for ln in cleaned.front if len(ln) <= 40 and not _DATE.search(ln) and "|" not in ln
-                 and not normalize(ln).rstrip().endswith((":", "："))), None)
+    for ln in cleaned.front:
+        if "。" in ln:
+            break  # the lead has begun: a short line after it heads a section, not the page
+        if (len(re.sub(r"\W", "", ln)) >= 2 and len(ln) <= 40 and not _DATE.search(ln) and "|" not in ln
+                and not normalize(ln).rstrip().endswith((":", "：")) and not re.match(r"^\s*(——|—|--)", ln)
+                and not is_chrome(ln)):
+            return ln
+    return None
 
 
 def _lead_title(lead: str) -> str | None:
@@ -132,10 +154,12 @@ def kind_of(title: str, lead: list[str] | None = None) -> str:
         return KIND_HALF_YEAR
     if "工作要点" in t:
         return KIND_POINTS
-    if re.search(r"工作(计划|思路|打算)", t) and "总结" not in t:
+    if re.search(r"工作(计划|思路|打算|方案)", t) and "总结" not in t:
         return KIND_PLAN
     if "总结" in t:
-        return KIND_HALF_YEAR if "计划" in t else KIND_REVIEW
+        return KIND_HALF_YEAR if re.search(r"计划|安排|打算|思路|要点", t) else KIND_REVIEW
+    if re.search(r"汇报材料|工作报告|工作汇报|履行教育职责.{0,4}报告", t):
+        return KIND_REVIEW
     if _NEWS_HINT.search(t) or _NEWS_LEAD.search(first):
         return KIND_NEWS
     return KIND_POINTS
@@ -208,12 +232,24 @@ def _spoken_names() -> dict[str, regions.Place]:
     for place in regions.all_places():
         if place.level == regions.LEVEL_COUNTY and place.name.endswith(("自治县", "自治旗")):
             names.setdefault(place.name[:2], place)
+        if place.level == regions.LEVEL_CITY and place.name.endswith("自治州"):
+            names.setdefault(place.name[:2], place)  # 湘西土家族苗族自治州 → 湘西
     return names
 
 
 # Common nouns that end like a place name (示范县, 城区学校, 开发区) and would otherwise read as 范县,
 # 城区 or 发区: masked, length kept, before places are looked for.
 _NOT_PLACES = re.compile(r"示范(县|区|市)|先行(县|区|市)|(试验|实验|集聚|开发|高新|保税|新|城|郊|矿|市|县|景|园|校|社|片|辖|山|库)区")
+
+
+def _conjunction_head(text: str, at: int, place: regions.Place) -> bool:
+    """争一流和县综合绩效 names no 和县: a two-character name opening with a conjunction or
+    preposition counts only as an issuer (和县教育局) or after its province or city (安徽省和县)."""
+    if len(place.name) != 2 or at < 0 or place.name[0] not in "和与及的在对向从为并或把被给跟同":
+        return False
+    if _ISSUER_AFTER.match(text, at + len(place.name)):
+        return False
+    return not re.search(r"(省|市)$", text[max(0, at - 6):at])
 
 
 def _ends_place(text: str, m: re.Match) -> bool:
@@ -237,9 +273,10 @@ def _first_named(text: str) -> regions.Place | None:
         at = text.find(place.name)
         found.append((at if at >= 0 else text.find(place.short), place))
     for alias, place in _spoken_names().items():
-        if (at := text.find(alias + "县")) >= 0:
+        suffix = "州" if place.level == regions.LEVEL_CITY else "县"
+        if (at := text.find(alias + suffix)) >= 0:
             found.append((at, place))
-    found = [(at, p) for at, p in found if at >= 0]
+    found = [(at, p) for at, p in found if at >= 0 and not _conjunction_head(text, at, p)]
     if not found:
         return None
     issuing = [(at, p) for at, p in found

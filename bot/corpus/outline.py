@@ -90,7 +90,8 @@ def title_of(body: str) -> str:
 
 
 def _is_short_line(para: str) -> bool:
-    return len(para) <= 60 and not any(p in para for p in "。！？；")
+    """A heading-like line; one that ends mid-sentence (…办成公办幼儿园; / …×人,) continues its item."""
+    return len(para) <= 60 and not any(p in para for p in "。！？；;") and para.rstrip()[-1:] not in "，,、"
 
 
 def _is_titled(para: str) -> bool:
@@ -140,7 +141,8 @@ def _cn_value(numeral: str) -> int:
 
 _INLINE_SECTION = re.compile(rf"({_CN})、")
 # A docx flattened onto one line glues the document title to its first item ("…工作要点1.全面…").
-_GLUED_TITLE = re.compile(r"(工作要点|工作计划|工作安排|实施方案)$")
+_GLUED_TITLE = re.compile(r"(工作要点|工作计划|工作安排|实施方案|工作方案|工作思路)$")
+_INLINE_SUB = re.compile(rf"[（(]({_CN})[)）]")
 _INLINE_ITEM = re.compile(r"(\d{1,2})\s*[.．、]?\s*(?=[\u4e00-\u9fff])")
 
 
@@ -151,11 +153,11 @@ def split_inline(para: str) -> list[str]:
     count, so "2023年" or "100%" never split a sentence.
     """
     cuts: list[int] = []
-    next_section, next_item = 1, 1
+    next_section, next_item, next_sub = 1, 1, 1
     heading_open_at: int | None = None
     i = 0
     while i < len(para):
-        if not (para[i] in CN_NUM or para[i].isdigit()):  # only a numeral can open a cut
+        if not (para[i] in CN_NUM or para[i].isdigit() or para[i] in "（("):  # only a label can open a cut
             if para[i] in TERMINAL:
                 heading_open_at = None
             i += 1
@@ -173,9 +175,19 @@ def split_inline(para: str) -> list[str]:
         if m and (after_sentence or i == 0 or glued) and _cn_value(m.group(1)) == next_section:
             cuts.append(i)
             next_section += 1
+            next_sub = 1
             heading_open_at = i
             i = m.end()
             continue
+        if para[i] in "（(" and (m := _INLINE_SUB.match(para, i)) and _cn_value(m.group(1)) == next_sub:
+            in_heading = heading_open_at is not None and i - heading_open_at <= 60
+            if after_sentence or in_heading:
+                cuts.append(i)
+                next_sub += 1
+                next_item = 1
+                heading_open_at = i
+                i = m.end()
+                continue
         m = _INLINE_ITEM.match(para, i)
         if m and int(m.group(1)) == next_item and not (i and para[i - 1].isdigit()):
             in_heading = heading_open_at is not None and i - heading_open_at <= 60 and prev not in ",，、"
@@ -189,8 +201,9 @@ def split_inline(para: str) -> list[str]:
         if para[i] in TERMINAL:
             heading_open_at = None
         i += 1
-    if len(cuts) < 3:
-        return [para]
+    titled = bool(cuts) and cuts[0] > 0 and bool(_GLUED_TITLE.search(para[: cuts[0]].rstrip()))
+    if len(cuts) < 3 and not (titled and len(cuts) >= 2):
+        return [para]  # a title glued to 一、 and its first (一) is structure enough
     pieces = [para[a:b].strip() for a, b in zip([0, *cuts], [*cuts, len(para)], strict=True)]
     return [p for p in pieces if p]
 
@@ -357,6 +370,11 @@ def _told_in_past(node: Node) -> bool:
     text = node.text + "".join(c.text for c in node.walk() if c is not node)
     past, ahead = len(_PAST.findall(text)), len(_AHEAD.findall(text))
     return past >= 3 and past > ahead
+
+
+def is_framing(node: Node) -> bool:
+    """总体要求, 指导思想 and their kind frame the plan: their slogans (以A为根本，以B为主线) are no list."""
+    return node.kind in ("section", "part") and bool(_FRAMING.match(node.title))
 
 
 def priorities(tree: list[Node]) -> list[Priority]:
