@@ -68,6 +68,10 @@ def detect(text: str) -> Detected:
     date = _date(raw, cleaned)
     year = _year(title, cleaned, date, kind)
     city = _city(title, cleaned)
+    if date is None and year and lead and (m := re.search(r"(?<![\d年])(\d{1,2})月(\d{1,2})日", normalize(lead))):
+        month, day = int(m.group(1)), int(m.group(2))
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            date = f"{year:04d}-{month:02d}-{day:02d}"  # 3月14日 in the lead, the year from title or dateline
     if title is None and kind == KIND_NEWS and (lead or cleaned.paragraphs):
         title = _lead_title(lead or cleaned.paragraphs[0])
     return Detected(title, city, year, _issuer(cleaned), date, kind)
@@ -351,11 +355,34 @@ def _city(title: str | None, cleaned: Cleaned) -> str | None:
     return None
 
 
+# A government body: a bureau, a department, a committee, a government or its office, an inspectorate.
+_BODY = re.compile(r"[\u4e00-\u9fff]{2,20}?(教育局|教体局|教育体育局|教育和体育局|科教体局|教育厅|教育委员会|教委|教育工委"
+                   r"|人民政府(办公室)?|政府教育督导室|教育督导室|督导室|督导委员会)")
+
+
 def _issuer(cleaned: Cleaned) -> str | None:
+    """The body that issued the text: a 来源/发布机构 line or a signature line, when it names a
+    government body (a hosting site or a newspaper is not an issuer); else the body the title or lead
+    names as acting (…区教育局召开…)."""
     head = "\n".join(cleaned.front + cleaned.paragraphs[:1])
+    candidates: list[str] = []
     if m := _ISSUER.search(head):
-        return re.sub(r"\s+", "、", m.group(1).strip())
+        candidates.append(re.sub(r"\s+", "、", m.group(1).strip()))
     for label, value in zip(cleaned.front, cleaned.front[1:], strict=False):
-        if label in ("发布机构", "发文机关", "发文单位", "来源"):
-            return value
+        if label in ("发布机构", "发文机关", "发文单位", "来源", "信息来源"):
+            candidates.append(value)
+    for line in cleaned.front:
+        # a signature or by-line: 2023-11-24 11:54   沙区政府教育督导室 / 来源：县教体局
+        labelled = re.search(r"(?:来源|信息来源|发布机构|供稿|印发)[:：\s]*([\u4e00-\u9fff]{2,24})", normalize(line))
+        signed = re.match(r"^[\d\-:/\s]{8,}\s+([\u4e00-\u9fff]{3,24})$", line.strip())
+        if found := labelled or signed:
+            candidates.append(found.group(1))
+    for value in candidates:
+        if m := _BODY.search(value):
+            return value[: m.end()]
+    text = normalize(head)
+    for m in re.finditer(r"(?<=[市县区州省])(教育局|教体局|教育体育局|教育和体育局|教育厅|教委)", text):
+        for start in range(max(0, m.start() - 12), m.start() - 1):  # the longest place name before it
+            if any(p.name == text[start:m.start()] for p in regions.find_places(text[start:m.start()])):
+                return text[start:m.end()]
     return None

@@ -249,7 +249,8 @@ def _node_for(block: Block, parent_orientation: Orientation, top_level: bool) ->
         node.orientation = _orientation(block.label + title, parent_orientation, top_level)
         return node
     if block.kind == "item":
-        node = Node("item", block.label, title_of(block.body), block.label + block.body)
+        label = re.sub(r"\s+(?=[.．、])", "", block.label)  # a docx's "10 .发展" reads 10.发展
+        node = Node("item", label, title_of(block.body), label + block.body)
         node.orientation = parent_orientation
         return node
     return Node("paragraph", "", "", block.body, parent_orientation)
@@ -396,6 +397,9 @@ def priorities(tree: list[Node]) -> list[Priority]:
         if len(flat) >= 2:
             return [Priority(n.title, ()) for n in flat]
     heads = [h for h in heads if not _FRAMING.match(h.title) and not (not h.label and _told_in_past(h))]
+    if any(h.label for h in heads):
+        # a numbered plan's unnumbered line (a title's 印发 note, a short preamble) is no priority
+        heads = [h for h in heads if h.label]
     expanded: list[Node] = []
     for head in heads:
         listed = [c for c in head.children if c.kind in ("item", "section") and c.title]
