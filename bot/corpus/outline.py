@@ -244,6 +244,9 @@ def _node_for(block: Block, parent_orientation: Orientation, top_level: bool) ->
             title = head.rstrip(TERMINAL)
         if not rest and block.body.rstrip()[-1:] in "。！？":
             rest = block.body  # 二、继续实行集团化办学…。 is a heading and its own text: searchable
+        elif (glued_run := re.search(r"(?<=[\u4e00-\u9fff])(一是|第一[，,])", title)) and glued_run.start() >= 6:
+            # a flattened docx runs the heading into its first 一是: …政治保障一是深入开展主题教育
+            title, rest = title[: glued_run.start()], (title[glued_run.start():] + rest).strip()
         kind = "part" if block.kind == "part" else "section"
         node = Node(kind, block.label, title.strip().rstrip(TERMINAL + "（( ：:"), rest.strip())
         node.orientation = _orientation(block.label + title, parent_orientation, top_level)
