@@ -233,3 +233,37 @@ def test_numbering_spacing_is_normalised_once():
     outline = parse(["一、加强党的建设", "2 .夯实基层党组织建设。加强各级各类学校党的领导和党的建设工作。"])
     item = outline.tree[0].children[0]
     assert item.label == "2." and item.text.startswith("2.夯实基层党组织建设")
+
+
+# --------------------------------------------------------------------------- batch 4 kinds
+
+
+def test_an_outline_at_the_top_is_the_documents_structure():
+    # 一、2025年主要工作情况 （一）… 二、2026年工作打算 （一）聚焦铸魂育人 … then the report itself
+    assert titles("city-2025-party-review.txt") == [
+        "聚焦铸魂育人", "聚焦优质均衡", "聚焦产教融合", "聚焦激发活力", "聚焦德能并重", "聚焦综合施策"]
+
+
+def test_a_reports_cover_sentence_names_its_kind_and_year():
+    # 现将我市教育局2025年度主要工作完成情况…以及2026年度重点工作计划系统汇报如下
+    found = detect(read("city-2025-review-2026-plan.txt"))
+    assert (found.kind, found.year) == ("半年总结与计划", 2026)
+
+
+def test_a_local_name_said_in_context_beats_a_province_in_a_reference():
+    # 听取吉林省委和省政府工作汇报 … 榆树教育高质量发展
+    assert detect(read("yushu-2025-meeting.txt")).city == "榆树市"
+    # said only further down, with context: 助力南通教育工作
+    assert detect(read("nantong-2025-conference.txt")).city == "南通市"
+    # …but a common word said twice far down is no place (教育资源 is not 资源县)
+    assert detect(read("tianjin-2023-conference.txt")).city is None
+
+
+def test_an_item_cut_off_by_the_pages_end_is_not_a_priority():
+    # …要严守工作纪律，…。要主动接受   (the stored page stops here)
+    assert "主动接受" not in titles("yushu-2025-meeting.txt")
+
+
+def test_watermarks_and_site_stamps_are_not_text():
+    paragraphs = clean(read("district-2023-midyear.txt")).paragraphs + clean(read("district-2019-midyear.txt")).paragraphs
+    assert not any("办公文档之家" in p or "gaozihui" in p or "标签" in p or "658229379" in p for p in paragraphs)

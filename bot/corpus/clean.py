@@ -46,6 +46,8 @@ _CHROME = [
     r"^[（(]\s*初审[:：]|^相关文档[:：]?$|\.png\s*(关闭|打印)",
     r"^\S{0,12}(网|站)?(小编)?为(你|您)(精心)?(准备|整理|提供)了?.{0,40}(范文|参考)",
     r"小编为(你|您|大家)(整理|收集)了|收藏\s*word下载|^word下载$",
+    # a document site's watermark lines: 稿子汇 www.gaozihui.com / 公文汇,办公文档之家
+    r"^\S{0,8}\s*www\.[a-z0-9\-]+\.(com|cn|net|org)$|^\S{0,6}[,，]?办公文档之家$",
     r"^导读$",
     r"^[（(]摘选[)）]$",
     r"^…+$|^\.{3,}$",
@@ -126,6 +128,9 @@ _TRAILING_BYLINE = re.compile(r"(?<=[。！？”])\s*[（(](本网记者|[\u4e0
 _SITE_BLURB = re.compile(r"(?<=[。！？!?])\s*以下是.{0,12}(整理|分享|收集)的.{0,40}(供您?参考|供大家参考|仅供参考)[!！。]?\s*$")
 # A document site's notice set into the text: ---本文来源于网络，仅供参考，勿照抄，如有侵权请联系删除---
 _INSET_NOTICE = re.compile(r"-{2,}[^-\n]{0,40}(来源于网络|仅供参考|侵权)[^-\n]{0,40}-{2,}")
+# A document site's stamps set into the text: 编号:658229379 at its start, [标签:介绍] and
+# " 公文汇,办公文档之家" at a paragraph's end.
+_SITE_STAMPS = re.compile(r"^编号[:：]\d{5,}|\[标签[:：][^\]]{0,20}\]|\s+\S{2,6}[,，]办公文档之家(?=\s*$)", re.MULTILINE)
 _DOUBLED = re.compile(r"([,，])[,，]+|[,，]+(?=[、。；！？])|(?<=[、。；！？])[,，]+")
 
 
@@ -286,9 +291,25 @@ def _is_long_paragraph(line: str) -> bool:
     """The body opens with the first real prose paragraph; a cover note (现将…印发给你们) is not it."""
     if len(line) < 50 or "。" not in line or _TRANSMITTAL.match(line):
         return False
-    if line.rstrip()[-1:] in "：:" and (len(line) < 80 or line.count("。") < 2):
+    if line.rstrip()[-1:] in "：:" and len(line) < 120 and (len(line) < 80 or line.count("。") < 2):
         return False  # a short lead-in to a list; a paragraph of prose may end 总结汇报如下：
     return sum(line.count(p) for p in "。，,；") >= 2
+
+
+def _outline_run(lines: list[str]) -> int | None:
+    """Where a run of at least four numbered heading lines (一、 （一） （二） 二、…) starts, if any."""
+    run_start, run = None, 0
+    for i, line in enumerate(lines):
+        if not line:
+            continue
+        if _SECTION_LINE.match(line) and len(line) <= 40:
+            run_start = i if run == 0 else run_start
+            run += 1
+            if run >= 4:
+                return run_start
+        else:
+            run = 0
+    return None
 
 
 def _is_lead_sentence(line: str) -> bool:
@@ -397,6 +418,7 @@ def clean(raw: str) -> Cleaned:
     text = strip_markup(raw.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", ""))
     text = _DOUBLED.sub(lambda m: m.group(1) or "", strip_ruby(text))
     text = _INLINE_BUTTONS.sub("", _INSET_NOTICE.sub("", text))
+    text = _SITE_STAMPS.sub("", text)
     text = re.sub("[㈠-㈩]", lambda m: f"（{'一二三四五六七八九十'[ord(m.group()) - 0x3220]}）", text)
     text = repair_page_numbers(text)
     lines = [ln.strip() for ln in text.split("\n")]
@@ -407,6 +429,9 @@ def clean(raw: str) -> Cleaned:
     if len(unwrapped) < len([ln for ln in lines if ln]):
         lines = unwrapped  # a hard-wrapped PDF: its paragraphs are found only once its lines are joined
     start = next((i for i, ln in enumerate(lines) if _is_long_paragraph(ln) or _is_lead_sentence(ln)), 0)
+    outline_at = _outline_run(lines[:start])
+    if outline_at is not None:
+        start = outline_at  # the document opens with its own outline: 一、… （一）… 二、2026年工作打算 （一）…
     while start > 0 and (_SECTION_LINE.match(lines[start - 1]) or not lines[start - 1]):
         start -= 1  # 一、2022年主要工作总结 / （一）工作成效 head the body, however short
     while start < len(lines) and not lines[start]:

@@ -492,8 +492,10 @@ def inline_priorities(paragraphs: list[str], plan_year: int | None) -> list[Inli
         for start, texts in find_lists(paragraph):
             if _lead_is_backward(_lead_before(paragraph, start), plan_year) or _narrated(texts):
                 continue
-            for text in texts:
+            for n, text in enumerate(texts):
                 title = _clause(text)
-                if len(title) >= 2:
+                cut_off = n == len(texts) - 1 and len(title) < 6 and text.strip().endswith(title) \
+                    and paragraph.rstrip()[-1:] not in "。！？!?；;”"
+                if len(title) >= 2 and not cut_off:  # the stored page stopped mid-item: 要主动接受
                     items.append(InlineItem(title, text.strip()))
     return items

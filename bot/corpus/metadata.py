@@ -32,6 +32,7 @@ _DATE = re.compile(r"(20\d{2}|19\d{2})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d
 _LABELLED_DATE = re.compile(r"(?:发布时间|发布日期|成文日期|印发日期|日期|时间)\s*[:：]\s*" + _DATE.pattern)
 _BARE_DATE = re.compile(r"^[•·\s]*" + _DATE.pattern + r"(\s+\d{1,2}:\d{2}(:\d{2})?)?\s*$")
 # 2024年, and a school year 2023—2024学年 (its first year: the year the meeting plans from)
+_TRANSMITTAL_NAMES = re.compile(r"现将.{0,80}?(工作总结|完成情况|工作情况|工作进展).{0,60}?(汇报|报告|总结)如下")
 _DMY_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.((?:19|20)\d{2})(\s+\d{1,2}:\d{2}(:\d{2})?)?\s*$")
 _YEAR = re.compile(r"(20\d{2})\s*(?:年|[—–\-~至]\s*20\d{2}\s*学年)")
 _CN_YEAR = re.compile(r"([〇零一二三四五六七八九]{4})年")
@@ -72,6 +73,12 @@ def detect(text: str) -> Detected:
         month, day = int(m.group(1)), int(m.group(2))
         if 1 <= month <= 12 and 1 <= day <= 31:
             date = f"{year:04d}-{month:02d}-{day:02d}"  # 3月14日 in the lead, the year from title or dateline
+    if title is None and (m := _TRANSMITTAL_NAMES.search(normalize("\n".join(cleaned.front + cleaned.paragraphs[:2])))):
+        # 现将…2025年度主要工作完成情况…以及2026年度重点工作计划…汇报如下: the report says what it is
+        named = m.group()
+        planned = re.search(r"计划|打算|安排|重点工作", named.split("完成情况")[-1].split("总结")[-1])
+        kind = KIND_HALF_YEAR if planned else KIND_REVIEW
+        year = max(_years_in(named), default=year) if planned else year
     if title is None and kind == KIND_NEWS and (lead or cleaned.paragraphs):
         title = _lead_title(lead or cleaned.paragraphs[0])
     return Detected(title, city, year, _issuer(cleaned), date, kind)
@@ -81,6 +88,7 @@ def detect(text: str) -> Detected:
 
 
 def _tidy_title(line: str) -> str:
+    line = re.sub(r"^编号[:：]\d{5,}", "", line.strip())
     line = re.sub(r"\s*[|｜_]\s*[^|｜_]{0,12}$", "", line.strip()) if re.search(r"[|｜_]\s*[^|｜_]{0,12}$", line) else line.strip()
     if quoted := re.search(r"(?:关于)?印发《([^》]{4,60})》", line):
         return quoted.group(1)
@@ -117,6 +125,10 @@ def _headline(raw: str, cleaned: Cleaned) -> str | None:
     for line in lines:
         if line and not is_chrome(line) and is_title_line(line) and _TITLE_HINT.search(normalize(line)):
             return _tidy_title(line)
+        # a flattened page opens with its title glued to its text: XX镇教育2023年上半年工作总结和下半年工作计划回顾…
+        if len(line) > 60 and (m := re.match(r"^(.{4,40}?(?:工作总结和.{0,6}工作计划|工作总结及.{0,6}工作计划|工作总结汇报"
+                                              r"|工作要点|工作计划|工作总结))(?=\S)", line)):
+            return _tidy_title(m.group(1))
         # a flattened docx opens with its title glued to the first heading: 2023年教育工作方案一、指导思想…
         if (m := re.match(r"^(.{4,40}?(?:工作要点|工作计划|工作方案|实施方案|工作总结|工作安排))(?:一、|[（(]一[)）]|1[.．、])", line)):
             return _tidy_title(m.group(1))
@@ -314,7 +326,7 @@ def _words(text: str) -> Counter:
     return Counter(jieba.lcut(text))
 
 
-def _by_short_name(text: str, provinces: bool = False) -> regions.Place | None:
+def _by_short_name(text: str, provinces: bool = False, context_only: bool = False) -> regions.Place | None:
     """News copy says 无锡教育 or 城步新闻网, not 无锡市: a short name counts where such a word follows
     it, or where the text says it twice (a lone 复兴 in 民族复兴 is not 复兴区); cities before
     counties, longest first."""
@@ -323,7 +335,8 @@ def _by_short_name(text: str, provinces: bool = False) -> regions.Place | None:
     def named(short: str) -> bool:
         if len(short) < 2 or short not in text or short not in tokens:
             return False  # 和安 in 发展和安全 is no place: the words there are 和 / 安全
-        return tokens[short] >= 2 or re.search(re.escape(short) + _SHORT_CONTEXT, text) is not None
+        said_with_context = re.search(re.escape(short) + _SHORT_CONTEXT, text) is not None
+        return said_with_context or (tokens[short] >= 2 and not context_only)
 
     if provinces:
         hits = [p for p in regions.all_places() if p.level == regions.LEVEL_PROVINCE and named(p.short)]
@@ -345,10 +358,15 @@ def _city(title: str | None, cleaned: Cleaned) -> str | None:
             return province.name
     for source in (t, lead):
         if place := _first_named(source):
+            if place.level == regions.LEVEL_PROVINCE and (local := _by_short_name(normalize(_body(cleaned)), context_only=True)) \
+                    and local.province == place.name:
+                return local.name  # 听取吉林省委…汇报 names the province; 榆树教育 names the issuer
             return place.name
     for source in (t, lead):
         if place := _by_short_name(source):
             return place.name
+    if place := _by_short_name(normalize(_body(cleaned)), context_only=True):
+        return place.name  # named only further down (助力南通教育): the text still says where it is
     for source in (t, lead):  # a province's own plan speaks of 视察广西, 全区 and 自治区 only
         if place := _by_short_name(source, provinces=True):
             return place.name
@@ -358,6 +376,10 @@ def _city(title: str | None, cleaned: Cleaned) -> str | None:
 # A government body: a bureau, a department, a committee, a government or its office, an inspectorate.
 _BODY = re.compile(r"[\u4e00-\u9fff]{2,20}?(教育局|教体局|教育体育局|教育和体育局|科教体局|教育厅|教育委员会|教委|教育工委"
                    r"|人民政府(办公室)?|政府教育督导室|教育督导室|督导室|督导委员会)")
+
+
+def _body(cleaned: Cleaned) -> str:
+    return "\n".join(cleaned.front + cleaned.paragraphs)
 
 
 def _issuer(cleaned: Cleaned) -> str | None:
