@@ -21,7 +21,7 @@ from bot.corpus import cache as corpus_cache
 from bot.corpus import regions
 from bot.corpus.clean import TERMINAL, clean
 from bot.corpus.enumerations import inline_priorities
-from bot.corpus.outline import parse, priorities
+from bot.corpus.outline import is_framing, parse, priorities
 from bot.models import Node, Passage, Plan, PlanMeta, Priority
 from bot.textnorm import normalize
 
@@ -206,7 +206,8 @@ def _cut(plan_id: str, node: Node, section: tuple[str, ...], body: str) -> list[
 def build_plan(entry: dict, raw: str) -> Plan:
     meta = plan_meta(entry)
     cleaned = clean(raw)
-    outline = parse(cleaned.paragraphs, DEFAULT_ORIENTATION)
+    # a review (工作总结, 工作汇报材料) looks back in every part unless a part says it plans
+    outline = parse(cleaned.paragraphs, "backward" if meta.kind == "工作总结" else DEFAULT_ORIENTATION)
     preamble = _strip_title(outline.preamble, meta.title)
     pre_node = Node("paragraph", "", "", "", "neutral", id="pre")
     passages: list[Passage] = []
@@ -227,7 +228,7 @@ def _inline_heads(preamble: list[str], tree: list[Node], year: int) -> list[Prio
     paragraphs = list(preamble)
     for root in tree:
         for node in root.walk():
-            if node.orientation != "backward" and node.text and node.kind != "item":
+            if node.orientation != "backward" and node.text and node.kind != "item" and not is_framing(node):
                 paragraphs.append(node.text)
     return [Priority(item.title, ()) for item in inline_priorities(paragraphs, year or None)]
 
