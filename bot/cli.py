@@ -310,11 +310,6 @@ def cmd_city(args, corpus) -> int:
     return code
 
 
-def _searcher(corpus):
-    engine = _engine(corpus)
-    return lambda query, plan_id: engine.search(query, plan_id=plan_id, limit=2).hits
-
-
 def cmd_digest(args, corpus) -> int:
     plan_id, city, topic = getattr(args, "plan", None), getattr(args, "city", None), getattr(args, "topic", None)
     if plan_id and corpus.plan(plan_id) is None:
@@ -328,10 +323,23 @@ def cmd_digest(args, corpus) -> int:
         if match is None:
             return _fail(f"没有找到地方「{city}」（已收录：{'、'.join(covered_names(corpus))}）", EXIT_NOT_FOUND)
         place = match.place
-    search = _searcher(corpus) if topic else None
-    digest = build_digest(corpus, plan_id=plan_id, place=place, topic=topic, search=search)
+    search = topic_plans = found = None
+    if topic:
+        engine = _engine(corpus)
+        search = lambda query, pid: engine.search(query, plan_id=pid, limit=2).hits  # noqa: E731
+        found = engine.search(topic)
+        topic_plans = {h.passage.plan_id for h in engine.search(topic, limit=50).hits}
+    digest = build_digest(corpus, plan_id=plan_id, place=place, topic=topic, search=search,
+                          topic_plans=topic_plans)
     if city and not digest.plans:
         return _fail(f"「{city}」暂无收录的规划（已收录：{'、'.join(covered_names(corpus))}）", EXIT_NOT_FOUND)
+    if found is not None and not found.total:  # never a digest of plans that do not mention it
+        if getattr(args, "json", False):
+            out = digest.as_dict() | {"error": "no_match", "suggestions": found.suggestions}
+            sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+            return EXIT_NOT_FOUND
+        tips = f" 试试：{'、'.join(found.suggestions)}" if found.suggestions else ""
+        return _fail(f"没有找到「{topic}」的相关内容。{tips}", EXIT_NOT_FOUND)
     if getattr(args, "json", False):
         sys.stdout.write(json.dumps(digest.as_dict(), ensure_ascii=False) + "\n")
     else:

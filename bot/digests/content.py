@@ -33,6 +33,9 @@ class PlanDigest:
     excerpts: list[Hit] = field(default_factory=list)
     spotlight: bool = False  # the one plan a scheduled digest features when nothing is new
     focus: Priority | None = None  # the priority a spotlight reads in full (moves on each time)
+    matches: list[Hit] = field(default_factory=list)  # for a topic: the plan's passages on it, best first
+    reading: Hit | None = None  # the passage a spotlight reads in full (细读), when not a priority
+    brief: bool = False  # a plan shown before: only what is new today (its next 细读), not the card
 
     def as_dict(self) -> dict:
         m = self.plan.meta
@@ -50,6 +53,9 @@ class PlanDigest:
                          for h in self.excerpts],
             "spotlight": self.spotlight,
             "focus": self.focus.as_dict() if self.focus else None,
+            "reading": ({"passage_id": self.reading.passage.id, "section": list(self.reading.passage.section),
+                         "excerpt": self.reading.excerpt} if self.reading else None),
+            "brief": self.brief,
         }
 
 
@@ -122,18 +128,27 @@ def build_digest(
     seen_plan_ids: set[str] | None = None,
     search=None,
     excerpts_per_plan: int = 2,
+    topic_plans: set[str] | None = None,
 ) -> Digest:
-    """`search` is a callable(query, plan_id) → list[Hit]; given a topic, each plan gets its best excerpts."""
+    """`search` is a callable(query, plan_id) → list[Hit]; given a topic, each plan gets its best excerpts.
+
+    A topic's scope is the plans that answer it: `topic_plans` (the plans a search across all plans
+    answers from, bot.search.engine.SearchEngine.plans_matching), else those with an excerpt. A topic no
+    plan mentions has an empty scope, never "every plan".
+    """
     plans = plans_in_scope(corpus, plan_id=plan_id, place=place)
+    if topic and topic_plans is not None:
+        plans = [p for p in plans if p.plan_id in topic_plans]
     entries = []
     for plan in plans:
         is_new = seen_plan_ids is not None and plan.plan_id not in seen_plan_ids
         entry = PlanDigest(plan, plan.priorities, targets(plan), is_new)
         if topic and search is not None:
-            entry.excerpts = list(search(topic, plan.plan_id))[:excerpts_per_plan]
+            entry.matches = list(search(topic, plan.plan_id))
+            entry.excerpts = entry.matches[:excerpts_per_plan]
         entries.append(entry)
     if topic and search is not None:
-        entries = [e for e in entries if e.excerpts] or entries
+        entries = [e for e in entries if e.excerpts]
     # new plans first, otherwise keep the corpus order (newest first)
     entries.sort(key=lambda e: not e.new)
     changes = changes_for_place(place, corpus) if place is not None else None

@@ -183,6 +183,11 @@ class SearchEngine:
         lex = self.lexicon
         return sorted(lex.policy, key=lambda w: (-lex.df[w], w))[:limit]
 
+    def plans_matching(self, query: str) -> set[str]:
+        """The plans a search for `query` answers from (its hits above the cutoff, across all plans):
+        a topic's scope, so 攀登计划 covers the plans that hold it, not those sharing 计划."""
+        return {h.passage.plan_id for h in self.search(query, limit=MAX_LIMIT).hits}
+
     def search(self, query: str | None, city: str | None = None, year: int | None = None,
                plan_id: str | None = None, limit: int = 10, offset: int = 0) -> SearchResult:
         raw = (query or "").strip()

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 TICK_SECONDS = 60
 BUILT_CACHE = 64
+READINGS = 12  # a topic's passages per plan that 细读 can work through
 DEFAULT_GRACE = timedelta(hours=3)
 GONE = ("chat not found", "user is deactivated", "bot was kicked", "bot is not a member", "chat_write_forbidden",
         "need administrator rights", "have no rights to send")
@@ -108,15 +109,17 @@ class DigestService:
         return match.place if match else None
 
     def _search(self, query: str, plan_id: str):
+        """A plan's passages on a topic: two are its excerpts, the rest what 细读 works through."""
         if self.engine is None:
             return []
-        return self.engine.search(query, plan_id=plan_id, limit=2).hits
+        return self.engine.search(query, plan_id=plan_id, limit=READINGS).hits
 
     def digest(self, *, city: str | None = None, topic: str | None = None, plan_id: str | None = None,
                seen: set[str] | None = None) -> Digest:
         place = self._place(city) if city else None
+        scope = self.engine.plans_matching(topic) if topic and self.engine is not None else None
         return build_digest(self.corpus, plan_id=plan_id, place=place, topic=topic, seen_plan_ids=seen,
-                            search=self._search)
+                            search=self._search, topic_plans=scope)
 
     def build_sync(self, sub: Subscription) -> tuple[list[str], list[str]]:
         """A scheduled digest: plans new to the chat in full, else one spotlight (bot.digests.spotlight).
@@ -136,7 +139,8 @@ class DigestService:
                                                             lambda: changes_into(plan, self.corpus)))
         today = self.local_today(sub.tz)
         # what the reader sees: which plans, which priority in full, since when (as a local date)
-        focus = tuple(e.focus.title if e.focus else None for e in digest.plans)
+        focus = tuple((e.focus.title if e.focus else None, e.reading.passage.id if e.reading else None)
+                      for e in digest.plans)
         since = digest.since.astimezone(ZoneInfo(sub.tz)).date() if digest.since else None
         key = (scope, tuple(shown_ids(digest)), focus, since, sub.language, sub.tz, today)
         built = self._cached(key, lambda: (render_digest(digest, sub.language, today=today, tz=sub.tz),

@@ -59,6 +59,9 @@ LABELS = {
         "spotlight_count": "今日聚焦 1 份",
         "focus": "细读：{title}",
         "since": "自 {date} 以来没有新规划，今天聚焦其中一份。",
+        "nothing_new": "无新规划（上次简报 {date}）",
+        "nothing_new_bare": "无新规划",
+        "reading": "细读：{section}",
         "shared": "🔗 共同主题：",
         "own": "🔗 主要主题：",
         "theme_first_shared": "{theme} · {n} 份规划",
@@ -87,6 +90,9 @@ LABELS = {
         "spotlight_count": "1 in the spotlight",
         "focus": "In full: {title}",
         "since": "No new plans since {date}; today one of them is in the spotlight.",
+        "nothing_new": "No new plans (last digest {date})",
+        "nothing_new_bare": "No new plans",
+        "reading": "In full: {section}",
         "shared": "🔗 Shared themes: ",
         "own": "🔗 Main themes: ",
         "theme_first_shared": "{theme} · {n} plans",
@@ -130,6 +136,32 @@ def since_line(digest: Digest, lang: str = "zh", tz: str | None = None) -> str:
         return ""
     day = digest.since.astimezone(ZoneInfo(tz or schedule.DEFAULT_TZ)).date().isoformat()
     return _labels(lang)["since"].format(date=day)
+
+
+def _is_brief(digest: Digest) -> bool:
+    return bool(digest.plans) and all(e.brief for e in digest.plans)
+
+
+def brief_top(digest: Digest, lang: str = "zh", today: date | None = None, tz: str | None = None) -> str:
+    """A brief digest's first two lines: title, date and scope on one line, then 无新规划 (dated)."""
+    lab = _labels(lang)
+    scope = lab["city"].format(city=esc(digest.city)) if digest.city else (
+        lab["topic"].format(topic=esc(shorten(digest.topic, 40))) if digest.topic else lab["all"])
+    when = f" · {today.isoformat()}" if today else ""
+    if digest.since is not None:
+        day = digest.since.astimezone(ZoneInfo(tz or schedule.DEFAULT_TZ)).date().isoformat()
+        quiet = lab["nothing_new"].format(date=day)
+    else:
+        quiet = lab["nothing_new_bare"]
+    return f"📋 <b>{lab['title']}</b>{when} · {scope}\n{quiet}"
+
+
+def reading_lines(hit, meta, lang: str = "zh") -> list[str]:
+    """细读: the passage's place in the plan as the heading, then the passage (matched words bold)."""
+    lab = _labels(lang)
+    section = shorten(next((s for s in reversed(hit.passage.section) if s), meta.title), 36)
+    return [f"<u>{lab['reading'].format(section=esc(section))}</u>",
+            f"「{highlight(hit.excerpt, hit.marks, cap=FOCUS_CAP * 2)}」"]
 
 
 def themes_line(digest: Digest, lang: str = "zh") -> str:
@@ -180,6 +212,14 @@ def plan_block(entry: PlanDigest, lang: str = "zh") -> str:
     lab = _labels(lang)
     m = entry.plan.meta
     mark = f"{lab['new']} " if entry.new else (f"{lab['spotlight']} " if entry.spotlight else "")
+    if entry.brief:
+        lines = [f"{mark}<b>{esc(m.city)} · {esc(shorten(m.title, 60))}</b>"]
+        if entry.reading is not None:
+            return "\n".join(lines + reading_lines(entry.reading, m, lang))
+        if entry.focus is not None:
+            lines.append(f"<u>{lab['focus'].format(title=esc(shorten(entry.focus.title, TITLE_CAP)))}</u>")
+            lines += [f"· {esc(shorten(item, FOCUS_CAP))}" for item in entry.focus.items]
+        return "\n".join(lines)
     lines = [f"{mark}<b>{esc(m.city)} · {esc(shorten(m.title, 60))}</b>", f"<i>{esc(m.date or str(m.year))}</i>"]
     if entry.priorities:
         lines.append(f"<u>{lab['priorities']}</u>")
@@ -193,6 +233,8 @@ def plan_block(entry: PlanDigest, lang: str = "zh") -> str:
     if entry.focus is not None:
         lines.append(f"<u>{lab['focus'].format(title=esc(shorten(entry.focus.title, TITLE_CAP)))}</u>")
         lines += [f"· {esc(shorten(item, FOCUS_CAP))}" for item in entry.focus.items]
+    if entry.reading is not None:
+        lines += reading_lines(entry.reading, m, lang)
     return "\n".join(lines)
 
 
@@ -223,6 +265,8 @@ def render_digest(
     """
     if not digest.plans:
         return []
+    if _is_brief(digest):
+        return pack([brief_top(digest, lang, today, tz)] + [plan_block(e, lang) for e in digest.plans], limit)
     top = "\n".join(x for x in (header(digest, lang, today), since_line(digest, lang, tz),
                                 themes_line(digest, lang)) if x)
     blocks = [top] + [plan_block(e, lang) for e in digest.plans]
