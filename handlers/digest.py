@@ -9,6 +9,7 @@ an action on another chat.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -82,11 +83,22 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _create(update: Update, svc: DigestService, req: parsing.Request, lg: str) -> str:
+    """Store the subscription. A topic is checked as /topic would search it: a typo with a credible
+    correction is subscribed as the term (双剑 → 双减); a topic no plan mentions is kept only as an
+    alert, and says so (its digests stay silent until a plan mentions it)."""
     user = update.effective_user
+    typed, unknown_topic = req.topic, None
+    if req.topic and svc.engine is not None:
+        found = await asyncio.to_thread(svc.engine.search, req.topic)
+        if not found.total:
+            unknown_topic = req.topic
+        elif found.corrected and not found.translated and not found.unknown:
+            req = dataclasses.replace(req, topic=found.corrected)
     sub = req.subscription(update.effective_chat.id, user.id if user else None, lg)
     stored = await db(svc.store.add_subscription, sub)
     unknown = req.city and svc.corpus is not None and not svc.digest(city=req.city).plans
-    return rd.subscribed_text(stored, lg, svc.clock(), unknown_city=req.city if unknown else None)
+    return rd.subscribed_text(stored, lg, svc.clock(), unknown_city=req.city if unknown else None,
+                              unknown_topic=unknown_topic, corrected_from=typed if req.topic != typed else None)
 
 
 async def on_guide(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -172,21 +184,59 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A digest on demand; it does not count as the scheduled one (that still arrives on time)."""
+    """A digest on demand; it does not count as the scheduled one (that still arrives on time).
+
+    In a chat with active subscriptions, a bare /digest previews exactly what each one's next
+    scheduled digest would say (same rotation, same buttons); `/digest all` (全部) gives the overview.
+    """
     lg = common.lang(update)
     svc = service(context)
+    chat_id = update.effective_chat.id
+    words = " ".join(context.args or []).strip()
+    if not words:
+        subs = await db(svc.store.list_subscriptions, chat_id, include_inactive=False)
+        if subs:
+            for sub in subs[:parsing.MAX_LISTED]:
+                messages, keyboard = await asyncio.to_thread(svc.preview, sub)
+                await common.send(update, context, t(lg, "dg_preview", desc=rd.describe(sub, lg)))
+                for i, text in enumerate(messages or [t(lg, "dg_preview_silent")]):
+                    last = i == len(messages) - 1
+                    await common.send(update, context, Reply(text, keyboard if last else ()))
+            return
+    if words.lower() in ("all", "全部", "所有"):
+        words = ""
     try:
-        city, topic = parsing.split_scope(" ".join(context.args or []), svc.corpus)
+        city, topic = parsing.split_scope(words, svc.corpus)
     except parsing.ParseError as exc:
         await common.send(update, context, rd.parse_error_text(exc, lg))
         return
-    chat_id = update.effective_chat.id
     tz = await db(svc.store.get_chat_tz, chat_id)
     seen = await db(svc.store.plans_sent_to_chat, chat_id)
     digest = await asyncio.to_thread(svc.digest, city=city, topic=topic, seen=seen or None)
     messages, _ = svc.render(digest, lg, tz)
     for text in messages or [rd.empty_notice(lg)]:
         await context.bot.send_message(chat_id, text)
+
+
+async def on_digest_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A scheduled digest's 暂停 / 恢复 / 退订: answered below it, so the digest stays as it was."""
+    query = update.callback_query
+    lg = common.lang(update)
+    action = parsing.parse_dg(query.data)
+    if action is None or query.message is None:
+        await query.answer(t(lg, "stale"))
+        return
+    if not await admin_or_refuse(update, context, lg):
+        return
+    svc = service(context)
+    chat_id = update.effective_chat.id
+    verb, sub_id = action
+    sub = next((s for s in await db(svc.store.list_subscriptions, chat_id) if s.id == sub_id), None)
+    if sub is None or not await _apply(svc, chat_id, verb, sub_id):
+        await query.answer(t(lg, "stale"))  # another chat's id, or already gone: nothing changed
+        return
+    await query.answer(t(lg, "sub_done"))
+    await common.send(update, context, rd.subscription_action_reply(verb, sub, lg))
 
 
 async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -230,5 +280,6 @@ def register(app: Application, settings=None) -> DigestService:
     app.add_handler(CommandHandler("timezone", timezone))
     app.add_handler(CallbackQueryHandler(on_guide, pattern=r"^ds\|"))
     app.add_handler(CallbackQueryHandler(on_manage, pattern=r"^dm\|"))
+    app.add_handler(CallbackQueryHandler(on_digest_button, pattern=r"^dg\|"))
     install_jobs(app, svc)
     return svc

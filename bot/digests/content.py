@@ -152,7 +152,7 @@ def build_digest(
     # new plans first, otherwise keep the corpus order (newest first)
     entries.sort(key=lambda e: not e.new)
     changes = changes_for_place(place, corpus) if place is not None else None
-    return Digest(entries, topic=topic, city=place.name if place else None,
+    return Digest(entries, topic=topic, city=place.short if place else None,
                   themes=shared_themes([e.plan for e in entries]), changes=changes,
                   scope_ids=tuple(e.plan.plan_id for e in entries))
 

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from telegram import LinkPreviewOptions
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
@@ -27,7 +27,8 @@ from bot.digests.themes import changes_into
 from bot.models import Subscription
 from bot.search.places import resolve_place
 from bot.telegram.ratelimit import retry_seconds
-from bot.telegram.render_digest import render_digest
+from bot.telegram.render import Keyboard
+from bot.telegram.render_digest import digest_keyboard, render_digest
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class DigestService:
         self._built: dict[tuple, object] = {}
         self._plan_ids: dict[tuple[int, str], list[str]] = {}
         self._featured: dict[tuple[int, str], list[str]] = {}  # plans shown in full, for the rotation
+        self._keyboards: dict[tuple[int, str], Keyboard] = {}  # the buttons under each digest's last message
         # One thread only for settling sent digests: behind the shared to_thread pool (full of claims
         # during a broadcast) a sent digest could wait seconds unrecorded, and a crash then resends it.
         self._ledger = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-ledger")
@@ -121,6 +123,27 @@ class DigestService:
         return build_digest(self.corpus, plan_id=plan_id, place=place, topic=topic, seen_plan_ids=seen,
                             search=self._search, topic_plans=scope)
 
+    def scheduled(self, sub: Subscription) -> Digest:
+        """The digest `sub` gets at its next run, as things stand (build_sync sends it; /digest
+        previews it): the same history, rotation and choice."""
+        return self._scheduled(sub)[0]
+
+    def _scheduled(self, sub: Subscription) -> tuple[Digest, tuple]:
+        seen = self.store.plans_sent_to_chat(sub.chat_id) or None
+        featured = self.store.featured_plans(sub.id) if sub.id is not None else {}
+        corpus_id = getattr(self.corpus, "fingerprint", id(self.corpus))  # an added plan means a new corpus
+        scope = (corpus_id, sub.city, sub.topic, frozenset(seen) if seen else None)
+        digest = narrow(self._cached(scope, lambda: self.digest(city=sub.city, topic=sub.topic, seen=seen)),
+                        featured, lambda plan: self._cached((corpus_id, "changes", plan.plan_id),
+                                                            lambda: changes_into(plan, self.corpus)))
+        return digest, scope
+
+    def preview(self, sub: Subscription) -> tuple[list[str], Keyboard]:
+        """Exactly the messages (and buttons) the next scheduled digest of `sub` would carry now."""
+        digest = self.scheduled(sub)
+        messages = render_digest(digest, sub.language, today=self.local_today(sub.tz), tz=sub.tz)
+        return messages, digest_keyboard(sub.id, digest, sub.language) if sub.id is not None else ()
+
     def build_sync(self, sub: Subscription) -> tuple[list[str], list[str]]:
         """A scheduled digest: plans new to the chat in full, else one spotlight (bot.digests.spotlight).
 
@@ -130,13 +153,7 @@ class DigestService:
         Chats with the same scope, history, choice and language share one build (see _cached), so a
         broadcast to a thousand chats builds it once.
         """
-        seen = self.store.plans_sent_to_chat(sub.chat_id) or None
-        featured = self.store.featured_plans(sub.id) if sub.id is not None else {}
-        corpus_id = getattr(self.corpus, "fingerprint", id(self.corpus))  # an added plan means a new corpus
-        scope = (corpus_id, sub.city, sub.topic, frozenset(seen) if seen else None)
-        digest = narrow(self._cached(scope, lambda: self.digest(city=sub.city, topic=sub.topic, seen=seen)),
-                        featured, lambda plan: self._cached((corpus_id, "changes", plan.plan_id),
-                                                            lambda: changes_into(plan, self.corpus)))
+        digest, scope = self._scheduled(sub)
         today = self.local_today(sub.tz)
         # what the reader sees: which plans, which priority in full, since when (as a local date)
         focus = tuple((e.focus.title if e.focus else None, e.reading.passage.id if e.reading else None)
@@ -149,6 +166,8 @@ class DigestService:
         if job:
             self._plan_ids[job] = built[1]
             self._featured[job] = built[2]
+            if sub.id is not None:
+                self._keyboards[job] = digest_keyboard(sub.id, digest, sub.language)
         return list(built[0]), list(built[1])
 
     def _cached(self, key: tuple, make: Callable[[], object]):
@@ -181,12 +200,14 @@ class DigestService:
     async def send(self, chat_id: int, messages: list[str]) -> None:
         job = delivery.current_job()
         done = self.progress.get(job, 0) if job else 0
+        buttons = keyboard_markup(self._keyboards.get(job, ())) if job else None
         for index, text in enumerate(messages):
             if index < done:
                 continue
             try:
                 await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
-                                            link_preview_options=NO_PREVIEW)
+                                            link_preview_options=NO_PREVIEW,
+                                            reply_markup=buttons if index == len(messages) - 1 else None)
             except Exception as exc:
                 mapped = map_error(exc)
                 if mapped is exc:
@@ -196,6 +217,7 @@ class DigestService:
                 self.progress[job] = index + 1
         if job:
             self.progress.pop(job, None)
+            self._keyboards.pop(job, None)
             await self._settle(job)
 
     async def _settle(self, job: tuple[int, str]) -> None:
@@ -225,6 +247,23 @@ class DigestService:
                                              policy=self.policy, startup=startup)
         _log_report(report, startup)
         return report
+
+
+def keyboard_markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
+    """render.Button rows as PTB markup (the one place outside handlers/ that sends a keyboard)."""
+    rows = []
+    for row in keyboard:
+        buttons = []
+        for b in row:
+            if b.callback_data is not None:
+                buttons.append(InlineKeyboardButton(b.text, callback_data=b.callback_data))
+            elif b.switch_inline_query is not None:
+                buttons.append(InlineKeyboardButton(b.text, switch_inline_query=b.switch_inline_query))
+            elif b.url is not None:
+                buttons.append(InlineKeyboardButton(b.text, url=b.url))
+        if buttons:
+            rows.append(buttons)
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def _log_report(report: delivery.Report, startup: bool) -> None:

@@ -23,12 +23,26 @@ from bot.digests.subscribe import (
     TIMES,
     ParseError,
     Request,
+    dg_data,
     dm_data,
     ds_data,
 )
 from bot.models import Subscription
 from bot.telegram.i18n import t
-from bot.telegram.render import MAX_MESSAGE, Answer, Button, Reply, clean, esc, highlight, pack, shorten
+from bot.telegram.render import (
+    MAX_INLINE_QUERY,
+    MAX_MESSAGE,
+    Answer,
+    Button,
+    Keyboard,
+    Reply,
+    clean,
+    esc,
+    highlight,
+    pack,
+    plan_data,
+    shorten,
+)
 from bot.telegram.render import citation as _citation
 
 MAX_PRIORITIES = 6
@@ -275,6 +289,31 @@ def render_digest(
     return pack(blocks, limit)
 
 
+def digest_keyboard(sub_id: int, digest: Digest, lang: str = "zh") -> Keyboard:
+    """Every scheduled digest's buttons: open the plan it shows, share its scope, pause (the
+    subscription is kept and can be resumed) or unsubscribe — so stopping is one press away."""
+    first: list[Button] = []
+    if digest.plans and (data := plan_data(digest.plans[0].plan.plan_id)):
+        first.append(Button(t(lang, "dg_btn_open"), callback_data=data))
+    scope = digest.topic or digest.city or (digest.plans[0].plan.plan_id if digest.plans else "")
+    if scope:
+        first.append(Button(t(lang, "btn_share"), switch_inline_query=shorten(clean(scope), MAX_INLINE_QUERY - 1)))
+    second = [Button(t(lang, key), callback_data=data) for key, verb in (("dg_btn_pause", "p"), ("dg_btn_unsub", "x"))
+              if (data := dg_data(verb, sub_id))]
+    return tuple(row for row in (tuple(first), tuple(second)) if row)
+
+
+def subscription_action_reply(verb: str, sub: Subscription, lang: str) -> Reply:
+    """What a digest's pause / resume / unsubscribe button answers (a new message under the digest)."""
+    key = {"p": "dg_paused", "r": "dg_resumed", "x": "dg_unsubscribed"}[verb]
+    text = t(lang, key, id=sub.id, desc=describe(sub, lang))
+    if verb == "p" and (data := dg_data("r", sub.id)):
+        return Reply(text, ((Button(t(lang, "dg_btn_resume"), callback_data=data),),))
+    if verb == "r" and (data := dg_data("p", sub.id)):
+        return Reply(text, ((Button(t(lang, "dg_btn_pause"), callback_data=data),),))
+    return Reply(text)
+
+
 def empty_notice(lang: str = "zh") -> str:
     """What /digest says when nothing is in scope (a scheduled run sends nothing instead)."""
     return _labels(lang)["empty"]
@@ -304,11 +343,17 @@ def next_local(sub: Subscription, now: datetime) -> str:
     return schedule.next_run(sub, now).astimezone(ZoneInfo(sub.tz)).strftime("%Y-%m-%d %H:%M")
 
 
-def subscribed_text(sub: Subscription, lang: str, now: datetime, *, unknown_city: str | None = None) -> str:
-    """Confirmation of a stored subscription; `unknown_city` adds a note that no plan covers it yet."""
+def subscribed_text(sub: Subscription, lang: str, now: datetime, *, unknown_city: str | None = None,
+                    unknown_topic: str | None = None, corrected_from: str | None = None) -> str:
+    """Confirmation of a stored subscription; `unknown_city` adds a note that no plan covers it yet,
+    `unknown_topic` that it is an alert only (no plan mentions it), `corrected_from` which term it took."""
     text = t(lang, "sub_created", desc=describe(sub, lang), tz=esc(sub.tz), next=next_local(sub, now))
     if unknown_city:
         text += t(lang, "sub_unknown_city_warn", v=esc(unknown_city))
+    if unknown_topic:
+        text += t(lang, "sub_topic_alert", v=esc(unknown_topic))
+    elif corrected_from and sub.topic:
+        text += t(lang, "sub_topic_corrected", v=esc(sub.topic))
     return text
 
 
