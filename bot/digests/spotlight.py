@@ -69,15 +69,18 @@ def spotlight_entry(entry: PlanDigest, times: int, topic: bool) -> PlanDigest:
     """The spotlight for the `times`-th feature of this plan (0: first): a full card the first time,
     brief with the next 细读 after that (see the module docstring)."""
     options = readings(entry)
+    if topic and options:  # the topic's best passage read in full; the excerpts show the next ones
+        card = replace(entry, spotlight=True, reading=options[0],
+                       excerpts=[h for h in entry.excerpts if h.passage.id != options[0].passage.id])
+    else:
+        card = replace(entry, spotlight=True, focus=focus_of(entry, 0))
     if times == 0:
-        if topic and options:  # the topic's best passage, read in full; the excerpts show the others
-            rest = [h for h in entry.excerpts if h.passage.id != options[0].passage.id]
-            return replace(entry, spotlight=True, reading=options[0], excerpts=rest)
-        return replace(entry, spotlight=True, focus=focus_of(entry, 0))
-    step = times if topic else times - 1  # the first feature read a priority, not a passage
-    if not options:
+        return card
+    shown = {h.passage.id for h in card.excerpts} | ({card.reading.passage.id} if card.reading else set())
+    later = [h for h in options if h.passage.id not in shown]  # what the card did not already show
+    if not later:
         return replace(entry, spotlight=True, brief=True, focus=focus_of(entry, times))
-    return replace(entry, spotlight=True, brief=True, reading=options[step % len(options)])
+    return replace(entry, spotlight=True, brief=True, reading=later[(times - 1) % len(later)])
 
 
 def narrow(digest: Digest, featured: Mapping[str, FeaturedLike],
