@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.corpus.loader import CorpusError, load_corpus, plan_summary
+from bot.corpus.regions import short_name
 
 EXIT_NOT_FOUND = 3
 EXIT_BAD_INPUT = 4
@@ -79,7 +80,8 @@ def cmd_plans(args, corpus) -> int:
         _print_json({"plans": plans})
         return 0
     for p in plans:
-        print(f"{p['plan_id']:<28} {p['year']}  {p['city']:<6} {p['kind']:<8} {p['title']}  ({p['passages']} 段)")
+        print(f"{p['plan_id']:<28} {p['year']}  {short_name(p['city'] or ''):<6} {p['kind']:<8} {p['title']}  "
+              f"({p['passages']} 段)")
     return 0
 
 
@@ -108,8 +110,8 @@ def cmd_show(args, corpus) -> int:
         })
         return 0
     m = plan.meta
-    print(f"{m.title}\n{m.city}（{m.province}{'·' + m.parent_city if m.parent_city else ''}）· {m.kind} · "
-          f"{m.date} · {m.issuer}\n")
+    facts = " · ".join(x for x in (m.kind, m.date, m.issuer) if x)
+    print(f"{m.title}\n{short_name(m.city)}（{m.province}{'·' + m.parent_city if m.parent_city else ''}）· {facts}\n")
     print("重点任务：")
     for pr in plan.priorities:
         print(f"  ■ {pr.title}")
@@ -278,7 +280,7 @@ def cmd_search(args, corpus) -> int:
                                                     if result.suggestions else ""))
         for n, hit in enumerate(result.hits, 1):
             meta = corpus.plan(hit.passage.plan_id).meta
-            print(f"{n}. {meta.city} · {meta.title} · {' › '.join(hit.passage.section)}")
+            print(f"{n}. {short_name(meta.city)} · {meta.title} · {' › '.join(hit.passage.section)}")
             print(f"   {hit.excerpt}")
     return code
 

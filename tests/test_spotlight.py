@@ -50,7 +50,7 @@ def test_single_plan_scope_says_no_new_plans_and_reads_another_priority(shared_c
     for day in range(14):
         featured = {"suzhou-2023-workpoints": Featured(T0 + timedelta(days=day), day + 1)}
         text = _text(narrow(full, featured))
-        assert f"无新规划（上次简报 2024-03-{4 + day:02d}）" in text and "🔦 聚焦 苏州市" in text
+        assert f"无新规划（上次简报 2024-03-{4 + day:02d}）" in text and "🔦 聚焦 苏州 · 苏州市2023" in text
         assert "重点任务" not in text and "🔗" not in text and len(text.splitlines()) <= 7
         readings.append(text[text.index("细读："):])
     assert len(set(readings)) == 14

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.corpus.loader import Corpus
-from bot.corpus.regions import Place
+from bot.corpus.regions import Place, short_name
 from bot.digests.themes import PlanChanges, ThemeCount, changes_for_place, shared_themes
 from bot.models import Hit, Plan, Priority
 
@@ -162,7 +162,7 @@ def digest_text(digest: Digest) -> str:
     lines: list[str] = []
     for entry in digest.plans:
         m = entry.plan.meta
-        lines.append(f"{'【新】' if entry.new else ''}{m.city} · {m.title}（{m.date}）")
+        lines.append(f"{'【新】' if entry.new else ''}{short_name(m.city)} · {m.title}（{m.date}）")
         for pr in entry.priorities:
             items = "；".join(pr.items)
             lines.append(f"  ■ {pr.title}" + (f"：{items}" if items else ""))

@@ -40,6 +40,7 @@ from bot.telegram.render import (
     esc,
     highlight,
     pack,
+    place_name,
     plan_data,
     shorten,
 )
@@ -227,14 +228,14 @@ def plan_block(entry: PlanDigest, lang: str = "zh") -> str:
     m = entry.plan.meta
     mark = f"{lab['new']} " if entry.new else (f"{lab['spotlight']} " if entry.spotlight else "")
     if entry.brief:
-        lines = [f"{mark}<b>{esc(m.city)} · {esc(shorten(m.title, 60))}</b>"]
+        lines = [f"{mark}<b>{esc(place_name(m))} · {esc(shorten(m.title, 60))}</b>"]
         if entry.reading is not None:
             return "\n".join(lines + reading_lines(entry.reading, m, lang))
         if entry.focus is not None:
             lines.append(f"<u>{lab['focus'].format(title=esc(shorten(entry.focus.title, TITLE_CAP)))}</u>")
             lines += [f"· {esc(shorten(item, FOCUS_CAP))}" for item in entry.focus.items]
         return "\n".join(lines)
-    lines = [f"{mark}<b>{esc(m.city)} · {esc(shorten(m.title, 60))}</b>", f"<i>{esc(m.date or str(m.year))}</i>"]
+    lines = [f"{mark}<b>{esc(place_name(m))} · {esc(shorten(m.title, 60))}</b>", f"<i>{esc(m.date or str(m.year))}</i>"]
     if entry.priorities:
         lines.append(f"<u>{lab['priorities']}</u>")
         lines += [_priority_line(p.title, p.items, lab) for p in entry.priorities[:MAX_PRIORITIES]]
