@@ -401,6 +401,8 @@ def cmd_changes(args, corpus) -> int:
         _print_json(changes.as_dict())
         return 0
     print(f"{changes.place}：{changes.older.year}《{changes.older.title}》→ {changes.newer.year}《{changes.newer.title}》")
+    if not changes.same_kind:
+        print(f"注意：两份文件类型不同（{changes.newer.kind} vs {changes.older.kind}），比较仅供参考")
     for label, items in (("新增", changes.added), ("不再提及", changes.dropped)):
         print(f"{label}：")
         for change in items:

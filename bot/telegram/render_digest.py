@@ -83,6 +83,7 @@ LABELS = {
         "theme_first_own": "{theme} · {n} 处",
         "theme_sep": "｜",
         "changes": "📈 {place} {a} → {b} 年的变化",
+        "kinds_differ": "⚠️ 两份文件类型不同（{a} vs {b}），比较仅供参考",
         "added": "新增",
         "dropped": "不再提及",
         "list_sep": "、",
@@ -114,6 +115,7 @@ LABELS = {
         "theme_first_own": "{theme} · {n} mentions",
         "theme_sep": " | ",
         "changes": "📈 {place}: what changed {a} → {b}",
+        "kinds_differ": "⚠️ The two documents are of different kinds ({a} vs {b}); read the comparison with care",
         "added": "New",
         "dropped": "No longer mentioned",
         "list_sep": ", ",
@@ -202,6 +204,8 @@ def changes_block(changes, lang: str = "zh", *, limit: int = 2, names: int = 8) 
         return ""
     lab = _labels(lang)
     lines = [lab["changes"].format(place=esc(changes.place), a=changes.older.year, b=changes.newer.year)]
+    if not changes.same_kind:
+        lines.append(lab["kinds_differ"].format(a=esc(changes.newer.kind or "?"), b=esc(changes.older.kind or "?")))
     for key, mark, meta, items in (("added", "＋", changes.newer, changes.added),
                                    ("dropped", "－", changes.older, changes.dropped)):
         if not items:
