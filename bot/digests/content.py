@@ -157,17 +157,24 @@ def build_digest(
                   scope_ids=tuple(e.plan.plan_id for e in entries))
 
 
-def digest_text(digest: Digest) -> str:
+_TEXT_LABELS = {
+    "zh": {"new": "【新】", "targets": "目标：", "sep": "；", "colon": "："},
+    "en": {"new": "[NEW] ", "targets": "Targets: ", "sep": "; ", "colon": ": "},
+}
+
+
+def digest_text(digest: Digest, lang: str = "zh") -> str:
     """Plain text for the command line; Telegram HTML lives in bot/telegram/render.py."""
+    lab = _TEXT_LABELS.get(lang, _TEXT_LABELS["zh"])
     lines: list[str] = []
     for entry in digest.plans:
         m = entry.plan.meta
-        lines.append(f"{'【新】' if entry.new else ''}{short_name(m.city)} · {m.title}（{m.date}）")
+        lines.append(f"{lab['new'] if entry.new else ''}{short_name(m.city)} · {m.title}（{m.date}）")
         for pr in entry.priorities:
-            items = "；".join(pr.items)
-            lines.append(f"  ■ {pr.title}" + (f"：{items}" if items else ""))
+            items = lab["sep"].join(pr.items)
+            lines.append(f"  ■ {pr.title}" + (f"{lab['colon']}{items}" if items else ""))
         if entry.targets:
-            lines.append("  目标：" + "；".join(entry.targets))
+            lines.append("  " + lab["targets"] + lab["sep"].join(entry.targets))
         for hit in entry.excerpts:
             lines.append(f"  「{hit.excerpt}」—— {' › '.join(hit.passage.section)}")
         lines.append("")

@@ -250,7 +250,11 @@ def build_application(settings: Settings, *, corpus=None, engine=None, request=N
 
 
 def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"planbrief: {message}\n")
+    """One line on stderr, in the CLI's language (PLANBRIEF_LANG / the locale; Chinese first)."""
+    from bot.cli import _english
+    from bot.telegram.i18n import run_error
+
+    sys.stderr.write(f"planbrief: {run_error(message, _english())}\n")
     return code
 
 
