@@ -35,5 +35,5 @@ async def city_reply(context: ContextTypes.DEFAULT_TYPE, text: str, lang: str):
 
 
 async def city(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     await common.send(update, context, await city_reply(context, " ".join(context.args or []), lang))

@@ -60,13 +60,13 @@ async def compare_reply(context: ContextTypes.DEFAULT_TYPE, text: str, lang: str
 
 
 async def compare_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     await common.send(update, context, await compare_reply(context, " ".join(context.args or []), lang))
 
 
 async def on_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A paging press: the same comparison at another offset, edited in place."""
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     page = rc.parse_compare(update.callback_query.data)
     known = (page.query, page.places) if page and page.key is None else None
     if page and page.key is not None:

@@ -67,7 +67,7 @@ async def admin_or_refuse(update: Update, context: ContextTypes.DEFAULT_TYPE, lg
 
 
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lg = common.lang(update)
+    lg = common.lang(update, context)
     if not context.args:
         await common.send(update, context, rd.frequency_picker(lg))
         return
@@ -103,7 +103,7 @@ async def _create(update: Update, svc: DigestService, req: parsing.Request, lg: 
 
 async def on_guide(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
-    lg = common.lang(update)
+    lg = common.lang(update, context)
     state = parsing.parse_ds(query.data)
     if state is None or query.message is None:
         await query.answer(t(lg, "stale"))
@@ -132,13 +132,13 @@ async def _listing(svc: DigestService, chat_id: int, lg: str) -> Reply:
 
 
 async def subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lg = common.lang(update)
+    lg = common.lang(update, context)
     await common.send(update, context, await _listing(service(context), update.effective_chat.id, lg))
 
 
 async def on_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
-    lg = common.lang(update)
+    lg = common.lang(update, context)
     action = parsing.parse_dm(query.data)
     if action is None or query.message is None:
         await query.answer(t(lg, "stale"))
@@ -164,7 +164,7 @@ async def _apply(svc: DigestService, chat_id: int, verb: str, sub_id: int | None
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lg = common.lang(update)
+    lg = common.lang(update, context)
     if not await admin_or_refuse(update, context, lg):
         return
     svc = service(context)
@@ -189,7 +189,7 @@ async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     In a chat with active subscriptions, a bare /digest previews exactly what each one's next
     scheduled digest would say (same rotation, same buttons); `/digest all` (全部) gives the overview.
     """
-    lg = common.lang(update)
+    lg = common.lang(update, context)
     svc = service(context)
     chat_id = update.effective_chat.id
     words = " ".join(context.args or []).strip()
@@ -221,7 +221,7 @@ async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 async def on_digest_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A scheduled digest's 暂停 / 恢复 / 退订: answered below it, so the digest stays as it was."""
     query = update.callback_query
-    lg = common.lang(update)
+    lg = common.lang(update, context)
     action = parsing.parse_dg(query.data)
     if action is None or query.message is None:
         await query.answer(t(lg, "stale"))
@@ -240,7 +240,7 @@ async def on_digest_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 
 async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lg = common.lang(update)
+    lg = common.lang(update, context)
     svc = service(context)
     chat_id = update.effective_chat.id
     if not context.args:
@@ -270,6 +270,7 @@ def register(app: Application, settings=None) -> DigestService:
     data_dir = getattr(settings, "data_dir", None)
     store = app.bot_data.get("store") or open_store(default_location(data_dir), clock=lambda: clock_of(app)())
     app.bot_data["store"] = store
+    app.bot_data[common.USER_LANG] = store.user_languages()  # /lang choices survive a restart
     svc = DigestService(store=store, corpus=app.bot_data.get("corpus"), search_engine=app.bot_data.get("engine"))
     if app.bot_data.get("digest_grace") is not None:
         svc.grace = app.bot_data["digest_grace"]

@@ -63,7 +63,7 @@ async def _articles(context: ContextTypes.DEFAULT_TYPE, text: str, lang: str) ->
 
 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     text = render.clean(update.inline_query.query, 64)
     articles = await _articles(context, text, lang)
     button = InlineQueryResultsButton(text=t(lang, "inline_button"), start_parameter="help")

@@ -177,6 +177,7 @@ def register_handlers(app: Application) -> None:
 
     app.add_handler(CommandHandler("start", start.start))
     app.add_handler(CommandHandler("help", start.help_command))
+    app.add_handler(CommandHandler("lang", start.lang_command))
     app.add_handler(CommandHandler("topic", topic.topic))
     app.add_handler(CommandHandler("city", city.city))
     app.add_handler(CommandHandler("compare", compare.compare_command))

@@ -26,7 +26,7 @@ STRINGS: dict[str, dict[str, str]] = {
             "/plans — 收录了哪些规划\n"
             "/plan 编号 — 一份规划的结构与重点任务\n"
             "/subscribe — 订阅定期简报；/subscriptions 查看；/unsubscribe 取消\n"
-            "/digest — 立即生成一份简报；/timezone — 设置时区\n\n"
+            "/digest — 预览下一份简报（/digest all 看全部）；/timezone — 设置时区；/lang en — 英文回答\n\n"
             "群聊里输入 @{bot} 双减 可直接分享摘录。",
         EN: "<b>How to use</b>\n"
             "/topic keyword [place] — excerpts on a topic, e.g. /topic 双减 无锡\n"
@@ -35,7 +35,8 @@ STRINGS: dict[str, dict[str, str]] = {
             "/plans — what is covered\n"
             "/plan id — one plan's outline and headline priorities\n"
             "/subscribe — scheduled digests; /subscriptions to list; /unsubscribe to stop\n"
-            "/digest — a digest now; /timezone — set your time zone\n\n"
+            "/digest — preview the next digest (/digest all: everything); /timezone — set your time zone; "
+            "/lang zh — answers in Chinese\n\n"
             "In any chat, type @{bot} 双减 to share an excerpt.",
     },
     "plain_text": {
@@ -94,6 +95,13 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "inline_compare_title": {ZH: "对比：{query}", EN: "Compare: {query}"},
     "inline_compare_desc": {ZH: "{n} 个地方各一段摘录：{places}", EN: "One excerpt from each of {n} places: {places}"},
+    "lang_set": {ZH: "好的，之后用中文回答你。（/lang en 换成英文）", EN: "OK, I will answer you in English. (/lang zh for Chinese)"},
+    "lang_usage": {
+        ZH: "当前语言：{current}。用 /lang zh 或 /lang en 选择回答的语言（按用户记住）。",
+        EN: "Language: {current}. Choose with /lang zh or /lang en (remembered for you).",
+    },
+    "lang_name_zh": {ZH: "中文", EN: "Chinese"},
+    "lang_name_en": {ZH: "英文", EN: "English"},
     "tag_forward": {ZH: "〔计划〕", EN: "[plan] "},
     "tag_backward": {ZH: "〔回顾〕", EN: "[review] "},
     "unknown_words": {ZH: "没有找到{words}", EN: "No plan mentions {words}"},
@@ -276,6 +284,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("unsubscribe", "取消订阅"),
         ("digest", "立即生成一份简报"),
         ("timezone", "设置时区"),
+        ("lang", "回答语言：/lang zh 或 /lang en"),
         ("help", "用法"),
         ("start", "开始"),
     ],
@@ -290,6 +299,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("unsubscribe", "Stop a subscription"),
         ("digest", "A digest right now"),
         ("timezone", "Set your time zone"),
+        ("lang", "Answer language: /lang zh or /lang en"),
         ("help", "How to use"),
         ("start", "Start"),
     ],
