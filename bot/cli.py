@@ -67,12 +67,9 @@ def _fail(message: str, code: int = 1) -> int:
 
 def _english() -> bool:
     """Messages follow the user's locale: Chinese first, English for an English locale."""
-    import os
+    from bot.config import cli_english
 
-    for name in ("PLANBRIEF_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
-        if value := os.environ.get(name):
-            return value.lower().startswith("en")
-    return False
+    return cli_english()
 
 
 def _L(zh: str, en: str) -> str:  # noqa: N802 - reads as a label at every call site

@@ -43,3 +43,9 @@ def test_an_unknown_word_beside_a_known_one_is_named(shared_engine):
     assert result.hits and result.unknown == ["量子"]
     assert "没有找到「量子」" in result.notice
     assert result.as_json()["unknown"] == ["量子"]
+
+
+def test_a_reader_still_typing_after_a_policy_term_gets_its_hits(shared_engine):
+    """Inline mode answers every keystroke: 双减无 (on the way to 双减无锡) is 双减, not 'nothing'."""
+    assert shared_engine.search("双减无").total == shared_engine.search("双减").total > 0
+    assert shared_engine.search("引力波").total == 0  # one stray character beside a fragment is not

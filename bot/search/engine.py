@@ -280,8 +280,12 @@ class SearchEngine:
         words = [t for t in self._terms(part) if len(t) >= 2]
         covered = {i for w in words for s in _occurrences(part, w) for i in range(s, s + len(w))}
         # 引力波 is 引力 (of 吸引力) plus 波: a character no searched word explains means the plans do
-        # not hold what was asked. Joining characters (双减和课后服务) explain nothing and need not.
-        return not words or any(i not in covered and ch not in _JOINERS for i, ch in enumerate(part))
+        # not hold what was asked. Joining characters (双减和课后服务) explain nothing and need not; one
+        # stray character beside a policy term is a reader still typing (双减无 → 无锡), not a new subject.
+        loose = [i for i, ch in enumerate(part) if i not in covered and ch not in _JOINERS]
+        if len(loose) == 1 and any(w in self.lexicon.policy_set for w in words):
+            return False
+        return not words or bool(loose)
 
     @staticmethod
     def _english(normalized: str) -> Translation | None:

@@ -252,10 +252,10 @@ def build_application(settings: Settings, *, corpus=None, engine=None, request=N
 
 def _fail(message: str, code: int) -> int:
     """One line on stderr, in the CLI's language (PLANBRIEF_LANG / the locale; Chinese first)."""
-    from bot.cli import _english
+    from bot.config import cli_english
     from bot.telegram.i18n import run_error
 
-    sys.stderr.write(f"planbrief: {run_error(message, _english())}\n")
+    sys.stderr.write(f"planbrief: {run_error(message, cli_english())}\n")
     return code
 
 
