@@ -265,6 +265,23 @@ def test_inline_query_offers_cited_excerpts(api, app):
     assert any("<b>双减</b>" in r["input_message_content"]["message_text"] for r in answer.results)
 
 
+def test_inline_nothing_found_says_so_and_offers_real_terms(api, app):
+    """Issue 16: 量子计算 is not searched as anything else; the reader sees 没有找到 and 2–3 policy terms,
+    each with an excerpt ready to post."""
+    update = api.inline_query(new_id(), "量子计算")
+    answer = api.wait_for(lambda s: s.inline_answers(update["inline_query"]["id"]), what="inline")[0]
+    assert 2 <= len(answer.results) <= 3
+    for r in answer.results:
+        assert r["title"].startswith("没有找到「量子计算」· 试试「")
+        assert "— " in r["input_message_content"]["message_text"]
+
+
+def test_topic_nothing_found_names_the_query_and_suggests(api, app):
+    (msg,) = say(api, "/topic 量子计算")
+    assert "没有找到与「量子计算」相关的内容" in msg.text and "可以试试：" in msg.text
+    assert "量自己算" not in msg.text
+
+
 def test_inline_city_plan_and_empty_queries(api, app):
     user = new_id()
     for query, expect in [("无锡", "无锡市2023年"), ("wuxi-2020-review-plan", "2020年全市教育工作"), ("", "主题")]:

@@ -102,6 +102,7 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "lang_name_zh": {ZH: "中文", EN: "Chinese"},
     "lang_name_en": {ZH: "英文", EN: "English"},
+    "inline_try": {ZH: "没有找到「{query}」· 试试「{topic}」", EN: "Nothing found for “{query}” · try “{topic}”"},
     "tag_forward": {ZH: "〔计划〕", EN: "[plan] "},
     "tag_backward": {ZH: "〔回顾〕", EN: "[review] "},
     "unknown_words": {ZH: "没有找到{words}", EN: "No plan mentions {words}"},
