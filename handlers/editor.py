@@ -93,7 +93,7 @@ def sweep_old_drafts(folder: Path, max_age: float = DRAFT_MAX_AGE) -> None:
 
 async def _refuse_unless_editor(update: Update, context) -> bool:
     """True when the sender may use the desk; otherwise a polite refusal has been sent."""
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     if not is_editor(context, update):
         await common.send(update, context, t(lang, "ed_only"))
         return False
@@ -106,7 +106,7 @@ async def _refuse_unless_editor(update: Update, context) -> bool:
 async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _refuse_unless_editor(update, context):
         return
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     doc = update.effective_message.document
     name = doc.file_name or "file"
     suffix = Path(name).suffix.lower()
@@ -132,7 +132,7 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 async def on_link(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str | None = None) -> None:
     if not await _refuse_unless_editor(update, context):
         return
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     url = url or URL.match(update.effective_message.text or "").group(1)
     try:
         fetched = await asyncio.to_thread(fetch, url, allow_private=_settings(context).allow_private_urls)
@@ -155,12 +155,12 @@ async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if URL.match(arg):
         await on_link(update, context, URL.match(arg).group(1))
         return
-    await common.send(update, context, t(common.lang(update), "ed_add_usage"))
+    await common.send(update, context, t(common.lang(update, context), "ed_add_usage"))
 
 
 async def _preview(update: Update, context, pending: Pending, key: str) -> None:
     """Prepare off the loop, refuse duplicates with the id they duplicate, else keep and show the card."""
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     seeds_dir = common.corpus(context).seeds_dir
     try:
         pending.draft = await asyncio.to_thread(_prepare, pending)
@@ -192,7 +192,7 @@ async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/fix city 临沂` (or year, title) on this editor's latest draft: re-read with the override."""
     if not await _refuse_unless_editor(update, context):
         return
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     key = context.bot_data.get(LAST_DRAFT, {}).get(update.effective_user.id)
     pending = _drafts(context).get(key) if key else None
     if pending is None:
@@ -218,7 +218,7 @@ async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _refuse_unless_editor(update, context):
         return
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     plan_id = render.clean(" ".join(context.args or []), 60)
     plan = common.corpus(context).plan(plan_id) if plan_id else None
     if plan is None:
@@ -229,7 +229,7 @@ async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """收录 / 取消 / 撤下: only an editor, and for a draft only the editor who made it."""
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     press = re_.parse_press(update.callback_query.data)
     if press is None or not is_editor(context, update):
         await common.answer_callback(update, t(lang, "ed_only") if press else t(lang, "stale"))

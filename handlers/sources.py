@@ -110,7 +110,7 @@ async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     /sources daily (or off): the same report every day at REPORT_TIME, kept in the database."""
     if not await editor._refuse_unless_editor(update, context):
         return
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     store = watcher(context.application).store
     arg = " ".join(context.args or []).strip().lower()
     if arg in ("daily", "每天", "日报", "on", "off", "取消", "关闭"):
@@ -144,7 +144,7 @@ async def watch_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     """/watch URL [地名]: the place is needed (the column's plans are read for it when they omit it)."""
     if not await editor._refuse_unless_editor(update, context):
         return
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     args = context.args or []
     if len(args) < 2:
         await common.send(update, context, t(lang, "sw_watch_usage"))
@@ -163,7 +163,7 @@ async def watch_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 async def unwatch_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await editor._refuse_unless_editor(update, context):
         return
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     arg = "".join(context.args or []).lstrip("#")
     store = watcher(context.application).store
     removed = await asyncio.to_thread(store.remove_source, int(arg)) if arg.isdigit() and len(arg) < 12 else None
@@ -175,7 +175,7 @@ async def unwatch_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """收录 / 取消 on a proposal: editors only; the database decides, so a second press does nothing."""
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     press = rs.parse_press(update.callback_query.data)
     if press is None or not editor.is_editor(context, update):
         await common.answer_callback(update, t(lang, "ed_only") if press else t(lang, "stale"))

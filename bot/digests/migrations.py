@@ -156,6 +156,20 @@ def _v3_featured_plans(conn: Connection) -> None:
     md.tables["featured_plans"].create(conn)
 
 
+def _v4_user_settings(conn: Connection) -> None:
+    """Per Telegram user, the language chosen with /lang (issue 16): remembered across chats and restarts,
+    ahead of the client's language_code."""
+    md = MetaData()
+    Table(
+        "user_settings",
+        md,
+        Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("language", String(8), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    )
+    md.tables["user_settings"].create(conn)
+
+
 def _v5_watched_sources(conn: Connection) -> None:
     """The watch list (bureau columns) and every item seen on them, with what became of it.
 
@@ -230,7 +244,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "chats, subscriptions, deliveries, chat_plans", _v1_initial),
     Migration(2, "deliveries: claim owner and lease", _v2_claim_owner_and_lease),
     Migration(3, "featured_plans: the per-subscription spotlight rotation", _v3_featured_plans),
-    # 4 is reserved for the answers branch
+    Migration(4, "user_settings: the language each user chose with /lang", _v4_user_settings),
     Migration(5, "sources, source_items, source_reports: the watched bureau columns", _v5_watched_sources),
 )
 

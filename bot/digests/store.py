@@ -124,6 +124,14 @@ chat_plans = Table(
     Column("plan_id", String(200), primary_key=True),
     Column("first_sent_at", UTCDateTime, nullable=False),
 )
+user_settings = Table(
+    "user_settings",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("language", String(8), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 featured_plans = Table(
     "featured_plans",
     metadata,
@@ -272,6 +280,20 @@ class Store:
         with self._tx() as conn:
             self._ensure_chat(conn, chat_id, None, language)
             conn.execute(update(chats).where(chats.c.chat_id == chat_id).values(language=language))
+
+    def set_user_language(self, user_id: int, language: str) -> None:
+        """/lang: the user's own choice, kept until they change it (any chat, any restart)."""
+        now = self.clock()
+        with self._tx() as conn:
+            done = conn.execute(update(user_settings).where(user_settings.c.user_id == user_id)
+                                .values(language=language, updated_at=now)).rowcount
+            if not done:
+                conn.execute(insert(user_settings).values(user_id=user_id, language=language, updated_at=now))
+
+    def user_languages(self) -> dict[int, str]:
+        """Every /lang choice (a few bytes a user), loaded once at start-up."""
+        with self._tx() as conn:
+            return {int(u): lang for u, lang in conn.execute(select(user_settings.c.user_id, user_settings.c.language))}
 
     def get_chat_language(self, chat_id: int) -> str:
         with self._tx() as conn:

@@ -320,15 +320,26 @@ class TantivyIndex:
     def phrase_present(self, phrase: str) -> bool:
         """Whether some passage contains `phrase` verbatim: every bigram of the text is a word-field
         or clause-field term, so the passages holding its rarest bigram are the candidates."""
+        return self.phrase_count(phrase, stop=1) > 0
+
+    def phrase_count(self, phrase: str, stop: int | None = None) -> int:
+        """How many passages (among the PHRASE_SCAN holding its rarest bigram) contain `phrase`
+        verbatim; `stop` ends the count early once reached."""
         bigrams = [t[len(CLAUSE):] for t in clause_terms(phrase)]
         if not bigrams:
-            return False
+            return 0
         rarest = min(bigrams, key=lambda b: (self.df(b) + self.df(CLAUSE + b), b))
         if not self.df(rarest) + self.df(CLAUSE + rarest):
-            return False
+            return 0
         hits = self._search([(rarest, 1.0), (CLAUSE + rarest, 1.0)], None, PHRASE_SCAN)
         ords = self.searcher.fast_field_values("ord", [a for _, a in hits]) if hits else []
-        return any(phrase in self.passage(int(o)).norm for o in ords)
+        count = 0
+        for o in ords:
+            if phrase in self.passage(int(o)).norm:
+                count += 1
+                if stop is not None and count >= stop:
+                    break
+        return count
 
 
 def _release_arenas() -> None:

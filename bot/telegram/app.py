@@ -193,6 +193,7 @@ def register_handlers(app: Application) -> None:
 
     app.add_handler(CommandHandler("start", start.start))
     app.add_handler(CommandHandler("help", start.help_command))
+    app.add_handler(CommandHandler("lang", start.lang_command))
     app.add_handler(CommandHandler("topic", topic.topic))
     app.add_handler(CommandHandler("city", city.city))
     app.add_handler(CommandHandler("compare", compare.compare_command))
@@ -270,7 +271,11 @@ def build_application(settings: Settings, *, corpus=None, engine=None, request=N
 
 
 def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"planbrief: {message}\n")
+    """One line on stderr, in the CLI's language (PLANBRIEF_LANG / the locale; Chinese first)."""
+    from bot.config import cli_english
+    from bot.telegram.i18n import run_error
+
+    sys.stderr.write(f"planbrief: {run_error(message, cli_english())}\n")
     return code
 
 
