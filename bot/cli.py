@@ -471,6 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("console", help="chat with the real handlers offline in this terminal")
     p.add_argument("--lang", default="zh", help="zh or en")
+    p.add_argument("--editor", action="store_true",
+                   help="be an editor here (as if PLANBRIEF_EDITORS listed the console user, id 1000)")
     p.set_defaults(func=_lazy("bot.telegram.console", "console_main"))
     return parser
 
