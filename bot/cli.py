@@ -208,7 +208,7 @@ def _add_one(args, corpus, target: str) -> dict:
     allow = args.allow_private or allow_private_urls()
     fetched = fetch(target, allow_private=allow) if is_url(target) else None
     try:
-        return add_plan(corpus.seeds_dir, fetched.path if fetched else Path(target), city=args.city,
+        return add_plan(corpus.folders, fetched.path if fetched else Path(target), city=args.city,
                         year=args.year, title=args.title, kind=args.kind, issuer=args.issuer, date=args.date,
                         source_site=args.source or (fetched.site if fetched else None),
                         original_name=fetched.url if fetched else None)
@@ -248,9 +248,9 @@ def cmd_remove(args, corpus) -> int:
     from bot.corpus.ingest import RemoveError, remove_plan
 
     try:
-        entry = remove_plan(corpus.seeds_dir, args.plan_id)
+        entry = remove_plan(corpus.folders, args.plan_id)
     except RemoveError as exc:
-        return _fail(str(exc), EXIT_NOT_FOUND if exc.not_found else 1)
+        return _fail(_said(exc), EXIT_NOT_FOUND if exc.not_found else 1)
     if args.json:
         _print_json({"removed": entry})
     else:
@@ -575,7 +575,7 @@ def _watcher(store, corpus):
     from bot.sources.poller import WatchPolicy
     from bot.sources.watch import Watcher
 
-    return Watcher(store, corpus.seeds_dir, Path(os.environ.get("PLANBRIEF_DATA_DIR") or "data"),
+    return Watcher(store, corpus.folders, Path(os.environ.get("PLANBRIEF_DATA_DIR") or "data"),
                    WatchPolicy.from_env(), allow_private=allow_private_urls())
 
 
@@ -772,7 +772,8 @@ def _sources_parser(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="planbrief", description="PlanBrief 教育规划简报")
-    parser.add_argument("--seeds", help="seeds folder (default: $PLANBRIEF_SEEDS or ./seeds)")
+    parser.add_argument("--seeds", help="use this seeds folder alone, and add to it (default: $PLANBRIEF_SEEDS, "
+                                        "else the shipped seeds plus your plans in $PLANBRIEF_DATA_DIR/plans)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("plans", help="list the plans in the corpus")
@@ -799,7 +800,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_add)
 
-    p = sub.add_parser("remove", help="withdraw a plan from the seeds folder, as if it had never been added")
+    p = sub.add_parser("remove", help="withdraw a plan you added, as if it had never been added")
     p.add_argument("plan_id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_remove)
@@ -861,6 +862,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("console", help="chat with the real handlers offline in this terminal")
     p.add_argument("--lang", default="zh", help="zh or en")
+    p.add_argument("--editor", action="store_true",
+                   help="be an editor here (as if PLANBRIEF_EDITORS listed the console user, id 1000)")
     p.set_defaults(func=_lazy("bot.telegram.console", "console_main"))
     return parser
 
@@ -922,6 +925,9 @@ def main(argv: list[str] | None = None) -> int:
         args.no_corpus = True  # the watch list and triage need no corpus: answer at once
     if getattr(args, "no_corpus", False):
         return args.func(args, None)
+    from bot.config import load_dotenv_file
+
+    load_dotenv_file()  # PLANBRIEF_SEEDS / PLANBRIEF_DATA_DIR in .env choose the corpus, as for `run`
     try:
         corpus = load_corpus(args.seeds)
     except CorpusError as exc:

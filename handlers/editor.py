@@ -161,10 +161,10 @@ async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 async def _preview(update: Update, context, pending: Pending, key: str) -> None:
     """Prepare off the loop, refuse duplicates with the id they duplicate, else keep and show the card."""
     lang = common.lang(update, context)
-    seeds_dir = common.corpus(context).seeds_dir
+    folders = common.corpus(context).folders
     try:
         pending.draft = await asyncio.to_thread(_prepare, pending)
-        duplicate = await asyncio.to_thread(ingest.duplicate_of, seeds_dir, pending.draft)
+        duplicate = await asyncio.to_thread(ingest.duplicate_of, folders, pending.draft)
     except ingest.AddError as exc:
         pending.source.unlink(missing_ok=True)
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
@@ -224,6 +224,11 @@ async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if plan is None:
         await common.send(update, context, t(lang, "ed_remove_usage"))
         return
+    try:
+        await asyncio.to_thread(ingest.removable, common.corpus(context).folders, plan.plan_id)
+    except ingest.RemoveError as exc:  # a shipped plan: refused before asking to confirm
+        await common.send(update, context, t(lang, "ed_failed", reason=render.esc(_said(exc, lang))))
+        return
     await common.send(update, context, re_.remove_confirm(plan.plan_id, plan.meta.title, lang))
 
 
@@ -257,7 +262,7 @@ async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _publish(update: Update, context, key: str, pending: Pending, lang: str) -> None:
     await common.answer_callback(update)
     try:
-        summary = await asyncio.to_thread(ingest.publish_plan, common.corpus(context).seeds_dir, pending.draft)
+        summary = await asyncio.to_thread(ingest.publish_plan, common.corpus(context).folders, pending.draft)
     except ingest.AddError as exc:
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
         return
@@ -272,14 +277,19 @@ async def _publish(update: Update, context, key: str, pending: Pending, lang: st
 async def _remove(update: Update, context, plan_id: str, lang: str) -> None:
     await common.answer_callback(update)
     try:
-        await asyncio.to_thread(ingest.remove_plan, common.corpus(context).seeds_dir, plan_id)
+        await asyncio.to_thread(ingest.remove_plan, common.corpus(context).folders, plan_id)
     except ingest.RemoveError as exc:
-        await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
+        await common.send(update, context, t(lang, "ed_failed", reason=render.esc(_said(exc, lang))))
         return
     await common.refresh_corpus(context.application)
     reply = render.Reply(t(lang, "ed_removed", plan_id=render.esc(plan_id)))
     if not await common.edit(update, context, reply):
         await common.send(update, context, reply)
+
+
+def _said(exc: Exception, lang: str) -> str:
+    english = getattr(exc, "en", None)
+    return english if english and lang == "en" else str(exc)
 
 
 def register(app: Application) -> None:

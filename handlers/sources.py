@@ -47,11 +47,11 @@ def watcher(app: Application) -> Watcher:
             from bot.digests.store import default_location
 
             sources = SourceStore.open(default_location(settings.data_dir))
-        found = Watcher(sources, app.bot_data["corpus"].seeds_dir, Path(settings.data_dir),
+        found = Watcher(sources, app.bot_data["corpus"].folders, Path(settings.data_dir),
                         app.bot_data.get("watch_policy") or WatchPolicy.from_env(),
                         allow_private=settings.allow_private_urls)
         app.bot_data[WATCHER] = found
-    found.seeds_dir = app.bot_data["corpus"].seeds_dir
+    found.seeds_dir = app.bot_data["corpus"].folders
     return found
 
 

@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from bot.digests import schedule
-from bot.digests.migrations import apply_migrations
+from bot.digests.migrations import apply_migrations, startup_lock
 from bot.models import Subscription
 
 DATABASE_URL_ENV = "PLANBRIEF_DATABASE_URL"
@@ -198,8 +198,11 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout = 30000")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA busy_timeout = 30000")  # before anything that may wait on another process
+        if not _is_wal(cursor):  # WAL is stored in the file: only a new file switches, one opener at a time
+            with startup_lock(engine.url.database):
+                if not _is_wal(cursor):
+                    cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -207,6 +210,10 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _is_wal(cursor) -> bool:
+    return str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
 
 
 def make_engine(url: str) -> Engine:

@@ -137,7 +137,7 @@ async def load_core(app: Application) -> None:
         from bot.search.library import Library
 
         corpus = app.bot_data["corpus"]
-        app.bot_data[common.LIBRARY] = Library(corpus.seeds_dir, settings.cache_dir, corpus, app.bot_data["engine"])
+        app.bot_data[common.LIBRARY] = Library(corpus.folders, settings.cache_dir, corpus, app.bot_data["engine"])
 
 
 async def reload_job(context) -> None:

@@ -237,9 +237,14 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "console_intro": {
         ZH: "教育规划简报 · 离线控制台（真实的机器人处理程序，无需 token）。输入命令如 /topic 双减，"
-            "输入数字按按钮，Ctrl-D 退出。",
+            "输入数字按最新回答的按钮（2.1 = 第 2 条消息的第 1 个按钮），@ 双减 试内联模式，Ctrl-D 退出。",
         EN: "PlanBrief offline console (the real bot handlers, no token needed). Type a command such as "
-            "/topic 双减, a number to press a button, Ctrl-D to quit.",
+            "/topic 双减, a number to press a button of the latest answer (2.1 = message 2, button 1), "
+            "@ 双减 to try inline mode, Ctrl-D to quit.",
+    },
+    "console_editor": {
+        ZH: "你是编辑（PLANBRIEF_EDITORS）：输入本地文件路径或 /add 路径，就像把文件发给机器人。",
+        EN: "You are an editor (PLANBRIEF_EDITORS): type a local file path, or /add path, to send the bot a file.",
     },
     # -- the editor's desk (adding and withdrawing plans from Telegram)
     "ed_only": {ZH: "抱歉，只有编辑可以收录或撤下规划。想推荐一份规划，请联系本机器人的管理员。",
