@@ -122,11 +122,11 @@ def cmd_show(args, corpus) -> int:
 
 
 def cmd_add(args, corpus) -> int:
-    from bot.corpus.fetch import FetchError, is_url
+    from bot.corpus.fetch import FetchError, looks_like_url
     from bot.corpus.ingest import AddError, batch_files
 
     paths = [Path(f) for f in args.files]
-    if len(args.files) == 1 and (is_url(args.files[0]) or not paths[0].is_dir()):
+    if len(args.files) == 1 and (looks_like_url(args.files[0]) or not paths[0].is_dir()):
         try:
             entry = _add_one(args, corpus, args.files[0])
         except (AddError, FetchError) as exc:
@@ -159,16 +159,19 @@ def cmd_add(args, corpus) -> int:
 
 
 def _add_one(args, corpus, target: str) -> dict:
-    """One file or link through the add pipeline; a link is fetched first and its file removed after."""
-    from bot.corpus.fetch import fetch, is_url
-    from bot.corpus.ingest import add_plan
+    """One file or link through the add pipeline; a link is fetched first and its file removed after.
+    Fetching and reading happen in a limited child process (bot.corpus.sandbox); writing here."""
+    from bot.corpus.fetch import looks_like_url
+    from bot.corpus.ingest import publish_plan
+    from bot.corpus.sandbox import fetch_untrusted, read_untrusted
 
-    fetched = fetch(target, allow_private=args.allow_private) if is_url(target) else None
+    fetched = fetch_untrusted(target, allow_private=args.allow_private) if looks_like_url(target) else None
     try:
-        return add_plan(corpus.seeds_dir, fetched.path if fetched else Path(target), city=args.city,
-                        year=args.year, title=args.title, kind=args.kind, issuer=args.issuer, date=args.date,
-                        source_site=args.source or (fetched.site if fetched else None),
-                        original_name=fetched.url if fetched else None)
+        draft = read_untrusted(fetched.path if fetched else Path(target), city=args.city,
+                               year=args.year, title=args.title, kind=args.kind, issuer=args.issuer, date=args.date,
+                               source_site=args.source or (fetched.site if fetched else None),
+                               original_name=fetched.url if fetched else None)
+        return publish_plan(corpus.seeds_dir, draft)
     finally:
         if fetched:
             fetched.path.unlink(missing_ok=True)

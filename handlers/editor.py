@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import secrets
@@ -30,8 +31,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.corpus import formats, ingest
-from bot.corpus.fetch import FetchError, fetch
+from bot.corpus import formats, ingest, sandbox
+from bot.corpus.fetch import FetchError
 from bot.telegram import render
 from bot.telegram import render_editor as re_
 from bot.telegram.i18n import t
@@ -43,7 +44,8 @@ DRAFTS = "editor_drafts"
 LAST_DRAFT = "editor_last_draft"
 DRAFT_MAX_AGE = 24 * 3600.0  # seconds a draft file may outlive the process that made it
 MAX_DOWNLOAD = 20 * 1024 * 1024  # what getFile lets a bot download
-URL = re.compile(r"^\s*(https?://\S+)\s*$", re.IGNORECASE)
+# any scheme, so that an ftp:// or file:// link gets "http/https only" rather than silence
+URL = re.compile(r"^\s*([a-z][a-z0-9+.-]{1,15}://\S+)\s*$", re.IGNORECASE)
 FIX_FIELDS = {"city": "city", "place": "city", "地方": "city", "城市": "city", "year": "year", "年份": "year",
               "title": "title", "标题": "title"}
 
@@ -135,8 +137,8 @@ async def on_link(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str |
     lang = common.lang(update)
     url = url or URL.match(update.effective_message.text or "").group(1)
     try:
-        fetched = await asyncio.to_thread(fetch, url, allow_private=_settings(context).allow_private_urls)
-    except FetchError as exc:
+        fetched = await untrusted(sandbox.fetch_untrusted, url, allow_private=_settings(context).allow_private_urls)
+    except (FetchError, ingest.AddError) as exc:
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
         return
     key = secrets.token_urlsafe(6)
@@ -163,7 +165,7 @@ async def _preview(update: Update, context, pending: Pending, key: str) -> None:
     lang = common.lang(update)
     seeds_dir = common.corpus(context).seeds_dir
     try:
-        pending.draft = await asyncio.to_thread(_prepare, pending)
+        pending.draft = await untrusted(_prepare, pending)
         duplicate = await asyncio.to_thread(ingest.duplicate_of, seeds_dir, pending.draft)
     except ingest.AddError as exc:
         pending.source.unlink(missing_ok=True)
@@ -178,11 +180,19 @@ async def _preview(update: Update, context, pending: Pending, key: str) -> None:
     await common.send(update, context, re_.preview_card(pending.draft, key, lang))
 
 
+async def untrusted(func, *args, **kwargs):
+    """Run a read of untrusted input on the sandbox's own threads (each waits on a limited child
+    process), never on the default executor that answers readers' searches."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(sandbox.EXECUTOR, functools.partial(func, *args, **kwargs))
+
+
 def _prepare(pending: Pending) -> ingest.Draft:
-    """Read the draft; and, since 收录 may follow, load what writing it to the index needs meanwhile."""
+    """Read the draft in a limited child process; and, since 收录 may follow, load what writing it to
+    the index needs meanwhile."""
     from bot.search.tantivy_index import warm_writer
 
-    draft = ingest.prepare_plan(pending.source, original_name=pending.original_name,
+    draft = sandbox.read_untrusted(pending.source, original_name=pending.original_name,
                                 source_site=pending.source_site or None, **pending.overrides)
     warm_writer()
     return draft
@@ -207,7 +217,7 @@ async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     previous = dict(pending.overrides)
     pending.overrides[name] = int(value) if name == "year" else value
     try:
-        pending.draft = await asyncio.to_thread(_prepare, pending)
+        pending.draft = await untrusted(_prepare, pending)
     except ingest.AddError as exc:
         pending.overrides = previous
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))

@@ -61,7 +61,7 @@ def extract_text(path: Path, limits: Limits | None = None) -> str:
             check_file(path, limits)
             if path.suffix.lower() == ".docx":
                 check_zip_members(path, limits)
-        text = formats.extract_text(path)
+        text = formats.extract_text(path, limits)
         check_text(text, path.name, limits)
         return text
     except (formats.FormatError, LimitError) as exc:
