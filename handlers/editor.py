@@ -211,7 +211,7 @@ async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = context.args or []
     name = FIX_FIELDS.get(args[0].lower()) if args else None
     value = render.clean(" ".join(args[1:]), 120)
-    if name is None or not value or (name == "year" and not value.isdigit()):
+    if name is None or not value or (name == "year" and not re.fullmatch(r"[0-9]{1,4}", value)):
         await common.send(update, context, t(lang, "ed_fix_usage"))
         return
     previous = dict(pending.overrides)
@@ -284,7 +284,9 @@ async def _remove(update: Update, context, plan_id: str, lang: str) -> None:
     try:
         await asyncio.to_thread(ingest.remove_plan, common.corpus(context).seeds_dir, plan_id)
     except ingest.RemoveError as exc:
-        await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
+        line = t(lang, "ed_remove_gone", plan_id=render.esc(plan_id)) if exc.not_found else \
+            t(lang, "ed_remove_failed", reason=render.esc(str(exc)))
+        await common.send(update, context, line)
         return
     await common.refresh_corpus(context.application)
     reply = render.Reply(t(lang, "ed_removed", plan_id=render.esc(plan_id)))

@@ -270,3 +270,17 @@ def test_old_draft_files_are_swept_and_fresh_ones_kept(tmp_path):
     os.utime(old, (two_days_ago, two_days_ago))
     sweep_old_drafts(tmp_path)
     assert not old.exists() and fresh.exists()
+
+
+async def test_second_remove_press_says_why_in_removal_words(fake_api, desk, seeds):
+    async with desk():
+        confirm = await say(fake_api, EDITOR, "/remove suzhou-2023-workpoints")
+        data = next(b for b in confirm.buttons if b["text"] == "撤下")["callback_data"]
+        first = await press(fake_api, EDITOR, confirm, "撤下")
+        assert "已撤下" in first.text
+        before = len(fake_api.messages(EDITOR))
+        fake_api.callback(EDITOR, EDITOR, confirm.message_id, data)  # a second press of the old button
+        await fake_api.wait_for_async(lambda s: len(s.messages(EDITOR)) > before, timeout=20)
+        second = fake_api.messages(EDITOR)[-1].text
+    assert "未能撤下" in second and "已不在语料中" in second and "未能收录" not in second
+    assert len(second) < 200

@@ -250,7 +250,7 @@ def _alarm(seconds: float):
 def _save(response: httpx.Response, suffix: str, max_bytes: int, deadline: float, total_timeout: float,
           directory: Path | None) -> Path:
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if re.fullmatch(r"[0-9]+", declared) and int(declared) > max_bytes:
         raise FetchError(f"文件太大：{int(declared) / 1e6:.1f} MB（上限 {max_bytes / 1e6:.0f} MB）")
     fd, name = tempfile.mkstemp(prefix="planbrief-fetch-", suffix=suffix, dir=directory)
     path, size = Path(name), 0

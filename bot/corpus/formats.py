@@ -309,11 +309,23 @@ def _pdf_pages(path: Path) -> list[list[tuple[str, bool]]]:
     except FormatError:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged or encrypted PDF is "unreadable", said plainly
-        raise _unreadable_pdf(path, exc) from exc
+        raise _bound_hit(exc) or _unreadable_pdf(path, exc) from exc
     finally:
         # Not pdf.close(): it walks every page again, so a PDF that stopped the walk (a deadline in a
         # reference cycle) would start it over. The file handle is all there is to release.
         pdf.stream.close()
+
+
+def _bound_hit(exc: BaseException | None) -> StreamTooLarge | None:
+    """The stream bound's own error, however pdfplumber wrapped it (as an argument or a cause)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, StreamTooLarge):
+            return exc
+        inner = next((a for a in exc.args if isinstance(a, BaseException)), None)
+        exc = inner or exc.__cause__ or exc.__context__
+        seen += 1
+    return None
 
 
 def _unreadable_pdf(path: Path, exc: Exception) -> FormatError:

@@ -282,6 +282,15 @@ class RemoveError(Exception):
         self.not_found = not_found
 
 
+def _some_ids(entries: list[dict], shown: int = 5) -> str:
+    """A few existing ids as a hint; a corpus of hundreds must not make the refusal hundreds long."""
+    ids = [str(e.get("plan_id")) for e in entries]
+    if not ids:
+        return "语料为空"
+    more = f" 等 {len(ids)} 份，用 planbrief plans 查看全部" if len(ids) > shown else ""
+    return "现有：" + "、".join(ids[:shown]) + more
+
+
 def remove_plan(seeds_dir: Path, plan_id: str) -> dict:
     """Withdraw a plan as if it had never been added: its manifest entry and its text go.
 
@@ -293,8 +302,7 @@ def remove_plan(seeds_dir: Path, plan_id: str) -> dict:
             entries = read_manifest(seeds_dir)
             found = [e for e in entries if e.get("plan_id") == plan_id]
             if not found:
-                known = "、".join(str(e.get("plan_id")) for e in entries)
-                raise RemoveError(f"没有这份规划：{plan_id}（现有：{known}）", not_found=True)
+                raise RemoveError(f"没有这份规划：{plan_id}（{_some_ids(entries)}）", not_found=True)
             try:
                 write_manifest(seeds_dir, [e for e in entries if e.get("plan_id") != plan_id])
                 (seeds_dir / found[0]["file"]).unlink(missing_ok=True)

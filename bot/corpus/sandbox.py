@@ -106,7 +106,7 @@ def run(func, *args, limits: SandboxLimits | None = None, name: str = "", **kwar
     with _slot(limits.workers):
         ctx = _context()
         receiver, sender = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=_child, args=(sender, limits, func, args, kwargs), daemon=True)
+        child = ctx.Process(target=_child, args=(sender, limits, _settings(), func, args, kwargs), daemon=True)
         started = time.monotonic()
         child.start()
         sender.close()
@@ -158,8 +158,17 @@ def _unpack(message: tuple, label: str, limits: SandboxLimits):
     raise SandboxError(f"无法读取：{label}（{type_name}）", f"cannot read {label} ({type_name})")
 
 
-def _child(sender, limits: SandboxLimits, func, args, kwargs) -> None:
+def _settings() -> dict[str, str]:
+    """The caller's settings as they are now: a child is forked from the forkserver, whose
+    environment is the one it started with."""
+    return {k: v for k, v in os.environ.items() if k.startswith(("PLANBRIEF_", "LANG", "LC_"))}
+
+
+def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, kwargs) -> None:
     """In the child: limits first, then the work; one message back, whatever happens."""
+    for key in [k for k in os.environ if k.startswith(("PLANBRIEF_", "LANG", "LC_"))]:
+        del os.environ[key]
+    os.environ.update(settings)
     memory = int(limits.memory_bytes)
     cpu = max(1, int(limits.cpu_seconds + 0.999))
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))

@@ -168,7 +168,7 @@ class Console:
         text = line.strip()
         if not text:
             return
-        if text.isdigit() and 1 <= int(text) <= len(self.transport.buttons):
+        if re.fullmatch(r"[0-9]{1,3}", text) and 1 <= int(text) <= len(self.transport.buttons):
             await self.press(self.transport.buttons[int(text) - 1])
             return
         message = {"message_id": next(self.message_ids), "date": int(time.time()), "chat": self.chat,
