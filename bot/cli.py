@@ -18,6 +18,7 @@ from bot.corpus.loader import CorpusError, load_corpus, plan_summary
 
 EXIT_NOT_FOUND = 3
 EXIT_BAD_INPUT = 4
+EXIT_INDEX = 5  # the search index location cannot hold an index (a file, a read-only folder)
 # C0/C1 controls (terminal escape sequences start with ESC or CSI) and lone surrogates, never printed raw
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -499,8 +500,12 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     if args.command not in ("run", "console") and not getattr(args, "json", False):
         sys.stdout = _PrintableStream(sys.stdout)
+    from bot.search.tantivy_index import IndexUnusable
+
     try:
         return args.func(args, corpus)
+    except IndexUnusable as exc:
+        return _fail(str(exc), EXIT_INDEX)
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:

@@ -40,6 +40,7 @@ log = logging.getLogger("planbrief")
 
 EXIT_CONFIG = 2
 EXIT_DATABASE = 1
+EXIT_INDEX = 5  # the search index location cannot hold an index (same code as the command line's)
 RATE_LIMIT_RETRIES = 3
 CONCURRENT_UPDATES = 8  # handlers in flight at once; one per user, users served round robin
 
@@ -279,6 +280,13 @@ def run_main(args, corpus) -> int:
         store = open_checked(default_location(settings.data_dir))
     except DatabaseProblem as exc:
         return _fail(str(exc), EXIT_DATABASE)
+    from bot.search.engine import index_dir
+    from bot.search.tantivy_index import IndexUnusable, usable_folder
+
+    try:  # likewise: a data folder that cannot hold the index is one line, not a traceback at start-up
+        usable_folder(index_dir(settings.cache_dir))
+    except IndexUnusable as exc:
+        return _fail(str(exc), EXIT_INDEX)
     try:
         asyncio.run(verify_token(settings))
     except InvalidToken:
