@@ -128,14 +128,24 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         target.unlink(missing_ok=True)
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
         return
-    await _preview(update, context, Pending(update.effective_user.id, target, name), key)
+    _background(update, context, _preview(update, context, Pending(update.effective_user.id, target, name), key))
+
+
+def _background(update: Update, context, coroutine) -> None:
+    """Reading untrusted input takes up to the sandbox's deadline: it goes on as a task of its own, so
+    the handler returns and its update slot (one of eight) is free for readers' questions."""
+    context.application.create_task(coroutine, update=update)
 
 
 async def on_link(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str | None = None) -> None:
     if not await _refuse_unless_editor(update, context):
         return
-    lang = common.lang(update)
     url = url or URL.match(update.effective_message.text or "").group(1)
+    _background(update, context, _fetch_and_preview(update, context, url))
+
+
+async def _fetch_and_preview(update: Update, context, url: str) -> None:
+    lang = common.lang(update)
     try:
         fetched = await untrusted(sandbox.fetch_untrusted, url, allow_private=_settings(context).allow_private_urls)
     except (FetchError, ingest.AddError) as exc:
@@ -214,6 +224,11 @@ async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if name is None or not value or (name == "year" and not re.fullmatch(r"[0-9]{1,4}", value)):
         await common.send(update, context, t(lang, "ed_fix_usage"))
         return
+    _background(update, context, _reread(update, context, pending, key, name, value))
+
+
+async def _reread(update: Update, context, pending: Pending, key: str, name: str, value: str) -> None:
+    lang = common.lang(update)
     previous = dict(pending.overrides)
     pending.overrides[name] = int(value) if name == "year" else value
     try:

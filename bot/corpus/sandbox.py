@@ -23,6 +23,7 @@ Entry points: `read_untrusted` (a file â†’ a Draft), `fetch_untrusted` (a link â
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import resource
@@ -39,6 +40,8 @@ from bot.corpus.fetch import Fetched, FetchError, fetch
 from bot.corpus.formats import FormatError
 from bot.corpus.ingest import AddError, Draft, prepare_plan
 from bot.corpus.limits import LimitError, _number
+
+log = logging.getLogger(__name__)
 
 # What the forkserver imports (and warms, by reading a sample plan) once, so each child starts ready.
 PRELOAD = ["bot.corpus.sandbox", "bot.corpus.sandbox_preload", "pdfplumber", "pdfminer.pdftypes", "docx",
@@ -91,7 +94,10 @@ def _context():
 
 def warm() -> None:
     """Start the forkserver now (the bot at start-up), so the first editor does not wait for it."""
-    run(os.getpid, name="warm-up")
+    try:
+        run(os.getpid, name="warm-up")
+    except Exception as exc:  # noqa: BLE001 - the first real read will say what is wrong
+        log.warning("sandbox warm-up failed: %s", exc)
 
 
 def run(func, *args, limits: SandboxLimits | None = None, name: str = "", **kwargs):
@@ -198,7 +204,8 @@ def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, 
 def read_untrusted(file: Path, *, limits: SandboxLimits | None = None, **metadata) -> Draft:
     """`ingest.prepare_plan` on `file` in a limited child: the Draft, or an AddError's one line."""
     file = Path(file)
-    return run(prepare_plan, file, limits=limits, name=file.name, **metadata)
+    name = _short(metadata.get("original_name") or file.name)  # what the sender calls it, not our temp name
+    return run(prepare_plan, file, limits=limits, name=name, **metadata)
 
 
 def fetch_untrusted(url: str, *, limits: SandboxLimits | None = None, **fetch_kwargs) -> Fetched:

@@ -149,6 +149,10 @@ async def _post_init(app: Application) -> None:
     await load_core(app)
     await register_commands(app)
     settings: Settings = app.bot_data["settings"]
+    if settings.editors:  # the sandbox's forkserver starts now, not when the first editor waits for it
+        from bot.corpus import sandbox
+
+        asyncio.get_running_loop().run_in_executor(sandbox.EXECUTOR, sandbox.warm)
     if app.job_queue is not None:
         app.job_queue.run_repeating(reload_job, interval=settings.reload_seconds, first=settings.reload_seconds,
                                     name="corpus-reload")
