@@ -282,3 +282,19 @@ def test_manifest_json_is_untouched_by_a_refused_remove(seeds):
     with pytest.raises(RemoveError):
         remove_plan(seeds, "nowhere-2020-abcdef")
     assert json.loads((seeds / "manifest.json").read_text(encoding="utf-8")) == before
+
+
+def test_stop_all_ends_running_reads_at_once_with_one_line(tmp_path):
+    """A stopping bot does not wait out the deadline of reads in flight."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pdf = hostile.cycle_pdf(tmp_path / "cycle.pdf")
+    slow = sandbox.SandboxLimits(seconds=60, cpu_seconds=60)
+    with ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(sandbox.read_untrusted, pdf, limits=slow)
+        while not sandbox._live:
+            threading.Event().wait(0.05)
+        sandbox.stop_all()
+        with pytest.raises(AddError) as caught:
+            reading.result(timeout=30)
+    assert "机器人正在停止" in str(caught.value) and not sandbox._live

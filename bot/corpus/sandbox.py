@@ -92,6 +92,24 @@ def _context():
         return ctx
 
 
+_live: set = set()  # children running now, for stop_all
+_live_lock = threading.Lock()
+
+
+def stop_all() -> None:
+    """Kill every child running now (the bot is stopping): their callers get the one-line refusal at
+    once instead of waiting out the deadline."""
+    with _live_lock:
+        children = list(_live)
+    for child in children:
+        try:
+            if child.is_alive():
+                child.stopped_by_us = True
+                child.kill()
+        except (ValueError, OSError):  # closed or reaped meanwhile
+            pass
+
+
 def warm() -> None:
     """Start the forkserver now (the bot at start-up), so the first editor does not wait for it."""
     try:
@@ -115,6 +133,8 @@ def run(func, *args, limits: SandboxLimits | None = None, name: str = "", **kwar
         child = ctx.Process(target=_child, args=(sender, limits, _settings(), func, args, kwargs), daemon=True)
         started = time.monotonic()
         child.start()
+        with _live_lock:
+            _live.add(child)
         sender.close()
         message, timed_out = None, False
         try:
@@ -132,7 +152,12 @@ def run(func, *args, limits: SandboxLimits | None = None, name: str = "", **kwar
                 child.kill()
                 child.join()
             receiver.close()
+            with _live_lock:
+                _live.discard(child)
             child.close()
+    if message is None and getattr(child, "stopped_by_us", False):
+        raise SandboxError(f"读取已中止：{label}（机器人正在停止，请稍后重新发送）",
+                           f"reading {label} was stopped: the bot is shutting down (send it again later)")
     if message is None:
         raise _stopped(label, limits, timed_out)
     return _unpack(message, label, limits)

@@ -235,13 +235,24 @@ def build_bot(settings: Settings, *, request=None, get_updates_request=None) -> 
     )
 
 
+class PlanBriefApplication(Application):
+    """Stopping waits for the tasks handlers started; reads of untrusted input are among them, so their
+    children are stopped first (each editor is told in one line) rather than run to their deadline."""
+
+    async def stop(self) -> None:
+        from bot.corpus import sandbox
+
+        sandbox.stop_all()
+        await super().stop()
+
+
 def build_application(settings: Settings, *, corpus=None, engine=None, request=None,
                       get_updates_request=None, store=None) -> Application:
     """The one Application. `request` swaps the HTTP transport (the console answers locally);
     `store` is an already opened digest store (`run` opens and checks it first)."""
     bot = build_bot(settings, request=request, get_updates_request=get_updates_request)
-    app = (Application.builder().bot(bot).concurrent_updates(FairUpdateProcessor(CONCURRENT_UPDATES))
-           .post_init(_post_init).build())
+    app = (Application.builder().application_class(PlanBriefApplication).bot(bot)
+           .concurrent_updates(FairUpdateProcessor(CONCURRENT_UPDATES)).post_init(_post_init).build())
     app.bot_data["settings"] = settings
     app.bot_data["corpus"] = corpus
     app.bot_data["engine"] = engine
