@@ -117,16 +117,19 @@ class Hostile:
     def __init__(self, folder: Path) -> None:
         from tests.support import hostile
 
-        self.files = [hostile.cycle_pdf(folder / "cycle.pdf"), hostile.inflating_pdf(folder / "bomb.pdf", 1024),
-                      hostile.one_line_page(folder / "huge.html", 19)]
+        files = [hostile.cycle_pdf(folder / "cycle.pdf"), hostile.inflating_pdf(folder / "bomb.pdf", 1024),
+                 hostile.one_line_page(folder / "huge.html", 19)]
+        # read once: the fake Bot API (in this process) keeps what is uploaded, and a copy per upload
+        # would count against the bot's RSS
+        self.files = [(path.name, path.read_bytes()) for path in files]
         self.drips = [hostile.DripServer("headers", 0.5), hostile.DripServer("body", 0.5)]
 
     def send(self, server, editor: int, n: int) -> None:
         kinds = len(self.files) + len(self.drips)
         k = n % kinds
         if k < len(self.files):
-            path = self.files[k]
-            server.user_document(editor, editor, path.name, path.read_bytes())
+            name, data = self.files[k]
+            server.user_document(editor, editor, name, data)
         else:
             server.user_message(editor, editor, self.drips[k - len(self.files)].url)
 

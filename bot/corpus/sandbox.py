@@ -23,6 +23,7 @@ Entry points: `read_untrusted` (a file â†’ a Draft), `fetch_untrusted` (a link â
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -205,6 +206,8 @@ def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, 
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU at the soft limit ends it
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with contextlib.suppress(OSError):
+        os.nice(10)  # a hostile input spinning the CPU yields it to the process answering readers
     try:
         message = ("ok", func(*args, **kwargs))
     except MemoryError:
@@ -230,7 +233,13 @@ def read_untrusted(file: Path, *, limits: SandboxLimits | None = None, **metadat
     """`ingest.prepare_plan` on `file` in a limited child: the Draft, or an AddError's one line."""
     file = Path(file)
     name = _short(metadata.get("original_name") or file.name)  # what the sender calls it, not our temp name
-    return run(prepare_plan, file, limits=limits, name=name, **metadata)
+    try:
+        return run(prepare_plan, file, limits=limits, name=name, **metadata)
+    except AddError as exc:
+        if name == file.name:
+            raise
+        # the readers name the file they were given: say the sender's name instead of our temp name
+        raise type(exc)(str(exc).replace(file.name, name), exc.en.replace(file.name, name)) from exc
 
 
 def fetch_untrusted(url: str, *, limits: SandboxLimits | None = None, **fetch_kwargs) -> Fetched:
