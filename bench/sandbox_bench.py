@@ -228,11 +228,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--deadline", type=float, default=5.0)
     parser.add_argument("--readers", type=int, default=40)
-    parser.add_argument("--skip-cost", action="store_true")
+    parser.add_argument("--skip-cost", action="store_true", help="only the bot part (2, 3)")
+    parser.add_argument("--skip-bot", action="store_true", help="only the cost part (1)")
     args = parser.parse_args(argv)
     if not args.skip_cost:
         cost(args.runs)
-    asyncio.run(bot_runs(args))
+    if not args.skip_bot:
+        asyncio.run(bot_runs(args))
     return 0
 
 
