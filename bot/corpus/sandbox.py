@@ -45,8 +45,8 @@ from bot.corpus.limits import LimitError, _number
 log = logging.getLogger(__name__)
 
 # What the forkserver imports (and warms, by reading a sample plan) once, so each child starts ready.
-PRELOAD = ["bot.corpus.sandbox", "bot.corpus.sandbox_preload", "pdfplumber", "pdfminer.pdftypes", "docx",
-           "trafilatura", "lxml.html", "bs4", "charset_normalizer", "httpx", "httpcore"]
+PRELOAD = ["bot.corpus.sandbox", "pdfplumber", "pdfminer.pdftypes", "docx", "trafilatura", "lxml.html", "bs4",
+           "charset_normalizer", "httpx", "httpcore", "bot.corpus.sandbox_preload"]  # the last one warms
 
 
 class SandboxError(AddError):
