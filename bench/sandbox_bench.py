@@ -114,11 +114,12 @@ def _delay(server, chat_id: int) -> float | None:
 class Hostile:
     """The hostile inputs, made once: files for editors to send, and two dripping servers."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, big_page: bool = True) -> None:
         from tests.support import hostile
 
-        files = [hostile.cycle_pdf(folder / "cycle.pdf"), hostile.inflating_pdf(folder / "bomb.pdf", 1024),
-                 hostile.one_line_page(folder / "huge.html", 19)]
+        files = [hostile.cycle_pdf(folder / "cycle.pdf"), hostile.inflating_pdf(folder / "bomb.pdf", 1024)]
+        if big_page:
+            files.append(hostile.one_line_page(folder / "huge.html", 19))
         # read once: the fake Bot API (in this process) keeps what is uploaded, and a copy per upload
         # would count against the bot's RSS
         self.files = [(path.name, path.read_bytes()) for path in files]
@@ -161,7 +162,7 @@ async def bot_runs(args) -> None:
     with tempfile.TemporaryDirectory(prefix="planbrief-sbx-") as tmp:
         corpus = load_corpus()
         engine = SearchEngine.from_corpus(corpus, cache_dir=Path(tmp) / "search")
-        hostile = Hostile(Path(tmp))
+        hostile = Hostile(Path(tmp), big_page=not args.without_big_page)
         normal = _seed_files(Path(tmp))["docx"]
         base = READER_BASE
         idle, loaded, rss = [], [], []
@@ -230,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readers", type=int, default=40)
     parser.add_argument("--skip-cost", action="store_true", help="only the bot part (2, 3)")
     parser.add_argument("--skip-bot", action="store_true", help="only the cost part (1)")
+    parser.add_argument("--without-big-page", action="store_true",
+                        help="leave the 19 MB page out (its upload and download are the bot's own work)")
     args = parser.parse_args(argv)
     if not args.skip_cost:
         cost(args.runs)
