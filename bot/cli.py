@@ -20,6 +20,7 @@ from bot.corpus.regions import short_name
 
 EXIT_NOT_FOUND = 3
 EXIT_BAD_INPUT = 4
+EXIT_INDEX = 5  # the search index location cannot hold an index (a file, a read-only folder)
 # C0/C1 controls (terminal escape sequences start with ESC or CSI) and lone surrogates, never printed raw
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -163,11 +164,11 @@ def cmd_show(args, corpus) -> int:
 
 
 def cmd_add(args, corpus) -> int:
-    from bot.corpus.fetch import FetchError, is_url
+    from bot.corpus.fetch import FetchError, looks_like_url
     from bot.corpus.ingest import AddError, batch_files
 
     paths = [Path(f) for f in args.files]
-    if len(args.files) == 1 and (is_url(args.files[0]) or not paths[0].is_dir()):
+    if len(args.files) == 1 and (looks_like_url(args.files[0]) or not paths[0].is_dir()):
         try:
             entry = _add_one(args, corpus, args.files[0])
         except (AddError, FetchError) as exc:
@@ -200,18 +201,21 @@ def cmd_add(args, corpus) -> int:
 
 
 def _add_one(args, corpus, target: str) -> dict:
-    """One file or link through the add pipeline; a link is fetched first and its file removed after."""
+    """One file or link through the add pipeline; a link is fetched first and its file removed after.
+    Fetching and reading happen in a limited child process (bot.corpus.sandbox); writing here."""
     from bot.config import allow_private_urls
-    from bot.corpus.fetch import fetch, is_url
-    from bot.corpus.ingest import add_plan
+    from bot.corpus.fetch import looks_like_url
+    from bot.corpus.ingest import publish_plan
+    from bot.corpus.sandbox import fetch_untrusted, read_untrusted
 
     allow = args.allow_private or allow_private_urls()
-    fetched = fetch(target, allow_private=allow) if is_url(target) else None
+    fetched = fetch_untrusted(target, allow_private=allow) if looks_like_url(target) else None
     try:
-        return add_plan(corpus.folders, fetched.path if fetched else Path(target), city=args.city,
-                        year=args.year, title=args.title, kind=args.kind, issuer=args.issuer, date=args.date,
-                        source_site=args.source or (fetched.site if fetched else None),
-                        original_name=fetched.url if fetched else None)
+        draft = read_untrusted(fetched.path if fetched else Path(target), city=args.city,
+                               year=args.year, title=args.title, kind=args.kind, issuer=args.issuer, date=args.date,
+                               source_site=args.source or (fetched.site if fetched else None),
+                               original_name=fetched.url if fetched else None)
+        return publish_plan(corpus.folders, draft)
     finally:
         if fetched:
             fetched.path.unlink(missing_ok=True)
@@ -934,8 +938,12 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     if args.command not in ("run", "console") and not getattr(args, "json", False):
         sys.stdout = _PrintableStream(sys.stdout)
+    from bot.search.tantivy_index import IndexUnusable
+
     try:
         return args.func(args, corpus)
+    except IndexUnusable as exc:
+        return _fail(str(exc), EXIT_INDEX)
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:

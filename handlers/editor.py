@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import secrets
@@ -30,8 +31,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.corpus import formats, ingest
-from bot.corpus.fetch import FetchError, fetch
+from bot.corpus import formats, ingest, sandbox
+from bot.corpus.fetch import FetchError
 from bot.telegram import render
 from bot.telegram import render_editor as re_
 from bot.telegram.i18n import t
@@ -43,7 +44,8 @@ DRAFTS = "editor_drafts"
 LAST_DRAFT = "editor_last_draft"
 DRAFT_MAX_AGE = 24 * 3600.0  # seconds a draft file may outlive the process that made it
 MAX_DOWNLOAD = 20 * 1024 * 1024  # what getFile lets a bot download
-URL = re.compile(r"^\s*(https?://\S+)\s*$", re.IGNORECASE)
+# any scheme, so that an ftp:// or file:// link gets "http/https only" rather than silence
+URL = re.compile(r"^\s*([a-z][a-z0-9+.-]{1,15}://\S+)\s*$", re.IGNORECASE)
 FIX_FIELDS = {"city": "city", "place": "city", "地方": "city", "城市": "city", "year": "year", "年份": "year",
               "title": "title", "标题": "title"}
 
@@ -126,17 +128,27 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         target.unlink(missing_ok=True)
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
         return
-    await _preview(update, context, Pending(update.effective_user.id, target, name), key)
+    _background(update, context, _preview(update, context, Pending(update.effective_user.id, target, name), key))
+
+
+def _background(update: Update, context, coroutine) -> None:
+    """Reading untrusted input takes up to the sandbox's deadline: it goes on as a task of its own, so
+    the handler returns and its update slot (one of eight) is free for readers' questions."""
+    context.application.create_task(coroutine, update=update)
 
 
 async def on_link(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str | None = None) -> None:
     if not await _refuse_unless_editor(update, context):
         return
-    lang = common.lang(update, context)
     url = url or URL.match(update.effective_message.text or "").group(1)
+    _background(update, context, _fetch_and_preview(update, context, url))
+
+
+async def _fetch_and_preview(update: Update, context, url: str) -> None:
+    lang = common.lang(update, context)
     try:
-        fetched = await asyncio.to_thread(fetch, url, allow_private=_settings(context).allow_private_urls)
-    except FetchError as exc:
+        fetched = await untrusted(sandbox.fetch_untrusted, url, allow_private=_settings(context).allow_private_urls)
+    except (FetchError, ingest.AddError) as exc:
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
         return
     key = secrets.token_urlsafe(6)
@@ -163,7 +175,7 @@ async def _preview(update: Update, context, pending: Pending, key: str) -> None:
     lang = common.lang(update, context)
     folders = common.corpus(context).folders
     try:
-        pending.draft = await asyncio.to_thread(_prepare, pending)
+        pending.draft = await untrusted(_prepare, pending)
         duplicate = await asyncio.to_thread(ingest.duplicate_of, folders, pending.draft)
     except ingest.AddError as exc:
         pending.source.unlink(missing_ok=True)
@@ -178,11 +190,19 @@ async def _preview(update: Update, context, pending: Pending, key: str) -> None:
     await common.send(update, context, re_.preview_card(pending.draft, key, lang))
 
 
+async def untrusted(func, *args, **kwargs):
+    """Run a read of untrusted input on the sandbox's own threads (each waits on a limited child
+    process), never on the default executor that answers readers' searches."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(sandbox.EXECUTOR, functools.partial(func, *args, **kwargs))
+
+
 def _prepare(pending: Pending) -> ingest.Draft:
-    """Read the draft; and, since 收录 may follow, load what writing it to the index needs meanwhile."""
+    """Read the draft in a limited child process; and, since 收录 may follow, load what writing it to
+    the index needs meanwhile."""
     from bot.search.tantivy_index import warm_writer
 
-    draft = ingest.prepare_plan(pending.source, original_name=pending.original_name,
+    draft = sandbox.read_untrusted(pending.source, original_name=pending.original_name,
                                 source_site=pending.source_site or None, **pending.overrides)
     warm_writer()
     return draft
@@ -201,13 +221,18 @@ async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = context.args or []
     name = FIX_FIELDS.get(args[0].lower()) if args else None
     value = render.clean(" ".join(args[1:]), 120)
-    if name is None or not value or (name == "year" and not value.isdigit()):
+    if name is None or not value or (name == "year" and not re.fullmatch(r"[0-9]{1,4}", value)):
         await common.send(update, context, t(lang, "ed_fix_usage"))
         return
+    _background(update, context, _reread(update, context, pending, key, name, value))
+
+
+async def _reread(update: Update, context, pending: Pending, key: str, name: str, value: str) -> None:
+    lang = common.lang(update, context)
     previous = dict(pending.overrides)
     pending.overrides[name] = int(value) if name == "year" else value
     try:
-        pending.draft = await asyncio.to_thread(_prepare, pending)
+        pending.draft = await untrusted(_prepare, pending)
     except ingest.AddError as exc:
         pending.overrides = previous
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
@@ -279,7 +304,9 @@ async def _remove(update: Update, context, plan_id: str, lang: str) -> None:
     try:
         await asyncio.to_thread(ingest.remove_plan, common.corpus(context).folders, plan_id)
     except ingest.RemoveError as exc:
-        await common.send(update, context, t(lang, "ed_failed", reason=render.esc(_said(exc, lang))))
+        line = t(lang, "ed_remove_gone", plan_id=render.esc(plan_id)) if exc.not_found else \
+            t(lang, "ed_remove_failed", reason=render.esc(_said(exc, lang)))
+        await common.send(update, context, line)
         return
     await common.refresh_corpus(context.application)
     reply = render.Reply(t(lang, "ed_removed", plan_id=render.esc(plan_id)))

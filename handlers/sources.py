@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -166,7 +167,7 @@ async def unwatch_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     lang = common.lang(update, context)
     arg = "".join(context.args or []).lstrip("#")
     store = watcher(context.application).store
-    removed = await asyncio.to_thread(store.remove_source, int(arg)) if arg.isdigit() and len(arg) < 12 else None
+    removed = await asyncio.to_thread(store.remove_source, int(arg)) if re.fullmatch(r"[0-9]{1,11}", arg) else None
     if removed is None:
         await common.send(update, context, t(lang, "sw_unwatch_usage"))
         return

@@ -86,7 +86,7 @@ def extract_text(path: Path, limits: Limits | None = None) -> str:
             check_file(path, limits)
             if path.suffix.lower() == ".docx":
                 check_zip_members(path, limits)
-        text = formats.extract_text(path)
+        text = formats.extract_text(path, limits)
         check_text(text, path.name, limits)
         return text
     except (formats.FormatError, LimitError) as exc:
@@ -338,6 +338,17 @@ class RemoveError(Exception):
         self.en = en or message
 
 
+def _some_ids(listed: list[tuple[Path, dict]], shown: int = 5) -> tuple[str, str]:
+    """A few existing ids as a hint (Chinese, English); a corpus of hundreds must not make the refusal
+    hundreds long."""
+    ids = [str(e.get("plan_id")) for _, e in listed]
+    if not ids:
+        return "语料为空", "the corpus is empty"
+    more = f" 等 {len(ids)} 份，用 planbrief plans 查看全部" if len(ids) > shown else ""
+    more_en = f" and {len(ids) - shown} more; planbrief plans lists them" if len(ids) > shown else ""
+    return "现有：" + "、".join(ids[:shown]) + more, "there are: " + ", ".join(ids[:shown]) + more_en
+
+
 def removable(folders: Path | Folders, plan_id: str) -> tuple[Path, dict]:
     """The folder and entry of a plan that may be withdrawn; RemoveError saying why not otherwise.
 
@@ -348,9 +359,8 @@ def removable(folders: Path | Folders, plan_id: str) -> tuple[Path, dict]:
     listed = listed_entries(folders)
     found = [(folder, e) for folder, e in listed if e.get("plan_id") == plan_id]
     if not found:
-        known = "、".join(str(e.get("plan_id")) for _, e in listed)
-        raise RemoveError(f"没有这份规划：{plan_id}（现有：{known}）", not_found=True,
-                          en=f"no such plan: {plan_id} (there are: {', '.join(str(e.get('plan_id')) for _, e in listed)})")
+        zh, en = _some_ids(listed)
+        raise RemoveError(f"没有这份规划：{plan_id}（{zh}）", not_found=True, en=f"no such plan: {plan_id} ({en})")
     folder, entry = found[0]
     if folders.read_only(folder):
         raise RemoveError(f"{plan_id} 是随附的规划，不能撤下：只能撤下自己加入的规划",

@@ -126,16 +126,16 @@ def parse_unsubscribe(args: list[str] | None) -> str | None:
     arg = clean(" ".join(args or [])).lstrip("#").lower()
     if arg in ("all", "全部", "所有"):
         return "all"
-    if arg and (not arg.isdigit() or len(arg) > 9):
+    if arg and (not re.fullmatch(r"[0-9]+", arg) or len(arg) > 9):
         return None
     return arg
 
 
 # ------------------------------------------------------------------------------------- callback data
 
-_DS = re.compile(r"ds\|([dw])(?:\|([0-6-])(?:\|(\d\d:\d\d)(?:\|(a|[ct]:[^|]{1,20}))?)?)?")
-_DM = re.compile(r"dm\|(?:([prx])\|(\d{1,9})|a)")
-_DG = re.compile(r"dg\|([prx])\|(\d{1,9})")
+_DS = re.compile(r"ds\|([dw])(?:\|([0-6-])(?:\|([0-9][0-9]:[0-9][0-9])(?:\|(a|[ct]:[^|]{1,20}))?)?)?")
+_DM = re.compile(r"dm\|(?:([prx])\|([0-9]{1,9})|a)")
+_DG = re.compile(r"dg\|([prx])\|([0-9]{1,9})")
 
 
 def _fits(data: str) -> str | None:

@@ -13,9 +13,11 @@ and `updated` hands back a new engine for the next snapshot.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,9 +28,11 @@ from filelock import FileLock
 from bot.models import Hit, Passage, Plan, PlanMeta
 from bot.search.fuzzy import Lexicon
 from bot.search.glossary import Translation, load_glossary
-from bot.search.tantivy_index import FORMAT, TantivyIndex
+from bot.search.tantivy_index import FORMAT, IndexBusy, IndexUnusable, TantivyIndex
 from bot.search.tokenize import CLAUSE, clause_terms, expand_word, is_cjk, query_terms, segment_with
 from bot.textnorm import normalize
+
+log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 64
 MAX_LIMIT = 50
@@ -120,6 +124,31 @@ def _sync_lock(directory: Path) -> FileLock:
     return FileLock(str(directory) + ".lock")
 
 
+@contextmanager
+def _index_lock(directory: Path):
+    """`_sync_lock`, with a location that cannot hold the lock (or the index) said in one line."""
+    try:
+        lock = _sync_lock(directory)
+        lock.acquire()
+    except OSError as exc:
+        raise IndexUnusable(f"搜索索引目录不可用：{directory.parent}（{exc.strerror or type(exc).__name__}）；"
+                            "请检查 PLANBRIEF_DATA_DIR") from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+# What a damaged index raises from tantivy (ValueError, RuntimeError), or from a document pointing at
+# a plan or passage that is not there (KeyError, IndexError), or from its files (OSError).
+INDEX_DAMAGE = (ValueError, RuntimeError, KeyError, IndexError, OSError)
+
+
+def _why(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+
+
 class SearchEngine:
     """Query planning, ranking and snippets over one snapshot of the tantivy index."""
 
@@ -151,8 +180,14 @@ class SearchEngine:
     @classmethod
     def from_plans(cls, plans: list[Plan], cache_dir: Path | str | None = None) -> SearchEngine:
         directory = index_dir(cache_dir)
-        with _sync_lock(directory):
-            return cls(TantivyIndex.open(directory).sync(plans))
+        with _index_lock(directory):
+            try:
+                return cls(TantivyIndex.open(directory).sync(plans))
+            except (IndexBusy, IndexUnusable):
+                raise
+            except INDEX_DAMAGE as exc:
+                log.warning("search index %s is damaged (%s); rebuilding it from the corpus", directory, _why(exc))
+                return cls(TantivyIndex.rebuild(directory, plans))
 
     def updated(self, plans: list[Plan]) -> SearchEngine:
         """This engine with `plans` applied to the live index (self when nothing changed).
@@ -163,9 +198,31 @@ class SearchEngine:
         if self.index.directory is None:
             index = self.index.sync(plans)
         else:
-            with _sync_lock(self.index.directory):
-                index = self.index.sync(plans)
+            with _index_lock(self.index.directory):
+                try:
+                    index = self.index.sync(plans)
+                except (IndexBusy, IndexUnusable):
+                    raise
+                except INDEX_DAMAGE as exc:
+                    log.warning("search index %s is damaged (%s); rebuilding it from the corpus",
+                                self.index.directory, _why(exc))
+                    index = TantivyIndex.rebuild(self.index.directory, plans)
         return self if index is self.index else SearchEngine(index)
+
+    def _recover(self, exc: Exception, broken: TantivyIndex) -> bool:
+        """A search failed inside the index: say so once, rebuild it from the plans this snapshot
+        holds, and swap it in; False when there is nothing to rebuild from (then the error stands)."""
+        if broken.directory is None or broken.index_plans is None:
+            return False
+        with self._lock:
+            if self.index is not broken:  # another thread already rebuilt it
+                return True
+            log.warning("search index %s is damaged (%s); rebuilding it from the corpus", broken.directory,
+                        _why(exc))
+            with _index_lock(broken.directory):
+                self.index = TantivyIndex.rebuild(broken.directory, broken.index_plans)
+            self._seg_total = sum(self.index.words.values()) + sum(self.index.chars.values())
+        return True
 
     @property
     def lexicon(self) -> Lexicon:
@@ -190,6 +247,18 @@ class SearchEngine:
 
     def search(self, query: str | None, city: str | None = None, year: int | None = None,
                plan_id: str | None = None, limit: int = 10, offset: int = 0) -> SearchResult:
+        """Ranked passages for `query`. A damaged index (files deleted or flipped under a running
+        bot) is rebuilt once, with one WARNING line, and the query answered from the new one."""
+        index = self.index
+        try:
+            return self._search(query, city, year, plan_id, limit, offset)
+        except INDEX_DAMAGE as exc:
+            if not self._recover(exc, index):
+                raise
+        return self._search(query, city, year, plan_id, limit, offset)
+
+    def _search(self, query: str | None, city: str | None, year: int | None, plan_id: str | None, limit: int,
+                offset: int) -> SearchResult:
         raw = (query or "").strip()
         result = SearchResult(query=raw, normalized="", plans=self.plans)
         if len(raw) > MAX_QUERY_CHARS:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bot.corpus.loader import Corpus, CorpusError, Folders, folders_for, load_corpus
 from bot.search.engine import SearchEngine
-from bot.search.tantivy_index import IndexBusy
+from bot.search.tantivy_index import IndexBusy, IndexUnusable
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class Library:
             try:
                 corpus = load_corpus(self.folders, reuse=self._snapshot.corpus if self._snapshot else None)
                 engine = self._engine_for(corpus)
-            except (CorpusError, OSError, ValueError, IndexBusy) as exc:
+            except (CorpusError, OSError, ValueError, IndexBusy, IndexUnusable) as exc:
                 if self._snapshot is None:
                     raise
                 log.warning("corpus reload failed, still serving the previous one: %s", exc)

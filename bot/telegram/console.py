@@ -227,7 +227,7 @@ class ConsoleTransport(BaseRequest):
                    message_id, edited=False, inline_message_id=f"console-{message_id}")
 
 
-_PREFIXED = re.compile(r"^(\d+)\.(\d+)$")
+_PREFIXED = re.compile(r"^([0-9]+)\.([0-9]+)$")
 _INLINE = re.compile(rf"^@(?:{BOT_USERNAME})?\s+(.*)$", re.IGNORECASE)
 _ADD_PATH = re.compile(r"^/add(?:@\w+)?\s+(.+)$")
 
@@ -251,7 +251,7 @@ class Console:
         text = line.strip()
         if not text:
             return
-        if text.isdigit() or _PREFIXED.match(text):
+        if re.fullmatch(r"[0-9]{1,3}", text) or _PREFIXED.match(text):
             await self._choose(text)
             return
         inline = _INLINE.match(text)

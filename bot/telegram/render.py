@@ -46,8 +46,15 @@ Keyboard = tuple[tuple[Button, ...], ...]
 
 @dataclass(frozen=True)
 class Reply:
+    """One message. Its text never exceeds Telegram's limit, whoever built it: a longer one is cut
+    here (tags closed, an ellipsis added), since Telegram would reject it and the user see nothing."""
+
     text: str  # Telegram HTML
     keyboard: Keyboard = ()
+
+    def __post_init__(self) -> None:
+        if utf16_len(self.text) > MAX_MESSAGE:
+            object.__setattr__(self, "text", cap_message(self.text))
 
 
 @dataclass
@@ -219,6 +226,11 @@ def _visible(fragment: str) -> bool:
     return bool(html.unescape(re.sub(r"<[^>]*>", "", fragment)).strip())
 
 
+def cap_message(text: str, limit: int = MAX_MESSAGE) -> str:
+    """The first message's worth of `text`, cut at a token boundary with its tags closed, plus "…"."""
+    return split_block(text, limit - 2)[0].rstrip() + "…"
+
+
 def pack(blocks: Sequence[str], limit: int = MAX_MESSAGE, sep: str = SEP) -> list[str]:
     """Greedily put whole blocks (passages, list items) into as few messages as fit in `limit`."""
     messages: list[str] = []
@@ -323,7 +335,7 @@ def parse_paged(rest: str, *, keyed: bool) -> Paged | None:
     """The tail every paged answer's buttons share (/topic, /compare): `<offset>|<key>` when the query
     is remembered server-side, else `<offset>|<scope>|<query>`; malformed or forged → None."""
     offset_text, _, rest = rest.partition("|")
-    if not offset_text.isdigit() or len(offset_text) > 4 or int(offset_text) > MAX_OFFSET:
+    if not re.fullmatch(r"[0-9]{1,4}", offset_text) or int(offset_text) > MAX_OFFSET:
         return None
     offset = int(offset_text)
     if keyed:
