@@ -155,10 +155,17 @@ NOT_PLAN_TITLE_WORDS = re.compile(
     r"公示|名单|公告|结果|评选|评比|表彰|比赛|竞赛|大赛|联赛|运动会|展演|征文|采购|招标|中标|成交|磋商|询价|"
     r"安全生产|消防|防汛|防溺水|食品安全|疫情|党风廉政|廉政|纪检|巡察|政务公开|信息公开|普法|保密|档案|调度会|"
     r"预算|决算|督导评估|验收|年报|年度报告|提案|建议的答复|意见的答复|"
-    r"征求意见|解读|指南|须知|问答|致家长|告家长|倡议|提醒)")
+    r"征求意见|解读|指南|须知|问答|致家长|告家长|倡议|提醒|"
+    # a plan of one line of work or one office, not the bureau's year: 党建工作总结, 教育督导工作要点,
+    # 行政执法工作总结, 组织部2024年工作要点
+    r"(党建|党的建设|行政执法|督导|组织部|宣传部|德育|教研|法治|语言文字|关工委|工会|团委|信访|审计|资助)"
+    r"(\d{4}年度?)?(第.季度)?(工作)?(要点|总结|计划)|"
+    # rules titled 要点, the government's own report and task split, a list implementing another document
+    r"作业要点|实施要点|操作要点|政府工作报告|贯彻落实[《〈])")
 # A school's own plan: a school is named and no bureau or sector is (a 中小学 is the sector, not a school;
 # 全市 or 教育局 make it the bureau's).
-SCHOOL_WORDS = re.compile(r"(?<!中)(小学|中学|幼儿园|学校|附中|中专|学院|大学|学区)")
+SCHOOL_WORDS = re.compile(r"(?<!中)(小学|中学|幼儿园|学校|附中|中专|学院|大学|学区|"
+                          r"[镇乡](?:教育|中心校|中心学校|教办|教管办))")  # a township's schools, not a bureau
 BUREAU_WORDS = re.compile(r"(教育局|教体局|教育体育局|教育和体育局|教育和科技局|教委|教育委员会|教育厅|教育工委|"
                           r"全[市县区省州旗]|各[市县区]|中小学|教育系统|教育体育系统)")
 
