@@ -66,6 +66,9 @@ def test_bad_intervals(text):
     ("2024年XX市教育督导工作要点", False, None),  # one line of work, not the bureau's year
     ("市教育局2024年第三季度党建工作总结", False, None),
     ("XX镇教育2023年上半年工作总结和下半年工作计划", False, None),  # a township's schools
+    ("教育体育局2023年工作小结", True, "工作总结"),
+    ("在2025年全市教育系统务虚工作会议上的讲话", True, "工作会议讲话"),
+    ("教育部学习宣传和贯彻落实党的十八大精神重点工作方案", False, None),  # a campaign's scheme
 ])
 def test_triage_examples(title, candidate, kind):
     verdict = triage(title)
@@ -80,7 +83,7 @@ def test_triage_holds_its_figures_on_the_development_set():
 
     rows = load()
     precision, recall, _, _ = scores(rows)
-    assert len(rows) >= 250 and precision >= 0.95 and recall >= 0.9
+    assert len(rows) >= 300 and precision >= 0.95 and recall >= 0.9
 
 
 def test_triage_history_keeps_a_blind_figure_for_every_new_batch():

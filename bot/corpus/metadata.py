@@ -128,7 +128,7 @@ def kind_of(title: str, lead: list[str] | None = None) -> str:
         return KIND_POINTS
     if "工作计划" in t and "总结" not in t:
         return KIND_PLAN
-    if "总结" in t:
+    if "总结" in t or "小结" in t:
         return KIND_HALF_YEAR if "计划" in t else KIND_REVIEW
     if _NEWS_HINT.search(t) or _NEWS_LEAD.search(first):
         return KIND_NEWS
@@ -141,8 +141,8 @@ def kind_of(title: str, lead: list[str] | None = None) -> str:
 # kinds `kind_of` tells apart, as a bureau titles them. The source watcher's triage reads titles with
 # these and nothing else, so the knowledge of what a 工作要点 is lives here once.
 PLAN_TITLE_WORDS = re.compile(
-    r"(工作要点|要点|工作计划|总结和.{0,8}计划|总结及.{0,8}计划|总结暨.{0,8}(计划|思路)|工作总结|工作思路|"
-    r"重点工作任务|重点工作|重点任务|工作任务|工作安排|工作汇报|工作务虚会|部署(\d{4}年)?(全[市县区])?教育(体育)?工作|"
+    r"(工作要点|要点|工作计划|总结和.{0,8}计划|总结及.{0,8}计划|总结暨.{0,8}(计划|思路)|工作总结|工作小结|工作思路|"
+    r"重点工作任务|重点工作|重点任务|工作任务|工作安排|工作汇报|工作务虚会|务虚工作会|部署(\d{4}年)?(全[市县区])?教育(体育)?工作|"
     r"教育(体育|和体育)?(系统)?(\d{4}年|[〇零一二三四五六七八九]{4}年)?(工作(会议|大会|会)|会议|大会)|教育(体育)?工作暨)")
 # The year's education conference is often held together with the clean-government one (教育工作暨党风廉政
 # 建设工作会议): then the conference words win over 党风廉政.
@@ -161,7 +161,9 @@ NOT_PLAN_TITLE_WORDS = re.compile(
     r"(党建|党的建设|行政执法|督导|组织部|宣传部|德育|教研|法治|语言文字|关工委|工会|团委|信访|审计|资助)"
     r"(\d{4}年度?)?(第.季度)?(工作)?(要点|总结|计划)|"
     # rules titled 要点, the government's own report and task split, a list implementing another document
-    r"作业要点|实施要点|操作要点|政府工作报告|贯彻落实[《〈])")
+    r"作业要点|实施要点|操作要点|政府工作报告|贯彻落实[《〈]|"
+    # a scheme for one campaign or task (实施方案, 重点工作方案), not the year's plan
+    r"方案)")
 # A school's own plan: a school is named and no bureau or sector is (a 中小学 is the sector, not a school;
 # 全市 or 教育局 make it the bureau's).
 SCHOOL_WORDS = re.compile(r"(?<!中)(小学|中学|幼儿园|学校|附中|中专|学院|大学|学区|"
