@@ -69,6 +69,7 @@ def test_bad_intervals(text):
     ("教育体育局2023年工作小结", True, "工作总结"),
     ("在2025年全市教育系统务虚工作会议上的讲话", True, "工作会议讲话"),
     ("教育部学习宣传和贯彻落实党的十八大精神重点工作方案", False, None),  # a campaign's scheme
+    ("统计局2022年工作总结及2023年工作安排", False, None),  # another department, same column
 ])
 def test_triage_examples(title, candidate, kind):
     verdict = triage(title)

@@ -162,8 +162,12 @@ NOT_PLAN_TITLE_WORDS = re.compile(
     r"(\d{4}年度?)?(第.季度)?(工作)?(要点|总结|计划)|"
     # rules titled 要点, the government's own report and task split, a list implementing another document
     r"作业要点|实施要点|操作要点|政府工作报告|贯彻落实[《〈]|"
-    # a scheme for one campaign or task (实施方案, 重点工作方案), not the year's plan
-    r"方案)")
+    # a scheme for one campaign or task (实施方案, 重点工作方案), not the year's plan; news of carrying out
+    # a meeting's spirit (落实…推进会精神) is a relay, not the plan
+    r"方案|(传达|落实|贯彻|学习).{0,30}精神)")
+# A government's 规划计划 column lists every department's plan: a plan word counts only in a title that
+# speaks of education (教育, 教体, 教委, 教工委 all say 教); otherwise NOT_EDUCATION stands in `why`.
+NOT_EDUCATION = "非教育"
 # A school's own plan: a school is named and no bureau or sector is (a 中小学 is the sector, not a school;
 # 全市 or 教育局 make it the bureau's).
 SCHOOL_WORDS = re.compile(r"(?<!中)(小学|中学|幼儿园|学校|附中|中专|学院|大学|学区|"
@@ -181,6 +185,8 @@ def plan_title_words(title: str) -> tuple[list[str], list[str]]:
         other = [word for word in other if word not in _YIELDS_TO_CONFERENCE]
     if plan and (m := SCHOOL_WORDS.search(t)) and not BUREAU_WORDS.search(t):
         other.append(m.group(0))
+    if plan and "教" not in t:
+        other.append(NOT_EDUCATION)
     return plan, other
 
 
