@@ -118,9 +118,14 @@ def main(argv=None) -> int:
             print(f"  batch {rec['batch']}: +{rec['rows']} titles  blind {_figure(rec.get('blind'))}"
                   f"  after {_figure(rec.get('after'))}")
             if args.history:
-                for key in ("source", "changes", "note"):
+                for key in ("source", "changes", "missed", "note"):
                     if rec.get(key):
                         print(f"      {key}: {rec[key]}")
+        blind = [rec["blind"] for rec in records if rec.get("blind") and "true_pos" in rec["blind"]]
+        if blind:
+            tp, fp, fn = (sum(b[k] for b in blind) for k in ("true_pos", "false_pos", "missed"))
+            print(f"  pooled blind over {len(blind)} batches ({sum(b['titles'] for b in blind)} titles): "
+                  f"P {tp / (tp + fp):.3f} R {tp / (tp + fn):.3f}")
     return 0
 
 

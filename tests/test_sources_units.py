@@ -70,6 +70,7 @@ def test_bad_intervals(text):
     ("在2025年全市教育系统务虚工作会议上的讲话", True, "工作会议讲话"),
     ("教育部学习宣传和贯彻落实党的十八大精神重点工作方案", False, None),  # a campaign's scheme
     ("统计局2022年工作总结及2023年工作安排", False, None),  # another department, same column
+    ("教育部关于印发年度教育信息化和网络安全工作要点的通知", False, None),  # one line of work
 ])
 def test_triage_examples(title, candidate, kind):
     verdict = triage(title)

@@ -158,7 +158,7 @@ NOT_PLAN_TITLE_WORDS = re.compile(
     r"征求意见|解读|指南|须知|问答|致家长|告家长|倡议|提醒|"
     # a plan of one line of work or one office, not the bureau's year: 党建工作总结, 教育督导工作要点,
     # 行政执法工作总结, 组织部2024年工作要点
-    r"(党建|党的建设|行政执法|督导|组织部|宣传部|德育|教研|法治|语言文字|关工委|工会|团委|信访|审计|资助)"
+    r"(党建|党的建设|行政执法|督导|组织部|宣传|德育|教研|法治|语言文字|关工委|工会|团委|信访|审计|资助|信息化|网络安全|安全)"
     r"(\d{4}年度?)?(第.季度)?(工作)?(要点|总结|计划)|"
     # rules titled 要点, the government's own report and task split, a list implementing another document
     r"作业要点|实施要点|操作要点|政府工作报告|贯彻落实[《〈]|"
