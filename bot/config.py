@@ -177,3 +177,12 @@ def load_settings(env: dict | None = None, *, require_token: bool = True, dotenv
         reload_seconds=max(0.5, _float(env, "PLANBRIEF_RELOAD_SECONDS", 5.0)),
         allow_private_urls=allow_private_urls(env),
     )
+
+
+def cli_english() -> bool:
+    """The command line's language: PLANBRIEF_LANG, else the locale (LC_ALL, LC_MESSAGES, LANG);
+    English when it says English, Chinese otherwise (the corpus and its readers are Chinese)."""
+    for name in ("PLANBRIEF_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        if value := os.environ.get(name):
+            return value.lower().startswith("en")
+    return False

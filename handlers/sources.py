@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -47,11 +48,11 @@ def watcher(app: Application) -> Watcher:
             from bot.digests.store import default_location
 
             sources = SourceStore.open(default_location(settings.data_dir))
-        found = Watcher(sources, app.bot_data["corpus"].seeds_dir, Path(settings.data_dir),
+        found = Watcher(sources, app.bot_data["corpus"].folders, Path(settings.data_dir),
                         app.bot_data.get("watch_policy") or WatchPolicy.from_env(),
                         allow_private=settings.allow_private_urls)
         app.bot_data[WATCHER] = found
-    found.seeds_dir = app.bot_data["corpus"].seeds_dir
+    found.seeds_dir = app.bot_data["corpus"].folders
     return found
 
 
@@ -110,7 +111,7 @@ async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     /sources daily (or off): the same report every day at REPORT_TIME, kept in the database."""
     if not await editor._refuse_unless_editor(update, context):
         return
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     store = watcher(context.application).store
     arg = " ".join(context.args or []).strip().lower()
     if arg in ("daily", "每天", "日报", "on", "off", "取消", "关闭"):
@@ -144,7 +145,7 @@ async def watch_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     """/watch URL [地名]: the place is needed (the column's plans are read for it when they omit it)."""
     if not await editor._refuse_unless_editor(update, context):
         return
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     args = context.args or []
     if len(args) < 2:
         await common.send(update, context, t(lang, "sw_watch_usage"))
@@ -163,10 +164,10 @@ async def watch_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 async def unwatch_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await editor._refuse_unless_editor(update, context):
         return
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     arg = "".join(context.args or []).lstrip("#")
     store = watcher(context.application).store
-    removed = await asyncio.to_thread(store.remove_source, int(arg)) if arg.isdigit() and len(arg) < 12 else None
+    removed = await asyncio.to_thread(store.remove_source, int(arg)) if re.fullmatch(r"[0-9]{1,11}", arg) else None
     if removed is None:
         await common.send(update, context, t(lang, "sw_unwatch_usage"))
         return
@@ -175,7 +176,7 @@ async def unwatch_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """收录 / 取消 on a proposal: editors only; the database decides, so a second press does nothing."""
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     press = rs.parse_press(update.callback_query.data)
     if press is None or not editor.is_editor(context, update):
         await common.answer_callback(update, t(lang, "ed_only") if press else t(lang, "stale"))

@@ -9,15 +9,21 @@ current Table objects, so an old migration keeps meaning what it meant when it w
 Concurrency: everything runs in one transaction that first takes an exclusive lock — BEGIN IMMEDIATE
 on SQLite (the store's engine emits it for every transaction), pg_advisory_xact_lock on PostgreSQL —
 so a second process opening the database at the same time waits, then sees the versions recorded and
-applies nothing.
+applies nothing. On a SQLite file the whole start-up (the first connection's switch to WAL included)
+also runs under a file lock beside the database (`startup_lock`): switching a new file to WAL can fail
+with "database is locked" at once, without waiting on the busy timeout, when several processes open
+the new file together.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import filelock
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -156,6 +162,20 @@ def _v3_featured_plans(conn: Connection) -> None:
     md.tables["featured_plans"].create(conn)
 
 
+def _v4_user_settings(conn: Connection) -> None:
+    """Per Telegram user, the language chosen with /lang (issue 16): remembered across chats and restarts,
+    ahead of the client's language_code."""
+    md = MetaData()
+    Table(
+        "user_settings",
+        md,
+        Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("language", String(8), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    )
+    md.tables["user_settings"].create(conn)
+
+
 def _v5_watched_sources(conn: Connection) -> None:
     """The watch list (bureau columns) and every item seen on them, with what became of it.
 
@@ -230,7 +250,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "chats, subscriptions, deliveries, chat_plans", _v1_initial),
     Migration(2, "deliveries: claim owner and lease", _v2_claim_owner_and_lease),
     Migration(3, "featured_plans: the per-subscription spotlight rotation", _v3_featured_plans),
-    # 4 is reserved for the answers branch
+    Migration(4, "user_settings: the language each user chose with /lang", _v4_user_settings),
     Migration(5, "sources, source_items, source_reports: the watched bureau columns", _v5_watched_sources),
 )
 
@@ -253,9 +273,39 @@ def current_version(conn: Connection) -> int:
     return conn.scalar(select(func.max(table.c.version))) or 0
 
 
+STARTUP_LOCK_WAIT = 60.0  # seconds; a migration of this schema takes milliseconds
+_STARTUP_LOCKS: dict[str, filelock.FileLock] = {}
+_STARTUP_GUARD = threading.Lock()
+
+
+@contextmanager
+def startup_lock(database: str | None) -> Iterator[None]:
+    """Serialise the start-up of every process and thread opening one SQLite file (no-op otherwise).
+
+    One lock object per file, so a thread that holds it (migrating) can open its first connection,
+    whose WAL switch takes the same lock, without waiting on itself; other threads and processes wait.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    with _STARTUP_GUARD:
+        lock = _STARTUP_LOCKS.get(database)
+        if lock is None:
+            lock = filelock.FileLock(database + ".startup.lock", timeout=STARTUP_LOCK_WAIT, poll_interval=0.005)
+            _STARTUP_LOCKS[database] = lock
+    with lock:
+        yield
+
+
 def apply_migrations(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
     """Apply pending migrations atomically; return the versions applied by this call (often none)."""
     _check_order(migrations)
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    with startup_lock(database):
+        return _apply(engine, migrations)
+
+
+def _apply(engine: Engine, migrations: Sequence[Migration]) -> list[int]:
     table = _schema_version_table(MetaData())
     applied: list[int] = []
     with engine.begin() as conn:

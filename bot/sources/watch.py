@@ -26,6 +26,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from bot.corpus import formats, ingest
 from bot.corpus.fetch import FetchError, NotModified
+from bot.corpus.loader import Folders, folders_for
 from bot.sources.listing import key_of, normalise_url, read_list, title_key
 from bot.sources.poller import Disallowed, Poller, WatchPolicy
 from bot.sources.store import Item, Source, SourceStore
@@ -75,12 +76,13 @@ class CandidateError(Exception):
 
 
 class Watcher:
-    """What a round needs: the store, the seeds folder `add` writes to, a folder for candidate files."""
+    """What a round needs: the store, the corpus folders `add` writes to (the user's plans, never the
+    shipped seeds), a folder for candidate files."""
 
-    def __init__(self, store: SourceStore, seeds_dir: Path, data_dir: Path, policy: WatchPolicy | None = None,
-                 *, allow_private: bool = False):
+    def __init__(self, store: SourceStore, seeds_dir: Path | Folders, data_dir: Path,
+                 policy: WatchPolicy | None = None, *, allow_private: bool = False):
         self.store = store
-        self.seeds_dir = Path(seeds_dir)
+        self.seeds_dir = folders_for(seeds_dir)
         self.files_dir = Path(data_dir) / "sources"
         self.policy = policy or WatchPolicy()
         self.allow_private = allow_private  # PLANBRIEF_ALLOW_PRIVATE_URLS: every source may
