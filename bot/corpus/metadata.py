@@ -172,7 +172,7 @@ def kind_of(title: str, lead: list[str] | None = None) -> str:
         return KIND_POINTS
     if re.search(r"工作(计划|思路|打算|方案)", t) and "总结" not in t:
         return KIND_PLAN
-    if "总结" in t:
+    if "总结" in t or "小结" in t:
         return KIND_HALF_YEAR if re.search(r"计划|安排|打算|思路|要点", t) else KIND_REVIEW
     if re.search(r"汇报材料|工作报告|工作汇报|履行教育职责.{0,4}报告", t):
         return KIND_REVIEW
@@ -187,8 +187,8 @@ def kind_of(title: str, lead: list[str] | None = None) -> str:
 # kinds `kind_of` tells apart, as a bureau titles them. The source watcher's triage reads titles with
 # these and nothing else, so the knowledge of what a 工作要点 is lives here once.
 PLAN_TITLE_WORDS = re.compile(
-    r"(工作要点|要点|工作计划|总结和.{0,8}计划|总结及.{0,8}计划|总结暨.{0,8}(计划|思路)|工作总结|工作思路|"
-    r"重点工作任务|重点工作|重点任务|工作任务|工作安排|工作汇报|工作务虚会|部署(\d{4}年)?(全[市县区])?教育(体育)?工作|"
+    r"(工作要点|要点|工作计划|总结和.{0,8}计划|总结及.{0,8}计划|总结暨.{0,8}(计划|思路)|工作总结|工作小结|工作思路|"
+    r"重点工作任务|重点工作|重点任务|工作任务|工作安排|工作汇报|工作务虚会|务虚工作会|部署(\d{4}年)?(全[市县区])?教育(体育)?工作|"
     r"教育(体育|和体育)?(系统)?(\d{4}年|[〇零一二三四五六七八九]{4}年)?(工作(会议|大会|会)|会议|大会)|教育(体育)?工作暨)")
 # The year's education conference is often held together with the clean-government one (教育工作暨党风廉政
 # 建设工作会议): then the conference words win over 党风廉政.
@@ -201,10 +201,23 @@ NOT_PLAN_TITLE_WORDS = re.compile(
     r"公示|名单|公告|结果|评选|评比|表彰|比赛|竞赛|大赛|联赛|运动会|展演|征文|采购|招标|中标|成交|磋商|询价|"
     r"安全生产|消防|防汛|防溺水|食品安全|疫情|党风廉政|廉政|纪检|巡察|政务公开|信息公开|普法|保密|档案|调度会|"
     r"预算|决算|督导评估|验收|年报|年度报告|提案|建议的答复|意见的答复|"
-    r"征求意见|解读|指南|须知|问答|致家长|告家长|倡议|提醒)")
+    r"征求意见|解读|指南|须知|问答|致家长|告家长|倡议|提醒|"
+    # a plan of one line of work or one office, not the bureau's year: 党建工作总结, 教育督导工作要点,
+    # 行政执法工作总结, 组织部2024年工作要点
+    r"(党建|党的建设|行政执法|督导|组织部|宣传|德育|教研|法治|语言文字|关工委|工会|团委|信访|审计|资助|信息化|网络安全|安全)"
+    r"(\d{4}年度?)?(第.季度)?(工作)?(要点|总结|计划)|"
+    # rules titled 要点, the government's own report and task split, a list implementing another document
+    r"作业要点|实施要点|操作要点|政府工作报告|贯彻落实[《〈]|"
+    # a scheme for one campaign or task (实施方案, 重点工作方案), not the year's plan; news of carrying out
+    # a meeting's spirit (落实…推进会精神) is a relay, not the plan
+    r"方案|(传达|落实|贯彻|学习).{0,30}精神)")
+# A government's 规划计划 column lists every department's plan: a plan word counts only in a title that
+# speaks of education (教育, 教体, 教委, 教工委 all say 教); otherwise NOT_EDUCATION stands in `why`.
+NOT_EDUCATION = "非教育"
 # A school's own plan: a school is named and no bureau or sector is (a 中小学 is the sector, not a school;
 # 全市 or 教育局 make it the bureau's).
-SCHOOL_WORDS = re.compile(r"(?<!中)(小学|中学|幼儿园|学校|附中|中专|学院|大学|学区)")
+SCHOOL_WORDS = re.compile(r"(?<!中)(小学|中学|幼儿园|学校|附中|中专|学院|大学|学区|"
+                          r"[镇乡](?:教育|中心校|中心学校|教办|教管办))")  # a township's schools, not a bureau
 BUREAU_WORDS = re.compile(r"(教育局|教体局|教育体育局|教育和体育局|教育和科技局|教委|教育委员会|教育厅|教育工委|"
                           r"全[市县区省州旗]|各[市县区]|中小学|教育系统|教育体育系统)")
 
@@ -218,6 +231,8 @@ def plan_title_words(title: str) -> tuple[list[str], list[str]]:
         other = [word for word in other if word not in _YIELDS_TO_CONFERENCE]
     if plan and (m := SCHOOL_WORDS.search(t)) and not BUREAU_WORDS.search(t):
         other.append(m.group(0))
+    if plan and "教" not in t:
+        other.append(NOT_EDUCATION)
     return plan, other
 
 
