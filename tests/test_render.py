@@ -125,3 +125,17 @@ def test_deep_links_round_trip():
 def test_result_ids_fit_telegram():
     assert render.result_id("short") == "short"
     assert len(render.result_id("x" * 100).encode()) <= 64
+
+
+def test_an_item_number_the_citation_already_carries_is_shown_once():
+    """`1. 21. 培养…` read as two numbers: the answer numbers its hits, the citation names the item."""
+    text = "21 . 培养高素质教师队伍。坚持师德为先。"
+    hit = _hit(text, marks=((5, 7),), section=("五、深化改革", "21. 培养高素质教师队伍"))
+    block = render.hit_block(1, hit, META)
+    plain = _valid(block)
+    assert plain.startswith("1. ") and "21" not in plain.split("—")[0]
+    assert "<b>培养</b>高素质" in block  # the marks moved with the cut
+    assert "21. 培养高素质教师队伍" in plain.split("—")[1]  # the citation keeps the item's number
+    # an excerpt whose number is not the cited item's keeps it
+    other = _hit("3. 另一项。", section=("五、深化改革", "21. 培养高素质教师队伍"))
+    assert "3. 另一项" in _valid(render.hit_block(2, other, META))

@@ -114,6 +114,28 @@ def highlight(text: str, marks: Iterable[Sequence[int]] = (), cap: int | None = 
     return "".join(out)
 
 
+# an item's own number at the start of its text: 21. / 21 . / （三） / 三、 / 第一，
+_OWN_LABEL = re.compile(r"\s*(?:[（(][0-9一二三四五六七八九十]{1,3}[)）]|[0-9]{1,3}\s*[.．、]|[一二三四五六七八九十]{1,3}[、.．]"
+                        r"|第[一二三四五六七八九十]{1,3}[，,、])\s*")
+
+
+def excerpt_html(hit: Hit, cap: int | None = EXCERPT_CAP) -> str:
+    """The excerpt, highlighted, with the item's own number dropped when its citation already ends in
+    that numbered heading: an answer numbers its hits, so `1. 21. 培养…` would show two numbers."""
+    text, marks = hit.excerpt, hit.marks
+    own = _OWN_LABEL.match(text)
+    last = hit.passage.section[-1] if hit.passage.section else ""
+    if own and _label_key(last).startswith(_label_key(own.group(0))):
+        cut = own.end()
+        text = text[cut:]
+        marks = tuple((max(a - cut, 0), b - cut) for a, b in marks if b > cut)
+    return highlight(text, marks, cap=cap)
+
+
+def _label_key(text: str) -> str:
+    return re.sub(r"\s+", "", text).replace("．", ".").replace("(", "（").replace(")", "）")
+
+
 def short_title(meta: PlanMeta, cap: int = 28) -> str:
     """Citations use the manifest's short title: a reader quotes 《2023年工作要点》, not a 40-char headline."""
     return shorten(meta.short_title or meta.title, cap)
@@ -137,7 +159,7 @@ def citation(meta: PlanMeta | None, section: Sequence[str], plan_id: str = "") -
 
 def hit_block(n: int | None, hit: Hit, meta: PlanMeta | None, lang: str = "zh", *, gloss: bool = True) -> str:
     number = f"<b>{n}.</b> " if n is not None else ""
-    body = highlight(hit.excerpt, hit.marks)
+    body = excerpt_html(hit)
     block = f"{number}{orientation_tag(hit, lang)}{body}\n<i>— {citation(meta, hit.passage.section, hit.passage.plan_id)}</i>"
     return block + (glossary_line([hit], lang) if gloss else "")
 
@@ -165,7 +187,7 @@ def merged_blocks(first: int, hits: Sequence[Hit], metas: dict, lang: str = "zh"
         head = group[0]
         meta = metas.get(head.passage.plan_id)
         label = f"{n}" if len(group) == 1 else f"{n}–{n + len(group) - 1}"
-        bodies = "\n".join(orientation_tag(h, lang) + highlight(h.excerpt, h.marks) for h in group)
+        bodies = "\n".join(orientation_tag(h, lang) + excerpt_html(h) for h in group)
         cite = citation(meta, head.passage.section, head.passage.plan_id)
         out.append((f"<b>{label}.</b> {bodies}\n<i>— {cite}</i>", len(group)))
         n += len(group)

@@ -22,8 +22,8 @@ from bot.telegram.render import (
     clean,
     echo,
     esc,
+    excerpt_html,
     fit,
-    highlight,
     parse_paged,
     result_id,
     shorten,
@@ -72,7 +72,7 @@ def inline_compare_query(text: str) -> str | None:
 
 def _row(n: int, row) -> str:
     city = "" if row.meta.city.startswith(row.place) else f"（{esc(row.meta.city)}）"
-    body = highlight(row.hit.excerpt, row.hit.marks, cap=300)
+    body = excerpt_html(row.hit, cap=300)
     where = citation(row.meta, row.hit.passage.section, row.meta.plan_id)
     return f"<b>{n}. {esc(row.place)}</b>{city}\n{body}\n<i>— {where}</i>"
 

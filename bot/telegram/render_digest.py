@@ -38,6 +38,7 @@ from bot.telegram.render import (
     Reply,
     clean,
     esc,
+    excerpt_html,
     highlight,
     pack,
     place_name,
@@ -258,7 +259,7 @@ def plan_block(entry: PlanDigest, lang: str = "zh") -> str:
 
 
 def _excerpt(hit, meta) -> str:
-    body = highlight(hit.excerpt, hit.marks, cap=EXCERPT_CAP)
+    body = excerpt_html(hit, cap=EXCERPT_CAP)
     return f"「{body}」\n<i>— {_citation(meta, hit.passage.section, hit.passage.plan_id)}</i>"
 
 
