@@ -7,8 +7,9 @@ What a round promises:
   are recorded (`pending`) before anything else happens, so a crash mid-round loses nothing and the
   next round carries on with them.
 - Only titles triage keeps are fetched; the item page (or the PDF/DOCX it merely links) goes through
-  the corpus room's `prepare_plan`, exactly like an editor's upload, and is checked for duplicates
-  against the corpus (same text) and earlier candidates (same body hash).
+  the corpus room's `prepare_plan` in the reading sandbox (a limited child process), exactly like an
+  editor's upload, and is checked for duplicates against the corpus (same text) and earlier
+  candidates (same body hash).
 - `propose`: the candidate waits for an editor (收录 / 取消 from Telegram, accept / reject from a
   shell). `auto`: a candidate whose card has no warnings is published at once; one with warnings is
   proposed like any other.
@@ -24,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit
 
-from bot.corpus import formats, ingest
+from bot.corpus import formats, ingest, sandbox
 from bot.corpus.fetch import FetchError, NotModified
 from bot.corpus.loader import Folders, folders_for
+from bot.corpus.sandbox import read_untrusted
 from bot.sources.listing import key_of, normalise_url, read_list, title_key
 from bot.sources.poller import Disallowed, Poller, WatchPolicy
 from bot.sources.store import Item, Source, SourceStore
@@ -242,7 +244,7 @@ class Watcher:
             self.store.set_item(item.id, status="failed", error="draft file is gone")
             raise CandidateError(f"候选 {item_id} 的文件已不在：请重新检查来源")
         try:
-            draft = ingest.prepare_plan(Path(item.file), original_name=item.url,
+            draft = read_untrusted(Path(item.file), original_name=item.url,
                                         source_site=urlsplit(item.url).hostname, **item.overrides)
             summary = ingest.publish_plan(self.seeds_dir, draft)
         except ingest.AddError as exc:
@@ -270,7 +272,7 @@ class Watcher:
         if not item.file or not Path(item.file).exists():
             return None
         try:
-            return ingest.prepare_plan(Path(item.file), original_name=item.url,
+            return read_untrusted(Path(item.file), original_name=item.url,
                                        source_site=urlsplit(item.url).hostname, **item.overrides)
         except ingest.AddError:
             return None
@@ -294,7 +296,7 @@ def _prepare(path: Path, url: str, source: Source, item: Item, year: int | None)
     (its place) and the list (the title, the year it names or the date printed beside it)."""
     site = urlsplit(url).hostname
     try:
-        return ingest.prepare_plan(path, original_name=url, source_site=site), {}
+        return read_untrusted(path, original_name=url, source_site=site), {}
     except ingest.AddError as exc:
         message = str(exc)
         if "--" not in message:
@@ -309,7 +311,7 @@ def _prepare(path: Path, url: str, source: Source, item: Item, year: int | None)
             overrides["year"] = guess
         if "--title" in message:
             overrides["title"] = item.title
-        return ingest.prepare_plan(path, original_name=url, source_site=site, **overrides), overrides
+        return read_untrusted(path, original_name=url, source_site=site, **overrides), overrides
 
 
 def _attachments(data: bytes, base_url: str) -> tuple[str | None, str | None]:
@@ -334,6 +336,6 @@ def _attachments(data: bytes, base_url: str) -> tuple[str | None, str | None]:
 
 def _text_length(path: Path) -> int:
     try:
-        return len("".join(formats.extract_text(path).split()))
+        return len("".join(sandbox.run(formats.extract_text, path, name=path.name).split()))
     except Exception:  # noqa: BLE001 - an unreadable page is as good as empty here
         return 0
