@@ -17,6 +17,7 @@ from bot.corpus.enumerations import _clause, find_lists
 from bot.corpus.loader import build_plan
 from bot.corpus.metadata import detect
 from bot.corpus.outline import parse
+from bot.textnorm import normalize
 
 REAL = Path(DEFAULT_DIR)
 
@@ -267,3 +268,73 @@ def test_an_item_cut_off_by_the_pages_end_is_not_a_priority():
 def test_watermarks_and_site_stamps_are_not_text():
     paragraphs = clean(read("district-2023-midyear.txt")).paragraphs + clean(read("district-2019-midyear.txt")).paragraphs
     assert not any("办公文档之家" in p or "gaozihui" in p or "标签" in p or "658229379" in p for p in paragraphs)
+
+
+# --------------------------------------------------------------------------- batch 5 (written blind, then fixed)
+
+
+def test_sentences_that_open_on_the_reporter_are_not_the_list():
+    # 本次会议以…为要。会议提出，一要…；二要…；三要…；四要…。会议还强调，要…: the 一要 run is the list
+    assert titles("huzhou-2022-directors-meeting.txt") == ["推进素质教育", "推动教育改革", "加强师资建设", "推进平安建设"]
+
+
+def test_every_semicolon_piece_of_a_requirement_sentence_is_an_item():
+    # …确保…见成效。要全面贯彻…；要坚持以人民为中心…；深化教育领域综合改革…；要加强校园安全管理…。
+    # (见成效 looks ahead: the list is not a look back)
+    assert titles("bowang-2023-conference.txt") == [
+        "全面贯彻党的教育方针", "坚持以人民为中心发展教育", "深化教育领域综合改革", "加强校园安全管理"]
+
+
+def test_headline_requirements_keep_their_measures_under_them():
+    # 要提振精神，精准谋划，迎难而上开新局。要充分认识…。要准确把握…。要带好队伍，担当作为，凝心聚力抓质量。…
+    found = [normalize(t) for t in titles("shuangyang-2025-deployment.txt")]
+    assert found == [normalize(t) for t in (
+        "提振精神，精准谋划，迎难而上开新局", "带好队伍，担当作为，凝心聚力抓质量", "狠抓管理、规范办学，恪尽职守保平安")]
+
+
+def test_a_reporters_line_leads_what_was_said_and_is_no_heading():
+    paragraphs = clean(read("diqing-2024-conference.txt")).paragraphs
+    assert "会议指出" not in paragraphs and "会议强调" not in paragraphs
+    assert any(p.startswith("会议强调，2024年是") for p in paragraphs)
+    assert not any(t.startswith("会议") for t in titles("diqing-2024-conference.txt"))
+
+
+def test_a_traditional_review_heading_looks_back():
+    # 縣教育局2024年工作總結及2025年工作思路 一、2024年教育工作總結 (only the review is stored)
+    plan = plan_of("county-2024-review-2025-ideas.txt")
+    assert plan.priorities == []
+    assert plan.tree[0].orientation == "backward"
+    assert detect(read("county-2024-review-2025-ideas.txt")).year == 2025
+
+
+def test_a_list_whose_clause_goes_on_in_the_past_records_results():
+    # 在思政引领力、质量硬实力、…党建统领力“七个力”上实现了新提升
+    assert not any("引领力" in t or "硬实力" in t for t in titles("kaizhou-2026-review-meeting.txt"))
+
+
+def test_a_review_meeting_plans_the_next_year_and_is_news():
+    # 开州区2025年教育工作总结会召开 … 2026年是“十五五”开局之年…做好今年的教育工作
+    found = detect(read("kaizhou-2026-review-meeting.txt"))
+    assert (found.kind, found.year) == ("会议报道", 2026)
+    # 回顾总结2022年…瞄准来年工作导向 (a December meeting)
+    assert detect(read("huzhou-2022-directors-meeting.txt")).year == 2023
+    # 即实现到2015年打造…这一目标: a target year is not the year the text speaks of
+    assert detect(read("linyi-dezhou-conference.txt")).year is None
+
+
+def test_counted_clauses_after_ji_are_the_list():
+    # “12345”工程，即…这一目标，…两项重点，…三支队伍，建立起…，…四项机制，办好五件实事
+    found = titles("linyi-dezhou-conference.txt")
+    assert len(found) == 5
+    assert found[3].startswith("建立起政府教育投入") and normalize(found[4]) == "办好五件实事"
+
+
+def test_a_county_said_with_context_beats_its_city_named_in_passing():
+    # 全区教育工作部署会在长春市第一六二中学召开 … 双阳美好教育 / 推动双阳教育发展
+    assert detect(read("shuangyang-2025-deployment.txt")).city == "双阳区"
+    # 我县 … 打造德州市教育强县 … 符合临邑实际
+    assert detect(read("linyi-dezhou-conference.txt")).city == "临邑县"
+
+
+def test_an_aggregators_tag_after_the_headline_is_not_the_title():
+    assert detect(read("bowang-2023-conference.txt")).title == "奋力推进教育高质量发展 博望区部署2023年教育工作"

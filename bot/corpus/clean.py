@@ -354,12 +354,20 @@ def _unwrap(paragraphs: list[str]) -> list[str]:
     return out
 
 
+# 会议指出 / 会议强调： / 李晓海强调 on a line of its own: the reporter's words lead the next paragraph.
+_REPORTER_LINE = re.compile(r"^[\u4e00-\u9fff]{1,6}(指出|强调|要求|认为|提出|表示)[：:]?$")
+
+
 def _join_broken(paragraphs: list[str]) -> list[str]:
-    """Re-join paragraphs a page layout broke mid-sentence ("处理好有教无类" / "与因材施教的关系")."""
+    """Re-join paragraphs a page layout broke mid-sentence ("处理好有教无类" / "与因材施教的关系"), and a
+    reporter's line (会议强调) with what was said, which is never a heading of its own."""
     out: list[str] = []
     for para in paragraphs:
         if out:
             prev = out[-1]
+            if _REPORTER_LINE.match(prev):
+                out[-1] = prev.rstrip("：:") + "，" + para
+                continue
             broken = len(prev) >= 40 and any(p in prev for p in "，。,") and not _ends_sentence(prev)
             broken = broken or (len(prev) == 1 and not _ends_sentence(prev) and re.match(r"[\u4e00-\u9fff]", prev))
             conj = re.match(r"^(和|与|及|以及|并)[《“\u4e00-\u9fff]", para) and not _ends_sentence(prev)

@@ -97,6 +97,10 @@ def _tidy_title(line: str) -> str:
         line = stripped
     if (m := _TITLE_END.match(line)) and not re.match(r"^(的|暨|和|及|与|通知|意见|方案|报告)", m.group(2)):
         line = m.group(1)
+    # …部署2023年教育工作 最资讯: an aggregator's short tag after the headline, set off by a space
+    if (m := re.search(r"\s+([\u4e00-\u9fff]{2,3})$", line)) and len(line) - len(m.group()) >= 12 \
+            and not (_TITLE_HINT.search(m.group(1)) or _NEWS_HINT.search(m.group(1)) or re.search(r"[会点划结稿]$", m.group(1))):
+        line = line[: m.start()]
     return line
 
 
@@ -166,6 +170,8 @@ def kind_of(title: str, lead: list[str] | None = None) -> str:
     first = normalize(lead[0]) if lead else ""
     if "讲话" in t or first.startswith("同志们"):
         return KIND_SPEECH
+    if re.search(r"会(议)?(在\S{2,20})?(召开|举行)$", t):
+        return KIND_NEWS  # 开州区2025年教育工作总结会召开 reports a meeting, whatever the meeting is
     if "上半年" in t and ("下半年" in t or "计划" in t):
         return KIND_HALF_YEAR
     if "工作要点" in t:
@@ -259,7 +265,7 @@ def _date(raw: str, cleaned: Cleaned) -> str | None:
 
 def _years_in(text: str) -> list[int]:
     """The years a text names, except a starting point (2022年以来 is not the year it speaks of)."""
-    text = re.sub(r"20\d{2}\s*年以来", "", text)
+    text = re.sub(r"20\d{2}\s*年以来|(?<=[到至])20\d{2}\s*年", "", text)  # 到2015年打造… is a target
     years = [int(y) for y in _YEAR.findall(text)]
     digits = {c: str(i) for i, c in enumerate("〇一二三四五六七八九")} | {"零": "0"}
     years += [int("".join(digits[c] for c in y)) for y in _CN_YEAR.findall(text)]
@@ -270,10 +276,22 @@ def _year(title: str | None, cleaned: Cleaned, date: str | None, kind: str) -> i
     """The title's year; for a report, the latest year its lead speaks of (总结2022年，部署2023年 is a
     2023 report) within a year of its date; else the date's year, else the first year named."""
     if title and (years := _years_in(normalize(title))):
+        t = normalize(title)  # 縣教育局2024年工作總結及2025年工作思路 too
         # 2024年工作总结及2025年工作计划 is the plan for 2025: a review-and-plan takes the later year
-        return max(years) if "总结" in title and re.search(r"计划|打算|思路|安排|要点", title) else years[0]
+        if "总结" in t and re.search(r"计划|打算|思路|安排|要点", t):
+            return max(years)
+        # 开州区2025年教育工作总结会召开 in January 2026: the meeting closes its year and sets the next
+        if kind == KIND_NEWS and "总结" in t and re.search(rf"{years[0] + 1}\s*年是", normalize(_body(cleaned))):
+            return years[0] + 1
+        return years[0]
     lead = normalize("\n".join(cleaned.front + cleaned.paragraphs[:2]))
     years = _years_in(lead)
+    if kind == KIND_NEWS and not years:
+        # 回顾总结2022年…，瞄准来年工作导向 (a December meeting): the year it plans is the next one
+        for para in map(normalize, cleaned.paragraphs):
+            if named := _years_in(para):
+                ahead = re.search(r"(回顾|总结)\D{0,4}20\d{2}\s*年", para) and re.search(r"来年|明年|新一年|新的一年", para)
+                return max(named) + 1 if ahead else max(named)
     if kind == KIND_NEWS and years:
         dated = int(date[:4]) if date else None
         near = [y for y in years if dated is None or dated - 1 <= y <= dated + 1]
@@ -358,7 +376,7 @@ def _first_named(text: str) -> regions.Place | None:
     return inside[0] if first.level == regions.LEVEL_CITY and inside else first
 
 
-_SHORT_CONTEXT = "(?=教育|新闻|日报|融媒|全市|全县|全区)"
+_SHORT_CONTEXT = "(?=教育|新闻|日报|融媒|全市|全县|全区|实际)"
 
 
 def _words(text: str) -> Counter:
@@ -392,6 +410,19 @@ def _by_short_name(text: str, provinces: bool = False, context_only: bool = Fals
     return min(hits, key=lambda p: (rank[p.level], -len(p.short), p.code)) if hits else None
 
 
+_COUNTY_VOICE = re.compile(r"全[区县]|我[区县]|[区县]委|[区县]教育局|[区县]教体局|副[区县]长")
+
+
+def _county_said(body: str, city: regions.Place) -> regions.Place | None:
+    """A county or district of `city` that a county-level text (全区, 我县, 区教育局) names with context
+    (双阳教育, 符合临邑实际): the city was named only in passing (a school's name, a goal)."""
+    if not _COUNTY_VOICE.search(body):
+        return None
+    counties = [p for p in regions.all_places() if p.level == regions.LEVEL_COUNTY and p.parent_city == city.name
+                and len(p.short) >= 2 and re.search(re.escape(p.short) + _SHORT_CONTEXT, body)]
+    return max(counties, key=lambda p: len(p.short)) if len(counties) == 1 else None
+
+
 def _city(title: str | None, cleaned: Cleaned) -> str | None:
     """The title's place; a provincial bureau's province; the first place the lead names in full;
     else a short name in the title, front matter or opening paragraph."""
@@ -406,6 +437,8 @@ def _city(title: str | None, cleaned: Cleaned) -> str | None:
             if place.level == regions.LEVEL_PROVINCE and (local := _by_short_name(normalize(_body(cleaned)), context_only=True)) \
                     and local.province == place.name:
                 return local.name  # 听取吉林省委…汇报 names the province; 榆树教育 names the issuer
+            if place.level == regions.LEVEL_CITY and (local := _county_said(normalize(_body(cleaned)), place)):
+                return local.name  # 全区…部署会在长春市第一六二中学召开…双阳教育: the district is the issuer
             return place.name
     for source in (t, lead):
         if place := _by_short_name(source):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bot.corpus.clean import TERMINAL
 from bot.models import Node, Orientation, Priority
+from bot.textnorm import normalize
 
 CN_NUM = "一二三四五六七八九十"
 _CN = f"[{CN_NUM}]{{1,3}}"
@@ -216,6 +217,7 @@ def _orientation(heading: str, inherited: Orientation, top_level: bool) -> Orien
 
     A section inside "2022年工作回顾" stays a review even when its title says 根本任务.
     """
+    heading = normalize(heading)  # 一、2024年教育工作總結 is 一、2024年教育工作总结
     if _NEUTRAL.search(re.sub(rf"^({_CN}[、.．]|[（(]{_CN}[)）]|第{_CN}\S{{0,2}}?[、:：\s])\s*", "", heading)):
         return "neutral"
     if not top_level:
