@@ -338,3 +338,58 @@ def test_a_county_said_with_context_beats_its_city_named_in_passing():
 
 def test_an_aggregators_tag_after_the_headline_is_not_the_title():
     assert detect(read("bowang-2023-conference.txt")).title == "奋力推进教育高质量发展 博望区部署2023年教育工作"
+
+
+# --------------------------------------------------------------------------- batch 6 (written blind, then fixed)
+
+
+def test_a_forum_reposts_strips_are_not_text():
+    found = detect(read("yunyang-2021-two-sessions.txt"))
+    assert found.title == "教育局:用“两会”精神指导教育工作"
+    assert (found.kind, found.year, found.city) == ("会议报道", 2022, "郧阳区")  # 郧阳网讯“…
+    paragraphs = clean(read("yunyang-2021-two-sessions.txt")).paragraphs
+    assert not any("微信登录" in p or "显示全部楼层" in p or "该用户从未签到" in p for p in paragraphs)
+
+
+def test_a_dash_opens_a_comma_list_closed_by_deng():
+    # 美好蓝图——坚持立德树人，…，普惠发展学前教育，优质发展义务教育，…，努力建设教育强区等，实现…
+    found = titles("yunyang-2021-two-sessions.txt")
+    assert {"普惠发展学前教育", "优质发展义务教育", "融合发展职业教育", "引进发展高等教育"} <= set(found)
+
+
+def test_a_dun_list_closed_by_deng_and_its_count():
+    # 就年如何抓好义教均衡发展、校园安全、…、作风建设等七个方面，提出了明确具体的要求
+    assert titles("dengta-2017-conference.txt") == [
+        "义教均衡发展", "校园安全", "信息化建设", "规范办学", "师资队伍", "党的建设", "作风建设"]
+
+
+def test_rhetoric_around_a_declared_list_is_not_a_priority():
+    # 要以“万无一失”的标准抓…；要以“久久为功”的韧劲抓…；要以“一失万无”的底线抓…。 then
+    # 把每一所校园打造成安全堡垒，把每间教室打造成育人阵地，…
+    found = titles("jingyang-2025-opening.txt")
+    assert len(found) == 3 and not any(t.startswith("把") for t in found)
+
+
+def test_bullets_are_items_and_a_frame_clause_keeps_its_action():
+    # 潘琍强调 / ?各地各部门要全力推动… / ?…要加大…；要以教育教学一线为平台，加大名师…；要多措并举…
+    found = [normalize(t) for t in titles("haifeng-2024-leading-group.txt")]
+    assert len(found) == 4
+    assert found[0].startswith("全力推动新教育实验的探索与实践")
+    assert found[2].startswith(normalize("以教育教学一线为平台，加大名师、名校长培育力度"))
+
+
+def test_a_flattened_speech_keeps_its_title_and_heading():
+    # 副市长在2022年全市教育工作会议上的讲话 同志们: … 一、找准历史方位，…  (one line on the page)
+    found = detect(read("city-2022-vice-mayor-speech.txt"))
+    assert (found.kind, found.title) == ("工作会议讲话", "副市长在2022年全市教育工作会议上的讲话")
+    assert [normalize(t) for t in titles("city-2022-vice-mayor-speech.txt")] == [
+        normalize("找准历史方位，在提升首位度中铁肩担当勇于作为")]
+
+
+def test_a_document_sites_blurb_names_the_title_and_new_is_no_place():
+    # 第1页共4页教育体育局XX年工作小结小编寄语。下面是我们的小编为大家整理的教育体育局2023年工作小结,请大家参阅。
+    found = detect(read("county-2023-sports-bureau-review.txt"))
+    assert (found.title, found.kind) == ("教育体育局2023年工作小结", "工作总结")
+    assert found.city is None  # 新建 (a verb, said twice) is not 新建区
+    paragraphs = clean(read("county-2023-sports-bureau-review.txt")).paragraphs
+    assert not any("第1页共4页" in p or "小编寄语" in p for p in paragraphs)

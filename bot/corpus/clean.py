@@ -72,6 +72,10 @@ _CHROME = [
     r"^\S.{0,60}\.(docx?|pdf|wps)$",
     r"^[\u4e00-\u9fff]{2,10}(新闻网|融媒体中心|网)$",
     r"^(日期|时间|发布时间)[:：]?$",
+    # a forum's (Discuz) strips around a reposted story, and a repost's tip jar and reprint note
+    r"^微信登录$|^注册\s*忘记密码$|^查看[:：]\s*\d+\s*\|\s*回复[:：]\s*\d+$|^\[复制链接\]$|^该用户从未签到$",
+    r"^发表于\s*\d{4}-\d{1,2}-\d{1,2}.{0,30}(显示全部楼层|只看该作者|阅读模式)",
+    r"^声明[:：]以上内容来源于网络|^赞赏$|^转载请注明[:：]",
     # a public-information index table flattened to text: 索引号: | … | 分类: | |
     r"^(索引号|分类|发文机关|发文日期|名称|文号|主题分类|发布机构|成文日期)\s*[:：]\s*\|",
 ]
@@ -358,6 +362,26 @@ def _unwrap(paragraphs: list[str]) -> list[str]:
 _REPORTER_LINE = re.compile(r"^[\u4e00-\u9fff]{1,6}(指出|强调|要求|认为|提出|表示)[：:]?$")
 
 
+# A document site's page stamp (第1页共4页) at a line's start, and its blurb naming the document:
+# 小编寄语。下面是我们的小编为大家整理的教育体育局2023年工作小结,请大家参阅。 → the title on a line.
+_PAGE_STAMP = re.compile(r"^第\d{1,3}页\s*共\d{1,3}页", re.MULTILINE)
+_TITLE_BLURB = re.compile(r"(?:[^。\n]{0,30}?小编寄语。)?下面是.{0,12}?(?:为大家|为你|为您)?整理的(?P<title>[^，,。\n]{4,40})[，,]"
+                          r"(?:请大家参阅|供大家参考|仅供参考|希望对你有帮助)[。!！]?")
+# A flattened page keeps its breaks as spaces: 副市长在…会议上的讲话 同志们: … 一、找准历史方位…
+_FLAT_BREAK = re.compile(r"\s+(?=(?:同志们[:：]|[一二三四五六七八九十]{1,3}、[\u4e00-\u9fff]))")
+
+
+def _split_flattened(line: str) -> list[str]:
+    if len(line) < 200:
+        return [line]
+    pieces = []
+    for piece in _FLAT_BREAK.split(line):
+        # 一、找准历史方位，…勇于作为 近年来，…: the heading ends where the space is
+        m = re.match(r"^([一二三四五六七八九十]{1,3}、[^\s。；]{4,40})\s+(\S.*)$", piece)
+        pieces.extend([m.group(1), m.group(2)] if m else [piece])
+    return pieces
+
+
 def _join_broken(paragraphs: list[str]) -> list[str]:
     """Re-join paragraphs a page layout broke mid-sentence ("处理好有教无类" / "与因材施教的关系"), and a
     reporter's line (会议强调) with what was said, which is never a heading of its own."""
@@ -429,7 +453,9 @@ def clean(raw: str) -> Cleaned:
     text = _SITE_STAMPS.sub("", text)
     text = re.sub("[㈠-㈩]", lambda m: f"（{'一二三四五六七八九十'[ord(m.group()) - 0x3220]}）", text)
     text = repair_page_numbers(text)
-    lines = [ln.strip() for ln in text.split("\n")]
+    text = _PAGE_STAMP.sub("", text)
+    text = _TITLE_BLURB.sub(lambda m: m.group("title") + "\n", text)
+    lines = [piece.strip() for ln in text.split("\n") for piece in _split_flattened(ln)]
     lines = _drop_teasers(lines)
     lines = _drop_captions(_drop_breadcrumb_list(_drop_contact_blocks(_drop_related_lists(_drop_watermarks(lines)))))
     lines = [_SITE_BLURB.sub("", _TRAILING_BYLINE.sub("", ln)) for ln in lines if not _is_furniture(ln)]

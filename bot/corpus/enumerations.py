@@ -33,7 +33,7 @@ _COUNT = re.compile(rf"[“\"]?([两{CN_DIGITS}]{{1,2}})\s*(?:个|大|项|点|�
 _LIST_NOUN = re.compile(r"^[两一二三四五六七八九十]{1,2}\s*(?:个|大|项|点|方面|件|张|条)(答卷|清单|任务|行动|工程|攻坚战|战役|举措|重点|保障|目标|工作)")
 
 # Words that mark the coming year or a requirement, and words that mark a look back.
-_FORWARD = re.compile(r"强调|要求|提出|部署|指出[，,]?要|新的一年|今年|下半年|下一步|将|(?<![重主需只必])要|重点|任务|意见|着力|计划|打算")
+_FORWARD = re.compile(r"强调|要求|提出|部署|指出[，,]?要|新的一年|今年|下半年|下一步|将|(?<![重主需只必])要|重点|任务|意见|着力|计划|打算|如何")
 _BACKWARD = re.compile(r"过去|去年|一年来|以来|回顾|回首|总结|取得|成绩|(?<![见出求])成效|荣获|获得|完成|上半年")
 
 
@@ -49,6 +49,9 @@ def _cn_value(numeral: str) -> int:
     return CN_DIGITS.index(numeral) + 1
 
 
+_FRAME_CLAUSE = re.compile(r"^以.{2,14}为(平台|抓手|载体|契机|引领|牵引|切入点|着力点|突破口|主线|核心|依托)$")
+
+
 def _clause(text: str) -> str:
     """The opening clause of an item, without a leading 要/是, cut to a citable length.
 
@@ -60,6 +63,9 @@ def _clause(text: str) -> str:
         # 带好队伍，担当作为，凝心聚力抓质量。学校校长…: a headline sentence over its measures is said whole
         return re.match(r"[^。！？!?；;]+", text).group().strip()
     end = next((i for i, ch in enumerate(text) if ch in _CLAUSE_END), len(text))
+    if _FRAME_CLAUSE.match(text[:end].strip()) and end < len(text) and text[end] in "，,":
+        # 以教育教学一线为平台，加大名师…培育力度: the frame says how, the next clause what
+        end = next((i for i in range(end + 1, len(text)) if text[i] in _CLAUSE_END), len(text))
     while len(text[:end].strip()) <= 3 and end < len(text) and text[end] in "，,":
         nxt = next((i for i in range(end + 1, len(text)) if text[i] in _CLAUSE_END), len(text))
         if nxt - end > _TITLE_MAX:
@@ -210,10 +216,13 @@ def _announced(paragraph: str) -> tuple[int, list[str]] | None:
             if len(pieces) == count:
                 colon_lists.append((body_start, pieces))
                 continue
-        if paragraph[m.start()] not in "“\"" and not _LIST_NOUN.match(norm[m.start():]):
+        closed = m.start() > 0 and norm[m.start() - 1] == "等"  # 抓好A、B、…、G等七个方面
+        if paragraph[m.start()] not in "“\"" and not _LIST_NOUN.match(norm[m.start():]) and not closed:
             continue  # 打好A、B、C“三大攻坚战” or …六张答卷 name their list; 双减及五项管理 is a term
         clause_start = max(paragraph.rfind(ch, 0, m.start()) for ch in "，,。；;：:") + 1
-        pieces = re.split(r"、", paragraph[clause_start:m.start()])
+        if closed and (verb := re.search(r"(抓好|做好|抓实|推进|加强|落实)(?=[\u4e00-\u9fff]{2})", norm[clause_start:m.start()])):
+            clause_start += verb.end()  # 就年如何抓好义教均衡发展、…: the list starts after its verb
+        pieces = re.split(r"、", paragraph[clause_start:m.start() - closed])
         if len(pieces) == count and all(2 <= len(p.strip("“”\" ")) <= 20 for p in pieces):
             comma_lists.append((clause_start, pieces))
     for found in (colon_lists, comma_lists):
@@ -371,6 +380,19 @@ def _counted_clauses(paragraph: str) -> tuple[int, list[str]] | None:
     return None
 
 
+def _dash_list(paragraph: str) -> tuple[int, list[str]] | None:
+    """…规划的教育事业美好蓝图——坚持A，认真落实B，…，努力建设C等，实现…: a dash opens a comma list that
+    its 等 closes; every clause is an item."""
+    for m in re.finditer("——", paragraph):
+        body = re.match(r"([^。；;—]{12,400}?)等(?=[，,。])", paragraph[m.end():])
+        if not body:
+            continue
+        pieces = re.split(r"[，,]", body.group(1))
+        if len(pieces) >= 4 and all(2 <= len(p.strip()) <= 30 for p in pieces):
+            return m.end(), pieces
+    return None
+
+
 def _comma_framed(sentence: str) -> tuple[int, list[str]] | None:
     """以问题为导向全面抓好…，以目标为导向全面提升…，以结果为导向加快…: clauses that open with one
     character and carry one shared word close behind it (为导向), three or more in a row."""
@@ -480,6 +502,8 @@ def _candidates(paragraph: str) -> list[tuple[int, int, list[str]]]:
         found.append((1, *hit))
     if (hit := _announced(paragraph)) is not None:
         found.append((2, *hit))
+    if (hit := _dash_list(paragraph)) is not None:
+        found.append((2, *hit))
     for start, sentence in _sentences(paragraph):
         pieces = re.split(r"[；;]", sentence.rstrip("。！？!?"))
         if (hit := _parallel(pieces, 1)) is not None:
@@ -513,6 +537,10 @@ def _candidates(paragraph: str) -> list[tuple[int, int, list[str]]]:
 
 
 def find_lists(paragraph: str) -> list[tuple[int, list[str]]]:
+    return [(start, items) for _, start, items in ranked_lists(paragraph)]
+
+
+def ranked_lists(paragraph: str) -> list[tuple[int, int, list[str]]]:
     """Every inline list in a paragraph as (start offset, item texts), the strongest form first:
     ordinals, then numbered labels, announced counts, parallel prefixes between ；, across sentences,
     items framed alike with sentences between them, 要… requirements, between 、 and between ，.
@@ -535,7 +563,7 @@ def find_lists(paragraph: str) -> list[tuple[int, list[str]]]:
         return []
     rank = min(c[0] for c in top)
     chosen = [(start, items) for r, start, items in top if r == rank]
-    return sorted(chosen) if rank in (0, 3) else chosen[:1]
+    return [(rank, start, items) for start, items in (sorted(chosen) if rank in (0, 3) else chosen[:1])]
 
 
 def _narrated(texts: list[str]) -> bool:
@@ -550,18 +578,37 @@ def _told_after(paragraph: str, start: int, texts: list[str]) -> bool:
     return "了" in tail
 
 
+_WEAK_RANK = 7  # 、-lists and comma-parallel clauses (see _candidates)
+# A bullet (•, ●, or the ? a lost bullet glyph became), alone or after the reporter's words (潘琍强调，•…)
+_BULLET_ITEM = re.compile(r"^(?:[^，。]{1,10}(?:指出|强调|要求)[，,])?\s*[?？•●▪◆■]\s*(?=[\u4e00-\u9fff])")
+
+
 def inline_priorities(paragraphs: list[str], plan_year: int | None) -> list[InlineItem]:
     """The forward-looking inline lists of a plan's paragraphs, flattened into items in order."""
     items: list[InlineItem] = []
+    found = [(paragraph, rank, start, texts) for paragraph in paragraphs
+             for rank, start, texts in ranked_lists(paragraph)
+             if not (_lead_is_backward(_lead_before(paragraph, start), plan_year) or _narrated(texts)
+                     or _told_after(paragraph, start, texts))]
+    # A speaker's declared list (一是…, 要…；要…) names the priorities; a run of clauses that merely open
+    # alike elsewhere (把每一所校园打造成…，把每间教室…) is the rhetoric around it.
+    declared = any(rank < _WEAK_RANK for _, rank, _, _ in found)
+    # Bulleted requirements (•各地各部门要… / •要加大…；要以…): a bullet without a list of its own is one item.
+    bullets = [p for p in paragraphs if _BULLET_ITEM.match(p)]
+    listed = {id(p) for p, *_ in found}
     for paragraph in paragraphs:
-        for start, texts in find_lists(paragraph):
-            if _lead_is_backward(_lead_before(paragraph, start), plan_year) or _narrated(texts) \
-                    or _told_after(paragraph, start, texts):
-                continue
-            for n, text in enumerate(texts):
-                title = _clause(text)
-                cut_off = n == len(texts) - 1 and len(title) < 6 and text.strip().endswith(title) \
-                    and paragraph.rstrip()[-1:] not in "。！？!?；;”"
-                if len(title) >= 2 and not cut_off:  # the stored page stopped mid-item: 要主动接受
-                    items.append(InlineItem(title, text.strip()))
+        if len(bullets) >= 2 and id(paragraph) not in listed and _BULLET_ITEM.match(paragraph) \
+                and (ask := re.search(r"要(?!求)", paragraph)):
+            found.append((paragraph, 0, ask.start(), [paragraph[ask.start():]]))
+    order = {id(p): n for n, p in enumerate(paragraphs)}
+    found.sort(key=lambda f: (order[id(f[0])], f[2]))
+    for paragraph, rank, _start, texts in found:
+        if declared and rank >= _WEAK_RANK:
+            continue
+        for n, text in enumerate(texts):
+            title = _clause(text)
+            cut_off = n == len(texts) - 1 and len(title) < 6 and text.strip().endswith(title) \
+                and paragraph.rstrip()[-1:] not in "。！？!?；;”"
+            if len(title) >= 2 and not cut_off:  # the stored page stopped mid-item: 要主动接受
+                items.append(InlineItem(title, text.strip()))
     return items

@@ -37,7 +37,7 @@ _DMY_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.((?:19|20)\d{2})(\s+\d{1,2}:\d{2
 _YEAR = re.compile(r"(20\d{2})\s*(?:年|[—–\-~至]\s*20\d{2}\s*学年)")
 _CN_YEAR = re.compile(r"([〇零一二三四五六七八九]{4})年")
 _ISSUER = re.compile(r"(?:发文单位|发布机构|发文机关|来源|信息来源)[:：\s]*([\u4e00-\u9fff、\s]{3,40}?)(?:\s{2,}|$|\s*(?:效力|发布|主题|时间))")
-_NEWS_LEAD = re.compile(r"^.{0,30}(讯|电)[(（\s]|^本(报|网)讯|^\d{1,2}月\d{1,2}日.{0,80}(召开|举行|举办)|^\d{1,2}月\d{1,2}日(至\d{1,2}日)?(上午|下午|晚)?[，,]|召开[^，,。；;]{0,40}?(会议|大会|会(?=[，,。\s]|$))|会议?[^，,。；;]{0,30}(召开|举行)")
+_NEWS_LEAD = re.compile(r"^.{0,30}(讯|电)[(（\s“\"]|^本(报|网)讯|^\d{1,2}月\d{1,2}日.{0,80}(召开|举行|举办)|^\d{1,2}月\d{1,2}日(至\d{1,2}日)?(上午|下午|晚)?[，,]|召开[^，,。；;]{0,40}?(会议|大会|会(?=[，,。\s]|$))|会议?[^，,。；;]{0,30}(召开|举行)")
 _PROVINCE_BUREAU = re.compile(r"([\u4e00-\u9fff]{2,3}省|北京市|天津市|上海市|重庆市|[\u4e00-\u9fff]{2,8}?自治区)"
                               r"(?:党委教育工委|教育厅|人民政府|教育委员会|教委|委员会)")
 _SITE_NOISE = re.compile(r"\.(docx?|pdf|wps|txt)$|范文$|[(（]\d+页珍藏版[)）]$|模[版板]$|范本$|[(（][一二三四五六七八九十\d]+篇[)）]$"
@@ -178,7 +178,7 @@ def kind_of(title: str, lead: list[str] | None = None) -> str:
         return KIND_POINTS
     if re.search(r"工作(计划|思路|打算|方案)", t) and "总结" not in t:
         return KIND_PLAN
-    if "总结" in t:
+    if re.search(r"总结|小结", t):
         return KIND_HALF_YEAR if re.search(r"计划|安排|打算|思路|要点", t) else KIND_REVIEW
     if re.search(r"汇报材料|工作报告|工作汇报|履行教育职责.{0,4}报告", t):
         return KIND_REVIEW
@@ -376,7 +376,10 @@ def _first_named(text: str) -> regions.Place | None:
     return inside[0] if first.level == regions.LEVEL_CITY and inside else first
 
 
-_SHORT_CONTEXT = "(?=教育|新闻|日报|融媒|全市|全县|全区|实际)"
+# Short place names that are everyday words (新建 a verb, 新华 the news agency, 城东 a part of town): they
+# name a place only with context (新建教育), never by being said twice.
+_EVERYDAY_WORDS = {"新建", "前进", "和平", "向阳", "新华", "城中", "城东", "城西", "城南", "城北", "高新", "开发", "新区"}
+_SHORT_CONTEXT = "(?=教育|新闻|日报|融媒|全市|全县|全区|实际|网讯)"
 
 
 def _words(text: str) -> Counter:
@@ -399,6 +402,8 @@ def _by_short_name(text: str, provinces: bool = False, context_only: bool = Fals
         if len(short) < 2 or short not in text or short not in tokens:
             return False  # 和安 in 发展和安全 is no place: the words there are 和 / 安全
         said_with_context = re.search(re.escape(short) + _SHORT_CONTEXT, text) is not None
+        if short in _EVERYDAY_WORDS and not said_with_context:
+            return False  # 新建校舍 said twice is a verb, not 新建区
         return said_with_context or (tokens[short] >= 2 and not context_only)
 
     if provinces:
