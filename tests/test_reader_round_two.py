@@ -393,3 +393,29 @@ def test_a_document_sites_blurb_names_the_title_and_new_is_no_place():
     assert found.city is None  # 新建 (a verb, said twice) is not 新建区
     paragraphs = clean(read("county-2023-sports-bureau-review.txt")).paragraphs
     assert not any("第1页共4页" in p or "小编寄语" in p for p in paragraphs)
+
+
+# --------------------------------------------------------------------------- add: what it guessed and why
+
+
+def test_add_says_where_it_read_the_place(tmp_path):
+    from bot.corpus.ingest import prepare_plan
+
+    # 全区教育工作部署会在长春市第一六二中学召开 … 双阳美好教育: the district, read in the lead
+    draft = prepare_plan(REAL / "shuangyang-2025-deployment.txt")
+    guess = draft.city_guess
+    assert (guess["city"], guess["from"]) == ("双阳区", "lead") and "双阳" in guess["evidence"]
+    assert "双阳区" in guess["zh"] and "导语" in guess["zh"] and "the lead" in guess["en"]
+    assert draft.summary()["city_guess"] == guess  # add --json carries it
+    # the place given on the command line is no guess
+    assert prepare_plan(REAL / "shuangyang-2025-deployment.txt", city="双阳区").city_guess is None
+
+
+def test_add_refuses_only_when_no_place_is_named_anywhere():
+    from bot.corpus.ingest import AddError, prepare_plan
+
+    # a county review on a document site (XX县, its towns unnamed, 新建 only as a verb)
+    with pytest.raises(AddError) as refused:
+        prepare_plan(REAL / "county-2023-sports-bureau-review.txt")
+    assert "找不到任何地名" in str(refused.value) and "--city" in refused.value.en
+    assert prepare_plan(REAL / "county-2023-sports-bureau-review.txt", city="萍乡市").entry["city"] == "萍乡市"

@@ -55,6 +55,9 @@ class Detected:
     issuer: str | None
     date: str | None
     kind: str = KIND_POINTS
+    # where the place was read: "title", "lead" or "body", and the words around it (an editor checks a guess)
+    city_from: str | None = None
+    city_evidence: str | None = None
 
 
 def detect(text: str) -> Detected:
@@ -81,7 +84,24 @@ def detect(text: str) -> Detected:
         year = max(_years_in(named), default=year) if planned else year
     if title is None and kind == KIND_NEWS and (lead or cleaned.paragraphs):
         title = _lead_title(lead or cleaned.paragraphs[0])
-    return Detected(title, city, year, _issuer(cleaned), date, kind)
+    city_from, evidence = _city_evidence(title, cleaned, city)
+    return Detected(title, city, year, _issuer(cleaned), date, kind, city_from, evidence)
+
+
+def _city_evidence(title: str | None, cleaned: Cleaned, city: str | None) -> tuple[str | None, str | None]:
+    """Where the text says its place: the title, the lead (front matter and first paragraphs) or further
+    down, with a few characters either side of the first mention (full name first, then the short one)."""
+    if not city:
+        return None, None
+    place = regions.find_place(city)
+    names = [city] + ([place.short] if place and len(place.short) >= 2 else []) + [city[:2]]
+    parts = (("title", normalize(title or "")), ("lead", normalize("\n".join(cleaned.front + cleaned.paragraphs[:3]))),
+             ("body", normalize(_body(cleaned))))
+    for where, text in parts:
+        for name in names:
+            if (at := text.find(name)) >= 0:
+                return where, text[max(0, at - 8): at + len(name) + 8].replace("\n", " ").strip()
+    return "body", None
 
 
 # --------------------------------------------------------------------------------------------- title
