@@ -419,3 +419,35 @@ def test_add_refuses_only_when_no_place_is_named_anywhere():
         prepare_plan(REAL / "county-2023-sports-bureau-review.txt")
     assert "找不到任何地名" in str(refused.value) and "--city" in refused.value.en
     assert prepare_plan(REAL / "county-2023-sports-bureau-review.txt", city="萍乡市").entry["city"] == "萍乡市"
+
+
+# --------------------------------------------------------------------------- batch 7 (written blind, then fixed)
+
+
+def test_a_speechs_numbered_sayings_are_its_points():
+    # 同志们: / … 我讲三句话 / 第一句话：谋划教育，务必胸怀全局，才能服务大局。…一要…二要…
+    found = detect(read("pingchang-county-speech.txt"))
+    assert found.kind == "工作会议讲话"
+    assert found.city == "平昌县"  # 省市和县委县政府 names no 和县; 平昌教育 names the county
+    assert [normalize(t) for t in titles("pingchang-county-speech.txt")] == [normalize("谋划教育，务必胸怀全局，才能服务大局")]
+
+
+def test_a_look_back_heading_in_a_speech_is_no_priority():
+    # 一、过往的成绩值得肯定 (and the ghost-writing site's paywall line is not text)
+    assert titles("county-2025-secretary-speech.txt") == []
+    assert not any("扫码" in p for p in clean(read("county-2025-secretary-speech.txt")).paragraphs)
+
+
+def test_a_province_said_in_passing_is_not_a_countys_place():
+    # xx县…是山西省最早的中学之一
+    assert detect(read("county-2021-secretary-speech.txt")).city is None
+
+
+def test_ruby_whose_bracket_became_a_question_mark_is_dropped():
+    # 梁平日?qǐng)?bào)訊 → 梁平日訊: the paper's dateline names the district
+    assert detect(read("liangping-2025-leading-group.txt")).city == "梁平区"
+
+
+def test_a_list_opened_by_yi_shi_stands_when_the_page_stops():
+    # 一是坚持稳中求进。 on its own line, the stored page cut off before 二是
+    assert titles("tianjin-district-2025-conference.txt") == ["坚持稳中求进"]

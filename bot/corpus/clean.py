@@ -76,6 +76,7 @@ _CHROME = [
     r"^微信登录$|^注册\s*忘记密码$|^查看[:：]\s*\d+\s*\|\s*回复[:：]\s*\d+$|^\[复制链接\]$|^该用户从未签到$",
     r"^发表于\s*\d{4}-\d{1,2}-\d{1,2}.{0,30}(显示全部楼层|只看该作者|阅读模式)",
     r"^声明[:：]以上内容来源于网络|^赞赏$|^转载请注明[:：]",
+    r"^预览结束|扫码联系老师",  # a ghost-writing site's paywall line
     # a public-information index table flattened to text: 索引号: | … | 分类: | |
     r"^(索引号|分类|发文机关|发文日期|名称|文号|主题分类|发布机构|成文日期)\s*[:：]\s*\|",
 ]
@@ -89,11 +90,17 @@ _PAGE_NUMBER = re.compile(r"\n(\d{1,3})、")
 
 # Some reposting sites gloss characters with their pinyin in brackets ("會(huì)議", "領(lǐng)導(dǎo)"); the
 # gloss is never part of the text, and left in place it splits every word it follows.
-_RUBY = re.compile(r"(?<=[\u3400-\u9fff])\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,6}\)")
+_RUBY = re.compile(r"(?<=[\u3400-\u9fff])[(?][a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,6}\)")
 
 
 def strip_ruby(text: str) -> str:
-    return _RUBY.sub("", text)
+    """Pinyin glued after characters, its opening bracket sometimes lost to ? (梁平日?qǐng)?bào)訊)."""
+    for _ in range(3):
+        stripped = _RUBY.sub("", text)
+        if stripped == text:
+            break
+        text = stripped
+    return text
 
 
 @dataclass

@@ -69,6 +69,8 @@ def detect(text: str) -> Detected:
     # …其次 a lead may open with its purpose (为全面部署…。) and tell the meeting in its second sentence
     opening = "".join(re.findall(r"[^。]*。", lead)[:2]) if lead else None
     kind = kind_of(title or "", [opening] if opening else cleaned.paragraphs[:1])
+    if title is None and any(re.fullmatch(r"同志们[:：，,！!]?", normalize(ln).strip()) for ln in (cleaned.front + cleaned.paragraphs)[:3]):
+        kind = KIND_SPEECH  # 同志们: on its own line opens a speech whose headline was not kept
     date = _date(raw, cleaned)
     year = _year(title, cleaned, date, kind)
     city = _city(title, cleaned)
@@ -348,6 +350,8 @@ def _conjunction_head(text: str, at: int, place: regions.Place) -> bool:
         return False
     if _ISSUER_AFTER.match(text, at + len(place.name)):
         return False
+    if text[at + len(place.name): at + len(place.name) + 1] in ("委", "政", "级", "域", "直"):
+        return True  # 省市和县委县政府 / 和县域经济: 和 joins 县委, 县政府, 县域
     return not re.search(r"(省|市)$", text[max(0, at - 6):at])
 
 
@@ -399,7 +403,7 @@ def _first_named(text: str) -> regions.Place | None:
 # Short place names that are everyday words (新建 a verb, 新华 the news agency, 城东 a part of town): they
 # name a place only with context (新建教育), never by being said twice.
 _EVERYDAY_WORDS = {"新建", "前进", "和平", "向阳", "新华", "城中", "城东", "城西", "城南", "城北", "高新", "开发", "新区"}
-_SHORT_CONTEXT = "(?=教育|新闻|日报|融媒|全市|全县|全区|实际|网讯)"
+_SHORT_CONTEXT = "(?=教育|新闻|日报|日讯|融媒|全市|全县|全区|实际|网讯)"
 
 
 def _words(text: str) -> Counter:
@@ -419,9 +423,11 @@ def _by_short_name(text: str, provinces: bool = False, context_only: bool = Fals
     tokens = _words(text)
 
     def named(short: str) -> bool:
-        if len(short) < 2 or short not in text or short not in tokens:
-            return False  # 和安 in 发展和安全 is no place: the words there are 和 / 安全
+        if len(short) < 2 or short not in text:
+            return False
         said_with_context = re.search(re.escape(short) + _SHORT_CONTEXT, text) is not None
+        if short not in tokens and not said_with_context:
+            return False  # 和安 in 发展和安全 is no place: the words there are 和 / 安全
         if short in _EVERYDAY_WORDS and not said_with_context:
             return False  # 新建校舍 said twice is a verb, not 新建区
         return said_with_context or (tokens[short] >= 2 and not context_only)
@@ -459,6 +465,9 @@ def _city(title: str | None, cleaned: Cleaned) -> str | None:
             return province.name
     for source in (t, lead):
         if place := _first_named(source):
+            if place.level == regions.LEVEL_PROVINCE and source is not t and _COUNTY_VOICE.search(normalize(_body(cleaned))) \
+                    and place.name not in t and not _PROVINCE_BUREAU.search(front):
+                continue  # xx县…是山西省最早的中学之一: a county's text names its province only in passing
             if place.level == regions.LEVEL_PROVINCE and (local := _by_short_name(normalize(_body(cleaned)), context_only=True)) \
                     and local.province == place.name:
                 return local.name  # 听取吉林省委…汇报 names the province; 榆树教育 names the issuer
