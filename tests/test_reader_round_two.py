@@ -429,7 +429,8 @@ def test_a_speechs_numbered_sayings_are_its_points():
     found = detect(read("pingchang-county-speech.txt"))
     assert found.kind == "工作会议讲话"
     assert found.city == "平昌县"  # 省市和县委县政府 names no 和县; 平昌教育 names the county
-    assert [normalize(t) for t in titles("pingchang-county-speech.txt")] == [normalize("谋划教育，务必胸怀全局，才能服务大局")]
+    (point,) = plan_of("pingchang-county-speech.txt").priorities
+    assert normalize(point.title) == normalize("第一句话：谋划教育，务必胸怀全局，才能服务大局")
 
 
 def test_a_look_back_heading_in_a_speech_is_no_priority():

@@ -20,7 +20,7 @@ _CN = f"[{CN_NUM}]{{1,3}}"
 RANK_PART, RANK_SECTION, RANK_SUBSECTION, RANK_ITEM, RANK_SUBITEM = 0, 1, 2, 3, 4
 
 _PART = re.compile(rf"^(第{_CN}(?:方面|部分|篇|章))[\s\u3000:：]*(.*)$")
-_SAYING = re.compile(rf"^(第{_CN}句话)[\s\u3000:：]*(.+)$")  # a speech's 第一句话：谋划教育，… is a point
+_SAYING = re.compile(rf"^(第{_CN}句话[:：]?)[\s\u3000]*(.+)$")  # a speech's 第一句话：谋划教育，… is a point
 _SECTION = re.compile(rf"^({_CN}[、.．])\s*(.+)$")
 _LABEL_ORDINAL = re.compile(rf"^([\u4e00-\u9fff]{{1,4}}?{_CN}[：:])\s*(.+)$")
 _SUBSECTION = re.compile(rf"^([（(]{_CN}[)）])\s*(.+)$")
