@@ -452,3 +452,24 @@ def test_ruby_whose_bracket_became_a_question_mark_is_dropped():
 def test_a_list_opened_by_yi_shi_stands_when_the_page_stops():
     # 一是坚持稳中求进。 on its own line, the stored page cut off before 二是
     assert titles("tianjin-district-2025-conference.txt") == ["坚持稳中求进"]
+
+
+# --------------------------------------------------------------------------- passages that fit a reader
+
+
+def test_a_news_lead_of_several_sentences_is_cut_into_sentence_windows():
+    """A report without structure is all 导语: a paragraph of several sentences (under the 300-character
+    cut) is windowed, so the sentence that names a topic (安全至上) is a passage of its own size."""
+    from bot.corpus.loader import LEAD_WINDOW
+
+    plan = plan_of("chengbu-2025-meeting.txt")
+    assert plan.tree == []
+    paragraph = next(p for p in clean(read("chengbu-2025-meeting.txt")).paragraphs if "安全至上" in normalize(p))
+    assert len(paragraph) <= 300
+    windows = [p for p in plan.passages if p.text in paragraph]
+    assert len(windows) >= 2 and all(re.search(r":pre\d+\.w\d+$", w.id) for w in windows)
+    assert "".join(w.text for w in windows).replace(" ", "") == paragraph.replace(" ", "")
+    hit = next(w for w in windows if "安全至上" in normalize(w.text))
+    assert len(hit.text) < len(paragraph) and len(hit.text) <= LEAD_WINDOW + 120
+    # a plan with headings keeps its preamble whole (the seeds' passage ids do not change)
+    assert not any(".w" in p.id for p in plan_of("taobei-2025-workpoints.txt").passages if ":pre" in p.id)
