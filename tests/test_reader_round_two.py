@@ -17,6 +17,7 @@ from bot.corpus.enumerations import _clause, find_lists
 from bot.corpus.loader import build_plan
 from bot.corpus.metadata import detect
 from bot.corpus.outline import parse
+from bot.textnorm import normalize
 
 REAL = Path(DEFAULT_DIR)
 
@@ -267,3 +268,208 @@ def test_an_item_cut_off_by_the_pages_end_is_not_a_priority():
 def test_watermarks_and_site_stamps_are_not_text():
     paragraphs = clean(read("district-2023-midyear.txt")).paragraphs + clean(read("district-2019-midyear.txt")).paragraphs
     assert not any("办公文档之家" in p or "gaozihui" in p or "标签" in p or "658229379" in p for p in paragraphs)
+
+
+# --------------------------------------------------------------------------- batch 5 (written blind, then fixed)
+
+
+def test_sentences_that_open_on_the_reporter_are_not_the_list():
+    # 本次会议以…为要。会议提出，一要…；二要…；三要…；四要…。会议还强调，要…: the 一要 run is the list
+    assert titles("huzhou-2022-directors-meeting.txt") == ["推进素质教育", "推动教育改革", "加强师资建设", "推进平安建设"]
+
+
+def test_every_semicolon_piece_of_a_requirement_sentence_is_an_item():
+    # …确保…见成效。要全面贯彻…；要坚持以人民为中心…；深化教育领域综合改革…；要加强校园安全管理…。
+    # (见成效 looks ahead: the list is not a look back)
+    assert titles("bowang-2023-conference.txt") == [
+        "全面贯彻党的教育方针", "坚持以人民为中心发展教育", "深化教育领域综合改革", "加强校园安全管理"]
+
+
+def test_headline_requirements_keep_their_measures_under_them():
+    # 要提振精神，精准谋划，迎难而上开新局。要充分认识…。要准确把握…。要带好队伍，担当作为，凝心聚力抓质量。…
+    found = [normalize(t) for t in titles("shuangyang-2025-deployment.txt")]
+    assert found == [normalize(t) for t in (
+        "提振精神，精准谋划，迎难而上开新局", "带好队伍，担当作为，凝心聚力抓质量", "狠抓管理、规范办学，恪尽职守保平安")]
+
+
+def test_a_reporters_line_leads_what_was_said_and_is_no_heading():
+    paragraphs = clean(read("diqing-2024-conference.txt")).paragraphs
+    assert "会议指出" not in paragraphs and "会议强调" not in paragraphs
+    assert any(p.startswith("会议强调，2024年是") for p in paragraphs)
+    assert not any(t.startswith("会议") for t in titles("diqing-2024-conference.txt"))
+
+
+def test_a_traditional_review_heading_looks_back():
+    # 縣教育局2024年工作總結及2025年工作思路 一、2024年教育工作總結 (only the review is stored)
+    plan = plan_of("county-2024-review-2025-ideas.txt")
+    assert plan.priorities == []
+    assert plan.tree[0].orientation == "backward"
+    assert detect(read("county-2024-review-2025-ideas.txt")).year == 2025
+
+
+def test_a_list_whose_clause_goes_on_in_the_past_records_results():
+    # 在思政引领力、质量硬实力、…党建统领力“七个力”上实现了新提升
+    assert not any("引领力" in t or "硬实力" in t for t in titles("kaizhou-2026-review-meeting.txt"))
+
+
+def test_a_review_meeting_plans_the_next_year_and_is_news():
+    # 开州区2025年教育工作总结会召开 … 2026年是“十五五”开局之年…做好今年的教育工作
+    found = detect(read("kaizhou-2026-review-meeting.txt"))
+    assert (found.kind, found.year) == ("会议报道", 2026)
+    # 回顾总结2022年…瞄准来年工作导向 (a December meeting)
+    assert detect(read("huzhou-2022-directors-meeting.txt")).year == 2023
+    # 即实现到2015年打造…这一目标: a target year is not the year the text speaks of
+    assert detect(read("linyi-dezhou-conference.txt")).year is None
+
+
+def test_counted_clauses_after_ji_are_the_list():
+    # “12345”工程，即…这一目标，…两项重点，…三支队伍，建立起…，…四项机制，办好五件实事
+    found = titles("linyi-dezhou-conference.txt")
+    assert len(found) == 5
+    assert found[3].startswith("建立起政府教育投入") and normalize(found[4]) == "办好五件实事"
+
+
+def test_a_county_said_with_context_beats_its_city_named_in_passing():
+    # 全区教育工作部署会在长春市第一六二中学召开 … 双阳美好教育 / 推动双阳教育发展
+    assert detect(read("shuangyang-2025-deployment.txt")).city == "双阳区"
+    # 我县 … 打造德州市教育强县 … 符合临邑实际
+    assert detect(read("linyi-dezhou-conference.txt")).city == "临邑县"
+
+
+def test_an_aggregators_tag_after_the_headline_is_not_the_title():
+    assert detect(read("bowang-2023-conference.txt")).title == "奋力推进教育高质量发展 博望区部署2023年教育工作"
+
+
+# --------------------------------------------------------------------------- batch 6 (written blind, then fixed)
+
+
+def test_a_forum_reposts_strips_are_not_text():
+    found = detect(read("yunyang-2021-two-sessions.txt"))
+    assert found.title == "教育局:用“两会”精神指导教育工作"
+    assert (found.kind, found.year, found.city) == ("会议报道", 2022, "郧阳区")  # 郧阳网讯“…
+    paragraphs = clean(read("yunyang-2021-two-sessions.txt")).paragraphs
+    assert not any("微信登录" in p or "显示全部楼层" in p or "该用户从未签到" in p for p in paragraphs)
+
+
+def test_a_dash_opens_a_comma_list_closed_by_deng():
+    # 美好蓝图——坚持立德树人，…，普惠发展学前教育，优质发展义务教育，…，努力建设教育强区等，实现…
+    found = titles("yunyang-2021-two-sessions.txt")
+    assert {"普惠发展学前教育", "优质发展义务教育", "融合发展职业教育", "引进发展高等教育"} <= set(found)
+
+
+def test_a_dun_list_closed_by_deng_and_its_count():
+    # 就年如何抓好义教均衡发展、校园安全、…、作风建设等七个方面，提出了明确具体的要求
+    assert titles("dengta-2017-conference.txt") == [
+        "义教均衡发展", "校园安全", "信息化建设", "规范办学", "师资队伍", "党的建设", "作风建设"]
+
+
+def test_rhetoric_around_a_declared_list_is_not_a_priority():
+    # 要以“万无一失”的标准抓…；要以“久久为功”的韧劲抓…；要以“一失万无”的底线抓…。 then
+    # 把每一所校园打造成安全堡垒，把每间教室打造成育人阵地，…
+    found = titles("jingyang-2025-opening.txt")
+    assert len(found) == 3 and not any(t.startswith("把") for t in found)
+
+
+def test_bullets_are_items_and_a_frame_clause_keeps_its_action():
+    # 潘琍强调 / ?各地各部门要全力推动… / ?…要加大…；要以教育教学一线为平台，加大名师…；要多措并举…
+    found = [normalize(t) for t in titles("haifeng-2024-leading-group.txt")]
+    assert len(found) == 4
+    assert found[0].startswith("全力推动新教育实验的探索与实践")
+    assert found[2].startswith(normalize("以教育教学一线为平台，加大名师、名校长培育力度"))
+
+
+def test_a_flattened_speech_keeps_its_title_and_heading():
+    # 副市长在2022年全市教育工作会议上的讲话 同志们: … 一、找准历史方位，…  (one line on the page)
+    found = detect(read("city-2022-vice-mayor-speech.txt"))
+    assert (found.kind, found.title) == ("工作会议讲话", "副市长在2022年全市教育工作会议上的讲话")
+    assert [normalize(t) for t in titles("city-2022-vice-mayor-speech.txt")] == [
+        normalize("找准历史方位，在提升首位度中铁肩担当勇于作为")]
+
+
+def test_a_document_sites_blurb_names_the_title_and_new_is_no_place():
+    # 第1页共4页教育体育局XX年工作小结小编寄语。下面是我们的小编为大家整理的教育体育局2023年工作小结,请大家参阅。
+    found = detect(read("county-2023-sports-bureau-review.txt"))
+    assert (found.title, found.kind) == ("教育体育局2023年工作小结", "工作总结")
+    assert found.city is None  # 新建 (a verb, said twice) is not 新建区
+    paragraphs = clean(read("county-2023-sports-bureau-review.txt")).paragraphs
+    assert not any("第1页共4页" in p or "小编寄语" in p for p in paragraphs)
+
+
+# --------------------------------------------------------------------------- add: what it guessed and why
+
+
+def test_add_says_where_it_read_the_place(tmp_path):
+    from bot.corpus.ingest import prepare_plan
+
+    # 全区教育工作部署会在长春市第一六二中学召开 … 双阳美好教育: the district, read in the lead
+    draft = prepare_plan(REAL / "shuangyang-2025-deployment.txt")
+    guess = draft.city_guess
+    assert (guess["city"], guess["from"]) == ("双阳区", "lead") and "双阳" in guess["evidence"]
+    assert "双阳区" in guess["zh"] and "导语" in guess["zh"] and "the lead" in guess["en"]
+    assert draft.summary()["city_guess"] == guess  # add --json carries it
+    # the place given on the command line is no guess
+    assert prepare_plan(REAL / "shuangyang-2025-deployment.txt", city="双阳区").city_guess is None
+
+
+def test_add_refuses_only_when_no_place_is_named_anywhere():
+    from bot.corpus.ingest import AddError, prepare_plan
+
+    # a county review on a document site (XX县, its towns unnamed, 新建 only as a verb)
+    with pytest.raises(AddError) as refused:
+        prepare_plan(REAL / "county-2023-sports-bureau-review.txt")
+    assert "找不到任何地名" in str(refused.value) and "--city" in refused.value.en
+    assert prepare_plan(REAL / "county-2023-sports-bureau-review.txt", city="萍乡市").entry["city"] == "萍乡市"
+
+
+# --------------------------------------------------------------------------- batch 7 (written blind, then fixed)
+
+
+def test_a_speechs_numbered_sayings_are_its_points():
+    # 同志们: / … 我讲三句话 / 第一句话：谋划教育，务必胸怀全局，才能服务大局。…一要…二要…
+    found = detect(read("pingchang-county-speech.txt"))
+    assert found.kind == "工作会议讲话"
+    assert found.city == "平昌县"  # 省市和县委县政府 names no 和县; 平昌教育 names the county
+    (point,) = plan_of("pingchang-county-speech.txt").priorities
+    assert normalize(point.title) == normalize("第一句话：谋划教育，务必胸怀全局，才能服务大局")
+
+
+def test_a_look_back_heading_in_a_speech_is_no_priority():
+    # 一、过往的成绩值得肯定 (and the ghost-writing site's paywall line is not text)
+    assert titles("county-2025-secretary-speech.txt") == []
+    assert not any("扫码" in p for p in clean(read("county-2025-secretary-speech.txt")).paragraphs)
+
+
+def test_a_province_said_in_passing_is_not_a_countys_place():
+    # xx县…是山西省最早的中学之一
+    assert detect(read("county-2021-secretary-speech.txt")).city is None
+
+
+def test_ruby_whose_bracket_became_a_question_mark_is_dropped():
+    # 梁平日?qǐng)?bào)訊 → 梁平日訊: the paper's dateline names the district
+    assert detect(read("liangping-2025-leading-group.txt")).city == "梁平区"
+
+
+def test_a_list_opened_by_yi_shi_stands_when_the_page_stops():
+    # 一是坚持稳中求进。 on its own line, the stored page cut off before 二是
+    assert titles("tianjin-district-2025-conference.txt") == ["坚持稳中求进"]
+
+
+# --------------------------------------------------------------------------- passages that fit a reader
+
+
+def test_a_news_lead_of_several_sentences_is_cut_into_sentence_windows():
+    """A report without structure is all 导语: a paragraph of several sentences (under the 300-character
+    cut) is windowed, so the sentence that names a topic (安全至上) is a passage of its own size."""
+    from bot.corpus.loader import LEAD_WINDOW
+
+    plan = plan_of("chengbu-2025-meeting.txt")
+    assert plan.tree == []
+    paragraph = next(p for p in clean(read("chengbu-2025-meeting.txt")).paragraphs if "安全至上" in normalize(p))
+    assert len(paragraph) <= 300
+    windows = [p for p in plan.passages if p.text in paragraph]
+    assert len(windows) >= 2 and all(re.search(r":pre\d+\.w\d+$", w.id) for w in windows)
+    assert "".join(w.text for w in windows).replace(" ", "") == paragraph.replace(" ", "")
+    hit = next(w for w in windows if "安全至上" in normalize(w.text))
+    assert len(hit.text) < len(paragraph) and len(hit.text) <= LEAD_WINDOW + 120
+    # a plan with headings keeps its preamble whole (the seeds' passage ids do not change)
+    assert not any(".w" in p.id for p in plan_of("taobei-2025-workpoints.txt").passages if ":pre" in p.id)

@@ -72,6 +72,11 @@ _CHROME = [
     r"^\S.{0,60}\.(docx?|pdf|wps)$",
     r"^[\u4e00-\u9fff]{2,10}(新闻网|融媒体中心|网)$",
     r"^(日期|时间|发布时间)[:：]?$",
+    # a forum's (Discuz) strips around a reposted story, and a repost's tip jar and reprint note
+    r"^微信登录$|^注册\s*忘记密码$|^查看[:：]\s*\d+\s*\|\s*回复[:：]\s*\d+$|^\[复制链接\]$|^该用户从未签到$",
+    r"^发表于\s*\d{4}-\d{1,2}-\d{1,2}.{0,30}(显示全部楼层|只看该作者|阅读模式)",
+    r"^声明[:：]以上内容来源于网络|^赞赏$|^转载请注明[:：]",
+    r"^预览结束|扫码联系老师",  # a ghost-writing site's paywall line
     # a public-information index table flattened to text: 索引号: | … | 分类: | |
     r"^(索引号|分类|发文机关|发文日期|名称|文号|主题分类|发布机构|成文日期)\s*[:：]\s*\|",
 ]
@@ -85,11 +90,17 @@ _PAGE_NUMBER = re.compile(r"\n(\d{1,3})、")
 
 # Some reposting sites gloss characters with their pinyin in brackets ("會(huì)議", "領(lǐng)導(dǎo)"); the
 # gloss is never part of the text, and left in place it splits every word it follows.
-_RUBY = re.compile(r"(?<=[\u3400-\u9fff])\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,6}\)")
+_RUBY = re.compile(r"(?<=[\u3400-\u9fff])[(?][a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,6}\)")
 
 
 def strip_ruby(text: str) -> str:
-    return _RUBY.sub("", text)
+    """Pinyin glued after characters, its opening bracket sometimes lost to ? (梁平日?qǐng)?bào)訊)."""
+    for _ in range(3):
+        stripped = _RUBY.sub("", text)
+        if stripped == text:
+            break
+        text = stripped
+    return text
 
 
 @dataclass
@@ -354,12 +365,40 @@ def _unwrap(paragraphs: list[str]) -> list[str]:
     return out
 
 
+# 会议指出 / 会议强调： / 李晓海强调 on a line of its own: the reporter's words lead the next paragraph.
+_REPORTER_LINE = re.compile(r"^[\u4e00-\u9fff]{1,6}(指出|强调|要求|认为|提出|表示)[：:]?$")
+
+
+# A document site's page stamp (第1页共4页) at a line's start, and its blurb naming the document:
+# 小编寄语。下面是我们的小编为大家整理的教育体育局2023年工作小结,请大家参阅。 → the title on a line.
+_PAGE_STAMP = re.compile(r"^第\d{1,3}页\s*共\d{1,3}页", re.MULTILINE)
+_TITLE_BLURB = re.compile(r"(?:[^。\n]{0,30}?小编寄语。)?下面是.{0,12}?(?:为大家|为你|为您)?整理的(?P<title>[^，,。\n]{4,40})[，,]"
+                          r"(?:请大家参阅|供大家参考|仅供参考|希望对你有帮助)[。!！]?")
+# A flattened page keeps its breaks as spaces: 副市长在…会议上的讲话 同志们: … 一、找准历史方位…
+_FLAT_BREAK = re.compile(r"\s+(?=(?:同志们[:：]|[一二三四五六七八九十]{1,3}、[\u4e00-\u9fff]))")
+
+
+def _split_flattened(line: str) -> list[str]:
+    if len(line) < 200:
+        return [line]
+    pieces = []
+    for piece in _FLAT_BREAK.split(line):
+        # 一、找准历史方位，…勇于作为 近年来，…: the heading ends where the space is
+        m = re.match(r"^([一二三四五六七八九十]{1,3}、[^\s。；]{4,40})\s+(\S.*)$", piece)
+        pieces.extend([m.group(1), m.group(2)] if m else [piece])
+    return pieces
+
+
 def _join_broken(paragraphs: list[str]) -> list[str]:
-    """Re-join paragraphs a page layout broke mid-sentence ("处理好有教无类" / "与因材施教的关系")."""
+    """Re-join paragraphs a page layout broke mid-sentence ("处理好有教无类" / "与因材施教的关系"), and a
+    reporter's line (会议强调) with what was said, which is never a heading of its own."""
     out: list[str] = []
     for para in paragraphs:
         if out:
             prev = out[-1]
+            if _REPORTER_LINE.match(prev):
+                out[-1] = prev.rstrip("：:") + "，" + para
+                continue
             broken = len(prev) >= 40 and any(p in prev for p in "，。,") and not _ends_sentence(prev)
             broken = broken or (len(prev) == 1 and not _ends_sentence(prev) and re.match(r"[\u4e00-\u9fff]", prev))
             conj = re.match(r"^(和|与|及|以及|并)[《“\u4e00-\u9fff]", para) and not _ends_sentence(prev)
@@ -421,7 +460,9 @@ def clean(raw: str) -> Cleaned:
     text = _SITE_STAMPS.sub("", text)
     text = re.sub("[㈠-㈩]", lambda m: f"（{'一二三四五六七八九十'[ord(m.group()) - 0x3220]}）", text)
     text = repair_page_numbers(text)
-    lines = [ln.strip() for ln in text.split("\n")]
+    text = _PAGE_STAMP.sub("", text)
+    text = _TITLE_BLURB.sub(lambda m: m.group("title") + "\n", text)
+    lines = [piece.strip() for ln in text.split("\n") for piece in _split_flattened(ln)]
     lines = _drop_teasers(lines)
     lines = _drop_captions(_drop_breadcrumb_list(_drop_contact_blocks(_drop_related_lists(_drop_watermarks(lines)))))
     lines = [_SITE_BLURB.sub("", _TRAILING_BYLINE.sub("", ln)) for ln in lines if not _is_furniture(ln)]

@@ -33,8 +33,8 @@ _COUNT = re.compile(rf"[“\"]?([两{CN_DIGITS}]{{1,2}})\s*(?:个|大|项|点|�
 _LIST_NOUN = re.compile(r"^[两一二三四五六七八九十]{1,2}\s*(?:个|大|项|点|方面|件|张|条)(答卷|清单|任务|行动|工程|攻坚战|战役|举措|重点|保障|目标|工作)")
 
 # Words that mark the coming year or a requirement, and words that mark a look back.
-_FORWARD = re.compile(r"强调|要求|提出|部署|指出[，,]?要|新的一年|今年|下半年|下一步|将|(?<![重主需只必])要|重点|任务|意见|着力|计划|打算")
-_BACKWARD = re.compile(r"过去|去年|一年来|以来|回顾|回首|总结|取得|成绩|成效|荣获|获得|完成|上半年")
+_FORWARD = re.compile(r"强调|要求|提出|部署|指出[，,]?要|新的一年|今年|下半年|下一步|将|(?<![重主需只必])要|重点|任务|意见|着力|计划|打算|如何")
+_BACKWARD = re.compile(r"过去|去年|一年来|以来|回顾|回首|总结|取得|成绩|(?<![见出求])成效|荣获|获得|完成|上半年")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,9 @@ def _cn_value(numeral: str) -> int:
     return CN_DIGITS.index(numeral) + 1
 
 
+_FRAME_CLAUSE = re.compile(r"^以.{2,14}为(平台|抓手|载体|契机|引领|牵引|切入点|着力点|突破口|主线|核心|依托)$")
+
+
 def _clause(text: str) -> str:
     """The opening clause of an item, without a leading 要/是, cut to a citable length.
 
@@ -56,7 +59,13 @@ def _clause(text: str) -> str:
     the head takes the next clause too, so it says something on its own."""
     text = text.strip().lstrip("，,、：: ")
     text = re.sub(r"^(是要|是|要)(?=[\u4e00-\u9fff“])", "", text)
+    if _headline_shaped(text) and re.match(r"[^。！？!?；;]+[。！？!?]\s*\S", text):
+        # 带好队伍，担当作为，凝心聚力抓质量。学校校长…: a headline sentence over its measures is said whole
+        return re.match(r"[^。！？!?；;]+", text).group().strip()
     end = next((i for i, ch in enumerate(text) if ch in _CLAUSE_END), len(text))
+    if _FRAME_CLAUSE.match(text[:end].strip()) and end < len(text) and text[end] in "，,":
+        # 以教育教学一线为平台，加大名师…培育力度: the frame says how, the next clause what
+        end = next((i for i in range(end + 1, len(text)) if text[i] in _CLAUSE_END), len(text))
     while len(text[:end].strip()) <= 3 and end < len(text) and text[end] in "，,":
         nxt = next((i for i in range(end + 1, len(text)) if text[i] in _CLAUSE_END), len(text))
         if nxt - end > _TITLE_MAX:
@@ -207,10 +216,13 @@ def _announced(paragraph: str) -> tuple[int, list[str]] | None:
             if len(pieces) == count:
                 colon_lists.append((body_start, pieces))
                 continue
-        if paragraph[m.start()] not in "“\"" and not _LIST_NOUN.match(norm[m.start():]):
+        closed = m.start() > 0 and norm[m.start() - 1] == "等"  # 抓好A、B、…、G等七个方面
+        if paragraph[m.start()] not in "“\"" and not _LIST_NOUN.match(norm[m.start():]) and not closed:
             continue  # 打好A、B、C“三大攻坚战” or …六张答卷 name their list; 双减及五项管理 is a term
         clause_start = max(paragraph.rfind(ch, 0, m.start()) for ch in "，,。；;：:") + 1
-        pieces = re.split(r"、", paragraph[clause_start:m.start()])
+        if closed and (verb := re.search(r"(抓好|做好|抓实|推进|加强|落实)(?=[\u4e00-\u9fff]{2})", norm[clause_start:m.start()])):
+            clause_start += verb.end()  # 就年如何抓好义教均衡发展、…: the list starts after its verb
+        pieces = re.split(r"、", paragraph[clause_start:m.start() - closed])
         if len(pieces) == count and all(2 <= len(p.strip("“”\" ")) <= 20 for p in pieces):
             comma_lists.append((clause_start, pieces))
     for found in (colon_lists, comma_lists):
@@ -255,12 +267,37 @@ def _requirement_run(paragraph: str) -> tuple[int, list[str]] | None:
         lead = len(text) - len(text.lstrip())
         if text.lstrip().startswith("要"):
             starts.append(pos + lead)
-        elif not starts and n <= 1 and (m := re.match(r"^\s*[^，,。]{0,20}[，,]\s*要", text)):
-            starts.append(pos + m.end() - 1)  # 杭莺要求，要… / 会议强调，要…
+        elif starts and n + 1 < len(pieces) and pieces[n - 1][1].rstrip()[-1:] in "；;" \
+                and normalize(pieces[n + 1][1]).lstrip().startswith("要") and text.rstrip()[-1:] in "；;":
+            starts.append(pos + lead)  # 要A；要B；深化C；要D: one sentence's ；-pieces are its items
+        elif not starts and n <= 1 and (m := re.match(r"^\s*[^，,。]{0,20}[，,]\s*[^，,。]{0,16}?要(?!求)", text)):
+            starts.append(pos + m.end() - 1)  # 杭莺要求，要… / 会议强调，全区教育系统要…
     if len(starts) < 3:
         return None
     end = _run_end(paragraph, starts[-1])
-    return starts[0], [paragraph[a:b] for a, b in zip(starts, [*starts[1:], end], strict=True)]
+    return starts[0], _headlined([paragraph[a:b] for a, b in zip(starts, [*starts[1:], end], strict=True)])
+
+
+def _headline_shaped(item: str) -> bool:
+    """要提振精神，精准谋划，迎难而上开新局。: a whole sentence of two to four short clauses."""
+    sentence = re.split(r"[。！？!?；;]", normalize(item).strip())[0]
+    clauses = [c for c in re.split(r"[，,、]", re.sub(r"^要", "", sentence)) if c]
+    return 2 <= len(clauses) <= 4 and len(sentence) <= 26 and all(len(c) <= 9 for c in clauses)
+
+
+def _headlined(items: list[str]) -> list[str]:
+    """Requirements written as headline sentences (要带好队伍，担当作为，凝心聚力抓质量。) each followed by
+    their own 要… measures: the headlines are the items, the measures belong to the one before."""
+    marks = [_headline_shaped(item) for item in items]
+    if sum(marks) < 2 or all(marks) or not marks[0]:
+        return items
+    merged: list[str] = []
+    for item, head in zip(items, marks, strict=True):
+        if head or not merged:
+            merged.append(item)
+        else:
+            merged[-1] += item
+    return merged
 
 
 def _comma_parallel(sentence: str) -> tuple[int, list[str]] | None:
@@ -291,6 +328,12 @@ _LABEL = re.compile(r"[“\"]\s*(\d{1,2}|[一二三四五六七八九十])\s*[�
 _REPORTING = re.compile(r"指出|强调|要求|表示|认为|提出|介绍")
 
 
+def _reported(items: list[str]) -> bool:
+    """会议以…为要。会议提出，一要…。会议还强调，要…: sentences that open alike on the reporter (会议,
+    the speaker's name) narrate the meeting; the list is inside them, not made of them."""
+    return sum(bool(_REPORTING.search(normalize(t).strip()[:8])) for t in items) >= 2
+
+
 def _label_run(paragraph: str) -> tuple[int, list[str]] | None:
     marks = list(_LABEL.finditer(paragraph))
     if len(marks) < 3:
@@ -313,6 +356,41 @@ def _counted_run(paragraph: str) -> tuple[int, list[str]] | None:
         return None
     end = _run_end(paragraph, starts[-1])
     return starts[0], [paragraph[a:b] for a, b in zip(starts, [*starts[1:], end], strict=True)]
+
+
+_CLAUSE_COUNT = re.compile(r"([一两二三四五六七八九十])\s*(?:个|项|支|件|条|大|点|种|张|方面)?[\u4e00-\u9fff]{1,3}$")
+
+
+def _counted_clauses(paragraph: str) -> tuple[int, list[str]] | None:
+    """“12345”工程，即实现…这一目标，突出…两项重点，打造…三支队伍，建立…四项机制，办好五件实事: after 即,
+    clauses whose ends count up one, two, three… each close an item (an item may run over commas)."""
+    for m in re.finditer("即", paragraph):
+        end = re.search(r"[。！？!?]", paragraph[m.end():])
+        body_end = m.end() + end.start() if end else len(paragraph)
+        expected, seg, items, waiting = 1, m.end(), [], 0
+        for c in re.finditer(r"[^，,；;]+", paragraph[m.end():body_end]):
+            hit = _CLAUSE_COUNT.search(normalize(c.group()).strip())
+            if hit and _count_value(hit.group(1)) == expected:
+                items.append(paragraph[seg:m.end() + c.end()])
+                seg, expected, waiting = m.end() + c.end() + 1, expected + 1, 0
+            elif (waiting := waiting + 1) > 3:
+                break  # the counted clauses ended: 落实责任，密切配合… is the sentence going on
+        if len(items) >= 3:
+            return m.end(), items
+    return None
+
+
+def _dash_list(paragraph: str) -> tuple[int, list[str]] | None:
+    """…规划的教育事业美好蓝图——坚持A，认真落实B，…，努力建设C等，实现…: a dash opens a comma list that
+    its 等 closes; every clause is an item."""
+    for m in re.finditer("——", paragraph):
+        body = re.match(r"([^。；;—]{12,400}?)等(?=[，,。])", paragraph[m.end():])
+        if not body:
+            continue
+        pieces = re.split(r"[，,]", body.group(1))
+        if len(pieces) >= 4 and all(2 <= len(p.strip()) <= 30 for p in pieces):
+            return m.end(), pieces
+    return None
 
 
 def _comma_framed(sentence: str) -> tuple[int, list[str]] | None:
@@ -420,7 +498,11 @@ def _candidates(paragraph: str) -> list[tuple[int, int, list[str]]]:
         found.append((1, *hit))
     if (hit := _counted_run(paragraph)) is not None:
         found.append((1, *hit))
+    if (hit := _counted_clauses(paragraph)) is not None:
+        found.append((1, *hit))
     if (hit := _announced(paragraph)) is not None:
+        found.append((2, *hit))
+    if (hit := _dash_list(paragraph)) is not None:
         found.append((2, *hit))
     for start, sentence in _sentences(paragraph):
         pieces = re.split(r"[；;]", sentence.rstrip("。！？!?"))
@@ -433,7 +515,7 @@ def _candidates(paragraph: str) -> list[tuple[int, int, list[str]]]:
         for size in range(len(group), 2, -1):
             # sentences opening alike: 要以…。要以…。要以…。
             hit = _parallel(group[:size], 2)
-            if hit is not None and hit[0] <= 30:
+            if hit is not None and hit[0] <= 30 and not _reported(hit[1]):
                 found.append((4, sentences[i][0] + hit[0], hit[1]))
                 done = True
                 break
@@ -455,6 +537,10 @@ def _candidates(paragraph: str) -> list[tuple[int, int, list[str]]]:
 
 
 def find_lists(paragraph: str) -> list[tuple[int, list[str]]]:
+    return [(start, items) for _, start, items in ranked_lists(paragraph)]
+
+
+def ranked_lists(paragraph: str) -> list[tuple[int, int, list[str]]]:
     """Every inline list in a paragraph as (start offset, item texts), the strongest form first:
     ordinals, then numbered labels, announced counts, parallel prefixes between ；, across sentences,
     items framed alike with sentences between them, 要… requirements, between 、 and between ，.
@@ -477,7 +563,7 @@ def find_lists(paragraph: str) -> list[tuple[int, list[str]]]:
         return []
     rank = min(c[0] for c in top)
     chosen = [(start, items) for r, start, items in top if r == rank]
-    return sorted(chosen) if rank in (0, 3) else chosen[:1]
+    return [(rank, start, items) for start, items in (sorted(chosen) if rank in (0, 3) else chosen[:1])]
 
 
 def _narrated(texts: list[str]) -> bool:
@@ -485,17 +571,44 @@ def _narrated(texts: list[str]) -> bool:
     return sum("了" in t for t in texts) * 2 > len(texts)
 
 
+def _told_after(paragraph: str, start: int, texts: list[str]) -> bool:
+    """在A、B、…“七个力”上实现了新提升: a list whose clause goes on in the past records results."""
+    end = _span(paragraph, start, texts)[-1][1]
+    tail = re.split(r"[，,。；;！？!?]", paragraph[end:], maxsplit=1)[0]
+    return "了" in tail
+
+
+_WEAK_RANK = 7  # 、-lists and comma-parallel clauses (see _candidates)
+# A bullet (•, ●, or the ? a lost bullet glyph became), alone or after the reporter's words (潘琍强调，•…)
+_BULLET_ITEM = re.compile(r"^(?:[^，。]{1,10}(?:指出|强调|要求)[，,])?\s*[?？•●▪◆■]\s*(?=[\u4e00-\u9fff])")
+
+
 def inline_priorities(paragraphs: list[str], plan_year: int | None) -> list[InlineItem]:
     """The forward-looking inline lists of a plan's paragraphs, flattened into items in order."""
     items: list[InlineItem] = []
+    found = [(paragraph, rank, start, texts) for paragraph in paragraphs
+             for rank, start, texts in ranked_lists(paragraph)
+             if not (_lead_is_backward(_lead_before(paragraph, start), plan_year) or _narrated(texts)
+                     or _told_after(paragraph, start, texts))]
+    # A speaker's declared list (一是…, 要…；要…) names the priorities; a run of clauses that merely open
+    # alike elsewhere (把每一所校园打造成…，把每间教室…) is the rhetoric around it.
+    declared = any(rank < _WEAK_RANK for _, rank, _, _ in found)
+    # Bulleted requirements (•各地各部门要… / •要加大…；要以…): a bullet without a list of its own is one item.
+    bullets = [p for p in paragraphs if _BULLET_ITEM.match(p)]
+    listed = {id(p) for p, *_ in found}
     for paragraph in paragraphs:
-        for start, texts in find_lists(paragraph):
-            if _lead_is_backward(_lead_before(paragraph, start), plan_year) or _narrated(texts):
-                continue
-            for n, text in enumerate(texts):
-                title = _clause(text)
-                cut_off = n == len(texts) - 1 and len(title) < 6 and text.strip().endswith(title) \
-                    and paragraph.rstrip()[-1:] not in "。！？!?；;”"
-                if len(title) >= 2 and not cut_off:  # the stored page stopped mid-item: 要主动接受
-                    items.append(InlineItem(title, text.strip()))
+        if len(bullets) >= 2 and id(paragraph) not in listed and _BULLET_ITEM.match(paragraph) \
+                and (ask := re.search(r"要(?!求)", paragraph)):
+            found.append((paragraph, 0, ask.start(), [paragraph[ask.start():]]))
+    order = {id(p): n for n, p in enumerate(paragraphs)}
+    found.sort(key=lambda f: (order[id(f[0])], f[2]))
+    for paragraph, rank, _start, texts in found:
+        if declared and rank >= _WEAK_RANK:
+            continue
+        for n, text in enumerate(texts):
+            title = _clause(text)
+            cut_off = n == len(texts) - 1 and len(title) < 6 and text.strip().endswith(title) \
+                and paragraph.rstrip()[-1:] not in "。！？!?；;”"
+            if len(title) >= 2 and not cut_off:  # the stored page stopped mid-item: 要主动接受
+                items.append(InlineItem(title, text.strip()))
     return items

@@ -147,11 +147,13 @@ class Draft:
     plan: Plan
     body_key: str
     warnings: list[str]  # codes: "no_priorities", "city_from_body"
+    city_guess: dict | None = None  # the place read from the text: where, the words, a sentence in zh and en
 
     def summary(self) -> dict:
         """The `add --json` contract: the manifest entry plus what the parse found."""
+        extra = {"city_guess": self.city_guess} if self.city_guess else {}
         return {**self.entry, "passages": len(self.plan.passages),
-                "priorities": [p.as_dict() for p in self.plan.priorities]}
+                "priorities": [p.as_dict() for p in self.plan.priorities], **extra}
 
 
 def prepare_plan(
@@ -193,6 +195,10 @@ def _prepare(file: Path, limits: Limits, deadline: Deadline, *, city, year, titl
     year = year if year is not None else found.year
     title = title or found.title
     missing = [name for name, value in (("--city", city), ("--year", year), ("--title", title)) if value in (None, "")]
+    if "--city" in missing:  # refused only when no place at all is named anywhere in the text
+        raise AddError("文本中找不到任何地名（标题、导语和正文都没有），请用 --city 指定，如 --city 无锡市",
+                       "no place is named anywhere in the text (title, lead or body): give it with --city, "
+                       "e.g. --city 无锡市")
     if missing:
         raise AddError("无法从文本中识别 " + "、".join(missing) + "，请在命令行上指定",
                        "cannot find " + ", ".join(missing) + " in the text: give it on the command line")
@@ -230,7 +236,21 @@ def _prepare(file: Path, limits: Limits, deadline: Deadline, *, city, year, titl
     warnings = [] if plan.priorities else ["no_priorities"]
     if not city_given and regions.short_name(city) not in title:
         warnings.append("city_from_body")
-    return Draft(entry, text, plan, body_key, warnings)
+    return Draft(entry, text, plan, body_key, warnings, None if city_given else _city_guess(city, found))
+
+
+_GUESS_FROM = {"title": ("标题", "the title"), "lead": ("导语", "the lead"), "body": ("正文", "the body")}
+
+
+def _city_guess(city: str, found) -> dict:
+    """What `add` guessed for the place and why, so the person adding can check it."""
+    where = found.city_from or "body"
+    zh_where, en_where = _GUESS_FROM.get(where, _GUESS_FROM["body"])
+    said = f"：「{found.city_evidence}」" if found.city_evidence else ""
+    said_en = f": “{found.city_evidence}”" if found.city_evidence else ""
+    return {"city": city, "from": where, "evidence": found.city_evidence,
+            "zh": f"地方推断为 {city}，依据{zh_where}{said}",
+            "en": f"place guessed as {city}, from {en_where}{said_en}"}
 
 
 def duplicate_of(folders: Path | Folders, draft: Draft) -> str | None:

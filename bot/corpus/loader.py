@@ -38,6 +38,10 @@ LOCK_FILE = ".manifest.lock"  # beside the manifest, so every process writing th
 LOCK_WAIT = 60.0  # seconds; an add holds the lock only for its duplicate check and two small writes
 PASSAGE_MAX = 300  # a longer item is cut into sentence windows of about WINDOW characters
 WINDOW = 220
+# A news report without structure is all 导语: a paragraph of several sentences is cut this fine, so a
+# sentence that names a topic is not diluted by a long lead around it (a short passage would outrank it).
+LEAD_WINDOW = 120
+LEAD_SENTENCES = 3
 PREAMBLE_LABEL = "导语"
 CLOSING_LABEL = "结语"
 
@@ -251,9 +255,11 @@ def line_windows(text: str, size: int = 120) -> list[str]:
     return windows
 
 
-def _cut(plan_id: str, node: Node, section: tuple[str, ...], body: str) -> list[Passage]:
+def _cut(plan_id: str, node: Node, section: tuple[str, ...], body: str, lead: bool = False) -> list[Passage]:
     if "\n" in body:
         pieces = line_windows(body)
+    elif lead and len(body) > LEAD_WINDOW and len(re.findall(rf"[{TERMINAL}]", body)) >= LEAD_SENTENCES:
+        pieces = sentence_windows(body, LEAD_WINDOW)
     else:
         pieces = [body] if len(body) <= PASSAGE_MAX else sentence_windows(body)
     result = []
@@ -274,7 +280,7 @@ def build_plan(entry: dict, raw: str) -> Plan:
     passages: list[Passage] = []
     for n, para in enumerate(preamble, 1):
         pre_node.id = f"pre{n}"
-        passages.extend(_cut(meta.plan_id, pre_node, (PREAMBLE_LABEL,), para))
+        passages.extend(_cut(meta.plan_id, pre_node, (PREAMBLE_LABEL,), para, lead=not outline.tree))
     passages.extend(_passages_for(meta.plan_id, outline.tree, ()))
     heads = priorities(outline.tree) or _inline_heads(preamble, outline.tree, meta.year)
     return Plan(meta, "\n".join(preamble), outline.tree, passages, heads)

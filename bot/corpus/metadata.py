@@ -37,7 +37,7 @@ _DMY_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.((?:19|20)\d{2})(\s+\d{1,2}:\d{2
 _YEAR = re.compile(r"(20\d{2})\s*(?:年|[—–\-~至]\s*20\d{2}\s*学年)")
 _CN_YEAR = re.compile(r"([〇零一二三四五六七八九]{4})年")
 _ISSUER = re.compile(r"(?:发文单位|发布机构|发文机关|来源|信息来源)[:：\s]*([\u4e00-\u9fff、\s]{3,40}?)(?:\s{2,}|$|\s*(?:效力|发布|主题|时间))")
-_NEWS_LEAD = re.compile(r"^.{0,30}(讯|电)[(（\s]|^本(报|网)讯|^\d{1,2}月\d{1,2}日.{0,80}(召开|举行|举办)|^\d{1,2}月\d{1,2}日(至\d{1,2}日)?(上午|下午|晚)?[，,]|召开[^，,。；;]{0,40}?(会议|大会|会(?=[，,。\s]|$))|会议?[^，,。；;]{0,30}(召开|举行)")
+_NEWS_LEAD = re.compile(r"^.{0,30}(讯|电)[(（\s“\"]|^本(报|网)讯|^\d{1,2}月\d{1,2}日.{0,80}(召开|举行|举办)|^\d{1,2}月\d{1,2}日(至\d{1,2}日)?(上午|下午|晚)?[，,]|召开[^，,。；;]{0,40}?(会议|大会|会(?=[，,。\s]|$))|会议?[^，,。；;]{0,30}(召开|举行)")
 _PROVINCE_BUREAU = re.compile(r"([\u4e00-\u9fff]{2,3}省|北京市|天津市|上海市|重庆市|[\u4e00-\u9fff]{2,8}?自治区)"
                               r"(?:党委教育工委|教育厅|人民政府|教育委员会|教委|委员会)")
 _SITE_NOISE = re.compile(r"\.(docx?|pdf|wps|txt)$|范文$|[(（]\d+页珍藏版[)）]$|模[版板]$|范本$|[(（][一二三四五六七八九十\d]+篇[)）]$"
@@ -55,6 +55,9 @@ class Detected:
     issuer: str | None
     date: str | None
     kind: str = KIND_POINTS
+    # where the place was read: "title", "lead" or "body", and the words around it (an editor checks a guess)
+    city_from: str | None = None
+    city_evidence: str | None = None
 
 
 def detect(text: str) -> Detected:
@@ -66,6 +69,8 @@ def detect(text: str) -> Detected:
     # …其次 a lead may open with its purpose (为全面部署…。) and tell the meeting in its second sentence
     opening = "".join(re.findall(r"[^。]*。", lead)[:2]) if lead else None
     kind = kind_of(title or "", [opening] if opening else cleaned.paragraphs[:1])
+    if title is None and any(re.fullmatch(r"同志们[:：，,！!]?", normalize(ln).strip()) for ln in (cleaned.front + cleaned.paragraphs)[:3]):
+        kind = KIND_SPEECH  # 同志们: on its own line opens a speech whose headline was not kept
     date = _date(raw, cleaned)
     year = _year(title, cleaned, date, kind)
     city = _city(title, cleaned)
@@ -81,7 +86,24 @@ def detect(text: str) -> Detected:
         year = max(_years_in(named), default=year) if planned else year
     if title is None and kind == KIND_NEWS and (lead or cleaned.paragraphs):
         title = _lead_title(lead or cleaned.paragraphs[0])
-    return Detected(title, city, year, _issuer(cleaned), date, kind)
+    city_from, evidence = _city_evidence(title, cleaned, city)
+    return Detected(title, city, year, _issuer(cleaned), date, kind, city_from, evidence)
+
+
+def _city_evidence(title: str | None, cleaned: Cleaned, city: str | None) -> tuple[str | None, str | None]:
+    """Where the text says its place: the title, the lead (front matter and first paragraphs) or further
+    down, with a few characters either side of the first mention (full name first, then the short one)."""
+    if not city:
+        return None, None
+    place = regions.find_place(city)
+    names = [city] + ([place.short] if place and len(place.short) >= 2 else []) + [city[:2]]
+    parts = (("title", normalize(title or "")), ("lead", normalize("\n".join(cleaned.front + cleaned.paragraphs[:3]))),
+             ("body", normalize(_body(cleaned))))
+    for where, text in parts:
+        for name in names:
+            if (at := text.find(name)) >= 0:
+                return where, text[max(0, at - 8): at + len(name) + 8].replace("\n", " ").strip()
+    return "body", None
 
 
 # --------------------------------------------------------------------------------------------- title
@@ -97,6 +119,10 @@ def _tidy_title(line: str) -> str:
         line = stripped
     if (m := _TITLE_END.match(line)) and not re.match(r"^(的|暨|和|及|与|通知|意见|方案|报告)", m.group(2)):
         line = m.group(1)
+    # …部署2023年教育工作 最资讯: an aggregator's short tag after the headline, set off by a space
+    if (m := re.search(r"\s+([\u4e00-\u9fff]{2,3})$", line)) and len(line) - len(m.group()) >= 12 \
+            and not (_TITLE_HINT.search(m.group(1)) or _NEWS_HINT.search(m.group(1)) or re.search(r"[会点划结稿]$", m.group(1))):
+        line = line[: m.start()]
     return line
 
 
@@ -166,13 +192,15 @@ def kind_of(title: str, lead: list[str] | None = None) -> str:
     first = normalize(lead[0]) if lead else ""
     if "讲话" in t or first.startswith("同志们"):
         return KIND_SPEECH
+    if re.search(r"会(议)?(在\S{2,20})?(召开|举行)$", t):
+        return KIND_NEWS  # 开州区2025年教育工作总结会召开 reports a meeting, whatever the meeting is
     if "上半年" in t and ("下半年" in t or "计划" in t):
         return KIND_HALF_YEAR
     if "工作要点" in t:
         return KIND_POINTS
     if re.search(r"工作(计划|思路|打算|方案)", t) and "总结" not in t:
         return KIND_PLAN
-    if "总结" in t or "小结" in t:
+    if re.search(r"总结|小结", t):
         return KIND_HALF_YEAR if re.search(r"计划|安排|打算|思路|要点", t) else KIND_REVIEW
     if re.search(r"汇报材料|工作报告|工作汇报|履行教育职责.{0,4}报告", t):
         return KIND_REVIEW
@@ -274,7 +302,7 @@ def _date(raw: str, cleaned: Cleaned) -> str | None:
 
 def _years_in(text: str) -> list[int]:
     """The years a text names, except a starting point (2022年以来 is not the year it speaks of)."""
-    text = re.sub(r"20\d{2}\s*年以来", "", text)
+    text = re.sub(r"20\d{2}\s*年以来|(?<=[到至])20\d{2}\s*年", "", text)  # 到2015年打造… is a target
     years = [int(y) for y in _YEAR.findall(text)]
     digits = {c: str(i) for i, c in enumerate("〇一二三四五六七八九")} | {"零": "0"}
     years += [int("".join(digits[c] for c in y)) for y in _CN_YEAR.findall(text)]
@@ -285,10 +313,22 @@ def _year(title: str | None, cleaned: Cleaned, date: str | None, kind: str) -> i
     """The title's year; for a report, the latest year its lead speaks of (总结2022年，部署2023年 is a
     2023 report) within a year of its date; else the date's year, else the first year named."""
     if title and (years := _years_in(normalize(title))):
+        t = normalize(title)  # 縣教育局2024年工作總結及2025年工作思路 too
         # 2024年工作总结及2025年工作计划 is the plan for 2025: a review-and-plan takes the later year
-        return max(years) if "总结" in title and re.search(r"计划|打算|思路|安排|要点", title) else years[0]
+        if "总结" in t and re.search(r"计划|打算|思路|安排|要点", t):
+            return max(years)
+        # 开州区2025年教育工作总结会召开 in January 2026: the meeting closes its year and sets the next
+        if kind == KIND_NEWS and "总结" in t and re.search(rf"{years[0] + 1}\s*年是", normalize(_body(cleaned))):
+            return years[0] + 1
+        return years[0]
     lead = normalize("\n".join(cleaned.front + cleaned.paragraphs[:2]))
     years = _years_in(lead)
+    if kind == KIND_NEWS and not years:
+        # 回顾总结2022年…，瞄准来年工作导向 (a December meeting): the year it plans is the next one
+        for para in map(normalize, cleaned.paragraphs):
+            if named := _years_in(para):
+                ahead = re.search(r"(回顾|总结)\D{0,4}20\d{2}\s*年", para) and re.search(r"来年|明年|新一年|新的一年", para)
+                return max(named) + 1 if ahead else max(named)
     if kind == KIND_NEWS and years:
         dated = int(date[:4]) if date else None
         near = [y for y in years if dated is None or dated - 1 <= y <= dated + 1]
@@ -325,6 +365,8 @@ def _conjunction_head(text: str, at: int, place: regions.Place) -> bool:
         return False
     if _ISSUER_AFTER.match(text, at + len(place.name)):
         return False
+    if text[at + len(place.name): at + len(place.name) + 1] in ("委", "政", "级", "域", "直"):
+        return True  # 省市和县委县政府 / 和县域经济: 和 joins 县委, 县政府, 县域
     return not re.search(r"(省|市)$", text[max(0, at - 6):at])
 
 
@@ -373,7 +415,10 @@ def _first_named(text: str) -> regions.Place | None:
     return inside[0] if first.level == regions.LEVEL_CITY and inside else first
 
 
-_SHORT_CONTEXT = "(?=教育|新闻|日报|融媒|全市|全县|全区)"
+# Short place names that are everyday words (新建 a verb, 新华 the news agency, 城东 a part of town): they
+# name a place only with context (新建教育), never by being said twice.
+_EVERYDAY_WORDS = {"新建", "前进", "和平", "向阳", "新华", "城中", "城东", "城西", "城南", "城北", "高新", "开发", "新区"}
+_SHORT_CONTEXT = "(?=教育|新闻|日报|日讯|融媒|全市|全县|全区|实际|网讯)"
 
 
 def _words(text: str) -> Counter:
@@ -393,9 +438,13 @@ def _by_short_name(text: str, provinces: bool = False, context_only: bool = Fals
     tokens = _words(text)
 
     def named(short: str) -> bool:
-        if len(short) < 2 or short not in text or short not in tokens:
-            return False  # 和安 in 发展和安全 is no place: the words there are 和 / 安全
+        if len(short) < 2 or short not in text:
+            return False
         said_with_context = re.search(re.escape(short) + _SHORT_CONTEXT, text) is not None
+        if short not in tokens and not said_with_context:
+            return False  # 和安 in 发展和安全 is no place: the words there are 和 / 安全
+        if short in _EVERYDAY_WORDS and not said_with_context:
+            return False  # 新建校舍 said twice is a verb, not 新建区
         return said_with_context or (tokens[short] >= 2 and not context_only)
 
     if provinces:
@@ -405,6 +454,19 @@ def _by_short_name(text: str, provinces: bool = False, context_only: bool = Fals
     hits += [p for alias, p in _spoken_names().items() if named(alias)]
     rank = {regions.LEVEL_CITY: 0, regions.LEVEL_COUNTY: 1}
     return min(hits, key=lambda p: (rank[p.level], -len(p.short), p.code)) if hits else None
+
+
+_COUNTY_VOICE = re.compile(r"全[区县]|我[区县]|[区县]委|[区县]教育局|[区县]教体局|副[区县]长")
+
+
+def _county_said(body: str, city: regions.Place) -> regions.Place | None:
+    """A county or district of `city` that a county-level text (全区, 我县, 区教育局) names with context
+    (双阳教育, 符合临邑实际): the city was named only in passing (a school's name, a goal)."""
+    if not _COUNTY_VOICE.search(body):
+        return None
+    counties = [p for p in regions.all_places() if p.level == regions.LEVEL_COUNTY and p.parent_city == city.name
+                and len(p.short) >= 2 and re.search(re.escape(p.short) + _SHORT_CONTEXT, body)]
+    return max(counties, key=lambda p: len(p.short)) if len(counties) == 1 else None
 
 
 def _city(title: str | None, cleaned: Cleaned) -> str | None:
@@ -418,9 +480,14 @@ def _city(title: str | None, cleaned: Cleaned) -> str | None:
             return province.name
     for source in (t, lead):
         if place := _first_named(source):
+            if place.level == regions.LEVEL_PROVINCE and source is not t and _COUNTY_VOICE.search(normalize(_body(cleaned))) \
+                    and place.name not in t and not _PROVINCE_BUREAU.search(front):
+                continue  # xx县…是山西省最早的中学之一: a county's text names its province only in passing
             if place.level == regions.LEVEL_PROVINCE and (local := _by_short_name(normalize(_body(cleaned)), context_only=True)) \
                     and local.province == place.name:
                 return local.name  # 听取吉林省委…汇报 names the province; 榆树教育 names the issuer
+            if place.level == regions.LEVEL_CITY and (local := _county_said(normalize(_body(cleaned)), place)):
+                return local.name  # 全区…部署会在长春市第一六二中学召开…双阳教育: the district is the issuer
             return place.name
     for source in (t, lead):
         if place := _by_short_name(source):

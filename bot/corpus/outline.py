@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bot.corpus.clean import TERMINAL
 from bot.models import Node, Orientation, Priority
+from bot.textnorm import normalize
 
 CN_NUM = "一二三四五六七八九十"
 _CN = f"[{CN_NUM}]{{1,3}}"
@@ -19,6 +20,7 @@ _CN = f"[{CN_NUM}]{{1,3}}"
 RANK_PART, RANK_SECTION, RANK_SUBSECTION, RANK_ITEM, RANK_SUBITEM = 0, 1, 2, 3, 4
 
 _PART = re.compile(rf"^(第{_CN}(?:方面|部分|篇|章))[\s\u3000:：]*(.*)$")
+_SAYING = re.compile(rf"^(第{_CN}句话[:：]?)[\s\u3000]*(.+)$")  # a speech's 第一句话：谋划教育，… is a point
 _SECTION = re.compile(rf"^({_CN}[、.．])\s*(.+)$")
 _LABEL_ORDINAL = re.compile(rf"^([\u4e00-\u9fff]{{1,4}}?{_CN}[：:])\s*(.+)$")
 _SUBSECTION = re.compile(rf"^([（(]{_CN}[)）])\s*(.+)$")
@@ -33,7 +35,9 @@ _SIDEBAR_HEADINGS = {"链接", "相关链接", "延伸阅读", "背景链接", "
 # A look back says so: 回顾, 总结, 完成情况, 取得…, 2022年工作成效及亮点. 提升育人成效 in a plan's heading
 # is a goal, not a result, so 成效/成绩 count only as a result (工作成效, 主要成绩, 成效及亮点).
 _BACKWARD = re.compile(r"回顾|总结|完成情况|进展情况|取得|主要做法|工作亮点|亮点工作"
-                       r"|(工作|主要|年度|年|半年|来的?)(成效|成绩)|(成效|成绩)(及|和|与|亮点)|^(成效|成绩)")
+                       r"|(工作|主要|年度|年|半年|来的?)(成效|成绩)|(成效|成绩)(及|和|与|亮点)|^(成效|成绩)"
+                       r"|(及|和)(成效|成绩)$|上半年(主要)?工作"  # 一、上半年主要工作及成效
+                       r"|过往|过去|肯定成绩|成绩值得肯定")  # 一、过往的成绩值得肯定
 _FORWARD = re.compile(r"任务|计划|安排|要点|打算|部署|思路|目标|举措|重点工作")
 _NEUTRAL = re.compile(r"^(体会|思考|认识|感悟)|存在(的)?问题|问题(和|与)不足|不足(和|与)问题|困难(和|与)问题|^主要问题")
 
@@ -103,6 +107,8 @@ def _is_titled(para: str) -> bool:
 def classify(para: str, expected_item: int) -> Block:
     if m := _PART.match(para):
         return Block(RANK_PART, m.group(1), m.group(2), "part")
+    if m := _SAYING.match(para):
+        return Block(RANK_SECTION, m.group(1), m.group(2), "section")
     if m := _SUBSECTION.match(para):
         return Block(RANK_SUBSECTION, m.group(1), m.group(2), "section")
     if m := _SECTION.match(para):
@@ -216,6 +222,7 @@ def _orientation(heading: str, inherited: Orientation, top_level: bool) -> Orien
 
     A section inside "2022年工作回顾" stays a review even when its title says 根本任务.
     """
+    heading = normalize(heading)  # 一、2024年教育工作總結 is 一、2024年教育工作总结
     if _NEUTRAL.search(re.sub(rf"^({_CN}[、.．]|[（(]{_CN}[)）]|第{_CN}\S{{0,2}}?[、:：\s])\s*", "", heading)):
         return "neutral"
     if not top_level:
@@ -397,7 +404,10 @@ def priorities(tree: list[Node]) -> list[Priority]:
     if not heads:
         # a flat list of numbered items with no headings above them (县教育局工作要点 1. … 2. …)
         flat = [n for n in tree if n.kind == "item" and n.label.strip()]
-        if len(flat) >= 2:
+        # …one 一是 on its own line is such a list too when the stored page stops before its 二是
+        opened = len(flat) == 1 and re.match(r"^(一是|第一)", flat[0].label) \
+            and all(n.kind == "paragraph" for n in tree[tree.index(flat[0]) + 1:])
+        if len(flat) >= 2 or opened:
             return [Priority(n.title, ()) for n in flat]
     heads = [h for h in heads if not _FRAMING.match(h.title) and not (not h.label and _told_in_past(h))]
     if any(h.label for h in heads):
