@@ -20,7 +20,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Engine, String, Table, Text, and_, delete, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from bot.digests.store import UTCDateTime, metadata
