@@ -14,10 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # rank of each room: a module may import its own room and rooms of lower rank, never higher
-ROOMS = {"bot.corpus": 1, "bot.search": 2, "bot.digests": 3, "bot.telegram": 4, "handlers": 4}
+ROOMS = {"bot.corpus": 1, "bot.search": 2, "bot.digests": 3, "bot.telegram": 4, "handlers": 4, "bot.service": 5}
 SHARED = {"bot.models", "bot.textnorm", "bot.config"}  # used by every room; import no room themselves
 ENTRY = {"bot.cli", "bot.__main__"}  # the command line sits above everything
-TELEGRAM_SIDE = {"bot.telegram", "handlers"}
+TELEGRAM_SIDE = {"bot.telegram", "handlers", "bot.service"}
 
 
 def module_name(path: Path, root: Path) -> str:

@@ -181,6 +181,7 @@ def register_handlers(app: Application) -> None:
         pictures,
         plans,
         start,
+        stats,
         throttle,
         topic,
     )
@@ -189,6 +190,9 @@ def register_handlers(app: Application) -> None:
     app.bot_data[throttle.BUCKETS] = throttle.Throttle.from_settings(settings)
     app.add_handler(TypeHandler(Update, throttle.check), group=-1)
     _gate_edits(app)
+    from handlers import activity
+
+    app.add_handler(TypeHandler(Update, activity.note), group=-3)  # who was seen, for `stats`
 
     app.add_handler(CommandHandler("start", start.start))
     app.add_handler(CommandHandler("help", start.help_command))
@@ -199,6 +203,7 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("themes", pictures.themes_command))
     app.add_handler(CommandHandler("brief", pictures.brief_command))
     app.add_handler(CallbackQueryHandler(pictures.on_export, pattern=r"^x[ct]\|"))
+    app.add_handler(CommandHandler("stats", stats.stats_command))
     app.add_handler(CommandHandler("plans", plans.plans))
     app.add_handler(CommandHandler("plan", plans.plan))
     app.add_handler(InlineQueryHandler(inline.inline_query))
@@ -249,11 +254,13 @@ def build_bot(settings: Settings, *, request=None, get_updates_request=None) -> 
 
 
 def build_application(settings: Settings, *, corpus=None, engine=None, request=None,
-                      get_updates_request=None, store=None) -> Application:
+                      get_updates_request=None, store=None, update_processor=None) -> Application:
     """The one Application. `request` swaps the HTTP transport (the console answers locally);
-    `store` is an already opened digest store (`run` opens and checks it first)."""
+    `store` is an already opened digest store (`run` opens and checks it first); `update_processor`
+    replaces the fair processor (`serve` passes one that also measures)."""
     bot = build_bot(settings, request=request, get_updates_request=get_updates_request)
-    app = (Application.builder().bot(bot).concurrent_updates(FairUpdateProcessor(CONCURRENT_UPDATES))
+    processor = update_processor or FairUpdateProcessor(CONCURRENT_UPDATES)
+    app = (Application.builder().bot(bot).concurrent_updates(processor)
            .post_init(_post_init).build())
     app.bot_data["settings"] = settings
     app.bot_data["corpus"] = corpus
