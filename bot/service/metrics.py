@@ -85,8 +85,9 @@ def ledger_outcomes(store) -> dict[str, int]:
     counts = {"sent": 0, "failed": 0, "blocked": 0, "skipped": 0, "sending": 0}
     try:
         with store.engine.connect() as conn:
-            rows = conn.execute(select(deliveries.c.status, func.substr(deliveries.c.error, 1, 7), func.count())
-                                .group_by(deliveries.c.status, func.substr(deliveries.c.error, 1, 7))).all()
+            prefix = func.substr(deliveries.c.error, 1, 7).label("prefix")
+            rows = conn.execute(select(deliveries.c.status, prefix, func.count())
+                                .group_by(deliveries.c.status, "prefix")).all()
     except Exception:  # noqa: BLE001 - a scrape while the database is away shows no ledger, not a 500
         return {}
     for status, prefix, count in rows:

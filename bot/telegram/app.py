@@ -98,10 +98,30 @@ def install_redaction(token: str, *, webhook_secret: str | None = None) -> Redac
     return redact
 
 
+class SchedulerRunsToDebug(logging.Filter):
+    """APScheduler logs every run of every job at INFO ("Running job", "executed successfully", "Added
+    job"): with the 5-second corpus reload that is a line every few seconds, forever. They become DEBUG
+    here; warnings (a missed or failed job) stay as they are. What was due is logged by the jobs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+def quiet_scheduler() -> None:
+    for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, SchedulerRunsToDebug) for f in logger.filters):
+            logger.addFilter(SchedulerRunsToDebug())
+
+
 def configure_logging(settings: Settings, *, webhook_secret: str | None = None) -> None:
     logging.basicConfig(level=getattr(logging, settings.log_level, logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_redaction(settings.token, webhook_secret=webhook_secret)
+    quiet_scheduler()
 
 
 # ---------------------------------------------------------------------------- application
