@@ -21,7 +21,7 @@ async def note(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if state is None:
         return
     user, chat = update.effective_user, update.effective_chat
-    if user is not None and not user.is_bot:
+    if user is not None and not user.is_bot and state.seen_due("user", user.id):
         await asyncio.to_thread(safely, state.mark_seen, "user", user.id)
-    if chat is not None:
+    if chat is not None and state.seen_due("chat", chat.id):
         await asyncio.to_thread(safely, state.mark_seen, "chat", chat.id)

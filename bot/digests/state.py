@@ -140,6 +140,11 @@ class StateStore:
 
     # ------------------------------------------------------------------------------ activity
 
+    def seen_due(self, kind: str, id_: int | None) -> bool:
+        """Whether mark_seen would write (callers skip the thread hop when it would not)."""
+        last = self._seen_written.get((kind, id_))
+        return id_ is not None and (last is None or self.clock() - last >= SEEN_EVERY)
+
     def mark_seen(self, kind: str, id_: int | None) -> bool:
         """Record that a chat or user (`kind` "chat"/"user") was active now; throttled per id.
 
