@@ -180,14 +180,19 @@ def remember_topic(context: ContextTypes.DEFAULT_TYPE, query: str, city: str) ->
     while len(keys) > TOPIC_KEYS_MAX:
         keys.popitem(last=False)
     if not known and (state := state_of(context.bot_data)) is not None:
-        # in the database too, so the page button works on another worker and after a restart
-        # (a short synchronous write: the callers are synchronous, and it happens once per new query)
-        safely(state.put, "topic", key, [query, city], ttl=TOPIC_TTL)
+        # in the database too, so the page button works on another worker and after a restart; on a
+        # worker thread, started before the answer is even sent, so it is there before anyone can press
+        try:
+            asyncio.get_running_loop().run_in_executor(None, safely, state.put, "topic", key, [query, city],
+                                                       TOPIC_TTL)
+        except RuntimeError:  # no event loop (a synchronous caller): write now
+            safely(state.put, "topic", key, [query, city], TOPIC_TTL)
 
 
 def recall_topic(context: ContextTypes.DEFAULT_TYPE, key: str) -> tuple[str, str] | None:
     keys: OrderedDict = context.bot_data.setdefault(TOPIC_KEYS, OrderedDict())
     found = keys.get(key)
+    # a miss here is rare (another worker's answer, or one from before a restart): one short read
     if found is None and (state := state_of(context.bot_data)) is not None:
         row = safely(state.get, "topic", key)
         if isinstance(row, list) and len(row) == 2:

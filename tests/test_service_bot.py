@@ -59,3 +59,18 @@ def test_scheduler_run_lines_are_debug(caplog):
     with caplog.at_level(logging.DEBUG):
         logger.info('Job "corpus-reload" executed successfully')
     assert caplog.records[-1].levelname == "DEBUG"
+
+
+def test_serve_without_a_webhook_url_says_so_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLANBRIEF_", "TELEGRAM_"))}
+    env.update({"TELEGRAM_BOT_TOKEN": "123456:abcdefghijk", "PLANBRIEF_DATA_DIR": str(tmp_path)})
+    done = subprocess.run([sys.executable, "-m", "bot", "serve"], cwd=Path(__file__).resolve().parent.parent,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "PLANBRIEF_WEBHOOK_URL" in done.stderr
+    assert "abcdefghijk" not in done.stderr

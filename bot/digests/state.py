@@ -74,7 +74,7 @@ class StateStore:
     def _live(self, now: datetime):
         return or_(kv_state.c.expires_at.is_(None), kv_state.c.expires_at > now)
 
-    def put(self, scope: str, key: str, value: Any, *, ttl: float | None = None) -> None:
+    def put(self, scope: str, key: str, value: Any, ttl: float | None = None) -> None:
         """Insert or replace; `ttl` seconds from now, None = until deleted."""
         now = self.clock()
         row = {"value": json.dumps(value, ensure_ascii=False), "updated_at": now,
