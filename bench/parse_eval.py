@@ -1,6 +1,6 @@
 """How well the plan reader reads real documents it was not written against (tests/data/real/).
 
-Run: .venv/bin/python -m bench.parse_eval [--dir tests/data/real] [--verbose]
+Run: .venv/bin/python -m bench.parse_eval [--dir tests/data/real] [--verbose] [--batch N] [--history]
 Prints headline-priority recall and precision, metadata accuracy (city, year, kind, title), furniture
 lines left in passages and review items shown as priorities, over the development set's hand-written gold
 (gold.json beside the texts). tests/test_real_documents.py pins the floors, so a later change to the
@@ -9,11 +9,18 @@ reader cannot quietly lower them.
 A detected priority matches a gold phrase when one contains the other after normalisation (simplified,
 half-width, no punctuation or spaces): gold phrases are the words that name the priority, while the
 reader's heading may carry the rest of its clause.
+
+The set grows in batches (gold entries carry "batch": N; the original set is batch 0). Each batch's gold is
+written before the reader first runs on it, and that first score is recorded as the batch's blind score
+(`--record blind --batch N`), then the score after rule changes (`--record after --batch N`). history.json
+beside the gold keeps both; a blind score, once written, is never overwritten (the honest estimate of
+what a user gets on text the rules were not written against). `--history` prints them.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import re
 from dataclasses import dataclass, field
@@ -138,21 +145,86 @@ def score(gold: dict, raw: str) -> DocResult:
     )
 
 
-def evaluate(directory: Path = DEFAULT_DIR) -> Report:
+def evaluate(directory: Path = DEFAULT_DIR, batch: int | None = None) -> Report:
     gold = json.loads((directory / "gold.json").read_text(encoding="utf-8"))
     docs = []
     for item in gold["documents"]:
+        if batch is not None and item.get("batch", 0) != batch:
+            continue
         raw = (directory / item["file"]).read_text(encoding="utf-8")
         docs.append(score(item, raw))
     return Report(docs)
+
+
+def summary(report: Report) -> dict:
+    return {
+        "documents": len(report.docs),
+        "recall": round(report.recall, 3),
+        "precision": round(report.precision, 3),
+        "metadata": round(report.meta_accuracy(), 3),
+        **{n: round(report.meta_accuracy(n), 3) for n in META_FIELDS},
+    }
+
+
+def read_history(directory: Path = DEFAULT_DIR) -> dict:
+    path = directory / "history.json"
+    if not path.exists():
+        return {"batches": []}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def record(directory: Path, batch: int, phase: str, note: str = "") -> dict:
+    """Write a batch's blind or after score; a blind score already written is never replaced."""
+    history = read_history(directory)
+    entry = next((b for b in history["batches"] if b["batch"] == batch), None)
+    if entry is None:
+        entry = {"batch": batch}
+        history["batches"].append(entry)
+        history["batches"].sort(key=lambda b: b["batch"])
+    if phase == "blind" and "blind" in entry:
+        raise SystemExit(f"batch {batch} already has a blind score; it is never rewritten")
+    entry[phase] = {**summary(evaluate(directory, batch)), "date": datetime.date.today().isoformat()}
+    if note:
+        entry[f"{phase}_note"] = note
+    (directory / "history.json").write_text(json.dumps(history, ensure_ascii=False, indent=1) + "\n",
+                                            encoding="utf-8")
+    return entry
+
+
+def print_history(directory: Path = DEFAULT_DIR) -> None:
+    history = read_history(directory)
+    print("batch  docs  blind P / R / meta        after P / R / meta        now P / R / meta")
+    for entry in history["batches"]:
+        now = summary(evaluate(directory, entry["batch"]))
+        cells = []
+        for phase in ("blind", "after"):
+            s = entry.get(phase)
+            cells.append(f"{s['precision']:.3f} / {s['recall']:.3f} / {s['metadata']:.3f}" if s else "—".ljust(21))
+        cells.append(f"{now['precision']:.3f} / {now['recall']:.3f} / {now['metadata']:.3f}")
+        print(f"{entry['batch']:>5}  {now['documents']:>4}  " + "     ".join(cells))
+        for phase in ("blind", "after"):
+            if entry.get(f"{phase}_note"):
+                print(f"       {phase}: {entry[phase + '_note']}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--verbose", action="store_true", help="list each document's misses and extras")
+    parser.add_argument("--batch", type=int, help="score only this batch of the development set")
+    parser.add_argument("--history", action="store_true", help="print each batch's blind and after scores")
+    parser.add_argument("--record", choices=("blind", "after"), help="write the batch's score to history.json")
+    parser.add_argument("--note", default="", help="with --record: what changed")
     args = parser.parse_args()
-    report = evaluate(args.dir)
+    if args.history:
+        print_history(args.dir)
+        return
+    if args.record:
+        if args.batch is None:
+            raise SystemExit("--record needs --batch N")
+        print(json.dumps(record(args.dir, args.batch, args.record, args.note), ensure_ascii=False))
+        return
+    report = evaluate(args.dir, args.batch)
     if args.verbose:
         for doc in report.docs:
             wrong = [n for n, ok in doc.meta_right.items() if not ok]

@@ -7,6 +7,7 @@ Errors print one line to stderr and exit non-zero; no traceback reaches the user
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -15,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.corpus.loader import CorpusError, load_corpus, plan_summary
+from bot.corpus.regions import short_name
 
 EXIT_NOT_FOUND = 3
 EXIT_BAD_INPUT = 4
+EXIT_INDEX = 5  # the search index location cannot hold an index (a file, a read-only folder)
 # C0/C1 controls (terminal escape sequences start with ESC or CSI) and lone surrogates, never printed raw
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -65,12 +68,51 @@ def _fail(message: str, code: int = 1) -> int:
 
 def _english() -> bool:
     """Messages follow the user's locale: Chinese first, English for an English locale."""
-    import os
+    from bot.config import cli_english
 
-    for name in ("PLANBRIEF_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
-        if value := os.environ.get(name):
-            return value.lower().startswith("en")
-    return False
+    return cli_english()
+
+
+def _L(zh: str, en: str) -> str:  # noqa: N802 - reads as a label at every call site
+    """The reader's language for one message (see _english)."""
+    return en if _english() else zh
+
+
+def _list(items) -> str:
+    return ", ".join(items) if _english() else "、".join(items)
+
+
+def _not_found(query: str, suggestions: list[str]) -> str:
+    tips = _L(f" 试试：{_list(suggestions)}", f" Try: {_list(suggestions)}") if suggestions else ""
+    return _L(f"没有找到「{query}」的相关内容。", f"Nothing found for “{query}”.") + tips
+
+
+def _unknown_place(name: str, corpus) -> str:
+    from bot.search.places import covered_names
+
+    known = _list(covered_names(corpus))
+    return _L(f"没有找到地方「{name}」（已收录：{known}）", f"No place “{name}” (covered: {known})")
+
+
+def _unknown_plan(plan_id: str, corpus) -> str:
+    known = ", ".join(p.plan_id for p in corpus.plans)
+    return _L(f"没有这份规划：{plan_id}（现有：{known}）", f"No plan “{plan_id}” (there are: {known})")
+
+
+def _search_notice(result) -> str | None:
+    """The engine's notice (Chinese) or, in English, the same facts from its fields."""
+    if not _english():
+        return result.notice
+    notes = []
+    if result.error == "too_long":
+        notes.append("query too long; searched its first 64 characters")
+    if result.translated:
+        notes.extend(f"searched the Chinese term “{zh}” for “{en}”" for en, zh in result.translated)
+    elif result.corrected:
+        notes.append(f"showing results for “{result.corrected}”")
+    if result.unknown and result.hits:
+        notes.append("no plan mentions " + ", ".join(f"“{u}”" for u in result.unknown))
+    return "; ".join(notes).capitalize() if notes else None
 
 
 def cmd_plans(args, corpus) -> int:
@@ -79,7 +121,8 @@ def cmd_plans(args, corpus) -> int:
         _print_json({"plans": plans})
         return 0
     for p in plans:
-        print(f"{p['plan_id']:<28} {p['year']}  {p['city']:<6} {p['kind']:<8} {p['title']}  ({p['passages']} 段)")
+        print(f"{p['plan_id']:<28} {p['year']}  {short_name(p['city'] or ''):<6} {p['kind']:<8} {p['title']}  "
+              + _L(f"({p['passages']} 段)", f"({p['passages']} passages)"))
     return 0
 
 
@@ -94,8 +137,7 @@ def _outline_lines(nodes, depth=0):
 def cmd_show(args, corpus) -> int:
     plan = corpus.plan(args.plan_id)
     if plan is None:
-        known = ", ".join(p.plan_id for p in corpus.plans)
-        return _fail(f"没有这份规划：{args.plan_id}（现有：{known}）", EXIT_NOT_FOUND)
+        return _fail(_unknown_plan(args.plan_id, corpus), EXIT_NOT_FOUND)
     if args.json:
         _print_json({
             **plan_summary(plan),
@@ -108,25 +150,25 @@ def cmd_show(args, corpus) -> int:
         })
         return 0
     m = plan.meta
-    print(f"{m.title}\n{m.city}（{m.province}{'·' + m.parent_city if m.parent_city else ''}）· {m.kind} · "
-          f"{m.date} · {m.issuer}\n")
-    print("重点任务：")
+    facts = " · ".join(x for x in (m.kind, m.date, m.issuer) if x)
+    print(f"{m.title}\n{short_name(m.city)}（{m.province}{'·' + m.parent_city if m.parent_city else ''}）· {facts}\n")
+    print(_L("重点任务：", "Headline priorities:"))
     for pr in plan.priorities:
         print(f"  ■ {pr.title}")
         for item in pr.items:
             print(f"      - {item}")
-    print("\n结构（→ 计划  ← 回顾  · 其他）：")
+    print(_L("\n结构（→ 计划  ← 回顾  · 其他）：", "\nOutline (→ plan  ← review  · other):"))
     for line in _outline_lines(plan.tree):
         print("  " + line)
     return 0
 
 
 def cmd_add(args, corpus) -> int:
-    from bot.corpus.fetch import FetchError, is_url
+    from bot.corpus.fetch import FetchError, looks_like_url
     from bot.corpus.ingest import AddError, batch_files
 
     paths = [Path(f) for f in args.files]
-    if len(args.files) == 1 and (is_url(args.files[0]) or not paths[0].is_dir()):
+    if len(args.files) == 1 and (looks_like_url(args.files[0]) or not paths[0].is_dir()):
         try:
             entry = _add_one(args, corpus, args.files[0])
         except (AddError, FetchError) as exc:
@@ -159,16 +201,21 @@ def cmd_add(args, corpus) -> int:
 
 
 def _add_one(args, corpus, target: str) -> dict:
-    """One file or link through the add pipeline; a link is fetched first and its file removed after."""
-    from bot.corpus.fetch import fetch, is_url
-    from bot.corpus.ingest import add_plan
+    """One file or link through the add pipeline; a link is fetched first and its file removed after.
+    Fetching and reading happen in a limited child process (bot.corpus.sandbox); writing here."""
+    from bot.config import allow_private_urls
+    from bot.corpus.fetch import looks_like_url
+    from bot.corpus.ingest import publish_plan
+    from bot.corpus.sandbox import fetch_untrusted, read_untrusted
 
-    fetched = fetch(target, allow_private=args.allow_private) if is_url(target) else None
+    allow = args.allow_private or allow_private_urls()
+    fetched = fetch_untrusted(target, allow_private=allow) if looks_like_url(target) else None
     try:
-        return add_plan(corpus.seeds_dir, fetched.path if fetched else Path(target), city=args.city,
-                        year=args.year, title=args.title, kind=args.kind, issuer=args.issuer, date=args.date,
-                        source_site=args.source or (fetched.site if fetched else None),
-                        original_name=fetched.url if fetched else None)
+        draft = read_untrusted(fetched.path if fetched else Path(target), city=args.city,
+                               year=args.year, title=args.title, kind=args.kind, issuer=args.issuer, date=args.date,
+                               source_site=args.source or (fetched.site if fetched else None),
+                               original_name=fetched.url if fetched else None)
+        return publish_plan(corpus.folders, draft)
     finally:
         if fetched:
             fetched.path.unlink(missing_ok=True)
@@ -205,13 +252,14 @@ def cmd_remove(args, corpus) -> int:
     from bot.corpus.ingest import RemoveError, remove_plan
 
     try:
-        entry = remove_plan(corpus.seeds_dir, args.plan_id)
+        entry = remove_plan(corpus.folders, args.plan_id)
     except RemoveError as exc:
-        return _fail(str(exc), EXIT_NOT_FOUND if exc.not_found else 1)
+        return _fail(_said(exc), EXIT_NOT_FOUND if exc.not_found else 1)
     if args.json:
         _print_json({"removed": entry})
     else:
-        print(f"已撤下：{entry['plan_id']}  {entry.get('city', '')} {entry.get('year', '')}「{entry.get('title', '')}」")
+        print(_L("已撤下：", "Removed: ")
+              + f"{entry['plan_id']}  {entry.get('city', '')} {entry.get('year', '')}「{entry.get('title', '')}」")
     return 0
 
 
@@ -277,14 +325,17 @@ def cmd_search(args, corpus) -> int:
         if args.json:
             _print_json(result.as_json())
             continue
-        if result.notice:
-            print(result.notice)
-        if not result.hits:
-            print(f"没有找到「{query}」的相关内容。" + (f" 试试：{'、'.join(result.suggestions)}"
-                                                    if result.suggestions else ""))
+        if notice := _search_notice(result):
+            print(notice)
+        if result.error == "unknown_city":
+            print(_unknown_place(args.city, corpus))
+        elif result.error == "unknown_plan":
+            print(_unknown_plan(args.plan, corpus))
+        elif not result.hits:
+            print(_not_found(query, result.suggestions))
         for n, hit in enumerate(result.hits, 1):
             meta = corpus.plan(hit.passage.plan_id).meta
-            print(f"{n}. {meta.city} · {meta.title} · {' › '.join(hit.passage.section)}")
+            print(f"{n}. {short_name(meta.city)} · {meta.title} · {' › '.join(hit.passage.section)}")
             print(f"   {hit.excerpt}")
     return code
 
@@ -304,27 +355,23 @@ def cmd_city(args, corpus) -> int:
             continue
         match = data["match"]
         if not data["plans"]:
-            place = f"「{match['name']}」" if match else f"「{query}」"
-            print(f"{place}暂无收录的规划。已收录：{'、'.join(data['suggestions'])}")
+            place = match["name"] if match else query
+            print(_L(f"「{place}」暂无收录的规划。已收录：{_list(data['suggestions'])}",
+                     f"No plans for “{place}” yet. Covered: {_list(data['suggestions'])}"))
             continue
         if match and match.get("corrected"):
-            print(f"按「{match['corrected']}」查找")
+            print(_L(f"按「{match['corrected']}」查找", f"Showing “{match['corrected']}”"))
         for plan in data["plans"]:
-            print(f"{plan['year']} {plan['city']} · {plan['title']}（{plan['plan_id']}）")
+            print(f"{plan['year']} {short_name(plan['city'] or '')} · {plan['title']}（{plan['plan_id']}）")
             for title in plan["priorities"]:
                 print(f"   ■ {title}")
     return code
 
 
-def _searcher(corpus):
-    engine = _engine(corpus)
-    return lambda query, plan_id: engine.search(query, plan_id=plan_id, limit=2).hits
-
-
 def cmd_digest(args, corpus) -> int:
     plan_id, city, topic = getattr(args, "plan", None), getattr(args, "city", None), getattr(args, "topic", None)
     if plan_id and corpus.plan(plan_id) is None:
-        return _fail(f"没有这份规划：{plan_id}（现有：{', '.join(p.plan_id for p in corpus.plans)}）", EXIT_NOT_FOUND)
+        return _fail(_unknown_plan(plan_id, corpus), EXIT_NOT_FOUND)
     from bot.digests.content import build_digest, digest_text
     from bot.search.places import covered_names, resolve_place
 
@@ -332,16 +379,30 @@ def cmd_digest(args, corpus) -> int:
     if city:
         match = resolve_place(city, corpus)
         if match is None:
-            return _fail(f"没有找到地方「{city}」（已收录：{'、'.join(covered_names(corpus))}）", EXIT_NOT_FOUND)
+            return _fail(_unknown_place(city, corpus), EXIT_NOT_FOUND)
         place = match.place
-    search = _searcher(corpus) if topic else None
-    digest = build_digest(corpus, plan_id=plan_id, place=place, topic=topic, search=search)
+    search = topic_plans = found = None
+    if topic:
+        engine = _engine(corpus)
+        search = lambda query, pid: engine.search(query, plan_id=pid, limit=2).hits  # noqa: E731
+        found = engine.search(topic)
+        topic_plans = {h.passage.plan_id for h in engine.search(topic, limit=50).hits}
+    digest = build_digest(corpus, plan_id=plan_id, place=place, topic=topic, search=search,
+                          topic_plans=topic_plans)
     if city and not digest.plans:
-        return _fail(f"「{city}」暂无收录的规划（已收录：{'、'.join(covered_names(corpus))}）", EXIT_NOT_FOUND)
+        known = _list(covered_names(corpus))
+        return _fail(_L(f"「{city}」暂无收录的规划（已收录：{known}）", f"No plans for “{city}” yet (covered: {known})"),
+                     EXIT_NOT_FOUND)
+    if found is not None and not found.total:  # never a digest of plans that do not mention it
+        if getattr(args, "json", False):
+            out = digest.as_dict() | {"error": "no_match", "suggestions": found.suggestions}
+            sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+            return EXIT_NOT_FOUND
+        return _fail(_not_found(topic, found.suggestions), EXIT_NOT_FOUND)
     if getattr(args, "json", False):
         sys.stdout.write(json.dumps(digest.as_dict(), ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(digest_text(digest))
+        sys.stdout.write(digest_text(digest, "en" if _english() else "zh"))
     return 0
 
 
@@ -361,11 +422,10 @@ def _places(names, corpus):
 def cmd_compare(args, corpus) -> int:
     """One topic across places: each place's single best excerpt, most relevant first."""
     from bot.digests.compare import compare
-    from bot.search.places import covered_names
 
     places, unknown = _places(args.city, corpus)
     if unknown is not None:
-        return _fail(f"没有找到地方「{unknown}」（已收录：{'、'.join(covered_names(corpus))}）", EXIT_NOT_FOUND)
+        return _fail(_unknown_place(unknown, corpus), EXIT_NOT_FOUND)
     result = compare(_engine(corpus), corpus, args.query, places)
     if getattr(args, "csv", None):
         from bot.digests.briefing import comparison_rows
@@ -377,10 +437,9 @@ def cmd_compare(args, corpus) -> int:
         _print_json(result.as_dict())
         return 0
     if result.corrected:
-        print(f"按「{result.corrected}」查找")
+        print(_L(f"按「{result.corrected}」查找", f"Showing results for “{result.corrected}”"))
     if not result.places:
-        tips = f" 试试：{'、'.join(result.suggestions)}" if result.suggestions else ""
-        print(f"没有找到「{args.query}」的相关内容。{tips}")
+        print(_not_found(args.query, result.suggestions))
     for n, row in enumerate(result.places, 1):
         print(f"{n}. {row.place} · {row.meta.year}《{row.meta.short_title or row.meta.title}》 · "
               f"{' › '.join(row.hit.passage.section)}")
@@ -391,14 +450,14 @@ def cmd_compare(args, corpus) -> int:
 def cmd_changes(args, corpus) -> int:
     """What a place's newest plan adds and no longer mentions, compared with its oldest."""
     from bot.digests.themes import changes_for_place
-    from bot.search.places import covered_names
 
     places, unknown = _places([args.place], corpus)
     if unknown is not None:
-        return _fail(f"没有找到地方「{unknown}」（已收录：{'、'.join(covered_names(corpus))}）", EXIT_NOT_FOUND)
+        return _fail(_unknown_place(unknown, corpus), EXIT_NOT_FOUND)
     changes = changes_for_place(places[0], corpus)
     if changes is None:
-        return _fail(f"「{args.place}」只有同一年的规划，无从比较", EXIT_NOT_FOUND)
+        return _fail(_L(f"「{args.place}」只有同一年的规划，无从比较",
+                        f"“{args.place}” has plans of one year only; nothing to compare"), EXIT_NOT_FOUND)
     if getattr(args, "png", None):
         from bot.digests.figures import year_shift_picture
 
@@ -407,8 +466,12 @@ def cmd_changes(args, corpus) -> int:
         _print_json(changes.as_dict())
         return 0
     print(f"{changes.place}：{changes.older.year}《{changes.older.title}》→ {changes.newer.year}《{changes.newer.title}》")
-    for label, items in (("新增", changes.added), ("不再提及", changes.dropped)):
-        print(f"{label}：")
+    if not changes.same_kind:
+        a, b = changes.newer.kind, changes.older.kind
+        print(_L(f"注意：两份文件类型不同（{a} vs {b}），比较仅供参考",
+                 f"Note: the two documents are of different kinds ({a} vs {b}); read the comparison with care"))
+    for label, items in ((_L("新增", "New"), changes.added), (_L("不再提及", "No longer mentioned"), changes.dropped)):
+        print(f"{label}{_L('：', ':')}")
         for change in items:
             print(f"  {change.theme}「{change.excerpt}」—— {' › '.join(change.passage.section)}")
     return 0
@@ -499,11 +562,222 @@ def cmd_brief(args, corpus) -> int:
     elif not (args.docx or args.md or args.csv == "-"):
         sys.stdout.write(brief_markdown(brief, None, lang))
     return 0 if brief.plans else EXIT_NOT_FOUND
+# ------------------------------------------------------------------------------------------ sources
+
+
+def _source_store():
+    from bot.digests.store import default_location
+    from bot.sources.store import SourceStore
+
+    return SourceStore.open(default_location())
+
+
+def _watcher(store, corpus):
+    import os
+
+    from bot.config import allow_private_urls
+    from bot.sources.poller import WatchPolicy
+    from bot.sources.watch import Watcher
+
+    return Watcher(store, corpus.folders, Path(os.environ.get("PLANBRIEF_DATA_DIR") or "data"),
+                   WatchPolicy.from_env(), allow_private=allow_private_urls())
+
+
+def cmd_sources(args, corpus) -> int:
+    if args.action == "triage":
+        return _sources_triage(args)
+    store = _source_store()
+    try:
+        return _SOURCE_ACTIONS[args.action](args, corpus, store)
+    finally:
+        store.close()
+
+
+def _sources_add(args, corpus, store) -> int:
+    from bot.sources.watchlist import add_source
+
+    if args.from_file:
+        return _sources_from_file(args, store)
+    if not args.url or not args.city:
+        return _fail("用法：planbrief sources add URL --city 地名 [--selector CSS] [--every 6h] [--auto]",
+                     EXIT_BAD_INPUT)
+    source, error = add_source(store, args.url, args.city, selector=args.selector, every=args.every,
+                               auto=args.auto, allow_private=args.allow_private, backfill=args.backfill)
+    if error:
+        return _fail(error, EXIT_BAD_INPUT)
+    if args.json:
+        _print_json(source.as_json())
+    else:
+        print(f"已关注 #{source.id}  {source.city}  {source.mode}  {source.url}")
+    return 0
+
+
+def _sources_from_file(args, store) -> int:
+    import tomllib
+
+    from bot.sources.watchlist import add_source
+
+    try:
+        data = tomllib.loads(Path(args.from_file).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return _fail(f"无法读取 {args.from_file}：{exc}", EXIT_BAD_INPUT)
+    added, refused = [], []
+    for entry in data.get("source", []):
+        source, error = add_source(store, entry.get("url", ""), entry.get("city", ""),
+                                   selector=entry.get("selector"), every=str(entry.get("every", "6h")),
+                                   auto=entry.get("mode") == "auto", allow_private=args.allow_private)
+        if error:
+            refused.append({"url": entry.get("url"), "reason": error})
+        else:
+            added.append(source.as_json())
+    if args.json:
+        _print_json({"added": added, "refused": refused})
+    else:
+        for s in added:
+            print(f"已关注 #{s['id']}  {s['city']}  {s['url']}")
+        for r in refused:
+            print(f"未加入 {r['url']}：{r['reason']}")
+    return 0
+
+
+def _sources_list(args, corpus, store) -> int:
+    rows = store.list_sources()
+    if args.json:
+        _print_json({"sources": [{**s.as_json(), "items": store.counts(s.id)} for s in rows]})
+        return 0
+    if not rows:
+        print("还没有关注任何来源：planbrief sources add URL --city 地名")
+    for s in rows:
+        counts = store.counts(s.id)
+        last = s.last_success_at.strftime("%Y-%m-%d %H:%M") if s.last_success_at else "—"
+        print(f"#{s.id:<4} {s.state:<8} {s.mode:<8} {s.city:<8} 上次成功 {last}  "
+              f"已见 {sum(counts.values())}  待审 {counts.get('proposed', 0)}  失败 {s.failures}  {s.url}")
+    return 0
+
+
+def _sources_remove(args, corpus, store) -> int:
+    removed = store.remove_source(args.id)
+    if removed is None:
+        return _fail(f"没有这个来源：{args.id}", EXIT_NOT_FOUND)
+    if args.json:
+        _print_json({"removed": removed.as_json()})
+    else:
+        print(f"已取消关注 #{removed.id}  {removed.url}")
+    return 0
+
+
+def _sources_check(args, corpus, store) -> int:
+    if args.id is not None and store.get_source(args.id) is None:
+        return _fail(f"没有这个来源：{args.id}", EXIT_NOT_FOUND)
+    report = _watcher(store, corpus).run_round([args.id] if args.id is not None else None)
+    if args.json:
+        _print_json(report.as_json())
+        return 0
+    for s in report.sources:
+        print(f"#{s.source.id} {s.status} {s.http_status or ''} 列表 {s.items_seen} 条，新 {s.new_items} 条"
+              + (f"  {s.error}" if s.error else "") + f"  {s.source.url}")
+        for c in s.candidates:
+            print(f"   [{c.status}] #{c.id} {c.title}  {c.url}")
+    return 0
+
+
+def _sources_candidates(args, corpus, store) -> int:
+    waiting = store.items_with_status("proposed")
+    if args.json:
+        _print_json({"candidates": [c.as_candidate() for c in waiting]})
+        return 0
+    if not waiting:
+        print("没有待审的候选。")
+    for c in waiting:
+        print(f"#{c.id}  {c.kind or ''}  {c.title}  {c.url}")
+    return 0
+
+
+def _sources_decide(args, corpus, store) -> int:
+    from bot.sources.watch import CandidateError
+
+    watcher = _watcher(store, corpus)
+    try:
+        item = watcher.accept(args.id) if args.action == "accept" else watcher.reject(args.id)
+    except CandidateError as exc:
+        return _fail(str(exc), EXIT_NOT_FOUND if "没有" in str(exc) else 1)
+    if args.json:
+        _print_json(item.as_candidate())
+    elif item.status == "published":
+        print(f"已收录：{item.plan_id}  {item.title}")
+    else:
+        print(f"已取消：#{item.id}  {item.title}")
+    return 0
+
+
+def _sources_triage(args) -> int:
+    from bot.sources.triage import triage
+
+    code = 0
+    for line in _queries(args.titles):
+        if isinstance(line, BadLine):
+            _bad_line(line, args.json, {"title": line.shown, "candidate": False, "kind": None, "place": None,
+                                        "year": None, "why": []})
+            code = EXIT_BAD_INPUT
+            continue
+        title, _, url = line.partition("\t")
+        if not title.strip():
+            continue
+        verdict = triage(title)
+        out = verdict.as_json() | ({"url": url.strip()} if url.strip() else {})
+        if args.json:
+            _print_json(out)
+        else:
+            mark = "✔" if verdict.candidate else "✘"
+            print(f"{mark} {verdict.title}  ({verdict.kind or '—'}; {'、'.join(verdict.why) or '无计划词'})")
+    return code
+
+
+_SOURCE_ACTIONS = {"add": _sources_add, "list": _sources_list, "remove": _sources_remove, "check": _sources_check,
+                   "candidates": _sources_candidates, "accept": _sources_decide, "reject": _sources_decide}
+
+
+def _sources_parser(sub) -> None:
+    p = sub.add_parser("sources", help="watch bureau portal columns for new plans (add/list/remove/check/...)")
+    actions = p.add_subparsers(dest="action", required=True)
+
+    a = actions.add_parser("add", help="watch a column: sources add URL --city C [--selector CSS] [--every 6h]")
+    a.add_argument("url", nargs="?")
+    a.add_argument("--city")
+    a.add_argument("--selector", help="CSS selector of the list area")
+    a.add_argument("--every", default="6h", help="check interval: 6h, 30m, 1d (default 6h)")
+    a.add_argument("--auto", action="store_true", help="publish clean candidates without an editor")
+    a.add_argument("--backfill", type=int, default=0, help="on the first check, read N more list pages as new")
+    a.add_argument("--allow-private", action="store_true", help="allow a loopback/private address")
+    a.add_argument("--from", dest="from_file", help="add every [[source]] of a TOML file (sources.example.toml)")
+    a.add_argument("--json", action="store_true")
+
+    a = actions.add_parser("list", help="the watch list")
+    a.add_argument("--json", action="store_true")
+
+    for name, text in (("remove", "stop watching a source"), ("accept", "publish a proposed candidate (收录)"),
+                       ("reject", "drop a proposed candidate (取消); it is never proposed again")):
+        a = actions.add_parser(name, help=text)
+        a.add_argument("id", type=int)
+        a.add_argument("--json", action="store_true")
+
+    a = actions.add_parser("check", help="one check round now (every source, or one ID): for cron and tests")
+    a.add_argument("id", type=int, nargs="?")
+    a.add_argument("--json", action="store_true")
+
+    a = actions.add_parser("candidates", help="proposals waiting for an editor")
+    a.add_argument("--json", action="store_true")
+
+    a = actions.add_parser("triage", help="read titles ('-': one a line, TITLE<TAB>URL) and say which are plans")
+    a.add_argument("titles")
+    a.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sources)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="planbrief", description="PlanBrief 教育规划简报")
-    parser.add_argument("--seeds", help="seeds folder (default: $PLANBRIEF_SEEDS or ./seeds)")
+    parser.add_argument("--seeds", help="use this seeds folder alone, and add to it (default: $PLANBRIEF_SEEDS, "
+                                        "else the shipped seeds plus your plans in $PLANBRIEF_DATA_DIR/plans)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("plans", help="list the plans in the corpus")
@@ -530,7 +804,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_add)
 
-    p = sub.add_parser("remove", help="withdraw a plan from the seeds folder, as if it had never been added")
+    p = sub.add_parser("remove", help="withdraw a plan you added, as if it had never been added")
     p.add_argument("plan_id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_remove)
@@ -585,6 +859,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", metavar="FILE", help="write the excerpts as CSV rows ('-' for stdout)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_brief)
+    _sources_parser(sub)
 
     p = sub.add_parser("run", help="run the Telegram bot (polling, or webhook if PLANBRIEF_WEBHOOK_URL)")
     p.set_defaults(func=_lazy("bot.telegram.app", "run_main"))
@@ -597,6 +872,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lazy("bot.service.serve", "stats_main"))
     p = sub.add_parser("console", help="chat with the real handlers offline in this terminal")
     p.add_argument("--lang", default="zh", help="zh or en")
+    p.add_argument("--editor", action="store_true",
+                   help="be an editor here (as if PLANBRIEF_EDITORS listed the console user, id 1000)")
     p.set_defaults(func=_lazy("bot.telegram.console", "console_main"))
     return parser
 
@@ -612,19 +889,67 @@ def _lazy(module: str, name: str):
     return call
 
 
+@contextlib.contextmanager
+def _argparse_language():
+    """argparse's own words (usage, errors, help) in the reader's language: it looks them up through
+    gettext at the moment it prints, so they are swapped for the Chinese table while it parses."""
+    if _english():
+        yield
+        return
+    from bot.telegram.i18n import ARGPARSE_ZH
+
+    saved = argparse._, argparse.ngettext
+    argparse._ = lambda text: ARGPARSE_ZH.get(text, text)
+    argparse.ngettext = lambda one, many, n: ARGPARSE_ZH.get(one if n == 1 else many, one if n == 1 else many)
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = saved
+
+
+def _localise_help(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The CLI's help texts in Chinese under a Chinese locale (they are written in English)."""
+    if _english():
+        return parser
+    from bot.telegram.i18n import HELP_ZH
+
+    def walk(p: argparse.ArgumentParser) -> None:
+        for action in p._actions:
+            if action.help in HELP_ZH:
+                action.help = HELP_ZH[action.help]
+            if isinstance(action, argparse._SubParsersAction):
+                for choice in action._choices_actions:
+                    choice.help = HELP_ZH.get(choice.help, choice.help)
+                for sub in dict.fromkeys(action.choices.values()):
+                    walk(sub)
+
+    walk(parser)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    with _argparse_language():  # group titles and -h's help are looked up when the parser is built
+        parser = _localise_help(build_parser())
+        args = parser.parse_args(argv)
+    if args.command == "sources" and args.action not in ("check", "accept", "reject"):
+        args.no_corpus = True  # the watch list and triage need no corpus: answer at once
     if getattr(args, "no_corpus", False):
         return args.func(args, None)
+    from bot.config import load_dotenv_file
+
+    load_dotenv_file()  # PLANBRIEF_SEEDS / PLANBRIEF_DATA_DIR in .env choose the corpus, as for `run`
     try:
         corpus = load_corpus(args.seeds)
     except CorpusError as exc:
         return _fail(str(exc))
     if args.command not in ("run", "console") and not getattr(args, "json", False):
         sys.stdout = _PrintableStream(sys.stdout)
+    from bot.search.tantivy_index import IndexUnusable
+
     try:
         return args.func(args, corpus)
+    except IndexUnusable as exc:
+        return _fail(str(exc), EXIT_INDEX)
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:

@@ -61,6 +61,13 @@ class Settings:
         return self.data_dir / "search"
 
 
+def allow_private_urls(env=None) -> bool:
+    """PLANBRIEF_ALLOW_PRIVATE_URLS: links may point at loopback/private addresses (an intranet
+    deployment, or tests watching a local server) — for the bot and every CLI command alike."""
+    env = os.environ if env is None else env
+    return (env.get("PLANBRIEF_ALLOW_PRIVATE_URLS") or "").strip().lower() in ("1", "true", "yes")
+
+
 def load_dotenv_file(path: str | os.PathLike | None = None) -> None:
     """Fill os.environ from `.env` without overriding what the environment already says."""
     from dotenv import find_dotenv, load_dotenv
@@ -171,5 +178,14 @@ def load_settings(env: dict | None = None, *, require_token: bool = True, dotenv
         editors=_editors(env),
         admins=_editors(env, "PLANBRIEF_ADMINS"),
         reload_seconds=max(0.5, _float(env, "PLANBRIEF_RELOAD_SECONDS", 5.0)),
-        allow_private_urls=(env.get("PLANBRIEF_ALLOW_PRIVATE_URLS") or "").strip().lower() in ("1", "true", "yes"),
+        allow_private_urls=allow_private_urls(env),
     )
+
+
+def cli_english() -> bool:
+    """The command line's language: PLANBRIEF_LANG, else the locale (LC_ALL, LC_MESSAGES, LANG);
+    English when it says English, Chinese otherwise (the corpus and its readers are Chinese)."""
+    for name in ("PLANBRIEF_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        if value := os.environ.get(name):
+            return value.lower().startswith("en")
+    return False

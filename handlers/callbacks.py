@@ -17,7 +17,7 @@ from handlers.topic import topic_reply
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     parsed = render.parse_callback(update.callback_query.data)
     if isinstance(parsed, render.TopicPage):
         if parsed.key is not None:

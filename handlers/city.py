@@ -37,7 +37,7 @@ async def city_reply(context: ContextTypes.DEFAULT_TYPE, text: str, lang: str):
 async def city(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     from handlers.pictures import city_picture
 
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     text = " ".join(context.args or [])
     await common.send(update, context, await city_reply(context, text, lang))
     await city_picture(update, context, text, lang)

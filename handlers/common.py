@@ -27,8 +27,16 @@ TOPIC_KEYS = "topic_keys"
 TOPIC_KEYS_MAX = 4096
 
 
+USER_LANG = "user_lang"  # bot_data: user id → the language chosen with /lang (store: user_settings)
+
+
 def lang(update: Update | None, context: ContextTypes.DEFAULT_TYPE | None = None) -> str:
+    """The user's /lang choice if they made one, else their client's language (Chinese first)."""
     user = update.effective_user if isinstance(update, Update) else None
+    if user is not None and context is not None:
+        chosen = context.bot_data.get(USER_LANG, {}).get(user.id)
+        if chosen:
+            return chosen
     return lang_of(user.language_code if user else None)
 
 

@@ -72,7 +72,7 @@ async def compare_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     """The text answer, then the themes picture of the places answering (sendPhoto)."""
     from handlers.pictures import compare_picture
 
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     reply, comparison, names = await compare_result(context, " ".join(context.args or []), lang)
     await common.send(update, context, reply)
     await compare_picture(update, context, comparison, names, lang)
@@ -80,7 +80,7 @@ async def compare_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 async def on_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A paging press: the same comparison at another offset, edited in place."""
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     page = rc.parse_compare(update.callback_query.data)
     known = (page.query, page.places) if page and page.key is None else None
     if page and page.key is not None:

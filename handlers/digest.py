@@ -9,6 +9,7 @@ an action on another chat.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -66,7 +67,7 @@ async def admin_or_refuse(update: Update, context: ContextTypes.DEFAULT_TYPE, lg
 
 
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lg = common.lang(update)
+    lg = common.lang(update, context)
     if not context.args:
         await common.send(update, context, rd.frequency_picker(lg))
         return
@@ -82,16 +83,27 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _create(update: Update, svc: DigestService, req: parsing.Request, lg: str) -> str:
+    """Store the subscription. A topic is checked as /topic would search it: a typo with a credible
+    correction is subscribed as the term (双剑 → 双减); a topic no plan mentions is kept only as an
+    alert, and says so (its digests stay silent until a plan mentions it)."""
     user = update.effective_user
+    typed, unknown_topic = req.topic, None
+    if req.topic and svc.engine is not None:
+        found = await asyncio.to_thread(svc.engine.search, req.topic)
+        if not found.total:
+            unknown_topic = req.topic
+        elif found.corrected and not found.translated and not found.unknown:
+            req = dataclasses.replace(req, topic=found.corrected)
     sub = req.subscription(update.effective_chat.id, user.id if user else None, lg)
     stored = await db(svc.store.add_subscription, sub)
     unknown = req.city and svc.corpus is not None and not svc.digest(city=req.city).plans
-    return rd.subscribed_text(stored, lg, svc.clock(), unknown_city=req.city if unknown else None)
+    return rd.subscribed_text(stored, lg, svc.clock(), unknown_city=req.city if unknown else None,
+                              unknown_topic=unknown_topic, corrected_from=typed if req.topic != typed else None)
 
 
 async def on_guide(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
-    lg = common.lang(update)
+    lg = common.lang(update, context)
     state = parsing.parse_ds(query.data)
     if state is None or query.message is None:
         await query.answer(t(lg, "stale"))
@@ -120,13 +132,13 @@ async def _listing(svc: DigestService, chat_id: int, lg: str) -> Reply:
 
 
 async def subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lg = common.lang(update)
+    lg = common.lang(update, context)
     await common.send(update, context, await _listing(service(context), update.effective_chat.id, lg))
 
 
 async def on_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
-    lg = common.lang(update)
+    lg = common.lang(update, context)
     action = parsing.parse_dm(query.data)
     if action is None or query.message is None:
         await query.answer(t(lg, "stale"))
@@ -152,7 +164,7 @@ async def _apply(svc: DigestService, chat_id: int, verb: str, sub_id: int | None
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lg = common.lang(update)
+    lg = common.lang(update, context)
     if not await admin_or_refuse(update, context, lg):
         return
     svc = service(context)
@@ -172,15 +184,32 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A digest on demand; it does not count as the scheduled one (that still arrives on time)."""
-    lg = common.lang(update)
+    """A digest on demand; it does not count as the scheduled one (that still arrives on time).
+
+    In a chat with active subscriptions, a bare /digest previews exactly what each one's next
+    scheduled digest would say (same rotation, same buttons); `/digest all` (全部) gives the overview.
+    """
+    lg = common.lang(update, context)
     svc = service(context)
+    chat_id = update.effective_chat.id
+    words = " ".join(context.args or []).strip()
+    if not words:
+        subs = await db(svc.store.list_subscriptions, chat_id, include_inactive=False)
+        if subs:
+            for sub in subs[:parsing.MAX_LISTED]:
+                messages, keyboard = await asyncio.to_thread(svc.preview, sub)
+                await common.send(update, context, t(lg, "dg_preview", desc=rd.describe(sub, lg)))
+                for i, text in enumerate(messages or [t(lg, "dg_preview_silent")]):
+                    last = i == len(messages) - 1
+                    await common.send(update, context, Reply(text, keyboard if last else ()))
+            return
+    if words.lower() in ("all", "全部", "所有"):
+        words = ""
     try:
-        city, topic = parsing.split_scope(" ".join(context.args or []), svc.corpus)
+        city, topic = parsing.split_scope(words, svc.corpus)
     except parsing.ParseError as exc:
         await common.send(update, context, rd.parse_error_text(exc, lg))
         return
-    chat_id = update.effective_chat.id
     tz = await db(svc.store.get_chat_tz, chat_id)
     seen = await db(svc.store.plans_sent_to_chat, chat_id)
     digest = await asyncio.to_thread(svc.digest, city=city, topic=topic, seen=seen or None)
@@ -189,8 +218,29 @@ async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await context.bot.send_message(chat_id, text)
 
 
+async def on_digest_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A scheduled digest's 暂停 / 恢复 / 退订: answered below it, so the digest stays as it was."""
+    query = update.callback_query
+    lg = common.lang(update, context)
+    action = parsing.parse_dg(query.data)
+    if action is None or query.message is None:
+        await query.answer(t(lg, "stale"))
+        return
+    if not await admin_or_refuse(update, context, lg):
+        return
+    svc = service(context)
+    chat_id = update.effective_chat.id
+    verb, sub_id = action
+    sub = next((s for s in await db(svc.store.list_subscriptions, chat_id) if s.id == sub_id), None)
+    if sub is None or not await _apply(svc, chat_id, verb, sub_id):
+        await query.answer(t(lg, "stale"))  # another chat's id, or already gone: nothing changed
+        return
+    await query.answer(t(lg, "sub_done"))
+    await common.send(update, context, rd.subscription_action_reply(verb, sub, lg))
+
+
 async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lg = common.lang(update)
+    lg = common.lang(update, context)
     svc = service(context)
     chat_id = update.effective_chat.id
     if not context.args:
@@ -220,6 +270,7 @@ def register(app: Application, settings=None) -> DigestService:
     data_dir = getattr(settings, "data_dir", None)
     store = app.bot_data.get("store") or open_store(default_location(data_dir), clock=lambda: clock_of(app)())
     app.bot_data["store"] = store
+    app.bot_data[common.USER_LANG] = store.user_languages()  # /lang choices survive a restart
     svc = DigestService(store=store, corpus=app.bot_data.get("corpus"), search_engine=app.bot_data.get("engine"))
     if app.bot_data.get("digest_grace") is not None:
         svc.grace = app.bot_data["digest_grace"]
@@ -230,5 +281,6 @@ def register(app: Application, settings=None) -> DigestService:
     app.add_handler(CommandHandler("timezone", timezone))
     app.add_handler(CallbackQueryHandler(on_guide, pattern=r"^ds\|"))
     app.add_handler(CallbackQueryHandler(on_manage, pattern=r"^dm\|"))
+    app.add_handler(CallbackQueryHandler(on_digest_button, pattern=r"^dg\|"))
     install_jobs(app, svc)
     return svc

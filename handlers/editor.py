@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import secrets
@@ -30,8 +31,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.corpus import formats, ingest
-from bot.corpus.fetch import FetchError, fetch
+from bot.corpus import formats, ingest, sandbox
+from bot.corpus.fetch import FetchError
 from bot.telegram import render
 from bot.telegram import render_editor as re_
 from bot.telegram.i18n import t
@@ -44,7 +45,8 @@ DRAFTS = "editor_drafts"
 LAST_DRAFT = "editor_last_draft"
 DRAFT_MAX_AGE = 24 * 3600.0  # seconds a draft file may outlive the process that made it
 MAX_DOWNLOAD = 20 * 1024 * 1024  # what getFile lets a bot download
-URL = re.compile(r"^\s*(https?://\S+)\s*$", re.IGNORECASE)
+# any scheme, so that an ftp:// or file:// link gets "http/https only" rather than silence
+URL = re.compile(r"^\s*([a-z][a-z0-9+.-]{1,15}://\S+)\s*$", re.IGNORECASE)
 FIX_FIELDS = {"city": "city", "place": "city", "地方": "city", "城市": "city", "year": "year", "年份": "year",
               "title": "title", "标题": "title"}
 
@@ -98,7 +100,7 @@ def sweep_old_drafts(folder: Path, max_age: float = DRAFT_MAX_AGE) -> None:
 
 async def _refuse_unless_editor(update: Update, context) -> bool:
     """True when the sender may use the desk; otherwise a polite refusal has been sent."""
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     if not is_editor(context, update):
         await common.send(update, context, t(lang, "ed_only"))
         return False
@@ -111,7 +113,7 @@ async def _refuse_unless_editor(update: Update, context) -> bool:
 async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _refuse_unless_editor(update, context):
         return
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     doc = update.effective_message.document
     name = doc.file_name or "file"
     suffix = Path(name).suffix.lower()
@@ -131,17 +133,27 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         target.unlink(missing_ok=True)
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
         return
-    await _preview(update, context, Pending(update.effective_user.id, target, name), key)
+    _background(update, context, _preview(update, context, Pending(update.effective_user.id, target, name), key))
+
+
+def _background(update: Update, context, coroutine) -> None:
+    """Reading untrusted input takes up to the sandbox's deadline: it goes on as a task of its own, so
+    the handler returns and its update slot (one of eight) is free for readers' questions."""
+    context.application.create_task(coroutine, update=update)
 
 
 async def on_link(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str | None = None) -> None:
     if not await _refuse_unless_editor(update, context):
         return
-    lang = common.lang(update)
     url = url or URL.match(update.effective_message.text or "").group(1)
+    _background(update, context, _fetch_and_preview(update, context, url))
+
+
+async def _fetch_and_preview(update: Update, context, url: str) -> None:
+    lang = common.lang(update, context)
     try:
-        fetched = await asyncio.to_thread(fetch, url, allow_private=_settings(context).allow_private_urls)
-    except FetchError as exc:
+        fetched = await untrusted(sandbox.fetch_untrusted, url, allow_private=_settings(context).allow_private_urls)
+    except (FetchError, ingest.AddError) as exc:
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
         return
     key = secrets.token_urlsafe(6)
@@ -160,16 +172,16 @@ async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if URL.match(arg):
         await on_link(update, context, URL.match(arg).group(1))
         return
-    await common.send(update, context, t(common.lang(update), "ed_add_usage"))
+    await common.send(update, context, t(common.lang(update, context), "ed_add_usage"))
 
 
 async def _preview(update: Update, context, pending: Pending, key: str) -> None:
     """Prepare off the loop, refuse duplicates with the id they duplicate, else keep and show the card."""
-    lang = common.lang(update)
-    seeds_dir = common.corpus(context).seeds_dir
+    lang = common.lang(update, context)
+    folders = common.corpus(context).folders
     try:
-        pending.draft = await asyncio.to_thread(_prepare, pending)
-        duplicate = await asyncio.to_thread(ingest.duplicate_of, seeds_dir, pending.draft)
+        pending.draft = await untrusted(_prepare, pending)
+        duplicate = await asyncio.to_thread(ingest.duplicate_of, folders, pending.draft)
     except ingest.AddError as exc:
         pending.source.unlink(missing_ok=True)
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
@@ -183,11 +195,19 @@ async def _preview(update: Update, context, pending: Pending, key: str) -> None:
     await common.send(update, context, re_.preview_card(pending.draft, key, lang))
 
 
+async def untrusted(func, *args, **kwargs):
+    """Run a read of untrusted input on the sandbox's own threads (each waits on a limited child
+    process), never on the default executor that answers readers' searches."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(sandbox.EXECUTOR, functools.partial(func, *args, **kwargs))
+
+
 def _prepare(pending: Pending) -> ingest.Draft:
-    """Read the draft; and, since 收录 may follow, load what writing it to the index needs meanwhile."""
+    """Read the draft in a limited child process; and, since 收录 may follow, load what writing it to
+    the index needs meanwhile."""
     from bot.search.tantivy_index import warm_writer
 
-    draft = ingest.prepare_plan(pending.source, original_name=pending.original_name,
+    draft = sandbox.read_untrusted(pending.source, original_name=pending.original_name,
                                 source_site=pending.source_site or None, **pending.overrides)
     warm_writer()
     return draft
@@ -197,7 +217,7 @@ async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/fix city 临沂` (or year, title) on this editor's latest draft: re-read with the override."""
     if not await _refuse_unless_editor(update, context):
         return
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     key = _drafts(context).last(update.effective_user.id)
     pending = _drafts(context).get(key) if key else None
     if pending is None:
@@ -206,13 +226,18 @@ async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = context.args or []
     name = FIX_FIELDS.get(args[0].lower()) if args else None
     value = render.clean(" ".join(args[1:]), 120)
-    if name is None or not value or (name == "year" and not value.isdigit()):
+    if name is None or not value or (name == "year" and not re.fullmatch(r"[0-9]{1,4}", value)):
         await common.send(update, context, t(lang, "ed_fix_usage"))
         return
+    _background(update, context, _reread(update, context, pending, key, name, value))
+
+
+async def _reread(update: Update, context, pending: Pending, key: str, name: str, value: str) -> None:
+    lang = common.lang(update, context)
     previous = dict(pending.overrides)
     pending.overrides[name] = int(value) if name == "year" else value
     try:
-        pending.draft = await asyncio.to_thread(_prepare, pending)
+        pending.draft = await untrusted(_prepare, pending)
     except ingest.AddError as exc:
         pending.overrides = previous
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
@@ -224,18 +249,23 @@ async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _refuse_unless_editor(update, context):
         return
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     plan_id = render.clean(" ".join(context.args or []), 60)
     plan = common.corpus(context).plan(plan_id) if plan_id else None
     if plan is None:
         await common.send(update, context, t(lang, "ed_remove_usage"))
+        return
+    try:
+        await asyncio.to_thread(ingest.removable, common.corpus(context).folders, plan.plan_id)
+    except ingest.RemoveError as exc:  # a shipped plan: refused before asking to confirm
+        await common.send(update, context, t(lang, "ed_failed", reason=render.esc(_said(exc, lang))))
         return
     await common.send(update, context, re_.remove_confirm(plan.plan_id, plan.meta.title, lang))
 
 
 async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """收录 / 取消 / 撤下: only an editor, and for a draft only the editor who made it."""
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     press = re_.parse_press(update.callback_query.data)
     if press is None or not is_editor(context, update):
         await common.answer_callback(update, t(lang, "ed_only") if press else t(lang, "stale"))
@@ -267,8 +297,8 @@ async def _publish(update: Update, context, key: str, pending: Pending, lang: st
     await common.answer_callback(update)
     try:
         if pending.draft is None:  # made by another worker or before a restart: read the file again
-            pending.draft = await asyncio.to_thread(_prepare, pending)
-        summary = await asyncio.to_thread(ingest.publish_plan, common.corpus(context).seeds_dir, pending.draft)
+            pending.draft = await untrusted(_prepare, pending)
+        summary = await asyncio.to_thread(ingest.publish_plan, common.corpus(context).folders, pending.draft)
     except ingest.AddError as exc:
         _drafts(context)[key] = pending  # not published: the draft stays for another try or 取消
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
@@ -283,14 +313,21 @@ async def _publish(update: Update, context, key: str, pending: Pending, lang: st
 async def _remove(update: Update, context, plan_id: str, lang: str) -> None:
     await common.answer_callback(update)
     try:
-        await asyncio.to_thread(ingest.remove_plan, common.corpus(context).seeds_dir, plan_id)
+        await asyncio.to_thread(ingest.remove_plan, common.corpus(context).folders, plan_id)
     except ingest.RemoveError as exc:
-        await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
+        line = t(lang, "ed_remove_gone", plan_id=render.esc(plan_id)) if exc.not_found else \
+            t(lang, "ed_remove_failed", reason=render.esc(_said(exc, lang)))
+        await common.send(update, context, line)
         return
     await common.refresh_corpus(context.application)
     reply = render.Reply(t(lang, "ed_removed", plan_id=render.esc(plan_id)))
     if not await common.edit(update, context, reply):
         await common.send(update, context, reply)
+
+
+def _said(exc: Exception, lang: str) -> str:
+    english = getattr(exc, "en", None)
+    return english if english and lang == "en" else str(exc)
 
 
 def register(app: Application) -> None:

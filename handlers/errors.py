@@ -23,7 +23,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update: %s", type(error).__name__, exc_info=error)
     if not isinstance(update, Update) or isinstance(error, Forbidden | NetworkError):
         return
-    text = t(common.lang(update), "error")
+    text = t(common.lang(update, context), "error")
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(text)

@@ -12,7 +12,7 @@ from handlers import common
 
 async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Private chat, no command: say how to ask, with one button that runs the text as a topic."""
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     words = render.clean(update.effective_message.text or "", 30)
     example = words if words else "双减"
     text = t(lang, "plain_text", query=render.esc(example))
@@ -37,4 +37,4 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     if addressee and addressee.lower() != common.bot_username(context).lower():
         return
-    await common.send(update, context, t(common.lang(update), "unknown_command"))
+    await common.send(update, context, t(common.lang(update, context), "unknown_command"))

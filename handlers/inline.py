@@ -53,6 +53,8 @@ async def _articles(context: ContextTypes.DEFAULT_TYPE, text: str, lang: str) ->
             return [render.plan_article(p, lang) for p in found[1]][:MAX_RESULTS]
     query, city = common.split_query_city(text, context)
     result = await common.search(context, query, city=city or None, limit=MAX_RESULTS)
+    if not result.hits and result.suggestions:
+        return await _suggested(context, query, result.suggestions, lang)
     seen, articles = set(), []
     for hit in result.hits:
         article = render.hit_article(hit, result.plans.get(hit.passage.plan_id))
@@ -62,8 +64,23 @@ async def _articles(context: ContextTypes.DEFAULT_TYPE, text: str, lang: str) ->
     return articles[:MAX_RESULTS]
 
 
+async def _suggested(context: ContextTypes.DEFAULT_TYPE, query: str, topics: list[str],
+                     lang: str) -> list[render.Article]:
+    """Nothing found: say so, and offer the suggested policy terms, each with its best excerpt."""
+    results = await asyncio.gather(*(common.search(context, topic, limit=1) for topic in topics))
+    articles = []
+    for topic, found in zip(topics, results, strict=True):
+        if found.hits:
+            hit = found.hits[0]
+            article = render.hit_article(hit, found.plans.get(hit.passage.plan_id))
+            articles.append(render.Article(render.result_id(f"try:{topic}"),
+                                           t(lang, "inline_try", query=render.clean(query, 20), topic=topic),
+                                           article.description, article.message))
+    return articles
+
+
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     text = render.clean(update.inline_query.query, 64)
     articles = await _articles(context, text, lang)
     button = InlineQueryResultsButton(text=t(lang, "inline_button"), start_parameter="help")

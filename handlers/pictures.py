@@ -81,7 +81,7 @@ async def compare_picture(update: Update, context: ContextTypes.DEFAULT_TYPE, co
 
 
 async def themes_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     words = render.clean(" ".join(context.args or [])).split()
     corpus = common.corpus(context)
     scope, place = "", None
@@ -132,7 +132,7 @@ def _make_brief(context, query: str, places: list, lang: str):
 
 
 async def brief_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     query, places, unknown = parse_args(" ".join(context.args or []), context)
     if unknown:
         await common.send(update, context, rp.w(lang, "brief_unknown", typed=render.shorten(" ".join(unknown), 30)))
@@ -165,7 +165,7 @@ def _export_rows(context, press: rp.ExportPress, query: str, scope: str) -> list
 
 async def on_export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """导出: the answer's rows as .xlsx, sent to the chat where the button was pressed."""
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     query = update.callback_query
     press = rp.parse_export(query.data)
     known = common.recall_topic(context, press.key) if press else None

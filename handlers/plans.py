@@ -11,7 +11,7 @@ from handlers import common
 
 
 async def plans(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     await common.send(update, context, render.plans_answer(common.corpus(context).plans, lang))
 
 
@@ -29,5 +29,5 @@ def plan_reply(context: ContextTypes.DEFAULT_TYPE, plan_id: str, lang: str):
 
 
 async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     await common.send(update, context, plan_reply(context, " ".join(context.args or []), lang))

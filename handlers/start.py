@@ -18,7 +18,7 @@ def help_text(context: ContextTypes.DEFAULT_TYPE, lang: str) -> str:
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     payload = (context.args or [""])[0] if context.args else ""
     if payload and payload != "help":
         link = render.parse_deep_link(payload)
@@ -37,5 +37,25 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await common.send(update, context, t(lang, "welcome") + "\n\n" + help_text(context, lang))
 
 
+LANGS = {"zh": "zh", "中文": "zh", "cn": "zh", "en": "en", "english": "en", "英文": "en"}
+
+
+async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/lang zh|en: this user's language from now on, in every chat, remembered across restarts."""
+    import asyncio
+
+    user = update.effective_user
+    choice = LANGS.get(" ".join(context.args or []).strip().lower())
+    if user is None or choice is None:
+        current = common.lang(update, context)
+        await common.send(update, context, t(current, "lang_usage", current=t(current, f"lang_name_{current}")))
+        return
+    store = context.bot_data.get("store")
+    if store is not None:
+        await asyncio.to_thread(store.set_user_language, user.id, choice)
+    context.bot_data.setdefault(common.USER_LANG, {})[user.id] = choice
+    await common.send(update, context, t(choice, "lang_set"))
+
+
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await common.send(update, context, help_text(context, common.lang(update)))
+    await common.send(update, context, help_text(context, common.lang(update, context)))

@@ -9,6 +9,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.digests.stats import collect
+from bot.sources.stats_hook import install as install_sources
 from bot.telegram.render_stats import stats_text
 from handlers import common
 
@@ -23,7 +24,7 @@ def may_see(context: ContextTypes.DEFAULT_TYPE, update: Update) -> bool:
 
 
 async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     if not may_see(context, update):
         await common.send(update, context, REFUSAL["en" if lang == "en" else "zh"])
         return
@@ -31,6 +32,7 @@ async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     store = context.bot_data.get("store")
     if store is None:
         return
+    install_sources()
     report = await asyncio.to_thread(collect, store, context.bot_data.get("corpus"),
                                      cache_dir=settings.cache_dir, tz=settings.tz)
     await common.send(update, context, stats_text(report, lang))

@@ -124,9 +124,9 @@ async def check(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if kind == INLINE:
         await _refuse_inline(update, verdict is False)
     elif kind == BUTTON:
-        await common.answer_callback(update, t(common.lang(update), "throttled") if verdict is False else None)
+        await common.answer_callback(update, t(common.lang(update, context), "throttled") if verdict is False else None)
     elif verdict is False and update.effective_chat is not None:
-        await context.bot.send_message(update.effective_chat.id, t(common.lang(update), "throttled"))
+        await context.bot.send_message(update.effective_chat.id, t(common.lang(update, context), "throttled"))
     raise ApplicationHandlerStop
 
 

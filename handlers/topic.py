@@ -26,7 +26,7 @@ def usage(context: ContextTypes.DEFAULT_TYPE, lang: str) -> str:
 
 async def topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """An edited /topic revises the answer it got before instead of getting a second one."""
-    lang = common.lang(update)
+    lang = common.lang(update, context)
     query, city = common.split_query_city(" ".join(context.args or []), context)
     answer = await topic_reply(context, query, city, 0, lang) if query else render.Reply(usage(context, lang))
     if update.edited_message is not None:

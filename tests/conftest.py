@@ -2,11 +2,35 @@
 
 Building the search index takes seconds, so it is built once (into a session temp dir, never the
 working tree) and handed to every Application the tests build.
+
+The tests never read the user's data: before any test module is imported, PLANBRIEF_DATA_DIR points at
+a fresh temporary folder (caches, database, and the user's added plans live there), and the settings
+that would make the corpus or the database the user's own are blanked (a blank value also keeps a
+`.env` from filling them in). A plan a test adds to that folder is swept after the test.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
+
+_DATA = Path(tempfile.mkdtemp(prefix="planbrief-test-data-"))
+atexit.register(shutil.rmtree, _DATA, True)
+os.environ["PLANBRIEF_DATA_DIR"] = str(_DATA)
+for _name in ("PLANBRIEF_SEEDS", "PLANBRIEF_DATABASE_URL"):
+    os.environ[_name] = ""
+
+
+@pytest.fixture(autouse=True)
+def _no_added_plans_leak():
+    """Each test starts with the shipped seeds only, whatever an earlier test added."""
+    yield
+    shutil.rmtree(_DATA / "plans", ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -33,11 +57,10 @@ def fake_api():
 
 @pytest.fixture
 def seeds(tmp_path):
-    """A private copy of the seeds folder, for tests that add, remove or try to break plans."""
-    import shutil
-
+    """A private copy of the shipped seeds folder, for tests that add, remove or try to break plans
+    (a lock or temp file some earlier run left beside them is not copied)."""
     from bot.corpus.loader import default_seeds_dir
 
     target = tmp_path / "seeds"
-    shutil.copytree(default_seeds_dir(), target)
+    shutil.copytree(default_seeds_dir(), target, ignore=shutil.ignore_patterns(".manifest.lock", "*.tmp"))
     return target

@@ -201,7 +201,9 @@ def test_topic_has_bold_marks_citations_paging_and_share(api, app):
     (msg,) = say(api, "/topic 双减")
     bold = [msg.text[e["offset"]:e["offset"] + e["length"]] for e in msg.entities if e["type"] == "bold"]
     assert "双减" in bold
-    assert msg.text.count("— ") >= 5 and "›" in msg.text and " · " in msg.text
+    cites = [line for line in msg.text.splitlines() if line.startswith("— ")]
+    assert len(cites) >= 3 and "›" in msg.text and " · " in msg.text
+    assert all(a != b for a, b in zip(cites, cites[1:], strict=False))  # hits sharing one are merged
     share = [b for b in msg.buttons if "switch_inline_query" in b]
     assert share and share[0]["switch_inline_query"] == "双减"
     assert any(b.get("callback_data", "").startswith("t1|5|") for b in msg.buttons)
@@ -269,6 +271,23 @@ def test_inline_query_offers_cited_excerpts(api, app):
         content = r["input_message_content"]
         assert "— " in content["message_text"] and content.get("parse_mode") == "HTML"
     assert any("<b>双减</b>" in r["input_message_content"]["message_text"] for r in answer.results)
+
+
+def test_inline_nothing_found_says_so_and_offers_real_terms(api, app):
+    """Issue 16: 量子计算 is not searched as anything else; the reader sees 没有找到 and 2–3 policy terms,
+    each with an excerpt ready to post."""
+    update = api.inline_query(new_id(), "量子计算")
+    answer = api.wait_for(lambda s: s.inline_answers(update["inline_query"]["id"]), what="inline")[0]
+    assert 2 <= len(answer.results) <= 3
+    for r in answer.results:
+        assert r["title"].startswith("没有找到「量子计算」· 试试「")
+        assert "— " in r["input_message_content"]["message_text"]
+
+
+def test_topic_nothing_found_names_the_query_and_suggests(api, app):
+    (msg,) = say(api, "/topic 量子计算")
+    assert "没有找到与「量子计算」相关的内容" in msg.text and "可以试试：" in msg.text
+    assert "量自己算" not in msg.text
 
 
 def test_inline_city_plan_and_empty_queries(api, app):

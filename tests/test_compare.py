@@ -72,7 +72,7 @@ def test_a_county_named_beside_its_city_answers_for_itself(shared_corpus, shared
 def test_cli_changes_wuxi(capsys, shared_corpus):
     code, data, _ = _run(capsys, "changes", "无锡", "--json")
     assert code == 0 and data["place"] == "无锡"
-    assert data["from"] == {"plan_id": "wuxi-2020-review-plan", "year": 2020, "city": "无锡市"}
+    assert data["from"].items() >= {"plan_id": "wuxi-2020-review-plan", "year": 2020, "city": "无锡市"}.items()
     assert data["to"]["plan_id"] == "wuxi-2023-conference" and data["to"]["year"] == 2023
     assert data["added"] and data["dropped"]
     for key, plan_id in (("added", "wuxi-2023-conference"), ("dropped", "wuxi-2020-review-plan")):

@@ -128,8 +128,11 @@ async def test_a_week_of_digests_rotates_through_the_plans(fake_api, week, share
     assert spots[5] == spots[0] and spots[6] == spots[1]  # then it starts over
     for text in texts:
         assert len(text) < 1500  # short: one plan and the shared-themes line, not five plans
-        assert "🔗 共同主题：" in text and "份规划｜" in text
         assert "🆕" not in text
+    for text in texts[:5]:  # each plan's first spotlight: its card with the shared themes
+        assert "🔗 共同主题：" in text and "份规划｜" in text
+    for text in texts[5:]:  # seen before: 无新规划 and the next 细读, not the same card again
+        assert "无新规划" in text and "🔗" not in text and "细读：" in text
     assert "没有新规划" not in texts[0] and "没有新规划" in texts[1]
     assert fake_api.duplicates() == {}
 

@@ -270,3 +270,38 @@ def test_old_draft_files_are_swept_and_fresh_ones_kept(tmp_path):
     os.utime(old, (two_days_ago, two_days_ago))
     sweep_old_drafts(tmp_path)
     assert not old.exists() and fresh.exists()
+
+
+async def test_second_remove_press_says_why_in_removal_words(fake_api, desk, seeds):
+    async with desk():
+        confirm = await say(fake_api, EDITOR, "/remove suzhou-2023-workpoints")
+        data = next(b for b in confirm.buttons if b["text"] == "撤下")["callback_data"]
+        first = await press(fake_api, EDITOR, confirm, "撤下")
+        assert "已撤下" in first.text
+        before = len(fake_api.messages(EDITOR))
+        fake_api.callback(EDITOR, EDITOR, confirm.message_id, data)  # a second press of the old button
+        await fake_api.wait_for_async(lambda s: len(s.messages(EDITOR)) > before, timeout=20)
+        second = fake_api.messages(EDITOR)[-1].text
+    assert "未能撤下" in second and "已不在语料中" in second and "未能收录" not in second
+    assert len(second) < 200
+
+
+async def test_hostile_files_are_one_line_and_readers_are_answered_meanwhile(fake_api, desk, seeds, tmp_path,
+                                                                            monkeypatch):
+    """Two editors send files that never finish parsing; the reader who asks after them is answered
+    before either is stopped, and each editor gets one line saying why."""
+    from tests.support import hostile
+
+    monkeypatch.setenv("PLANBRIEF_SANDBOX_SECONDS", "3")
+    cycle = hostile.cycle_pdf(tmp_path / "cycle.pdf").read_bytes()
+    async with desk():
+        for editor in (EDITOR, 99):
+            fake_api.user_document(editor, editor, "cycle.pdf", cycle)
+        await asyncio.sleep(0.3)
+        answer = await say(fake_api, 4242, "/topic 双减")
+        assert "「双减」" in answer.text
+        assert not fake_api.messages(EDITOR) and not fake_api.messages(99)  # still being read
+        await fake_api.wait_for_async(lambda s: s.messages(EDITOR) and s.messages(99), timeout=30)
+    for editor in (EDITOR, 99):
+        [line] = [m.text for m in fake_api.messages(editor)]
+        assert line.startswith("未能收录：读取超时") and "cycle.pdf" in line and "\n" not in line

@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_env(api_root: str, token: str, data_dir: Path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "PLANBRIEF_"))}
+    # the operator messages asserted here are their English wording (a Chinese locale gets Chinese)
     env.update(TELEGRAM_BOT_TOKEN=token, TELEGRAM_API_URL=api_root, PLANBRIEF_DATA_DIR=str(data_dir),
+               PLANBRIEF_LANG="en",
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])), **extra)
     return env
 

@@ -40,18 +40,20 @@ def test_spotlight_is_the_least_recently_featured(shared_corpus):
 
 
 def test_single_plan_scope_says_no_new_plans_and_reads_another_priority(shared_corpus):
-    """The README's choice: "no new plans since …" plus the spotlight, whose 细读 moves on each time."""
+    """Issue 16: a one-plan scope seen before gets one short line, 无新规划, and the next 细读 passage
+    (not the same card again): fourteen mornings, fourteen different passages, no card, no themes."""
     place = find_place("苏州")
     full = build_digest(shared_corpus, place=place, seen_plan_ids={"suzhou-2023-workpoints"})
-    bodies = []
-    for day in range(4):
+    first = _text(narrow(full, {}))
+    assert "重点任务" in first and "细读：" in first  # the first time: the card, with a priority in full
+    readings = []
+    for day in range(14):
         featured = {"suzhou-2023-workpoints": Featured(T0 + timedelta(days=day), day + 1)}
         text = _text(narrow(full, featured))
-        assert f"自 2024-03-0{4 + day} 以来没有新规划" in text and "🔦 聚焦 苏州市" in text
-        bodies.append(text[text.index("🔦"):])
-    assert all(a != b for a, b in zip(bodies, bodies[1:], strict=False))
-    focus = [b[b.index("细读："):].split("\n")[0] for b in bodies]
-    assert len(set(focus)) == 4
+        assert f"无新规划（上次简报 2024-03-{4 + day:02d}）" in text and "🔦 聚焦 苏州 · 苏州市2023" in text
+        assert "重点任务" not in text and "🔗" not in text and len(text.splitlines()) <= 7
+        readings.append(text[text.index("细读："):])
+    assert len(set(readings)) == 14
 
 
 def test_themes_line_is_the_computed_counts(shared_corpus):
@@ -67,7 +69,7 @@ def test_themes_line_is_the_computed_counts(shared_corpus):
 def test_english_digest_has_english_labels_and_chinese_excerpts(shared_corpus):
     ids = {p.plan_id for p in shared_corpus.plans}
     digest = narrow(build_digest(shared_corpus, place=find_place("无锡"), seen_plan_ids=ids),
-                    {"wuxi-2023-conference": Featured(T0, 1)})
+                    {"wuxi-2020-review-plan": Featured(T0, 1), "jiangyin-2023-speech": Featured(T0, 1)})
     text = _text(digest, "en")
     for label in ("Education plan digest", "1 in the spotlight", "No new plans since 2024-03-04",
                   "Shared themes: ", "🔦 SPOTLIGHT", "In full: ", "what changed 2020 → 2023", "New: "):

@@ -72,6 +72,7 @@ def test_stats_json_matches_the_scripted_day(tmp_path):
     assert report["corpus"]["plans"] > 0 and report["corpus"]["newest"]["plan_id"]
     assert report["next_due"]["subscription_id"] in (1, 2, 3)
     assert set(report) >= {"last_tick", "index", "sources", "generated_at"}
+    assert report["sources"]["watched"] == {"total": 0, "by_state": {}, "sources": []}
 
 
 def test_the_text_view_says_the_same_numbers(tmp_path):

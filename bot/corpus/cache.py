@@ -65,12 +65,15 @@ def corpus_key(manifest: bytes, files: list[tuple[str, bytes]]) -> str:
     return digest.hexdigest()[:32]
 
 
-def key_for(seeds: Path, manifest: str, entries: list[dict]) -> str | None:
-    """The key of a seeds folder as it is on disk now; None when a file cannot be read (the loader
-    then reports that file as it always has)."""
+def key_for(manifests: list[Path], listed: list[tuple[Path, dict]]) -> str | None:
+    """The key of the corpus as it is on disk now (each manifest, present or not, and each listed file);
+    None when a file cannot be read (the loader then reports that file as it always has)."""
     try:
-        files = [(str(e["file"]), (seeds / e["file"]).read_bytes()) for e in entries]
-        return corpus_key((seeds / manifest).read_bytes(), files)
+        folders = {m.parent: n for n, m in enumerate(manifests)}
+        manifest = b"".join(b"%d:" % n + (m.read_bytes() if m.exists() else b"-") for n, m in enumerate(manifests))
+        files = [(f"{folders.get(folder, folder)}/{e['file']}", (folder / e["file"]).read_bytes())
+                 for folder, e in listed]
+        return corpus_key(manifest, files)
     except (KeyError, TypeError, OSError):
         return None
 

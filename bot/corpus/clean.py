@@ -41,6 +41,13 @@ _CHROME = [
     r"^图为",
     r"由会员分享.*(在线阅读|搜索)",
     r"^下面是小编为大家(整理|收集)的",
+    r"^以下是.{0,12}(整理|分享|收集)的.{0,40}(供您?参考|供大家参考|仅供参考)",
+    r"^网友评论|^评论功能已关闭$|^(荣誉|网友)\s+分享\s+时间[:：]?$",
+    r"^[（(]\s*初审[:：]|^相关文档[:：]?$|\.png\s*(关闭|打印)",
+    r"^\S{0,12}(网|站)?(小编)?为(你|您)(精心)?(准备|整理|提供)了?.{0,40}(范文|参考)",
+    r"小编为(你|您|大家)(整理|收集)了|收藏\s*word下载|^word下载$",
+    # a document site's watermark lines: 稿子汇 www.gaozihui.com / 公文汇,办公文档之家
+    r"^\S{0,8}\s*www\.[a-z0-9\-]+\.(com|cn|net|org)$|^\S{0,6}[,，]?办公文档之家$",
     r"^导读$",
     r"^[（(]摘选[)）]$",
     r"^…+$|^\.{3,}$",
@@ -93,7 +100,7 @@ class Cleaned:
     paragraphs: list[str]
 
 
-_BULLET = re.compile(r"^[•·●▪◆■\s]+")
+_BULLET = re.compile(r"^([•·●▪◆■\s]|[-*](?=\s))+")
 
 
 CHROME_MAX = 200  # furniture is a line of a page's frame; a longer line is the author's prose
@@ -117,6 +124,13 @@ _CONTACT = re.compile(r"1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|[\w.+-]+@[\w-]+\.[\w.]+|[�
 # A reporter's or editor's name closing the last sentence: "……。(罗意)", "……。(宋武利 郭双)".
 _TRAILING_BYLINE = re.compile(r"(?<=[。！？”])\s*[（(](本网记者|[\u4e00-\u9fff]{2,4}(?:[\s、，,][\u4e00-\u9fff]{2,4}){0,3})[)）]\s*$")
 # Reposting sites double or mix punctuation (",,", ",、"); the text means one mark.
+# A model-essay site's sign-off glued to the end of its summary: 以下是网友为大家整理分享的…，供您参考！
+_SITE_BLURB = re.compile(r"(?<=[。！？!?])\s*以下是.{0,12}(整理|分享|收集)的.{0,40}(供您?参考|供大家参考|仅供参考)[!！。]?\s*$")
+# A document site's notice set into the text: ---本文来源于网络，仅供参考，勿照抄，如有侵权请联系删除---
+_INSET_NOTICE = re.compile(r"-{2,}[^-\n]{0,40}(来源于网络|仅供参考|侵权)[^-\n]{0,40}-{2,}")
+# A document site's stamps set into the text: 编号:658229379 at its start, [标签:介绍] and
+# " 公文汇,办公文档之家" at a paragraph's end.
+_SITE_STAMPS = re.compile(r"^编号[:：]\d{5,}|\[标签[:：][^\]]{0,20}\]|\s+\S{2,6}[,，]办公文档之家(?=\s*$)", re.MULTILINE)
 _DOUBLED = re.compile(r"([,，])[,，]+|[,，]+(?=[、。；！？])|(?<=[、。；！？])[,，]+")
 
 
@@ -275,14 +289,69 @@ _TRANSMITTAL = re.compile(r"^(现将|现印发|现把|特此|根据.{0,20}要求
 
 def _is_long_paragraph(line: str) -> bool:
     """The body opens with the first real prose paragraph; a cover note (现将…印发给你们) is not it."""
-    if len(line) < 50 or "。" not in line or _TRANSMITTAL.match(line) or line.rstrip()[-1:] in "：:":
+    if len(line) < 50 or "。" not in line or _TRANSMITTAL.match(line):
         return False
+    if line.rstrip()[-1:] in "：:" and len(line) < 120 and (len(line) < 80 or line.count("。") < 2):
+        return False  # a short lead-in to a list; a paragraph of prose may end 总结汇报如下：
     return sum(line.count(p) for p in "。，,；") >= 2
+
+
+def _outline_run(lines: list[str]) -> int | None:
+    """Where a run of at least four numbered heading lines (一、 （一） （二） 二、…) starts, if any."""
+    run_start, run = None, 0
+    for i, line in enumerate(lines):
+        if not line:
+            continue
+        if _SECTION_LINE.match(line) and len(line) <= 40:
+            run_start = i if run == 0 else run_start
+            run += 1
+            if run >= 4:
+                return run_start
+        else:
+            run = 0
+    return None
+
+
+def _is_lead_sentence(line: str) -> bool:
+    """A short news lead is one full sentence (2月7日召开的我市…绘出“路线图”。): the body starts there,
+    so the unnumbered headings under it are read as sections, not as page furniture."""
+    line = line.rstrip()
+    return len(line) >= 25 and line.endswith("。") and line.count("。") == 1 and bool(re.search(r"[，,]", line)) \
+        and not _TRANSMITTAL.match(line)
 
 
 def _ends_sentence(line: str) -> bool:
     stripped = line.rstrip()
     return bool(stripped) and (stripped[-1] in TERMINAL or stripped[-1] in CLOSERS or stripped[-1] in "：:")
+
+
+_SECTION_LINE = re.compile(r"^([一二三四五六七八九十]{1,3}、|[（(][一二三四五六七八九十]{1,3}[)）])\s*\S")
+_LABEL_START = re.compile(r"^([一二三四五六七八九十]{1,3}[、.．]|[（(][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}\s*[.．、]|第[一二三四五六七八九十]"
+                          r"|[一二三四五六七八九十]是)")
+
+
+def _unwrap(paragraphs: list[str]) -> list[str]:
+    """A PDF copied as text breaks every line at the page width (“十\n五五”规划): when most lines
+    share one length and stop mid-sentence, a line of that length runs on into the next one, unless
+    the next opens with a numbering label (一、 （一） 1.)."""
+    open_lengths = [len(p) for p in paragraphs
+                    if 12 <= len(p) <= 60 and not _ends_sentence(p) and any(c in p for c in "，,、")]
+    if len(open_lengths) < 4:
+        return paragraphs
+    width = max(set(open_lengths), key=open_lengths.count)
+    at_width = sum(abs(n - width) <= 2 for n in open_lengths)
+    if at_width < 4 or at_width * 2 < sum(len(p) >= 12 for p in paragraphs):
+        return paragraphs  # most of a hard-wrapped page is full-width lines; a few are coincidence
+    out: list[str] = []
+    runs_on = False  # the last line taken was a full-width line stopping mid-sentence
+    for para in paragraphs:
+        if out and runs_on and not _LABEL_START.match(para):
+            out[-1] += para
+        else:
+            out.append(para)
+        heading = _LABEL_START.match(para) is not None and not any(c in para for c in "。，,；")
+        runs_on = abs(len(para) - width) <= 2 and not _ends_sentence(para) and not heading
+    return out
 
 
 def _join_broken(paragraphs: list[str]) -> list[str]:
@@ -292,6 +361,7 @@ def _join_broken(paragraphs: list[str]) -> list[str]:
         if out:
             prev = out[-1]
             broken = len(prev) >= 40 and any(p in prev for p in "，。,") and not _ends_sentence(prev)
+            broken = broken or (len(prev) == 1 and not _ends_sentence(prev) and re.match(r"[\u4e00-\u9fff]", prev))
             conj = re.match(r"^(和|与|及|以及|并)[《“\u4e00-\u9fff]", para) and not _ends_sentence(prev)
             if broken or conj:
                 out[-1] = prev + para
@@ -300,12 +370,28 @@ def _join_broken(paragraphs: list[str]) -> list[str]:
     return out
 
 
+# Another story's opening: 新华网重庆6月9日电 …, 本报讯 …, (a dateline of some site), under its own headline.
+_OTHER_DATELINE = re.compile(r"^\S{0,20}?(网|社|报|台|客户端)\S{0,12}?\d{1,2}月\d{1,2}日(电|讯)")
+
+
+def _drop_other_stories(paragraphs: list[str]) -> list[str]:
+    """An aggregator lists its other stories after the article: a short headline, then that story's
+    dateline teaser (重庆南川:小小蓝莓果 / 新华网重庆6月9日电 …). From the first such pair on, the page
+    is no longer this document; the article's own lead (the first paragraph) may carry a dateline."""
+    for i in range(2, len(paragraphs)):
+        head = paragraphs[i - 1]
+        if (_OTHER_DATELINE.match(paragraphs[i]) and len(head) <= 30
+                and not any(p in head for p in "。，,；")):
+            return paragraphs[: i - 1]
+    return paragraphs
+
+
 def _trim_tail(paragraphs: list[str]) -> list[str]:
     """Footers are short non-sentences after the last real paragraph (微信 / 返回顶部 / 无锡普法)."""
     end = len(paragraphs)
     while end > 0:
         para = paragraphs[end - 1]
-        if len(para) <= 15 and not any(p in para for p in "。，,；"):
+        if len(para) <= 15 and not any(p in para for p in "。，,；") and not _LABEL_START.match(para):
             end -= 1
             continue
         break
@@ -331,15 +417,27 @@ def strip_markup(text: str) -> str:
 def clean(raw: str) -> Cleaned:
     text = strip_markup(raw.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", ""))
     text = _DOUBLED.sub(lambda m: m.group(1) or "", strip_ruby(text))
-    text = _INLINE_BUTTONS.sub("", text)
+    text = _INLINE_BUTTONS.sub("", _INSET_NOTICE.sub("", text))
+    text = _SITE_STAMPS.sub("", text)
+    text = re.sub("[㈠-㈩]", lambda m: f"（{'一二三四五六七八九十'[ord(m.group()) - 0x3220]}）", text)
     text = repair_page_numbers(text)
     lines = [ln.strip() for ln in text.split("\n")]
     lines = _drop_teasers(lines)
     lines = _drop_captions(_drop_breadcrumb_list(_drop_contact_blocks(_drop_related_lists(_drop_watermarks(lines)))))
-    lines = [_TRAILING_BYLINE.sub("", ln) for ln in lines if not _is_furniture(ln)]
-    start = next((i for i, ln in enumerate(lines) if _is_long_paragraph(ln)), 0)
+    lines = [_SITE_BLURB.sub("", _TRAILING_BYLINE.sub("", ln)) for ln in lines if not _is_furniture(ln)]
+    unwrapped = _unwrap([ln for ln in lines if ln])
+    if len(unwrapped) < len([ln for ln in lines if ln]):
+        lines = unwrapped  # a hard-wrapped PDF: its paragraphs are found only once its lines are joined
+    start = next((i for i, ln in enumerate(lines) if _is_long_paragraph(ln) or _is_lead_sentence(ln)), 0)
+    outline_at = _outline_run(lines[:start])
+    if outline_at is not None:
+        start = outline_at  # the document opens with its own outline: 一、… （一）… 二、2026年工作打算 （一）…
+    while start > 0 and (_SECTION_LINE.match(lines[start - 1]) or not lines[start - 1]):
+        start -= 1  # 一、2022年主要工作总结 / （一）工作成效 head the body, however short
+    while start < len(lines) and not lines[start]:
+        start += 1
     front = [ln for ln in lines[:start] if ln]
     body = [ln for ln in lines[start:] if ln]
-    body = _join_broken(body)
-    body = _trim_tail(body)
+    body = _join_broken(_unwrap(body))
+    body = _trim_tail(_drop_other_stories(body))
     return Cleaned(front=front, paragraphs=body)

@@ -50,10 +50,18 @@ def _cn_value(numeral: str) -> int:
 
 
 def _clause(text: str) -> str:
-    """The opening clause of an item, without a leading 要/是, cut to a citable length."""
+    """The opening clause of an item, without a leading 要/是, cut to a citable length.
+
+    A clause of three characters or fewer is a fragment of a run of short clauses (谋宏图，架梁柱，…):
+    the head takes the next clause too, so it says something on its own."""
     text = text.strip().lstrip("，,、：: ")
     text = re.sub(r"^(是要|是|要)(?=[\u4e00-\u9fff“])", "", text)
     end = next((i for i, ch in enumerate(text) if ch in _CLAUSE_END), len(text))
+    while len(text[:end].strip()) <= 3 and end < len(text) and text[end] in "，,":
+        nxt = next((i for i in range(end + 1, len(text)) if text[i] in _CLAUSE_END), len(text))
+        if nxt - end > _TITLE_MAX:
+            break
+        end = nxt
     head = text[:end].strip()
     return head if len(head) <= _TITLE_MAX else head[:_TITLE_MAX] + "…"
 
@@ -173,7 +181,7 @@ def _prefix_at(first: str, prefix: str) -> int:
     else its first occurrence after a lead-in verb (全体干部职工要坚持…, 要做好抓…)."""
     at = -1
     for m in re.finditer(re.escape(prefix), first):
-        if m.start() == 0 or first[m.start() - 1] in "，,：:；;“ ":
+        if m.start() == 0 or first[m.start() - 1] in "，,：:；;“ 即":
             at = m.start()
     return at if at >= 0 else first.find(prefix)
 
@@ -277,39 +285,199 @@ def _comma_parallel(sentence: str) -> tuple[int, list[str]] | None:
     return None
 
 
-def find_lists(paragraph: str) -> list[tuple[int, list[str]]]:
-    """Every inline list in a paragraph as (start offset, item texts), the strongest form first:
-    ordinals, then announced counts, then parallel prefixes between ；, across sentences, between 、
-    and between ，."""
-    if runs := _ordinal_runs(paragraph):
-        return runs
-    if found := _announced(paragraph):
-        return [found]
-    lists: list[tuple[int, list[str]]] = []
+# “1”就是… “3”就是… (a numbered slogan such as “1338” spelled out): the labels open the items.
+_LABEL = re.compile(r"[“\"]\s*(\d{1,2}|[一二三四五六七八九十])\s*[”\"]\s*(?:就是|是指|即)")
+# Words that open a reporter's sentence, not a listed item: 会议指出…。会议强调…。会议要求…
+_REPORTING = re.compile(r"指出|强调|要求|表示|认为|提出|介绍")
+
+
+def _label_run(paragraph: str) -> tuple[int, list[str]] | None:
+    marks = list(_LABEL.finditer(paragraph))
+    if len(marks) < 3:
+        return None
+    ends = [m.start() for m in marks[1:]] + [_run_end(paragraph, marks[-1].end())]
+    return marks[0].end(), [paragraph[m.end():end] for m, end in zip(marks, ends, strict=True)]
+
+
+def _counted_run(paragraph: str) -> tuple[int, list[str]] | None:
+    """抓好一个重点：…；遵守两个基本原则：…；夯实四大基础：…；着力六个聚焦：聚焦A；聚焦B… — each item
+    names its own count before a colon; the pieces between (聚焦A；聚焦B) belong to the item before."""
+    pieces = [(m.start(), m.group()) for m in re.finditer(r"[^。；;！？!?]+[。；;！？!?]?", paragraph)]
+    starts = []
+    for pos, text in pieces:
+        lead = len(text) - len(text.lstrip(" “"))
+        head = re.match(r"[^：:，,]{2,14}[：:]", text[lead:])
+        if head and _COUNT.search(normalize(head.group())):
+            starts.append(pos + lead)
+    if len(starts) < 3:
+        return None
+    end = _run_end(paragraph, starts[-1])
+    return starts[0], [paragraph[a:b] for a, b in zip(starts, [*starts[1:], end], strict=True)]
+
+
+def _comma_framed(sentence: str) -> tuple[int, list[str]] | None:
+    """以问题为导向全面抓好…，以目标为导向全面提升…，以结果为导向加快…: clauses that open with one
+    character and carry one shared word close behind it (为导向), three or more in a row."""
+    clauses = [(m.start(), m.group()) for m in re.finditer(r"[^，,；;。]+", sentence)]
+    norm = [normalize(c).strip() for _, c in clauses]
+    for n, whole in enumerate(norm[:-2]):
+        for lead in range(0, min(5, len(whole) - 4)):  # the first behind its lead-in: 将坚持以问题为导向…
+            clause = whole[lead:]
+            for k in range(2, min(9, len(clause) - 2)):
+                head, infix = clause[:1], clause[k:k + 3]
+                if not re.fullmatch(r"[\u4e00-\u9fff]{3}", infix) or _REPORTING.search(infix):
+                    continue
+                run = [n] + [i for i in range(n + 1, len(norm))
+                             if norm[i].startswith(head) and 2 <= norm[i].find(infix, 1) <= 9]
+                if len(run) >= 3 and all(b - a == 1 for a, b in zip(run, run[1:], strict=False)):
+                    text = clauses[n][1]
+                    start = clauses[n][0] + len(text) - len(text.lstrip()) + lead
+                    return start, [clauses[n][1].strip()[lead:]] + [clauses[i][1].strip() for i in run[1:]]
+            # …or shared near the end: 以A为主线，以B为动力，以C为抓手 / 要X、在Y上下功夫，要Z、在W上下功夫
+            for key in (lambda c: c[-4:], lambda c: c[-3]):
+                if len(clause) < 6 or len(clause) > 24:
+                    break
+                head, tail = clause[:1], key(clause)
+                run = [n]
+                for i in range(n + 1, len(norm)):
+                    if 6 <= len(norm[i]) <= 24 and norm[i].startswith(head) and key(norm[i]) == tail:
+                        run.append(i)
+                    else:
+                        break
+                if len(run) >= 3 and re.fullmatch(r"[\u4e00-\u9fff]+", tail):
+                    text = clauses[n][1]
+                    start = clauses[n][0] + len(text) - len(text.lstrip()) + lead
+                    return start, [clauses[n][1].strip()[lead:]] + [clauses[i][1].strip() for i in run[1:]]
+    return None
+
+
+def _framed_run(paragraph: str) -> tuple[int, list[str]] | None:
+    """Items that open alike across ；and 。 with their own sentences in between:
+    要切实提高…。要做到…。要切实夯实…。要做到…。要切实深化… (a shared opening of 2–4 characters), or
+    以A为引领，…；以B为引领，…。…；以C为引领 (a shared opening character and a shared close of the
+    first clause). A piece that does not open so continues the item before it (at most two)."""
+    pieces = [(m.start(), m.group()) for m in re.finditer(r"[^。；;！？!?]+[。；;！？!?]?", paragraph)]
+    if len(pieces) < 3:
+        return None
+    clauses = [re.split(r"[，,：:]", normalize(text).strip(" “"))[0] for _, text in pieces]
+    offsets = [pos + len(text) - len(text.lstrip(" “")) for pos, text in pieces]
+    frames: set[tuple[str, str]] = set()
+    for clause in clauses:
+        for size in (2, 3, 4):
+            if len(clause) > size + 1:
+                frames.add((clause[:size], ""))
+        for size in (2, 3, 4):
+            if len(clause) > size + 2:
+                frames.add((clause[:1], clause[-size:]))
+    best: tuple[int, int, list[int], list[int]] | None = None
+    for head, tail in frames:
+        if not re.fullmatch(r"[\u4e00-\u9fff]+", head + tail) or (not tail and len(head) < 2):
+            continue
+        if _REPORTING.search(head) or (tail and len(tail) < 2):
+            continue
+        opens, starts = [], []
+        for n, clause in enumerate(clauses):
+            if clause.startswith(head) and clause.endswith(tail) and len(clause) > len(head) + len(tail):
+                if _REPORTING.search(clause[: len(head) + 4]):
+                    continue
+                opens.append(n)
+                starts.append(offsets[n])
+            elif not opens and n + 1 < len(clauses) and (at := clause.find(head, 1)) > 0 and at <= 20 \
+                    and clause.endswith(tail) and not _REPORTING.search(clause[at:at + len(head) + 4]):
+                opens.append(n)  # the first item behind its lead-in: 各学校要切实提高…
+                starts.append(offsets[n] + at)
+        if len(opens) < 3 or any(b - a > 3 for a, b in zip(opens, opens[1:], strict=False)):
+            continue
+        if not any(b - a > 1 for a, b in zip(opens, opens[1:], strict=False)) and not tail:
+            continue  # every piece opens alike: the plainer readers above have it
+        weight = (len(opens), len(head) + len(tail))
+        if best is None or weight > best[:2]:
+            best = (*weight, opens, starts)
+    if best is None:
+        return None
+    opens, starts = best[2], best[3]
+    last = min(opens[-1] + 2, len(pieces) - 1)
+    end = pieces[last][0] + len(pieces[last][1])
+    return starts[0], [paragraph[a:b] for a, b in zip(starts, [*starts[1:], end], strict=True)]
+
+
+def _span(paragraph: str, start: int, items: list[str]) -> list[tuple[int, int]]:
+    """Where each item lies in the paragraph (items are slices, or ；-pieces, of it in order)."""
+    spans, cursor = [], start
+    for item in items:
+        at = paragraph.find(item.strip(), cursor)
+        if at < 0:
+            at = cursor
+        spans.append((at, at + len(item.strip())))
+        cursor = spans[-1][1]
+    return spans
+
+
+def _candidates(paragraph: str) -> list[tuple[int, int, list[str]]]:
+    """Every reading of a paragraph as a list, as (strength, start, items); lower is stronger."""
+    found: list[tuple[int, int, list[str]]] = [(0, start, items) for start, items in _ordinal_runs(paragraph)]
+    if (hit := _label_run(paragraph)) is not None:
+        found.append((1, *hit))
+    if (hit := _counted_run(paragraph)) is not None:
+        found.append((1, *hit))
+    if (hit := _announced(paragraph)) is not None:
+        found.append((2, *hit))
     for start, sentence in _sentences(paragraph):
         pieces = re.split(r"[；;]", sentence.rstrip("。！？!?"))
         if (hit := _parallel(pieces, 1)) is not None:
-            lists.append((start + hit[0], hit[1]))
-    if lists:
-        return lists
+            found.append((3, start + hit[0], hit[1]))
     sentences = _sentences(paragraph)
+    done = False
     for i in range(len(sentences) - 2):
         group = [s for _, s in sentences[i:]]
         for size in range(len(group), 2, -1):
             # sentences opening alike: 要以…。要以…。要以…。
             hit = _parallel(group[:size], 2)
             if hit is not None and hit[0] <= 30:
-                return [(sentences[i][0] + hit[0], hit[1])]
+                found.append((4, sentences[i][0] + hit[0], hit[1]))
+                done = True
+                break
+        if done:
+            break
+    if (hit := _framed_run(paragraph)) is not None:
+        found.append((5, *hit))
     if (run := _requirement_run(paragraph)) is not None:
-        return [run]
+        found.append((6, *run))
     for start, sentence in _sentences(paragraph):
         for clause_m in re.finditer(r"[^，,。；;：:]+", sentence):
             pieces = clause_m.group().split("、")
             if (hit := _parallel(pieces, 2)) is not None and all(_is_action(p) for p in pieces):
-                return [(start + clause_m.start() + hit[0], hit[1])]
-        if (hit := _comma_parallel(sentence)) is not None:
-            return [(start + hit[0], hit[1])]
-    return []
+                found.append((7, start + clause_m.start() + hit[0], hit[1]))
+                break
+        if (hit := _comma_parallel(sentence) or _comma_framed(sentence)) is not None:
+            found.append((8, start + hit[0], hit[1]))
+    return found
+
+
+def find_lists(paragraph: str) -> list[tuple[int, list[str]]]:
+    """Every inline list in a paragraph as (start offset, item texts), the strongest form first:
+    ordinals, then numbered labels, announced counts, parallel prefixes between ；, across sentences,
+    items framed alike with sentences between them, 要… requirements, between 、 and between ，.
+
+    A list that lies inside one item of another list is that item's sub-list (一要… with 加强…、突出…
+    under it; “3”就是抓好三项改革，即A、B、C): the priorities are the outer list's items."""
+    found = _candidates(paragraph)
+    spans = {id(c): _span(paragraph, c[1], c[2]) for c in found}
+
+    def inside(inner, outer) -> bool:
+        a, b = spans[id(inner)][0][0], spans[id(inner)][-1][1]
+        own = spans[id(outer)]
+        return any(lo <= a and b <= hi for lo, hi in own) and (a, b) != (own[0][0], own[-1][1])
+
+    # A run of sentences that merely open with 要 declares no list: a declared list inside one of them
+    # (要做好抓A；抓B；抓C) is the speaker's list, not a sub-list.
+    outer = [c for c in found if c[0] != 6]
+    top = [c for c in found if not any(o is not c and inside(c, o) for o in outer)]
+    if not top:
+        return []
+    rank = min(c[0] for c in top)
+    chosen = [(start, items) for r, start, items in top if r == rank]
+    return sorted(chosen) if rank in (0, 3) else chosen[:1]
 
 
 def _narrated(texts: list[str]) -> bool:
@@ -324,8 +492,10 @@ def inline_priorities(paragraphs: list[str], plan_year: int | None) -> list[Inli
         for start, texts in find_lists(paragraph):
             if _lead_is_backward(_lead_before(paragraph, start), plan_year) or _narrated(texts):
                 continue
-            for text in texts:
+            for n, text in enumerate(texts):
                 title = _clause(text)
-                if len(title) >= 2:
+                cut_off = n == len(texts) - 1 and len(title) < 6 and text.strip().endswith(title) \
+                    and paragraph.rstrip()[-1:] not in "。！？!?；;”"
+                if len(title) >= 2 and not cut_off:  # the stored page stopped mid-item: 要主动接受
                     items.append(InlineItem(title, text.strip()))
     return items

@@ -11,6 +11,8 @@ its page metadata. The project's own rules then take what either leaves behind. 
 from __future__ import annotations
 
 import re
+import threading
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -31,7 +33,8 @@ class FormatError(Exception):
         self.en = en
 
 
-def extract_text(path: Path) -> str:
+def extract_text(path: Path, limits=None) -> str:
+    """The file's text; `limits` (bot.corpus.limits.Limits) bounds what a PDF's streams may inflate to."""
     suffix = path.suffix.lower()
     if suffix in CONVERTIBLE:
         name = CONVERTIBLE[suffix]
@@ -50,7 +53,7 @@ def extract_text(path: Path) -> str:
     if suffix == ".docx":
         return docx_text(path)
     if suffix == ".pdf":
-        return pdf_text(path)
+        return pdf_text(path, limits)
     data = path.read_bytes()
     if suffix in (".html", ".htm"):
         return html_text(decode(data, path.name, declared=_declared_charset(data)))
@@ -114,6 +117,11 @@ def trafilatura_body(html: str) -> tuple[str, str | None]:
     return ((doc.text or "") if doc is not None else ""), (doc.title if doc is not None else None)
 
 
+# Above this a page skips trafilatura (whose effort grows much faster than the page: a 19 MB one-line
+# page took over two minutes) and is read by the plain extractor. Saved plan pages are under 1 MB.
+RICH_HTML_CHARS = 3_000_000
+
+
 def html_text(html: str, body_of=trafilatura_body) -> str:
     """The page's main content (trafilatura unless `body_of` says otherwise), under the page's own
     headline and 发布时间 line.
@@ -123,6 +131,8 @@ def html_text(html: str, body_of=trafilatura_body) -> str:
     """
     import lxml.html
 
+    if len(html) > RICH_HTML_CHARS:
+        return _huge_page_text(html)
     try:
         page = lxml.html.fromstring(html)
     except Exception:  # noqa: BLE001 - an unparsable page still goes through the plain fallback
@@ -171,6 +181,20 @@ def _headline(page, meta_title: str | None) -> str | None:
     return None
 
 
+def _huge_page_text(html: str) -> str:
+    """A page too big for the main-content extractor: its text, with scripts and styles gone, by
+    lxml alone (one pass, linear in the page)."""
+    import lxml.html
+
+    try:
+        page = lxml.html.fromstring(html)
+    except Exception:  # noqa: BLE001 - not HTML at all: the text as it is
+        return html
+    for element in page.iter("script", "style", "noscript", "template"):
+        element.text = None
+    return page.text_content()
+
+
 def _plain_text(html: str) -> str:
     from bs4 import BeautifulSoup
 
@@ -198,18 +222,72 @@ _PAGE_NUMBER = re.compile(
 _MARKER = re.compile(r"^([一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d{1,2}\s*[.．、]|第[一二三四五六七八九十]+[，,、]|[①-⑳])")
 
 
-def pdf_text(path: Path) -> str:
+class StreamTooLarge(FormatError):
+    """A PDF stream that inflates past the bound (a 1 MB file can hold a 1 GiB stream)."""
+
+
+class _BoundedZlib:
+    """What pdfminer sees as `zlib`: the same calls, but a stream stops inflating at `limit` bytes and
+    all streams of one file together at `4 * limit`, as .docx members are bounded."""
+
+    error = zlib.error
+
+    def __init__(self, limit: int, name: str) -> None:
+        self.limit = limit
+        self.name = name
+        self.total = 0
+
+    def _count(self, size: int) -> None:
+        self.total += size
+        if size > self.limit or self.total > 4 * self.limit:
+            mb = self.limit / 2**20
+            raise StreamTooLarge(f"PDF 中的数据流解压后过大（单个上限 {mb:.0f} MB）：{self.name}，可能是压缩炸弹",
+                                 f"a stream in the PDF {self.name} inflates past {mb:.0f} MB: possibly a "
+                                 "decompression bomb")
+
+    def decompress(self, data: bytes, *args) -> bytes:
+        inflater = zlib.decompressobj()
+        out = inflater.decompress(data, self.limit + 1)
+        self._count(len(out))
+        if not inflater.eof:
+            raise zlib.error("incomplete or truncated stream")
+        return out
+
+    def decompressobj(self, *args):
+        return _BoundedInflater(self, zlib.decompressobj(*args))
+
+
+class _BoundedInflater:
+    def __init__(self, owner: _BoundedZlib, inflater) -> None:
+        self.owner = owner
+        self.inflater = inflater
+
+    def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+        out = self.inflater.decompress(data, max_length or self.owner.limit + 1)
+        self.owner._count(len(out))
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self.inflater, name)
+
+
+_pdf_lock = threading.Lock()  # the bound is set on pdfminer's module: one PDF at a time per process
+
+
+def pdf_text(path: Path, limits=None) -> str:
     """The text layer, page by page, without page numbers or running headers and footers, and with
     the lines of each paragraph joined back (a PDF breaks every line at the page width)."""
-    import pdfplumber
+    import pdfminer.pdftypes
 
-    try:
-        with pdfplumber.open(str(path)) as pdf:
-            pages = [_page_lines(page) for page in pdf.pages]
-    except Exception as exc:  # noqa: BLE001 - a damaged or encrypted PDF is "unreadable", said plainly
-        raise FormatError(f"PDF 无法读取：文件损坏、加密或格式不支持（{type(exc).__name__}）：{path.name}",
-                          f"cannot read the PDF {path.name}: damaged, encrypted or unsupported "
-                          f"({type(exc).__name__})") from exc
+    from bot.corpus.limits import Limits
+
+    limits = limits or Limits.from_env()
+    with _pdf_lock:
+        pdfminer.pdftypes.zlib = _BoundedZlib(limits.max_member_bytes, path.name)
+        try:
+            pages = _pdf_pages(path)
+        finally:
+            pdfminer.pdftypes.zlib = zlib
     if not any(pages):
         raise FormatError(f"PDF 没有文字层（可能是扫描件）：{path.name}，请先做文字识别（OCR）",
                           f"the PDF {path.name} has no text layer (a scan?): run OCR on it first")
@@ -217,6 +295,43 @@ def pdf_text(path: Path) -> str:
     kept = [(text, indented) for lines in pages for text, indented in lines
             if not _PAGE_NUMBER.match(text) and _shape(text) not in running]
     return "\n".join(_reflow(kept))
+
+
+def _pdf_pages(path: Path) -> list[list[tuple[str, bool]]]:
+    import pdfplumber
+
+    try:
+        pdf = pdfplumber.open(str(path))
+    except Exception as exc:  # noqa: BLE001 - see below
+        raise _unreadable_pdf(path, exc) from exc
+    try:
+        return [_page_lines(page) for page in pdf.pages]
+    except FormatError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged or encrypted PDF is "unreadable", said plainly
+        raise _bound_hit(exc) or _unreadable_pdf(path, exc) from exc
+    finally:
+        # Not pdf.close(): it walks every page again, so a PDF that stopped the walk (a deadline in a
+        # reference cycle) would start it over. The file handle is all there is to release.
+        pdf.stream.close()
+
+
+def _bound_hit(exc: BaseException | None) -> StreamTooLarge | None:
+    """The stream bound's own error, however pdfplumber wrapped it (as an argument or a cause)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, StreamTooLarge):
+            return exc
+        inner = next((a for a in exc.args if isinstance(a, BaseException)), None)
+        exc = inner or exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+def _unreadable_pdf(path: Path, exc: Exception) -> FormatError:
+    return FormatError(f"PDF 无法读取：文件损坏、加密或格式不支持（{type(exc).__name__}）：{path.name}",
+                       f"cannot read the PDF {path.name}: damaged, encrypted or unsupported "
+                       f"({type(exc).__name__})")
 
 
 def _page_lines(page) -> list[tuple[str, bool]]:

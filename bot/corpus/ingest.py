@@ -1,4 +1,9 @@
-"""`planbrief add`: bring new plans (.txt, .html, .docx, .pdf; one file, several, or a folder) into the seeds folder without risking the rest.
+"""`planbrief add`: bring new plans (.txt, .html, .docx, .pdf; one file, several, or a folder) into the user's plans folder without risking the rest.
+
+Where plans are written is `Folders.target` (loader): the user's plans in the data folder, never the
+shipped seeds; an explicit seeds folder is written in place. Ids read like the seeds' own
+(`changzhou-2024-workpoints`: place, year, kind), with -2, -3 when one is taken; an id once given is
+kept, so plans added under the older hash-suffixed ids (`changzhou-2024-ccfb6e`) keep theirs.
 
 Metadata is read from the text where it states it (title line, 发布日期/成文日期, issuing body, the city in
 the title); what cannot be found must be given on the command line, so a plan never enters the corpus
@@ -11,7 +16,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bot.corpus import formats, regions
@@ -25,8 +30,28 @@ from bot.corpus.limits import (
     check_zip_members,
     parse_deadline,
 )
-from bot.corpus.loader import CorpusError, build_plan, manifest_lock, read_manifest, read_text, write_manifest
-from bot.corpus.metadata import detect, kind_of
+from bot.corpus.loader import (
+    MANIFEST,
+    CorpusError,
+    Folders,
+    build_plan,
+    folders_for,
+    listed_entries,
+    manifest_lock,
+    read_manifest,
+    read_text,
+    write_manifest,
+)
+from bot.corpus.metadata import (
+    KIND_HALF_YEAR,
+    KIND_NEWS,
+    KIND_PLAN,
+    KIND_POINTS,
+    KIND_REVIEW,
+    KIND_SPEECH,
+    detect,
+    kind_of,
+)
 from bot.models import Plan
 from bot.textnorm import normalize
 
@@ -61,7 +86,7 @@ def extract_text(path: Path, limits: Limits | None = None) -> str:
             check_file(path, limits)
             if path.suffix.lower() == ".docx":
                 check_zip_members(path, limits)
-        text = formats.extract_text(path)
+        text = formats.extract_text(path, limits)
         check_text(text, path.name, limits)
         return text
     except (formats.FormatError, LimitError) as exc:
@@ -85,12 +110,28 @@ def batch_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _slug(city: str, year: int, digest: str) -> str:
+# the seeds' own words for each kind (wuxi-2023-conference, jiangyin-2023-speech, suzhou-2023-workpoints)
+KIND_SLUGS = {KIND_POINTS: "workpoints", KIND_PLAN: "workplan", KIND_HALF_YEAR: "review-plan",
+              KIND_REVIEW: "review", KIND_SPEECH: "speech", KIND_NEWS: "conference"}
+
+
+def readable_id(city: str, year: int, kind: str) -> str:
+    """place-year-kind, the shape people already type for the seeds: 常州 2024 工作要点 → changzhou-2024-workpoints."""
     from pypinyin import lazy_pinyin
 
     name = "".join(lazy_pinyin(regions.short_name(city)))
     name = re.sub(r"[^a-z0-9]+", "", name.lower()) or "plan"
-    return f"{name}-{year}-{digest[:6]}"
+    return f"{name}-{year}-{KIND_SLUGS.get(kind, 'plan')}"
+
+
+def unique_id(base: str, taken: set[str]) -> str:
+    """`base`, or base-2, base-3, … : the first one no listed plan has."""
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
 
 
 @dataclass
@@ -163,7 +204,8 @@ def _prepare(file: Path, limits: Limits, deadline: Deadline, *, city, year, titl
                        f"implausible year {year} (expected {MIN_YEAR}-{max_year()})")
 
     body_key = body_key_of(cleaned.paragraphs)
-    plan_id = _slug(city, int(year), body_key)
+    kind = kind or (found.kind if title == found.title else kind_of(title))
+    plan_id = readable_id(city, int(year), kind)  # publish adds -2, -3 if the corpus has it by then
     place = regions.find_place(city)
     entry = {
         "plan_id": plan_id,
@@ -173,7 +215,7 @@ def _prepare(file: Path, limits: Limits, deadline: Deadline, *, city, year, titl
         "parent_city": place.parent_city,
         "admin_level": place.level,
         "year": int(year),
-        "kind": kind or (found.kind if title == found.title else kind_of(title)),
+        "kind": kind,
         "title": title,
         "issuer": issuer or found.issuer or "",
         "date": date or found.date or str(year),
@@ -191,32 +233,46 @@ def _prepare(file: Path, limits: Limits, deadline: Deadline, *, city, year, titl
     return Draft(entry, text, plan, body_key, warnings)
 
 
-def duplicate_of(seeds_dir: Path, draft: Draft) -> str | None:
+def duplicate_of(folders: Path | Folders, draft: Draft) -> str | None:
     """The id of the plan this draft duplicates, if any (a preview's check; publish checks again)."""
     try:
-        _refuse_duplicate(seeds_dir, read_manifest(seeds_dir), draft.body_key, draft.entry["city"],
+        _refuse_duplicate(listed_entries(folders_for(folders)), draft.body_key, draft.entry["city"],
                           draft.entry["year"], draft.entry["title"])
     except _Duplicate as dup:
         return dup.plan_id
     return None
 
 
-def publish_plan(seeds_dir: Path, draft: Draft) -> dict:
-    """Write the draft's text and manifest entry under the manifest lock; refuses duplicates."""
+def publish_plan(folders: Path | Folders, draft: Draft) -> dict:
+    """Write the draft's text and manifest entry into the writable folder, under its manifest lock;
+    refuses duplicates of any plan, shipped or added, and gives the draft an id no plan has."""
+    folders = folders_for(folders)
+    target = folders.target
     try:
-        with manifest_lock(seeds_dir):
-            entries = read_manifest(seeds_dir)  # read under the lock: another process may just have added
-            _refuse_duplicate(seeds_dir, entries, draft.body_key, draft.entry["city"], draft.entry["year"],
+        with manifest_lock(target):
+            listed = listed_entries(folders)  # read under the lock: another process may just have added
+            _refuse_duplicate(listed, draft.body_key, draft.entry["city"], draft.entry["year"],
                               draft.entry["title"])
-            _write_plan(seeds_dir, entries, draft.entry, draft.text)
+            draft = _with_id(draft, unique_id(draft.entry["plan_id"], {str(e.get("plan_id")) for _, e in listed}))
+            own = read_manifest(target) if (target / MANIFEST).exists() else []
+            _write_plan(target, own, draft.entry, draft.text)
     except CorpusError as exc:
         raise AddError(str(exc)) from exc
     return draft.summary()
 
 
-def add_plan(seeds_dir: Path, file: Path, **metadata) -> dict:
+def _with_id(draft: Draft, plan_id: str) -> Draft:
+    """The draft under another id; its passages carry the id, so the plan is read again (rare: only
+    when the corpus already has a plan of that place, year and kind)."""
+    if plan_id == draft.entry["plan_id"]:
+        return draft
+    entry = {**draft.entry, "plan_id": plan_id, "file": f"{plan_id}.txt"}
+    return replace(draft, entry=entry, plan=build_plan(entry, draft.text))
+
+
+def add_plan(folders: Path | Folders, file: Path, **metadata) -> dict:
     """Validate, then write the text and manifest entry; returns the new manifest entry (`add --json`)."""
-    return publish_plan(seeds_dir, prepare_plan(file, **metadata))
+    return publish_plan(folders, prepare_plan(file, **metadata))
 
 
 class _Duplicate(AddError):
@@ -244,10 +300,9 @@ def _stored_body_key(path: Path) -> str:
     return key
 
 
-def _refuse_duplicate(seeds_dir: Path, entries: list[dict], body_key: str, city: str, year: int,
-                      title: str) -> None:
-    for entry in entries:
-        existing = seeds_dir / entry["file"]
+def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str, year: int, title: str) -> None:
+    for folder, entry in listed:
+        existing = folder / entry["file"]
         if existing.exists() and _stored_body_key(existing) == body_key:
             raise _Duplicate(f"重复：这份文件已在语料中（{entry['plan_id']}）",
                              f"duplicate: this text is already in the corpus ({entry['plan_id']})", entry["plan_id"])
@@ -277,29 +332,59 @@ def _write_plan(seeds_dir: Path, entries: list[dict], entry: dict, text: str) ->
 class RemoveError(Exception):
     """A clear, one-line reason a removal was refused; nothing was changed."""
 
-    def __init__(self, message: str, *, not_found: bool = False):
+    def __init__(self, message: str, *, not_found: bool = False, en: str | None = None):
         super().__init__(message)
         self.not_found = not_found
+        self.en = en or message
 
 
-def remove_plan(seeds_dir: Path, plan_id: str) -> dict:
+def _some_ids(listed: list[tuple[Path, dict]], shown: int = 5) -> tuple[str, str]:
+    """A few existing ids as a hint (Chinese, English); a corpus of hundreds must not make the refusal
+    hundreds long."""
+    ids = [str(e.get("plan_id")) for _, e in listed]
+    if not ids:
+        return "语料为空", "the corpus is empty"
+    more = f" 等 {len(ids)} 份，用 planbrief plans 查看全部" if len(ids) > shown else ""
+    more_en = f" and {len(ids) - shown} more; planbrief plans lists them" if len(ids) > shown else ""
+    return "现有：" + "、".join(ids[:shown]) + more, "there are: " + ", ".join(ids[:shown]) + more_en
+
+
+def removable(folders: Path | Folders, plan_id: str) -> tuple[Path, dict]:
+    """The folder and entry of a plan that may be withdrawn; RemoveError saying why not otherwise.
+
+    A shipped plan is refused rather than hidden: the seeds are read only, and a plan that silently
+    vanished from the corpus on one machine would be harder to explain than a one-line refusal.
+    """
+    folders = folders_for(folders)
+    listed = listed_entries(folders)
+    found = [(folder, e) for folder, e in listed if e.get("plan_id") == plan_id]
+    if not found:
+        zh, en = _some_ids(listed)
+        raise RemoveError(f"没有这份规划：{plan_id}（{zh}）", not_found=True, en=f"no such plan: {plan_id} ({en})")
+    folder, entry = found[0]
+    if folders.read_only(folder):
+        raise RemoveError(f"{plan_id} 是随附的规划，不能撤下：只能撤下自己加入的规划",
+                          en=f"{plan_id} ships with PlanBrief and cannot be removed: only plans you added can")
+    return folder, entry
+
+
+def remove_plan(folders: Path | Folders, plan_id: str) -> dict:
     """Withdraw a plan as if it had never been added: its manifest entry and its text go.
 
     The manifest is rewritten first, so a crash in between leaves an unlisted text file (ignored by the
     corpus, swept by nothing but harmless) rather than a listed plan whose text is gone.
     """
+    folders = folders_for(folders)
+    target = folders.target
     try:
-        with manifest_lock(seeds_dir):
-            entries = read_manifest(seeds_dir)
-            found = [e for e in entries if e.get("plan_id") == plan_id]
-            if not found:
-                known = "、".join(str(e.get("plan_id")) for e in entries)
-                raise RemoveError(f"没有这份规划：{plan_id}（现有：{known}）", not_found=True)
+        removable(folders, plan_id)  # a shipped plan is refused before anything is created or locked
+        with manifest_lock(target):
+            folder, entry = removable(folders, plan_id)
             try:
-                write_manifest(seeds_dir, [e for e in entries if e.get("plan_id") != plan_id])
-                (seeds_dir / found[0]["file"]).unlink(missing_ok=True)
+                write_manifest(target, [e for e in read_manifest(target) if e.get("plan_id") != plan_id])
+                (folder / entry["file"]).unlink(missing_ok=True)
             except OSError as exc:
-                raise RemoveError(f"写入失败：{seeds_dir}（{exc.strerror or exc}）") from exc
+                raise RemoveError(f"写入失败：{target}（{exc.strerror or exc}）") from exc
     except CorpusError as exc:
         raise RemoveError(str(exc)) from exc
-    return found[0]
+    return entry

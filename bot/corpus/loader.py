@@ -1,7 +1,14 @@
-"""The corpus: every plan in the seeds folder, cleaned, parsed and cut into citable passages.
+"""The corpus: every plan in the seeds folder and the user's plans folder, cleaned, parsed and cut into
+citable passages.
 
 Everything the bot says is an excerpt of a passage loaded here, so each passage carries its plan and
 section path; ids are positional within a plan's tree, stable while the file is unchanged.
+
+Two folders (`Folders`): the shipped seeds, read only, and the plans the user added, in the data folder
+(`$PLANBRIEF_DATA_DIR/plans`, a manifest of its own). `add` and `remove` write only the user's folder,
+so the installed package (and a clone's `seeds/`) never changes and an upgrade never mixes with what the
+user added. An explicit seeds folder (`--seeds DIR`, `PLANBRIEF_SEEDS`) is the whole corpus and is
+written in place, as it always was: it is the user's own.
 """
 
 from __future__ import annotations
@@ -21,11 +28,12 @@ from bot.corpus import cache as corpus_cache
 from bot.corpus import regions
 from bot.corpus.clean import TERMINAL, clean
 from bot.corpus.enumerations import inline_priorities
-from bot.corpus.outline import parse, priorities
+from bot.corpus.outline import is_framing, parse, priorities
 from bot.models import Node, Passage, Plan, PlanMeta, Priority
 from bot.textnorm import normalize
 
 MANIFEST = "manifest.json"
+USER_PLANS = "plans"  # the user's plans: a folder of this name in the data folder
 LOCK_FILE = ".manifest.lock"  # beside the manifest, so every process writing this folder shares it
 LOCK_WAIT = 60.0  # seconds; an add holds the lock only for its duplicate check and two small writes
 PASSAGE_MAX = 300  # a longer item is cut into sentence windows of about WINDOW characters
@@ -53,6 +61,57 @@ def default_seeds_dir() -> Path:
     return Path.cwd() / "seeds"
 
 
+def user_plans_dir() -> Path:
+    """Where `add` puts plans by default: beside the caches and the database, in the data folder."""
+    return Path(os.environ.get("PLANBRIEF_DATA_DIR") or "data") / USER_PLANS
+
+
+@dataclass(frozen=True)
+class Folders:
+    """Where the corpus is read from and where `add`/`remove` write.
+
+    `user` None means `seeds` is itself the writable folder (an explicit --seeds / PLANBRIEF_SEEDS).
+    """
+
+    seeds: Path
+    user: Path | None = None
+
+    @property
+    def target(self) -> Path:
+        """The one folder adds and removals write (and lock)."""
+        return self.user if self.user is not None else self.seeds
+
+    def read_only(self, folder: Path) -> bool:
+        return self.user is not None and folder == self.seeds
+
+    def manifests(self) -> list[Path]:
+        return [folder / MANIFEST for folder in (self.seeds, self.user) if folder is not None]
+
+
+def folders_for(seeds_dir: Path | str | Folders | None = None) -> Folders:
+    """An explicit folder (argument or PLANBRIEF_SEEDS) alone; else the shipped seeds plus the user's
+    plans in the data folder."""
+    if isinstance(seeds_dir, Folders):
+        return seeds_dir
+    if seeds_dir:
+        return Folders(Path(seeds_dir))
+    if os.environ.get("PLANBRIEF_SEEDS"):
+        return Folders(default_seeds_dir())
+    return Folders(default_seeds_dir(), user_plans_dir())
+
+
+def listed_entries(folders: Folders) -> list[tuple[Path, dict]]:
+    """Every manifest entry with the folder its file is in: the seeds (whose manifest must exist), then
+    the user's plans (no manifest yet = none). A user entry whose id a shipped plan took since (an
+    upgrade) is left out rather than shadowing it; its text stays on disk."""
+    listed = [(folders.seeds, entry) for entry in read_manifest(folders.seeds)]
+    if folders.user is not None and (folders.user / MANIFEST).exists():
+        taken = {str(entry.get("plan_id")) for _, entry in listed}
+        listed += [(folders.user, entry) for entry in read_manifest(folders.user)
+                   if str(entry.get("plan_id")) not in taken]
+    return listed
+
+
 def read_manifest(seeds_dir: Path) -> list[dict]:
     path = seeds_dir / MANIFEST
     if not path.exists():
@@ -69,6 +128,7 @@ def read_manifest(seeds_dir: Path) -> list[dict]:
 
 def write_manifest(seeds_dir: Path, entries: list[dict]) -> None:
     """Atomic replace, so a crash mid-write never leaves a half manifest. Call it under manifest_lock."""
+    seeds_dir.mkdir(parents=True, exist_ok=True)
     path = seeds_dir / MANIFEST
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps({"plans": entries}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -85,6 +145,7 @@ def manifest_lock(seeds_dir: Path, wait: float = LOCK_WAIT) -> Iterator[None]:
     """
     lock = filelock.FileLock(str(seeds_dir / LOCK_FILE), timeout=wait)
     try:
+        seeds_dir.mkdir(parents=True, exist_ok=True)  # the user's plans folder, on the first add
         lock.acquire()
     except filelock.Timeout as exc:
         raise CorpusError(f"语料目录正被另一个进程写入，{wait:.0f} 秒后仍未释放：{seeds_dir}") from exc
@@ -206,7 +267,8 @@ def _cut(plan_id: str, node: Node, section: tuple[str, ...], body: str) -> list[
 def build_plan(entry: dict, raw: str) -> Plan:
     meta = plan_meta(entry)
     cleaned = clean(raw)
-    outline = parse(cleaned.paragraphs, DEFAULT_ORIENTATION)
+    # a review (工作总结, 工作汇报材料) looks back in every part unless a part says it plans
+    outline = parse(cleaned.paragraphs, "backward" if meta.kind == "工作总结" else DEFAULT_ORIENTATION)
     preamble = _strip_title(outline.preamble, meta.title)
     pre_node = Node("paragraph", "", "", "", "neutral", id="pre")
     passages: list[Passage] = []
@@ -227,7 +289,7 @@ def _inline_heads(preamble: list[str], tree: list[Node], year: int) -> list[Prio
     paragraphs = list(preamble)
     for root in tree:
         for node in root.walk():
-            if node.orientation != "backward" and node.text and node.kind != "item":
+            if node.orientation != "backward" and node.text and node.kind != "item" and not is_framing(node):
                 paragraphs.append(node.text)
     return [Priority(item.title, ()) for item in inline_priorities(paragraphs, year or None)]
 
@@ -249,10 +311,13 @@ class Corpus:
     fingerprint: str
     # plan id → digest of its manifest entry and file text: what a later load may reuse it for
     sources: dict[str, str] = field(default_factory=dict, repr=False)
+    folders: Folders | None = field(default=None, repr=False)  # None: `seeds_dir` alone
     _by_id: dict[str, Plan] = field(default_factory=dict, repr=False)
     _passages: dict[str, Passage] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        if self.folders is None:
+            self.folders = Folders(self.seeds_dir)
         self._by_id = {p.plan_id: p for p in self.plans}
         self._passages = {psg.id: psg for p in self.plans for psg in p.passages}
 
@@ -273,21 +338,22 @@ def newest_first(plans: list[Plan]) -> list[Plan]:
     return sorted(by_id, key=lambda p: (p.meta.year, p.meta.date if len(p.meta.date) > 4 else ""), reverse=True)
 
 
-def load_corpus(seeds_dir: Path | str | None = None, reuse: Corpus | None = None) -> Corpus:
-    """The corpus of a seeds folder: from the parsed-corpus cache when nothing changed; otherwise
-    parsed, except that plans of `reuse` (the corpus a running bot holds) whose manifest entry and
-    file text are unchanged are taken as they are, so adding one plan parses one plan."""
-    seeds = Path(seeds_dir) if seeds_dir else default_seeds_dir()
-    entries = read_manifest(seeds)
-    key = corpus_cache.key_for(seeds, MANIFEST, entries)
+def load_corpus(seeds_dir: Path | str | Folders | None = None, reuse: Corpus | None = None) -> Corpus:
+    """The corpus of the seeds (and the user's plans, see `folders_for`): from the parsed-corpus cache
+    when nothing changed; otherwise parsed, except that plans of `reuse` (the corpus a running bot holds)
+    whose manifest entry and file text are unchanged are taken as they are, so adding one plan parses
+    one plan."""
+    folders = folders_for(seeds_dir)
+    listed = listed_entries(folders)
+    key = corpus_cache.key_for(folders.manifests(), listed)
     cached = corpus_cache.load(key)
     if cached is not None:
-        return Corpus(seeds, cached.plans, cached.fingerprint, getattr(cached, "sources", {}))
+        return Corpus(folders.seeds, cached.plans, cached.fingerprint, getattr(cached, "sources", {}), folders)
     digest = hashlib.sha256()
     plans, sources = [], {}
-    for entry in entries:
+    for folder, entry in listed:
         try:
-            path = seeds / entry["file"]
+            path = folder / entry["file"]
             raw = read_text(path)
         except KeyError as exc:
             raise CorpusError(f"清单条目缺少字段 {exc}: {entry}") from exc
@@ -298,7 +364,7 @@ def load_corpus(seeds_dir: Path | str | None = None, reuse: Corpus | None = None
         plan = _reusable(reuse, entry, source.hexdigest()) or build_plan(entry, raw)
         sources[plan.plan_id] = source.hexdigest()
         plans.append(plan)
-    corpus = Corpus(seeds, newest_first(plans), digest.hexdigest()[:16], sources)
+    corpus = Corpus(folders.seeds, newest_first(plans), digest.hexdigest()[:16], sources, folders)
     corpus_cache.save(key, corpus_cache.Cached(corpus.plans, corpus.fingerprint, sources))
     return corpus
 

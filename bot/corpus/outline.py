@@ -30,14 +30,30 @@ _SUBITEM = re.compile(r"^([（(]\d{1,2}[)）]|[①-⑳])\s*(.+)$")
 
 _SIDEBAR_HEADINGS = {"链接", "相关链接", "延伸阅读", "背景链接", "新闻链接", "知识链接", "相关阅读"}
 
-_BACKWARD = re.compile(r"回顾|总结|完成情况|成绩|成效|进展情况|取得|主要做法")
+# A look back says so: 回顾, 总结, 完成情况, 取得…, 2022年工作成效及亮点. 提升育人成效 in a plan's heading
+# is a goal, not a result, so 成效/成绩 count only as a result (工作成效, 主要成绩, 成效及亮点).
+_BACKWARD = re.compile(r"回顾|总结|完成情况|进展情况|取得|主要做法|工作亮点|亮点工作"
+                       r"|(工作|主要|年度|年|半年|来的?)(成效|成绩)|(成效|成绩)(及|和|与|亮点)|^(成效|成绩)")
 _FORWARD = re.compile(r"任务|计划|安排|要点|打算|部署|思路|目标|举措|重点工作")
-_NEUTRAL = re.compile(r"^(体会|思考|认识|感悟)")
+_NEUTRAL = re.compile(r"^(体会|思考|认识|感悟)|存在(的)?问题|问题(和|与)不足|不足(和|与)问题|困难(和|与)问题|^主要问题")
 
 # A plan's framing sections say how it thinks, not what it will do; a bare "工作目标"/"重点任务"
 # section is a container whose numbered children are the priorities.
-_FRAMING = re.compile(r"^(指导思想|工作思路|总体思路|总体要求|基本原则|工作原则)")
-_CONTAINER = re.compile(r"^((20\d{2}年)?(工作目标|主要目标|目标任务|主要任务|重点任务|重点工作|工作重点|工作任务|主要措施|工作措施|具体措施))$")
+_FRAMING = re.compile(r"^(指导思想|工作思路|总体思路|总体要求|基本原则|工作原则|总体目标|保障措施|工作要求|组织保障"
+                      r"|实施步骤|组织领导)")
+# Containers hold the priorities as their children: 主要目标 › its goals, and the plan part of a review
+# and plan (二、下半年工作计划安排 › its five items); without children they say nothing of their own.
+_CONTAINER = re.compile(r"^((20\d{2}年度?)?(工作目标|主要目标任务|主要目标|目标任务|主要任务|重点任务|重点工作|工作重点|工作任务"
+                        r"|主要措施|工作措施|具体措施|工作举措)"
+                        r"|[\u4e00-\u9fff]{0,4}?工作(要点|计划|安排|思路|打算)"
+                        r"|((20\d{2}|上半|下半|明|今)年度?|下一步|下阶段|今后)(教育)?(工作)?"
+                        r"(计划|打算|安排|思路|计划安排|工作安排|要点|重点|任务|重点任务|主要任务|重点工作))$")
+# A docx flattened onto one line glues a structural heading to its text (二、总体目标锚定高质量…).
+_STRUCTURAL = re.compile(r"^(总体要求|指导思想|总体思路|工作思路|基本原则|工作原则|主要目标任务|主要目标|工作目标|总体目标|目标任务"
+                         r"|主要任务|重点任务|主要措施|工作措施|具体措施|保障措施|工作要求|组织保障|实施步骤)[：:\s]*(?=[\u4e00-\u9fff“])")
+# …and a section heading to its first item: 一、加强党的全面领导1.坚持用…
+_GLUED_ITEM = re.compile(r"^([一二三四五六七八九十]{1,3}[、.．]|[（(][一二三四五六七八九十]{1,3}[)）])"
+                         r"([^。；;\d]{2,60}?[\u4e00-\u9fff”])(1\s*[.．、]\s*[\u4e00-\u9fff“].*)$")
 
 # Item titles: the first sentence when it is a short heading-like clause ("加强政治理论学习。").
 _TITLE_MAX = 40
@@ -74,7 +90,8 @@ def title_of(body: str) -> str:
 
 
 def _is_short_line(para: str) -> bool:
-    return len(para) <= 60 and not any(p in para for p in "。！？；")
+    """A heading-like line; one that ends mid-sentence (…办成公办幼儿园; / …×人,) continues its item."""
+    return len(para) <= 60 and not any(p in para for p in "。！？；;") and para.rstrip()[-1:] not in "，,、"
 
 
 def _is_titled(para: str) -> bool:
@@ -124,7 +141,8 @@ def _cn_value(numeral: str) -> int:
 
 _INLINE_SECTION = re.compile(rf"({_CN})、")
 # A docx flattened onto one line glues the document title to its first item ("…工作要点1.全面…").
-_GLUED_TITLE = re.compile(r"(工作要点|工作计划|工作安排|实施方案)$")
+_GLUED_TITLE = re.compile(r"(工作要点|工作计划|工作安排|实施方案|工作方案|工作思路)$")
+_INLINE_SUB = re.compile(rf"[（(]({_CN})[)）]")
 _INLINE_ITEM = re.compile(r"(\d{1,2})\s*[.．、]?\s*(?=[\u4e00-\u9fff])")
 
 
@@ -135,11 +153,11 @@ def split_inline(para: str) -> list[str]:
     count, so "2023年" or "100%" never split a sentence.
     """
     cuts: list[int] = []
-    next_section, next_item = 1, 1
+    next_section, next_item, next_sub = 1, 1, 1
     heading_open_at: int | None = None
     i = 0
     while i < len(para):
-        if not (para[i] in CN_NUM or para[i].isdigit()):  # only a numeral can open a cut
+        if not (para[i] in CN_NUM or para[i].isdigit() or para[i] in "（("):  # only a label can open a cut
             if para[i] in TERMINAL:
                 heading_open_at = None
             i += 1
@@ -157,13 +175,24 @@ def split_inline(para: str) -> list[str]:
         if m and (after_sentence or i == 0 or glued) and _cn_value(m.group(1)) == next_section:
             cuts.append(i)
             next_section += 1
+            next_sub = 1
             heading_open_at = i
             i = m.end()
             continue
+        if para[i] in "（(" and (m := _INLINE_SUB.match(para, i)) and _cn_value(m.group(1)) == next_sub:
+            in_heading = heading_open_at is not None and i - heading_open_at <= 60
+            if after_sentence or in_heading:
+                cuts.append(i)
+                next_sub += 1
+                next_item = 1
+                heading_open_at = i
+                i = m.end()
+                continue
         m = _INLINE_ITEM.match(para, i)
         if m and int(m.group(1)) == next_item and not (i and para[i - 1].isdigit()):
             in_heading = heading_open_at is not None and i - heading_open_at <= 60 and prev not in ",，、"
-            if after_sentence or in_heading or after_title:
+            spaced = re.match(r"\d{1,2}\s+[.．]\s*[\u4e00-\u9fff]", para[i:i + 6]) is not None and prev not in ",，、"
+            if after_sentence or in_heading or after_title or spaced:
                 cuts.append(i)
                 next_item += 1
                 heading_open_at = None
@@ -172,8 +201,9 @@ def split_inline(para: str) -> list[str]:
         if para[i] in TERMINAL:
             heading_open_at = None
         i += 1
-    if len(cuts) < 3:
-        return [para]
+    titled = bool(cuts) and cuts[0] > 0 and bool(_GLUED_TITLE.search(para[: cuts[0]].rstrip()))
+    if len(cuts) < 3 and not (titled and len(cuts) >= 2):
+        return [para]  # a title glued to 一、 and its first (一) is structure enough
     pieces = [para[a:b].strip() for a, b in zip([0, *cuts], [*cuts, len(para)], strict=True)]
     return [p for p in pieces if p]
 
@@ -186,7 +216,7 @@ def _orientation(heading: str, inherited: Orientation, top_level: bool) -> Orien
 
     A section inside "2022年工作回顾" stays a review even when its title says 根本任务.
     """
-    if _NEUTRAL.search(heading):
+    if _NEUTRAL.search(re.sub(rf"^({_CN}[、.．]|[（(]{_CN}[)）]|第{_CN}\S{{0,2}}?[、:：\s])\s*", "", heading)):
         return "neutral"
     if not top_level:
         return inherited
@@ -206,15 +236,24 @@ class Outline:
 def _node_for(block: Block, parent_orientation: Orientation, top_level: bool) -> Node:
     if block.kind in ("part", "section", "heading"):
         title, rest = block.body, ""
-        if any(p in block.body for p in "。！？；") and len(block.body) > _TITLE_MAX:
+        glued = _STRUCTURAL.match(block.body)
+        if glued and len(block.body) - glued.end() >= 15 and any(p in block.body for p in "，,。"):
+            title, rest = glued.group(1), block.body[glued.end():]
+        elif any(p in block.body for p in "。！？；") and len(block.body) > _TITLE_MAX:
             head, rest = first_sentence(block.body)
             title = head.rstrip(TERMINAL)
+        if not rest and block.body.rstrip()[-1:] in "。！？":
+            rest = block.body  # 二、继续实行集团化办学…。 is a heading and its own text: searchable
+        elif (glued_run := re.search(r"(?<=[\u4e00-\u9fff])(一是|第一[，,])", title)) and glued_run.start() >= 6:
+            # a flattened docx runs the heading into its first 一是: …政治保障一是深入开展主题教育
+            title, rest = title[: glued_run.start()], (title[glued_run.start():] + rest).strip()
         kind = "part" if block.kind == "part" else "section"
-        node = Node(kind, block.label, title.strip().rstrip(TERMINAL), rest.strip())
+        node = Node(kind, block.label, title.strip().rstrip(TERMINAL + "（( ：:"), rest.strip())
         node.orientation = _orientation(block.label + title, parent_orientation, top_level)
         return node
     if block.kind == "item":
-        node = Node("item", block.label, title_of(block.body), block.label + block.body)
+        label = re.sub(r"\s+(?=[.．、])", "", block.label)  # a docx's "10 .发展" reads 10.发展
+        node = Node("item", label, title_of(block.body), label + block.body)
         node.orientation = parent_orientation
         return node
     return Node("paragraph", "", "", block.body, parent_orientation)
@@ -248,7 +287,11 @@ def parse(paragraphs: list[str], default: Orientation = "forward") -> Outline:
     """Build the tree with a rank stack: a block closes every open block of equal or lower rank."""
     expanded: list[str] = []
     for para in paragraphs:
-        expanded.extend(split_inline(para) if len(para) > INLINE_SPLIT_MIN else [para])
+        for piece in (split_inline(para) if len(para) > INLINE_SPLIT_MIN else [para]):
+            if m := _GLUED_ITEM.match(piece):
+                expanded.extend([m.group(1) + m.group(2), m.group(3)])
+            else:
+                expanded.append(piece)
 
     preamble: list[str] = []
     roots: list[Node] = []
@@ -321,6 +364,23 @@ def _assign_ids(nodes: list[Node], prefix: str = "") -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+_PAST = re.compile(r"了|已经|已(?=[\u4e00-\u9fff])|截至|累计|以来|年内|先后|\d{1,2}月份?[，,]")
+_AHEAD = re.compile(r"要|将|力争|确保|计划|推动|推进")
+
+
+def _told_in_past(node: Node) -> bool:
+    """News copy heads its look back with unnumbered headings too (制定一项规范，划定办学红线), and
+    they read like tasks; what follows them is told in the past (出台了…, 启动了…, 累计…)."""
+    text = node.text + "".join(c.text for c in node.walk() if c is not node)
+    past, ahead = len(_PAST.findall(text)), len(_AHEAD.findall(text))
+    return past >= 3 and past > ahead
+
+
+def is_framing(node: Node) -> bool:
+    """总体要求, 指导思想 and their kind frame the plan: their slogans (以A为根本，以B为主线) are no list."""
+    return node.kind in ("section", "part") and bool(_FRAMING.match(node.title))
+
+
 def priorities(tree: list[Node]) -> list[Priority]:
     """Headline priorities: top-level forward-looking headings, each with its items' titles.
 
@@ -339,11 +399,17 @@ def priorities(tree: list[Node]) -> list[Priority]:
         flat = [n for n in tree if n.kind == "item" and n.label.strip()]
         if len(flat) >= 2:
             return [Priority(n.title, ()) for n in flat]
-    heads = [h for h in heads if not _FRAMING.match(h.title)]
+    heads = [h for h in heads if not _FRAMING.match(h.title) and not (not h.label and _told_in_past(h))]
+    if any(h.label for h in heads):
+        # a numbered plan's unnumbered line (a title's 印发 note, a short preamble) is no priority
+        heads = [h for h in heads if h.label]
     expanded: list[Node] = []
     for head in heads:
         listed = [c for c in head.children if c.kind in ("item", "section") and c.title]
-        expanded.extend(listed if _CONTAINER.match(head.title) and listed else [head])
+        if _CONTAINER.match(head.title):
+            expanded.extend(listed)  # a container's items are the priorities; an empty one says nothing
+        else:
+            expanded.append(head)
     if len(expanded) == 1 and not expanded[0].label and expanded[0].kind == "section":
         return []  # one unnumbered heading is a subtitle or slogan (踔厉奋发 笃行不怠), not a list
     result = []

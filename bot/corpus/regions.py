@@ -112,8 +112,9 @@ def places_in_text(text: str) -> list[Place]:
     found: dict[str, Place] = {}
     for m in _PLACE_IN_TEXT.finditer(text):
         token = m.group(0)
-        # Try each suffix start so "中共随州市委" style prefixes still yield 随州市.
-        for start in range(len(token) - 2, -1, -1):
+        # Try each suffix start so "中共随州市委" style prefixes still yield 随州市; the longest name
+        # first, so 天津市 is never read as the tail 津市 (津市市, 湖南).
+        for start in range(len(token) - 1):
             place = find_place(token[start:])
             if place:
                 found.setdefault(place.code, place)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.corpus.loader import Corpus
-from bot.corpus.regions import Place
+from bot.corpus.regions import Place, short_name
 from bot.digests.themes import PlanChanges, ThemeCount, changes_for_place, shared_themes
 from bot.models import Hit, Plan, Priority
 
@@ -33,6 +33,9 @@ class PlanDigest:
     excerpts: list[Hit] = field(default_factory=list)
     spotlight: bool = False  # the one plan a scheduled digest features when nothing is new
     focus: Priority | None = None  # the priority a spotlight reads in full (moves on each time)
+    matches: list[Hit] = field(default_factory=list)  # for a topic: the plan's passages on it, best first
+    reading: Hit | None = None  # the passage a spotlight reads in full (细读), when not a priority
+    brief: bool = False  # a plan shown before: only what is new today (its next 细读), not the card
 
     def as_dict(self) -> dict:
         m = self.plan.meta
@@ -50,6 +53,9 @@ class PlanDigest:
                          for h in self.excerpts],
             "spotlight": self.spotlight,
             "focus": self.focus.as_dict() if self.focus else None,
+            "reading": ({"passage_id": self.reading.passage.id, "section": list(self.reading.passage.section),
+                         "excerpt": self.reading.excerpt} if self.reading else None),
+            "brief": self.brief,
         }
 
 
@@ -122,37 +128,53 @@ def build_digest(
     seen_plan_ids: set[str] | None = None,
     search=None,
     excerpts_per_plan: int = 2,
+    topic_plans: set[str] | None = None,
 ) -> Digest:
-    """`search` is a callable(query, plan_id) → list[Hit]; given a topic, each plan gets its best excerpts."""
+    """`search` is a callable(query, plan_id) → list[Hit]; given a topic, each plan gets its best excerpts.
+
+    A topic's scope is the plans that answer it: `topic_plans` (the plans a search across all plans
+    answers from, bot.search.engine.SearchEngine.plans_matching), else those with an excerpt. A topic no
+    plan mentions has an empty scope, never "every plan".
+    """
     plans = plans_in_scope(corpus, plan_id=plan_id, place=place)
+    if topic and topic_plans is not None:
+        plans = [p for p in plans if p.plan_id in topic_plans]
     entries = []
     for plan in plans:
         is_new = seen_plan_ids is not None and plan.plan_id not in seen_plan_ids
         entry = PlanDigest(plan, plan.priorities, targets(plan), is_new)
         if topic and search is not None:
-            entry.excerpts = list(search(topic, plan.plan_id))[:excerpts_per_plan]
+            entry.matches = list(search(topic, plan.plan_id))
+            entry.excerpts = entry.matches[:excerpts_per_plan]
         entries.append(entry)
     if topic and search is not None:
-        entries = [e for e in entries if e.excerpts] or entries
+        entries = [e for e in entries if e.excerpts]
     # new plans first, otherwise keep the corpus order (newest first)
     entries.sort(key=lambda e: not e.new)
     changes = changes_for_place(place, corpus) if place is not None else None
-    return Digest(entries, topic=topic, city=place.name if place else None,
+    return Digest(entries, topic=topic, city=place.short if place else None,
                   themes=shared_themes([e.plan for e in entries]), changes=changes,
                   scope_ids=tuple(e.plan.plan_id for e in entries))
 
 
-def digest_text(digest: Digest) -> str:
+_TEXT_LABELS = {
+    "zh": {"new": "【新】", "targets": "目标：", "sep": "；", "colon": "："},
+    "en": {"new": "[NEW] ", "targets": "Targets: ", "sep": "; ", "colon": ": "},
+}
+
+
+def digest_text(digest: Digest, lang: str = "zh") -> str:
     """Plain text for the command line; Telegram HTML lives in bot/telegram/render.py."""
+    lab = _TEXT_LABELS.get(lang, _TEXT_LABELS["zh"])
     lines: list[str] = []
     for entry in digest.plans:
         m = entry.plan.meta
-        lines.append(f"{'【新】' if entry.new else ''}{m.city} · {m.title}（{m.date}）")
+        lines.append(f"{lab['new'] if entry.new else ''}{short_name(m.city)} · {m.title}（{m.date}）")
         for pr in entry.priorities:
-            items = "；".join(pr.items)
-            lines.append(f"  ■ {pr.title}" + (f"：{items}" if items else ""))
+            items = lab["sep"].join(pr.items)
+            lines.append(f"  ■ {pr.title}" + (f"{lab['colon']}{items}" if items else ""))
         if entry.targets:
-            lines.append("  目标：" + "；".join(entry.targets))
+            lines.append("  " + lab["targets"] + lab["sep"].join(entry.targets))
         for hit in entry.excerpts:
             lines.append(f"  「{hit.excerpt}」—— {' › '.join(hit.passage.section)}")
         lines.append("")

@@ -9,15 +9,21 @@ current Table objects, so an old migration keeps meaning what it meant when it w
 Concurrency: everything runs in one transaction that first takes an exclusive lock — BEGIN IMMEDIATE
 on SQLite (the store's engine emits it for every transaction), pg_advisory_xact_lock on PostgreSQL —
 so a second process opening the database at the same time waits, then sees the versions recorded and
-applies nothing.
+applies nothing. On a SQLite file the whole start-up (the first connection's switch to WAL included)
+also runs under a file lock beside the database (`startup_lock`): switching a new file to WAL can fail
+with "database is locked" at once, without waiting on the busy timeout, when several processes open
+the new file together.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import filelock
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -156,6 +162,90 @@ def _v3_featured_plans(conn: Connection) -> None:
     md.tables["featured_plans"].create(conn)
 
 
+def _v4_user_settings(conn: Connection) -> None:
+    """Per Telegram user, the language chosen with /lang (issue 16): remembered across chats and restarts,
+    ahead of the client's language_code."""
+    md = MetaData()
+    Table(
+        "user_settings",
+        md,
+        Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("language", String(8), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    )
+    md.tables["user_settings"].create(conn)
+
+
+def _v5_watched_sources(conn: Connection) -> None:
+    """The watch list (bureau columns) and every item seen on them, with what became of it.
+
+    In the database, not a file, so the bot's job, `planbrief sources check` from cron and an editor's
+    /watch all see one list; items are unique per source and normalised URL, so a restart in the
+    middle of a round finds what it already recorded instead of proposing it again.
+    """
+    md = MetaData()
+    when = DateTime(timezone=True)
+    Table(
+        "sources",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("url", String(2000), nullable=False),
+        Column("city", String(100), nullable=False),
+        Column("selector", String(500), nullable=True),
+        Column("interval_s", Integer, nullable=False),
+        Column("mode", String(8), nullable=False),
+        Column("state", String(8), nullable=False),
+        Column("allow_private", Boolean, nullable=False),
+        Column("backfill", Integer, nullable=False),
+        Column("baseline_done", Boolean, nullable=False),
+        Column("etag", String(500), nullable=True),
+        Column("last_modified", String(100), nullable=True),
+        Column("failures", Integer, nullable=False),
+        Column("failing_notified", Boolean, nullable=False),
+        Column("last_error", Text, nullable=True),
+        Column("last_status", String(16), nullable=True),
+        Column("created_by", BigInteger, nullable=True),
+        Column("created_at", when, nullable=False),
+        Column("last_checked_at", when, nullable=True),
+        Column("last_success_at", when, nullable=True),
+        Column("next_check_at", when, nullable=True),
+        UniqueConstraint("url", name="uq_sources_url"),
+    )
+    Table(
+        "source_items",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+        Column("url", String(2000), nullable=False),
+        Column("url_key", String(64), nullable=False),
+        Column("title", String(500), nullable=False),
+        Column("title_key", String(64), nullable=False),
+        Column("list_date", String(10), nullable=True),
+        Column("status", String(12), nullable=False),
+        Column("kind", String(20), nullable=True),
+        Column("why", Text, nullable=True),
+        Column("content_hash", String(64), nullable=True),
+        Column("plan_id", String(200), nullable=True),
+        Column("file", Text, nullable=True),
+        Column("overrides", Text, nullable=True),
+        Column("error", Text, nullable=True),
+        Column("notified", Boolean, nullable=False),
+        Column("first_seen_at", when, nullable=False),
+        Column("updated_at", when, nullable=False),
+        UniqueConstraint("source_id", "url_key", name="uq_source_items_url"),
+        Index("ix_source_items_status", "status"),
+        Index("ix_source_items_hash", "content_hash"),
+        Index("ix_source_items_title", "source_id", "title_key"),
+    )
+    Table(
+        "source_reports",
+        md,
+        Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("created_at", when, nullable=False),
+    )
+    md.create_all(conn)
+
+
 def _v6_shared_state(conn: Connection) -> None:
     """What a second worker or a restart must find: short-lived keyed state (paging keys, reply links,
     editor drafts, the webhook registration, the last digest tick), and who was seen when (for /stats)."""
@@ -186,6 +276,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "chats, subscriptions, deliveries, chat_plans", _v1_initial),
     Migration(2, "deliveries: claim owner and lease", _v2_claim_owner_and_lease),
     Migration(3, "featured_plans: the per-subscription spotlight rotation", _v3_featured_plans),
+    Migration(4, "user_settings: the language each user chose with /lang", _v4_user_settings),
+    Migration(5, "sources, source_items, source_reports: the watched bureau columns", _v5_watched_sources),
     Migration(6, "kv_state and seen: state shared by workers, activity for /stats", _v6_shared_state),
 )
 
@@ -208,9 +300,39 @@ def current_version(conn: Connection) -> int:
     return conn.scalar(select(func.max(table.c.version))) or 0
 
 
+STARTUP_LOCK_WAIT = 60.0  # seconds; a migration of this schema takes milliseconds
+_STARTUP_LOCKS: dict[str, filelock.FileLock] = {}
+_STARTUP_GUARD = threading.Lock()
+
+
+@contextmanager
+def startup_lock(database: str | None) -> Iterator[None]:
+    """Serialise the start-up of every process and thread opening one SQLite file (no-op otherwise).
+
+    One lock object per file, so a thread that holds it (migrating) can open its first connection,
+    whose WAL switch takes the same lock, without waiting on itself; other threads and processes wait.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    with _STARTUP_GUARD:
+        lock = _STARTUP_LOCKS.get(database)
+        if lock is None:
+            lock = filelock.FileLock(database + ".startup.lock", timeout=STARTUP_LOCK_WAIT, poll_interval=0.005)
+            _STARTUP_LOCKS[database] = lock
+    with lock:
+        yield
+
+
 def apply_migrations(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
     """Apply pending migrations atomically; return the versions applied by this call (often none)."""
     _check_order(migrations)
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    with startup_lock(database):
+        return _apply(engine, migrations)
+
+
+def _apply(engine: Engine, migrations: Sequence[Migration]) -> list[int]:
     table = _schema_version_table(MetaData())
     applied: list[int] = []
     with engine.begin() as conn:

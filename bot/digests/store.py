@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from bot.digests import schedule
-from bot.digests.migrations import apply_migrations
+from bot.digests.migrations import apply_migrations, startup_lock
 from bot.models import Subscription
 
 DATABASE_URL_ENV = "PLANBRIEF_DATABASE_URL"
@@ -124,6 +124,14 @@ chat_plans = Table(
     Column("plan_id", String(200), primary_key=True),
     Column("first_sent_at", UTCDateTime, nullable=False),
 )
+user_settings = Table(
+    "user_settings",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("language", String(8), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 featured_plans = Table(
     "featured_plans",
     metadata,
@@ -190,8 +198,11 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout = 30000")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA busy_timeout = 30000")  # before anything that may wait on another process
+        if not _is_wal(cursor):  # WAL is stored in the file: only a new file switches, one opener at a time
+            with startup_lock(engine.url.database):
+                if not _is_wal(cursor):
+                    cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -199,6 +210,10 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _is_wal(cursor) -> bool:
+    return str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
 
 
 def make_engine(url: str) -> Engine:
@@ -272,6 +287,20 @@ class Store:
         with self._tx() as conn:
             self._ensure_chat(conn, chat_id, None, language)
             conn.execute(update(chats).where(chats.c.chat_id == chat_id).values(language=language))
+
+    def set_user_language(self, user_id: int, language: str) -> None:
+        """/lang: the user's own choice, kept until they change it (any chat, any restart)."""
+        now = self.clock()
+        with self._tx() as conn:
+            done = conn.execute(update(user_settings).where(user_settings.c.user_id == user_id)
+                                .values(language=language, updated_at=now)).rowcount
+            if not done:
+                conn.execute(insert(user_settings).values(user_id=user_id, language=language, updated_at=now))
+
+    def user_languages(self) -> dict[int, str]:
+        """Every /lang choice (a few bytes a user), loaded once at start-up."""
+        with self._tx() as conn:
+            return {int(u): lang for u, lang in conn.execute(select(user_settings.c.user_id, user_settings.c.language))}
 
     def get_chat_language(self, chat_id: int) -> str:
         with self._tx() as conn:

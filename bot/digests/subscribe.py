@@ -6,6 +6,8 @@ versioned callback data, always ≤ 64 bytes and validated on the way back in:
 
     ds|<d|w>[|<0-6 or ->[|HH:MM[|<a | c:city | t:topic>]]]   guided subscribe, state carried inline
     dm|<p|r|x>|<id>   pause/resume/delete one               dm|a   delete all
+    dg|<p|r|x>|<id>   the same from a scheduled digest's own buttons (answered with a new message,
+                      so the digest itself stays readable)
 
 A forged, oversized or stale payload parses to None, never to an action.
 """
@@ -124,15 +126,16 @@ def parse_unsubscribe(args: list[str] | None) -> str | None:
     arg = clean(" ".join(args or [])).lstrip("#").lower()
     if arg in ("all", "全部", "所有"):
         return "all"
-    if arg and (not arg.isdigit() or len(arg) > 9):
+    if arg and (not re.fullmatch(r"[0-9]+", arg) or len(arg) > 9):
         return None
     return arg
 
 
 # ------------------------------------------------------------------------------------- callback data
 
-_DS = re.compile(r"ds\|([dw])(?:\|([0-6-])(?:\|(\d\d:\d\d)(?:\|(a|[ct]:[^|]{1,20}))?)?)?")
-_DM = re.compile(r"dm\|(?:([prx])\|(\d{1,9})|a)")
+_DS = re.compile(r"ds\|([dw])(?:\|([0-6-])(?:\|([0-9][0-9]:[0-9][0-9])(?:\|(a|[ct]:[^|]{1,20}))?)?)?")
+_DM = re.compile(r"dm\|(?:([prx])\|([0-9]{1,9})|a)")
+_DG = re.compile(r"dg\|([prx])\|([0-9]{1,9})")
 
 
 def _fits(data: str) -> str | None:
@@ -150,6 +153,18 @@ def ds_data(freq: str, day: str | None = None, hhmm: str | None = None,
 def dm_data(verb: str, sub_id: int | None = None) -> str | None:
     """Manage one subscription ("p" pause, "r" resume, "x" delete) or all of them ("a")."""
     return _fits("dm|a" if verb == "a" else f"dm|{verb}|{sub_id}")
+
+
+def dg_data(verb: str, sub_id: int) -> str | None:
+    """A digest's own pause ("p"), resume ("r") or unsubscribe ("x") button."""
+    return _fits(f"dg|{verb}|{sub_id}")
+
+
+def parse_dg(data: str) -> tuple[str, int] | None:
+    if not data or len(data.encode("utf-8", "surrogatepass")) > MAX_CALLBACK:
+        return None
+    m = _DG.fullmatch(data)
+    return (m.group(1), int(m.group(2))) if m else None
 
 
 def parse_ds(data: str):

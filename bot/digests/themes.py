@@ -66,14 +66,23 @@ class PlanChanges:
     added: tuple[ThemeChange, ...]
     dropped: tuple[ThemeChange, ...]
 
+    @property
+    def same_kind(self) -> bool:
+        """A 会议报道 against a 半年总结与计划 differs in what each kind of text mentions at all, so
+        "no longer mentioned" is weak evidence; readers are told (issue 16)."""
+        return (self.older.kind or "") == (self.newer.kind or "")
+
     def as_dict(self) -> dict:
         """The `planbrief changes --json` contract (add keys, never rename)."""
         return {
             "place": self.place,
-            "from": {"plan_id": self.older.plan_id, "year": self.older.year, "city": self.older.city},
-            "to": {"plan_id": self.newer.plan_id, "year": self.newer.year, "city": self.newer.city},
+            "from": {"plan_id": self.older.plan_id, "year": self.older.year, "city": self.older.city,
+                     "kind": self.older.kind},
+            "to": {"plan_id": self.newer.plan_id, "year": self.newer.year, "city": self.newer.city,
+                   "kind": self.newer.kind},
             "added": [c.as_dict() for c in self.added],
             "dropped": [c.as_dict() for c in self.dropped],
+            "same_kind": self.same_kind,
         }
 
 
@@ -210,12 +219,15 @@ def compare_plans(place: str, older: Plan, newer: Plan) -> PlanChanges:
 
 
 def year_pair(plans: Iterable[Plan]) -> tuple[Plan, Plan] | None:
-    """The oldest and newest of one place's plans; None when they are all from one year."""
+    """The newest of one place's plans and the one to compare it with: the oldest plan of the same
+    kind from an earlier year (like with like), else the oldest plan; None when all are of one year."""
     plans = list(plans)
     if len({p.meta.year for p in plans}) < 2:
         return None
     by_year = sorted(plans, key=lambda p: (p.meta.year, p.meta.date, p.plan_id))
-    return by_year[0], by_year[-1]
+    newest = by_year[-1]
+    alike = [p for p in by_year if p.meta.kind == newest.meta.kind and p.meta.year < newest.meta.year]
+    return (alike[0] if alike else by_year[0]), newest
 
 
 def changes_for_place(place, corpus) -> PlanChanges | None:

@@ -13,9 +13,11 @@ and `updated` hands back a new engine for the next snapshot.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,9 +28,11 @@ from filelock import FileLock
 from bot.models import Hit, Passage, Plan, PlanMeta
 from bot.search.fuzzy import Lexicon
 from bot.search.glossary import Translation, load_glossary
-from bot.search.tantivy_index import FORMAT, TantivyIndex
+from bot.search.tantivy_index import FORMAT, IndexBusy, IndexUnusable, TantivyIndex
 from bot.search.tokenize import CLAUSE, clause_terms, expand_word, is_cjk, query_terms, segment_with
 from bot.textnorm import normalize
+
+log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 64
 MAX_LIMIT = 50
@@ -47,11 +51,24 @@ CLAUSE_WEIGHT = 0.3
 # A part in more than this share of passages (服务, 教育, 建设) is a common bigram, not a concept, and is
 # searched only as a fragment.
 SPECIFIC_SHARE = 0.05
+# A correction must find this many times more passages than the words as typed (which, for the
+# corrections offered, is almost always none), or the typed words stand.
+CORRECTION_ADVANTAGE = 5
+SUGGESTIONS = 3
 EXCERPT_MAX = 200
 EXCERPT_TARGET = 120
 _PART = re.compile(r"[\u3400-\u9fff]+|[0-9a-z]+(?:[.+][0-9a-z]+)*")
 _SENTENCE = re.compile(r"[^。；！？;!?\n]*[。；！？;!?\n]?")
 _ORIENT = ("forward", "backward", "neutral")
+_JOINERS = frozenset("和与及或并的之等在对把将")
+
+
+def _occurrences(text: str, word: str) -> list[int]:
+    out, start = [], text.find(word)
+    while start >= 0:
+        out.append(start)
+        start = text.find(word, start + 1)
+    return out
 
 
 @dataclass
@@ -66,6 +83,7 @@ class SearchResult:
     error: str | None = None  # "empty" | "too_long" | "no_match" | "unknown_city" | "unknown_plan"
     plans: dict[str, PlanMeta] = field(default_factory=dict, repr=False)
     translated: list[tuple[str, str]] = field(default_factory=list)  # (English as read, Chinese searched)
+    unknown: list[str] = field(default_factory=list)  # typed words no plan contains and nothing corrects
 
     def as_json(self) -> dict:
         """The `planbrief search --json` contract (add keys, never rename)."""
@@ -87,7 +105,8 @@ class SearchResult:
             })
         return {"query": self.query, "corrected": self.corrected, "notice": self.notice,
                 "error": self.error, "total": self.total, "suggestions": self.suggestions, "results": results,
-                "translated": [{"en": en, "zh": zh} for en, zh in self.translated]}
+                "translated": [{"en": en, "zh": zh} for en, zh in self.translated],
+                "unknown": list(self.unknown)}
 
 
 def default_cache_dir() -> Path:
@@ -103,6 +122,31 @@ def _sync_lock(directory: Path) -> FileLock:
     """One process at a time creates or changes the index folder (tantivy allows one writer)."""
     directory.parent.mkdir(parents=True, exist_ok=True)
     return FileLock(str(directory) + ".lock")
+
+
+@contextmanager
+def _index_lock(directory: Path):
+    """`_sync_lock`, with a location that cannot hold the lock (or the index) said in one line."""
+    try:
+        lock = _sync_lock(directory)
+        lock.acquire()
+    except OSError as exc:
+        raise IndexUnusable(f"搜索索引目录不可用：{directory.parent}（{exc.strerror or type(exc).__name__}）；"
+                            "请检查 PLANBRIEF_DATA_DIR") from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+# What a damaged index raises from tantivy (ValueError, RuntimeError), or from a document pointing at
+# a plan or passage that is not there (KeyError, IndexError), or from its files (OSError).
+INDEX_DAMAGE = (ValueError, RuntimeError, KeyError, IndexError, OSError)
+
+
+def _why(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
 
 
 class SearchEngine:
@@ -136,8 +180,14 @@ class SearchEngine:
     @classmethod
     def from_plans(cls, plans: list[Plan], cache_dir: Path | str | None = None) -> SearchEngine:
         directory = index_dir(cache_dir)
-        with _sync_lock(directory):
-            return cls(TantivyIndex.open(directory).sync(plans))
+        with _index_lock(directory):
+            try:
+                return cls(TantivyIndex.open(directory).sync(plans))
+            except (IndexBusy, IndexUnusable):
+                raise
+            except INDEX_DAMAGE as exc:
+                log.warning("search index %s is damaged (%s); rebuilding it from the corpus", directory, _why(exc))
+                return cls(TantivyIndex.rebuild(directory, plans))
 
     def updated(self, plans: list[Plan]) -> SearchEngine:
         """This engine with `plans` applied to the live index (self when nothing changed).
@@ -148,9 +198,31 @@ class SearchEngine:
         if self.index.directory is None:
             index = self.index.sync(plans)
         else:
-            with _sync_lock(self.index.directory):
-                index = self.index.sync(plans)
+            with _index_lock(self.index.directory):
+                try:
+                    index = self.index.sync(plans)
+                except (IndexBusy, IndexUnusable):
+                    raise
+                except INDEX_DAMAGE as exc:
+                    log.warning("search index %s is damaged (%s); rebuilding it from the corpus",
+                                self.index.directory, _why(exc))
+                    index = TantivyIndex.rebuild(self.index.directory, plans)
         return self if index is self.index else SearchEngine(index)
+
+    def _recover(self, exc: Exception, broken: TantivyIndex) -> bool:
+        """A search failed inside the index: say so once, rebuild it from the plans this snapshot
+        holds, and swap it in; False when there is nothing to rebuild from (then the error stands)."""
+        if broken.directory is None or broken.index_plans is None:
+            return False
+        with self._lock:
+            if self.index is not broken:  # another thread already rebuilt it
+                return True
+            log.warning("search index %s is damaged (%s); rebuilding it from the corpus", broken.directory,
+                        _why(exc))
+            with _index_lock(broken.directory):
+                self.index = TantivyIndex.rebuild(broken.directory, broken.index_plans)
+            self._seg_total = sum(self.index.words.values()) + sum(self.index.chars.values())
+        return True
 
     @property
     def lexicon(self) -> Lexicon:
@@ -168,8 +240,25 @@ class SearchEngine:
         lex = self.lexicon
         return sorted(lex.policy, key=lambda w: (-lex.df[w], w))[:limit]
 
+    def plans_matching(self, query: str) -> set[str]:
+        """The plans a search for `query` answers from (its hits above the cutoff, across all plans):
+        a topic's scope, so 攀登计划 covers the plans that hold it, not those sharing 计划."""
+        return {h.passage.plan_id for h in self.search(query, limit=MAX_LIMIT).hits}
+
     def search(self, query: str | None, city: str | None = None, year: int | None = None,
                plan_id: str | None = None, limit: int = 10, offset: int = 0) -> SearchResult:
+        """Ranked passages for `query`. A damaged index (files deleted or flipped under a running
+        bot) is rebuilt once, with one WARNING line, and the query answered from the new one."""
+        index = self.index
+        try:
+            return self._search(query, city, year, plan_id, limit, offset)
+        except INDEX_DAMAGE as exc:
+            if not self._recover(exc, index):
+                raise
+        return self._search(query, city, year, plan_id, limit, offset)
+
+    def _search(self, query: str | None, city: str | None, year: int | None, plan_id: str | None, limit: int,
+                offset: int) -> SearchResult:
         raw = (query or "").strip()
         result = SearchResult(query=raw, normalized="", plans=self.plans)
         if len(raw) > MAX_QUERY_CHARS:
@@ -189,7 +278,8 @@ class SearchEngine:
         if english:
             parts = [p for zh in english.terms for p in _PART.findall(zh)] + list(english.rest)
             result.translated = list(english.matches)
-        plan = self._plan(self._join_pinyin(parts))
+        plan = self._plan(self._join_pinyin(parts), report_unknown=not english)
+        result.unknown = list(plan.unknown)
         self._explain(result, plan)
         limit = max(1, min(int(limit or 10), MAX_LIMIT))
         offset = max(0, int(offset or 0))
@@ -201,17 +291,25 @@ class SearchEngine:
         result.hits = [self._hit(p, score, weights, glossed) for p, score in page]
         if not total:
             result.error = result.error or "no_match"
-            result.suggestions = self._suggest(plan.phrases)
+            result.suggestions = self._suggest(plan.phrases + plan.unknown)
         return result
 
     # -- query planning
 
-    def _plan(self, parts: list[str]) -> SimpleNamespace:
+    def _plan(self, parts: list[str], report_unknown: bool = True) -> SimpleNamespace:
         idx = self.index
         terms: dict[str, float] = {}
-        final_parts, corrections, expansions = [], [], []
+        final_parts, corrections, expansions, unknown = [], [], [], []
         for part in parts:
             fixed, kind = self._correct(part)
+            if kind and not self._credible(part, fixed):
+                fixed, kind = part, None
+            if kind is None and self._unknown(part):
+                # Searching the pieces of a word no plan holds (基因 of 基因编辑) would answer a question
+                # nobody asked: the part finds nothing, and the reader is told so.
+                if report_unknown:
+                    unknown.append(part)
+                continue
             final_parts.append(fixed)
             if kind:
                 corrections.append((part, fixed, kind))
@@ -223,7 +321,40 @@ class SearchEngine:
         phrases = [p for p in final_parts if len(p) >= 2]
         ordered = sorted(terms.items(), key=lambda tw: (-len(tw[0]), tw[0]))
         return SimpleNamespace(parts=final_parts, terms=[(t, w) for t, w in ordered if t in idx.vocab],
-                               phrases=phrases, corrections=corrections, expansions=expansions)
+                               phrases=phrases, corrections=corrections, expansions=expansions,
+                               unknown=unknown)
+
+    def _credible(self, typed: str, fixed: str) -> bool:
+        """A correction stands only when it names a term the plans hold and finds far more than the
+        words typed: 县管校骋 → 县管校聘 does, 量子计算 → 量自己算 (a homophone window, no term) does not."""
+        lex = self.lexicon
+        if not (lex.known(fixed) or fixed in lex.policy_set or self._phrase_present(fixed)):
+            return False
+        found = self.index.phrase_count(fixed) if is_cjk(fixed[0]) else self.index.df(fixed)
+        if is_cjk(typed[0]):
+            as_typed = self.index.phrase_count(typed) if len(typed) >= 2 else self.index.df(typed)
+        else:
+            as_typed = self.index.df(typed)
+        return found > 0 and (as_typed == 0 or as_typed * CORRECTION_ADVANTAGE <= found)
+
+    def _unknown(self, part: str) -> bool:
+        """No plan holds this word as typed, nor all of its pieces (a stray character of a typo that
+        nothing corrected counts against it)."""
+        if part in self.index.vocab or self.lexicon.known(part):
+            return False
+        if not is_cjk(part[0]):
+            return True
+        if len(part) >= 2 and self._phrase_present(part):
+            return False
+        words = [t for t in self._terms(part) if len(t) >= 2]
+        covered = {i for w in words for s in _occurrences(part, w) for i in range(s, s + len(w))}
+        # 引力波 is 引力 (of 吸引力) plus 波: a character no searched word explains means the plans do
+        # not hold what was asked. Joining characters (双减和课后服务) explain nothing and need not; one
+        # stray character beside a policy term is a reader still typing (双减无 → 无锡), not a new subject.
+        loose = [i for i, ch in enumerate(part) if i not in covered and ch not in _JOINERS]
+        if len(loose) == 1 and any(w in self.lexicon.policy_set for w in words):
+            return False
+        return not words or bool(loose)
 
     @staticmethod
     def _english(normalized: str) -> Translation | None:
@@ -357,16 +488,19 @@ class SearchEngine:
         elif plan.corrections:
             result.corrected = " ".join(plan.parts)
             notes.append(f"按「{result.corrected}」搜索")
+        if plan.unknown and plan.parts:
+            notes.append("没有找到" + "".join(f"「{u}」" for u in plan.unknown))
         if plan.expansions:
             notes.append("同时搜索同义词" + "".join(f"「{s}」" for s in dict.fromkeys(plan.expansions)))
         result.notice = "；".join(notes) if notes else None
 
     def _suggest(self, phrases: list[str]) -> list[str]:
+        """Two or three policy terms the plans hold: the nearest to what was typed, else the most cited."""
         lex = self.lexicon
         near = []
         for phrase in phrases:
-            near.extend(lex.suggestions(phrase, limit=4))
-        return list(dict.fromkeys(near + self.popular_topics()))[:8]
+            near.extend(lex.suggestions(phrase, limit=SUGGESTIONS, policy_only=True))
+        return list(dict.fromkeys(near + self.popular_topics()))[:SUGGESTIONS]
 
     # -- filters, ranking, snippets
 

@@ -75,6 +75,7 @@ class Lexicon:
         self.df = df
         self.words = {w: f for w, f in words.items() if df.get(w)}
         self.policy = [w for w in policy if df.get(w)]
+        self.policy_set = frozenset(self.policy)
         self.pinyin = pinyin
         self._rank = {w: (0 if w in policy else 1, -df.get(w, 0), w) for w in self.words}
         self._choices: list[str] | None = None
@@ -141,13 +142,13 @@ class Lexicon:
                 self._pool = self.policy + [w for w in self.choices_unlocked() if w not in policy][:3000]
         return self._pool
 
-    def suggestions(self, text: str, limit: int = 5) -> list[str]:
-        """Nearest policy terms and words for a query that found nothing, best first."""
+    def suggestions(self, text: str, limit: int = 5, policy_only: bool = False) -> list[str]:
+        """Nearest policy terms (and, unless `policy_only`, words) for a query that found nothing."""
         from rapidfuzz import fuzz, process
 
         if not text:
             return []
-        pool = self._suggestion_pool()
+        pool = self.policy if policy_only else self._suggestion_pool()
         found = process.extract(text, pool, scorer=fuzz.partial_ratio, limit=limit * 3, score_cutoff=50)
         ranked = sorted(found, key=lambda f: (-round(f[1], 3), self.rank(f[0])))
         return list(dict.fromkeys(w for w, _, _ in ranked))[:limit]

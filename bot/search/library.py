@@ -16,9 +16,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.corpus.loader import MANIFEST, Corpus, CorpusError, load_corpus
+from bot.corpus.loader import Corpus, CorpusError, Folders, folders_for, load_corpus
 from bot.search.engine import SearchEngine
-from bot.search.tantivy_index import IndexBusy
+from bot.search.tantivy_index import IndexBusy, IndexUnusable
 
 log = logging.getLogger(__name__)
 
@@ -30,23 +30,28 @@ class Snapshot:
     version: str  # the manifest's content hash when this snapshot was built
 
 
-def manifest_version(seeds_dir: Path) -> str:
-    """Content, not mtime: two writes within one timestamp tick must still count as a change."""
-    try:
-        return hashlib.sha256((Path(seeds_dir) / MANIFEST).read_bytes()).hexdigest()[:16]
-    except OSError:
-        return ""
+def manifest_version(seeds_dir: Path | Folders) -> str:
+    """Content, not mtime: two writes within one timestamp tick must still count as a change. Both
+    manifests (the seeds' and the user's plans') count: adds and removals write the user's."""
+    digest = hashlib.sha256()
+    for manifest in folders_for(seeds_dir).manifests():
+        try:
+            digest.update(manifest.read_bytes())
+        except OSError:
+            digest.update(b"-")
+    return digest.hexdigest()[:16]
 
 
 class Library:
-    def __init__(self, seeds_dir: Path, cache_dir: Path | None, corpus: Corpus | None = None,
+    def __init__(self, seeds_dir: Path | Folders, cache_dir: Path | None, corpus: Corpus | None = None,
                  engine: SearchEngine | None = None):
-        self.seeds_dir = Path(seeds_dir)
+        self.folders = folders_for(seeds_dir)
+        self.seeds_dir = self.folders.seeds
         self.cache_dir = cache_dir
         self._refresh_lock = threading.Lock()  # one rebuild at a time; a second caller waits, then sees it
         self._snapshot: Snapshot | None = None
         if corpus is not None and engine is not None:
-            self._snapshot = Snapshot(corpus, engine, manifest_version(self.seeds_dir))
+            self._snapshot = Snapshot(corpus, engine, manifest_version(self.folders))
 
     @property
     def current(self) -> Snapshot:
@@ -56,7 +61,7 @@ class Library:
         return self._snapshot
 
     def stale(self) -> bool:
-        return self._snapshot is None or manifest_version(self.seeds_dir) != self._snapshot.version
+        return self._snapshot is None or manifest_version(self.folders) != self._snapshot.version
 
     def refresh(self) -> bool:
         """Rebuild if the manifest changed; True when a new snapshot was swapped in.
@@ -65,13 +70,13 @@ class Library:
         (a manifest being hand-edited, say) keeps the old snapshot serving and is retried next time.
         """
         with self._refresh_lock:
-            version = manifest_version(self.seeds_dir)
+            version = manifest_version(self.folders)
             if self._snapshot is not None and version == self._snapshot.version:
                 return False
             try:
-                corpus = load_corpus(self.seeds_dir, reuse=self._snapshot.corpus if self._snapshot else None)
+                corpus = load_corpus(self.folders, reuse=self._snapshot.corpus if self._snapshot else None)
                 engine = self._engine_for(corpus)
-            except (CorpusError, OSError, ValueError, IndexBusy) as exc:
+            except (CorpusError, OSError, ValueError, IndexBusy, IndexUnusable) as exc:
                 if self._snapshot is None:
                     raise
                 log.warning("corpus reload failed, still serving the previous one: %s", exc)

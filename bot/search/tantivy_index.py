@@ -28,7 +28,9 @@ import ctypes
 import ctypes.util
 import hashlib
 import json
+import logging
 import os
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ from bot.search.tokenize import CLAUSE, IndexTokenizer, clause_terms, is_cjk, ji
 from bot.textnorm import normalize
 
 FORMAT = 3
+log = logging.getLogger(__name__)
 HEADING_WEIGHT = 0.5  # a heading word counts half a body word (the baseline's BM25F weight)
 PLAN_SHIFT = 20  # ord = plan sequence << PLAN_SHIFT | passage position: corpus order, stable across adds
 SCAN = 200  # candidates read per query: the relative cutoff and `total` are computed over these
@@ -113,11 +116,11 @@ class State:
     def load(cls, directory: Path) -> State | None:
         try:
             data = json.loads((directory / STATE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            if data.get("format") != FORMAT:
+                return None
+            return cls(list(data["plans"]), dict(data["words"]), dict(data["chars"]), dict(data["pinyin"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
-        if data.get("format") != FORMAT:
-            return None
-        return cls(data["plans"], data["words"], data["chars"], data["pinyin"])
 
     def save(self, directory: Path) -> None:
         """Beside and rename: a reader in another process never sees half a file."""
@@ -166,6 +169,7 @@ class TantivyIndex:
         seq = {p["meta"]["plan_id"]: p["seq"] for p in state.plans}
         self._by_seq = {seq[p.plan_id]: p for p in plans or ()}  # the plans `ord` points into
         self.bound = plans is not None
+        self.index_plans = plans  # what a rebuild needs, when this snapshot turns out damaged
         self.n_docs = self.searcher.num_docs
         self.vocab = Vocabulary(self)
         self._df: dict[str, int] = {}
@@ -174,13 +178,19 @@ class TantivyIndex:
 
     @classmethod
     def open(cls, directory: Path | None) -> TantivyIndex:
-        """The index at `directory` (created empty when missing or of another format); None: in memory."""
+        """The index at `directory` (created empty when missing or of another format); None: in memory.
+
+        It is a cache of the corpus: one that cannot be read is said in one WARNING line and rebuilt.
+        A location that cannot hold an index at all (a file, a read-only folder) is IndexUnusable."""
         state = State.load(directory) if directory is not None else None
         if directory is not None:
-            directory.mkdir(parents=True, exist_ok=True)
+            usable_folder(directory)
         index = _open_existing(directory) if state is not None else None
         if index is None:
             if directory is not None:
+                if _has_content(directory):
+                    log.warning("search index %s could not be read (%s); rebuilding it from the corpus",
+                                directory, "no readable state.json" if state is None else "tantivy cannot open it")
                 _clear(directory)
             index = tantivy.Index(SCHEMA, path=str(directory) if directory is not None else None)
             state = State()
@@ -188,6 +198,13 @@ class TantivyIndex:
                 state.save(directory)
         index.register_tokenizer("ws", _WS)
         return cls(directory, index, state)
+
+    @classmethod
+    def rebuild(cls, directory: Path, plans: list[Plan]) -> TantivyIndex:
+        """A fresh index of `plans` in place of a damaged one (callers hold the folder's lock)."""
+        usable_folder(directory)
+        _clear(directory)
+        return cls.open(directory).sync(plans)
 
     def sync(self, plans: list[Plan]) -> TantivyIndex:
         """Make the index hold exactly `plans`: only added, changed or removed plans are touched.
@@ -320,15 +337,26 @@ class TantivyIndex:
     def phrase_present(self, phrase: str) -> bool:
         """Whether some passage contains `phrase` verbatim: every bigram of the text is a word-field
         or clause-field term, so the passages holding its rarest bigram are the candidates."""
+        return self.phrase_count(phrase, stop=1) > 0
+
+    def phrase_count(self, phrase: str, stop: int | None = None) -> int:
+        """How many passages (among the PHRASE_SCAN holding its rarest bigram) contain `phrase`
+        verbatim; `stop` ends the count early once reached."""
         bigrams = [t[len(CLAUSE):] for t in clause_terms(phrase)]
         if not bigrams:
-            return False
+            return 0
         rarest = min(bigrams, key=lambda b: (self.df(b) + self.df(CLAUSE + b), b))
         if not self.df(rarest) + self.df(CLAUSE + rarest):
-            return False
+            return 0
         hits = self._search([(rarest, 1.0), (CLAUSE + rarest, 1.0)], None, PHRASE_SCAN)
         ords = self.searcher.fast_field_values("ord", [a for _, a in hits]) if hits else []
-        return any(phrase in self.passage(int(o)).norm for o in ords)
+        count = 0
+        for o in ords:
+            if phrase in self.passage(int(o)).norm:
+                count += 1
+                if stop is not None and count >= stop:
+                    break
+        return count
 
 
 def _release_arenas() -> None:
@@ -382,7 +410,31 @@ def _open_existing(directory: Path | None) -> tantivy.Index | None:
 
 
 def _clear(directory: Path) -> None:
-    """An index of another format (or half-written) is removed before a fresh one is created there."""
+    """An index of another format (or half-written, or damaged) is removed before a fresh one is
+    created there."""
     for child in directory.iterdir():
-        if child.is_file():
-            child.unlink()
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+def _has_content(directory: Path) -> bool:
+    return any(child.name not in (".tantivy-meta.lock", ".tantivy-writer.lock") for child in directory.iterdir())
+
+
+class IndexUnusable(Exception):
+    """The index location cannot hold an index (a file, a folder we may not write): one line, since
+    no rebuild can help; the operator fixes PLANBRIEF_DATA_DIR."""
+
+
+def usable_folder(directory: Path) -> None:
+    """Create `directory` if needed and prove it writable, or raise IndexUnusable with one line."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".probe-{os.getpid()}-{threading.get_ident()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise IndexUnusable(f"搜索索引目录不可用：{directory}（{exc.strerror or type(exc).__name__}）；"
+                            "请检查 PLANBRIEF_DATA_DIR") from exc

@@ -117,7 +117,9 @@ def stats_main(args, corpus) -> int:
     from bot.digests.health import DatabaseProblem, open_checked
     from bot.digests.stats import collect
     from bot.digests.store import default_location
+    from bot.sources.stats_hook import install as install_sources
 
+    install_sources()
     try:
         settings = load_settings(require_token=False)
     except ConfigError as exc:

@@ -41,6 +41,7 @@ log = logging.getLogger("planbrief")
 
 EXIT_CONFIG = 2
 EXIT_DATABASE = 1
+EXIT_INDEX = 5  # the search index location cannot hold an index (same code as the command line's)
 RATE_LIMIT_RETRIES = 3
 CONCURRENT_UPDATES = 8  # handlers in flight at once; one per user, users served round robin
 
@@ -157,7 +158,7 @@ async def load_core(app: Application) -> None:
         from bot.search.library import Library
 
         corpus = app.bot_data["corpus"]
-        app.bot_data[common.LIBRARY] = Library(corpus.seeds_dir, settings.cache_dir, corpus, app.bot_data["engine"])
+        app.bot_data[common.LIBRARY] = Library(corpus.folders, settings.cache_dir, corpus, app.bot_data["engine"])
 
 
 async def reload_job(context) -> None:
@@ -182,6 +183,10 @@ async def _post_init(app: Application) -> None:
     await register_commands(app)
     warm_pictures(app)
     settings: Settings = app.bot_data["settings"]
+    if settings.editors:  # the sandbox's forkserver starts now, not when the first editor waits for it
+        from bot.corpus import sandbox
+
+        asyncio.get_running_loop().run_in_executor(sandbox.EXECUTOR, sandbox.warm)
     if app.job_queue is not None:
         app.job_queue.run_repeating(reload_job, interval=settings.reload_seconds, first=settings.reload_seconds,
                                     name="corpus-reload")
@@ -200,6 +205,7 @@ def register_handlers(app: Application) -> None:
         inline,
         pictures,
         plans,
+        sources,
         start,
         stats,
         throttle,
@@ -216,6 +222,7 @@ def register_handlers(app: Application) -> None:
 
     app.add_handler(CommandHandler("start", start.start))
     app.add_handler(CommandHandler("help", start.help_command))
+    app.add_handler(CommandHandler("lang", start.lang_command))
     app.add_handler(CommandHandler("topic", topic.topic))
     app.add_handler(CommandHandler("city", city.city))
     app.add_handler(CommandHandler("compare", compare.compare_command))
@@ -238,6 +245,7 @@ def register_handlers(app: Application) -> None:
         digest.register(app, settings)
 
     editor.register(app)  # files, links, /add /fix /remove: before the catch-alls that would answer text
+    sources.register(app)  # /sources /watch /unwatch, proposals' buttons, and the check job
 
     # Catch-alls last; a digest module's callback patterns take precedence over this generic one.
     app.add_handler(CallbackQueryHandler(callbacks.on_button))
@@ -273,6 +281,17 @@ def build_bot(settings: Settings, *, request=None, get_updates_request=None) -> 
     )
 
 
+class PlanBriefApplication(Application):
+    """Stopping waits for the tasks handlers started; reads of untrusted input are among them, so their
+    children are stopped first (each editor is told in one line) rather than run to their deadline."""
+
+    async def stop(self) -> None:
+        from bot.corpus import sandbox
+
+        sandbox.stop_all()
+        await super().stop()
+
+
 def build_application(settings: Settings, *, corpus=None, engine=None, request=None,
                       get_updates_request=None, store=None, update_processor=None) -> Application:
     """The one Application. `request` swaps the HTTP transport (the console answers locally);
@@ -280,8 +299,8 @@ def build_application(settings: Settings, *, corpus=None, engine=None, request=N
     replaces the fair processor (`serve` passes one that also measures)."""
     bot = build_bot(settings, request=request, get_updates_request=get_updates_request)
     processor = update_processor or FairUpdateProcessor(CONCURRENT_UPDATES)
-    app = (Application.builder().bot(bot).concurrent_updates(processor)
-           .post_init(_post_init).build())
+    app = (Application.builder().application_class(PlanBriefApplication).bot(bot)
+           .concurrent_updates(processor).post_init(_post_init).build())
     app.bot_data["settings"] = settings
     app.bot_data["corpus"] = corpus
     app.bot_data["engine"] = engine
@@ -295,7 +314,11 @@ def build_application(settings: Settings, *, corpus=None, engine=None, request=N
 
 
 def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"planbrief: {message}\n")
+    """One line on stderr, in the CLI's language (PLANBRIEF_LANG / the locale; Chinese first)."""
+    from bot.config import cli_english
+    from bot.telegram.i18n import run_error
+
+    sys.stderr.write(f"planbrief: {run_error(message, cli_english())}\n")
     return code
 
 
@@ -324,6 +347,13 @@ def run_main(args, corpus) -> int:
         store = open_checked(default_location(settings.data_dir))
     except DatabaseProblem as exc:
         return _fail(str(exc), EXIT_DATABASE)
+    from bot.search.engine import index_dir
+    from bot.search.tantivy_index import IndexUnusable, usable_folder
+
+    try:  # likewise: a data folder that cannot hold the index is one line, not a traceback at start-up
+        usable_folder(index_dir(settings.cache_dir))
+    except IndexUnusable as exc:
+        return _fail(str(exc), EXIT_INDEX)
     try:
         asyncio.run(verify_token(settings))
     except InvalidToken:

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from telegram import LinkPreviewOptions
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
@@ -27,13 +27,15 @@ from bot.digests.themes import changes_into
 from bot.models import Subscription
 from bot.search.places import resolve_place
 from bot.telegram.ratelimit import retry_seconds
-from bot.telegram.render_digest import render_digest
+from bot.telegram.render import Keyboard
+from bot.telegram.render_digest import digest_keyboard, render_digest
 
 log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 TICK_SECONDS = 60
 BUILT_CACHE = 64
+READINGS = 12  # a topic's passages per plan that 细读 can work through
 DEFAULT_GRACE = timedelta(hours=3)
 GONE = ("chat not found", "user is deactivated", "bot was kicked", "bot is not a member", "chat_write_forbidden",
         "need administrator rights", "have no rights to send")
@@ -117,6 +119,7 @@ class DigestService:
         self._photo_ids: dict[str, str] = {}  # picture bytes' hash → Telegram file id, after one upload
         self._plan_ids: dict[tuple[int, str], list[str]] = {}
         self._featured: dict[tuple[int, str], list[str]] = {}  # plans shown in full, for the rotation
+        self._keyboards: dict[tuple[int, str], Keyboard] = {}  # the buttons under each digest's last message
         # One thread only for settling sent digests: behind the shared to_thread pool (full of claims
         # during a broadcast) a sent digest could wait seconds unrecorded, and a crash then resends it.
         self._ledger = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-ledger")
@@ -143,15 +146,38 @@ class DigestService:
         return match.place if match else None
 
     def _search(self, query: str, plan_id: str):
+        """A plan's passages on a topic: two are its excerpts, the rest what 细读 works through."""
         if self.engine is None:
             return []
-        return self.engine.search(query, plan_id=plan_id, limit=2).hits
+        return self.engine.search(query, plan_id=plan_id, limit=READINGS).hits
 
     def digest(self, *, city: str | None = None, topic: str | None = None, plan_id: str | None = None,
                seen: set[str] | None = None) -> Digest:
         place = self._place(city) if city else None
+        scope = self.engine.plans_matching(topic) if topic and self.engine is not None else None
         return build_digest(self.corpus, plan_id=plan_id, place=place, topic=topic, seen_plan_ids=seen,
-                            search=self._search)
+                            search=self._search, topic_plans=scope)
+
+    def scheduled(self, sub: Subscription) -> Digest:
+        """The digest `sub` gets at its next run, as things stand (build_sync sends it; /digest
+        previews it): the same history, rotation and choice."""
+        return self._scheduled(sub)[0]
+
+    def _scheduled(self, sub: Subscription) -> tuple[Digest, tuple]:
+        seen = self.store.plans_sent_to_chat(sub.chat_id) or None
+        featured = self.store.featured_plans(sub.id) if sub.id is not None else {}
+        corpus_id = getattr(self.corpus, "fingerprint", id(self.corpus))  # an added plan means a new corpus
+        scope = (corpus_id, sub.city, sub.topic, frozenset(seen) if seen else None)
+        digest = narrow(self._cached(scope, lambda: self.digest(city=sub.city, topic=sub.topic, seen=seen)),
+                        featured, lambda plan: self._cached((corpus_id, "changes", plan.plan_id),
+                                                            lambda: changes_into(plan, self.corpus)))
+        return digest, scope
+
+    def preview(self, sub: Subscription) -> tuple[list[str], Keyboard]:
+        """Exactly the messages (and buttons) the next scheduled digest of `sub` would carry now."""
+        digest = self.scheduled(sub)
+        messages = render_digest(digest, sub.language, today=self.local_today(sub.tz), tz=sub.tz)
+        return messages, digest_keyboard(sub.id, digest, sub.language) if sub.id is not None else ()
 
     def build_sync(self, sub: Subscription) -> tuple[list[str], list[str]]:
         """A scheduled digest: plans new to the chat in full, else one spotlight (bot.digests.spotlight).
@@ -162,16 +188,11 @@ class DigestService:
         Chats with the same scope, history, choice and language share one build (see _cached), so a
         broadcast to a thousand chats builds it once.
         """
-        seen = self.store.plans_sent_to_chat(sub.chat_id) or None
-        featured = self.store.featured_plans(sub.id) if sub.id is not None else {}
-        corpus_id = getattr(self.corpus, "fingerprint", id(self.corpus))  # an added plan means a new corpus
-        scope = (corpus_id, sub.city, sub.topic, frozenset(seen) if seen else None)
-        digest = narrow(self._cached(scope, lambda: self.digest(city=sub.city, topic=sub.topic, seen=seen)),
-                        featured, lambda plan: self._cached((corpus_id, "changes", plan.plan_id),
-                                                            lambda: changes_into(plan, self.corpus)))
+        digest, scope = self._scheduled(sub)
         today = self.local_today(sub.tz)
         # what the reader sees: which plans, which priority in full, since when (as a local date)
-        focus = tuple(e.focus.title if e.focus else None for e in digest.plans)
+        focus = tuple((e.focus.title if e.focus else None, e.reading.passage.id if e.reading else None)
+                      for e in digest.plans)
         since = digest.since.astimezone(ZoneInfo(sub.tz)).date() if digest.since else None
         key = (scope, tuple(shown_ids(digest)), focus, since, sub.language, sub.tz, today)
         built = self._cached((*key, sub.frequency), lambda: (self._messages(digest, sub, today),
@@ -180,6 +201,8 @@ class DigestService:
         if job:
             self._plan_ids[job] = built[1]
             self._featured[job] = built[2]
+            if sub.id is not None:
+                self._keyboards[job] = digest_keyboard(sub.id, digest, sub.language)
         return list(built[0]), list(built[1])
 
     def _messages(self, digest: Digest, sub: Subscription, today: date) -> list[str]:
@@ -217,6 +240,9 @@ class DigestService:
     async def send(self, chat_id: int, messages: list[str]) -> None:
         job = delivery.current_job()
         done = self.progress.get(job, 0) if job else 0
+        buttons = keyboard_markup(self._keyboards.get(job, ())) if job else None
+        # the buttons go under the last text message (a weekly picture, when there is one, follows it)
+        last_text = max((i for i, m in enumerate(messages) if not isinstance(m, DigestPicture)), default=-1)
         for index, text in enumerate(messages):
             if index < done:
                 continue
@@ -225,7 +251,8 @@ class DigestService:
                     await self._send_picture(chat_id, text)
                 else:
                     await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
-                                                link_preview_options=NO_PREVIEW)
+                                                link_preview_options=NO_PREVIEW,
+                                                reply_markup=buttons if index == last_text else None)
             except Exception as exc:
                 mapped = map_error(exc)
                 if mapped is exc:
@@ -235,6 +262,7 @@ class DigestService:
                 self.progress[job] = index + 1
         if job:
             self.progress.pop(job, None)
+            self._keyboards.pop(job, None)
             await self._settle(job)
 
     async def _send_picture(self, chat_id: int, picture: DigestPicture) -> None:
@@ -279,6 +307,23 @@ class DigestService:
                                              policy=self.policy, startup=startup)
         _log_report(report, startup)
         return report
+
+
+def keyboard_markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
+    """render.Button rows as PTB markup (the one place outside handlers/ that sends a keyboard)."""
+    rows = []
+    for row in keyboard:
+        buttons = []
+        for b in row:
+            if b.callback_data is not None:
+                buttons.append(InlineKeyboardButton(b.text, callback_data=b.callback_data))
+            elif b.switch_inline_query is not None:
+                buttons.append(InlineKeyboardButton(b.text, switch_inline_query=b.switch_inline_query))
+            elif b.url is not None:
+                buttons.append(InlineKeyboardButton(b.text, url=b.url))
+        if buttons:
+            rows.append(buttons)
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def _log_report(report: delivery.Report, startup: bool) -> None:

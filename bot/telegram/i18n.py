@@ -27,7 +27,7 @@ STRINGS: dict[str, dict[str, str]] = {
             "/plans — 收录了哪些规划\n"
             "/plan 编号 — 一份规划的结构与重点任务\n"
             "/subscribe — 订阅定期简报；/subscriptions 查看；/unsubscribe 取消\n"
-            "/digest — 立即生成一份简报；/timezone — 设置时区\n\n"
+            "/digest — 预览下一份简报（/digest all 看全部）；/timezone — 设置时区；/lang en — 英文回答\n\n"
             "群聊里输入 @{bot} 双减 可直接分享摘录。",
         EN: "<b>How to use</b>\n"
             "/topic keyword [place] — excerpts on a topic, e.g. /topic 双减 无锡\n"
@@ -37,7 +37,8 @@ STRINGS: dict[str, dict[str, str]] = {
             "/plans — what is covered\n"
             "/plan id — one plan's outline and headline priorities\n"
             "/subscribe — scheduled digests; /subscriptions to list; /unsubscribe to stop\n"
-            "/digest — a digest now; /timezone — set your time zone\n\n"
+            "/digest — preview the next digest (/digest all: everything); /timezone — set your time zone; "
+            "/lang zh — answers in Chinese\n\n"
             "In any chat, type @{bot} 双减 to share an excerpt.",
     },
     "plain_text": {
@@ -96,6 +97,17 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "inline_compare_title": {ZH: "对比：{query}", EN: "Compare: {query}"},
     "inline_compare_desc": {ZH: "{n} 个地方各一段摘录：{places}", EN: "One excerpt from each of {n} places: {places}"},
+    "lang_set": {ZH: "好的，之后用中文回答你。（/lang en 换成英文）", EN: "OK, I will answer you in English. (/lang zh for Chinese)"},
+    "lang_usage": {
+        ZH: "当前语言：{current}。用 /lang zh 或 /lang en 选择回答的语言（按用户记住）。",
+        EN: "Language: {current}. Choose with /lang zh or /lang en (remembered for you).",
+    },
+    "lang_name_zh": {ZH: "中文", EN: "Chinese"},
+    "lang_name_en": {ZH: "英文", EN: "English"},
+    "inline_try": {ZH: "没有找到「{query}」· 试试「{topic}」", EN: "Nothing found for “{query}” · try “{topic}”"},
+    "tag_forward": {ZH: "〔计划〕", EN: "[plan] "},
+    "tag_backward": {ZH: "〔回顾〕", EN: "[review] "},
+    "unknown_words": {ZH: "没有找到{words}", EN: "No plan mentions {words}"},
     "corrected": {ZH: "按「{corrected}」搜索", EN: "Showing results for “{corrected}”"},
     "translated": {ZH: "英文「{en}」按「{zh}」搜索", EN: "Searched the Chinese term “{zh}” for “{en}”"},
     "glossary": {ZH: "术语：{items}", EN: "Terms: {items}"},
@@ -173,6 +185,29 @@ STRINGS: dict[str, dict[str, str]] = {
     "sub_none": {ZH: "还没有订阅。/subscribe 订阅简报。", EN: "No subscriptions yet. /subscribe to get digests."},
     "sub_list": {ZH: "<b>本聊天的订阅</b>（时区 {tz}）", EN: "<b>Subscriptions in this chat</b> (zone {tz})"},
     "sub_paused": {ZH: "（已暂停）", EN: " (paused)"},
+    "dg_preview": {ZH: "下一次定时简报预览 · {desc}", EN: "Preview of the next scheduled digest · {desc}"},
+    "dg_preview_silent": {
+        ZH: "（下一次不会发送：还没有规划提到这个主题。/digest all 查看全部规划概览）",
+        EN: "(Nothing will be sent next time: no plan mentions this topic yet. /digest all for the overview)",
+    },
+    "dg_btn_open": {ZH: "查看全文", EN: "Full plan"},
+    "dg_btn_pause": {ZH: "暂停", EN: "Pause"},
+    "dg_btn_resume": {ZH: "恢复", EN: "Resume"},
+    "dg_btn_unsub": {ZH: "退订", EN: "Unsubscribe"},
+    "dg_paused": {
+        ZH: "已暂停订阅 #{id}（{desc}）。订阅保留，按「恢复」或在 /subscriptions 里随时恢复。",
+        EN: "Subscription #{id} ({desc}) paused. It is kept: press Resume, or use /subscriptions, any time.",
+    },
+    "dg_resumed": {ZH: "已恢复订阅 #{id}（{desc}）。", EN: "Subscription #{id} ({desc}) resumed."},
+    "dg_unsubscribed": {
+        ZH: "已退订 #{id}（{desc}），不会再收到这份简报。重新订阅：/subscribe",
+        EN: "Unsubscribed from #{id} ({desc}); no more of these digests. To subscribe again: /subscribe",
+    },
+    "sub_topic_alert": {
+        ZH: "\n还没有规划提到「{v}」；一旦有，会通知你。在那之前不会发送空简报。",
+        EN: "\nNo plan mentions “{v}” yet; you will hear when one does. Until then nothing is sent.",
+    },
+    "sub_topic_corrected": {ZH: "\n（按「{v}」订阅）", EN: "\n(subscribed as “{v}”)"},
     "sub_inactive": {ZH: "（已停用：{why}）", EN: " (inactive: {why})"},
     "sub_btn_pause": {ZH: "⏸ 暂停 #{id}", EN: "⏸ Pause #{id}"},
     "sub_btn_resume": {ZH: "▶ 恢复 #{id}", EN: "▶ Resume #{id}"},
@@ -202,9 +237,14 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "console_intro": {
         ZH: "教育规划简报 · 离线控制台（真实的机器人处理程序，无需 token）。输入命令如 /topic 双减，"
-            "输入数字按按钮，Ctrl-D 退出。",
+            "输入数字按最新回答的按钮（2.1 = 第 2 条消息的第 1 个按钮），@ 双减 试内联模式，Ctrl-D 退出。",
         EN: "PlanBrief offline console (the real bot handlers, no token needed). Type a command such as "
-            "/topic 双减, a number to press a button, Ctrl-D to quit.",
+            "/topic 双减, a number to press a button of the latest answer (2.1 = message 2, button 1), "
+            "@ 双减 to try inline mode, Ctrl-D to quit.",
+    },
+    "console_editor": {
+        ZH: "你是编辑（PLANBRIEF_EDITORS）：输入本地文件路径或 /add 路径，就像把文件发给机器人。",
+        EN: "You are an editor (PLANBRIEF_EDITORS): type a local file path, or /add path, to send the bot a file.",
     },
     # -- the editor's desk (adding and withdrawing plans from Telegram)
     "ed_only": {ZH: "抱歉，只有编辑可以收录或撤下规划。想推荐一份规划，请联系本机器人的管理员。",
@@ -234,9 +274,39 @@ STRINGS: dict[str, dict[str, str]] = {
     "ed_remove_confirm": {ZH: "确定撤下 <code>{plan_id}</code>《{title}》？订阅者不会收到通知。",
                           EN: "Withdraw <code>{plan_id}</code> “{title}”? Subscribers will not be notified."},
     "ed_btn_remove": {ZH: "撤下", EN: "Withdraw"},
+    "ed_remove_failed": {ZH: "未能撤下：{reason}", EN: "Could not withdraw it: {reason}"},
+    "ed_remove_gone": {ZH: "未能撤下：<code>{plan_id}</code> 已不在语料中（可能已经撤下）。",
+                       EN: "Could not withdraw it: <code>{plan_id}</code> is no longer in the corpus (already withdrawn?)."},
     "ed_removed": {ZH: "已撤下：<code>{plan_id}</code>", EN: "Withdrawn: <code>{plan_id}</code>"},
     "ed_add_usage": {ZH: "发送 .txt、.html、.docx 等文件，或 /add 网址，我会先给出预览。",
                      EN: "Send a .txt, .html or .docx file, or /add URL, and I will show a preview first."},
+    # -- watched sources (bureau columns) and their candidates
+    "sw_proposals": {ZH: "🔔 关注的来源有 {n} 份新规划待审：", EN: "🔔 {n} new plan(s) from watched sources await review:"},
+    "sw_from": {ZH: "{mark} 来源 #{sid} {city} · <a href=\"{url}\">原文</a>", EN: "{mark} Source #{sid} {city} · <a href=\"{url}\">original</a>"},
+    "sw_more": {ZH: "……另有 {n} 份（卡片放不下）：按钮仍可用，或 planbrief sources candidates",
+                EN: "…and {n} more (no room for their cards): the buttons work, or planbrief sources candidates"},
+    "sw_btn_publish": {ZH: "收录 {mark}", EN: "Publish {mark}"},
+    "sw_btn_reject": {ZH: "取消 {mark}", EN: "Cancel {mark}"},
+    "sw_rejected": {ZH: "已取消候选 #{id}：以后不会再推送。", EN: "Candidate #{id} dropped; it will not be proposed again."},
+    "sw_auto_published": {ZH: "🤖 自动收录了 {n} 份规划：", EN: "🤖 Published automatically ({n}):"},
+    "sw_failing": {ZH: "⚠️ 以下来源连续出错，已标记为失败（恢复后自动继续）：",
+                   EN: "⚠️ These sources keep failing and are marked failing (checks resume by themselves):"},
+    "sw_list_empty": {ZH: "还没有关注任何来源。用 /watch 网址 地名 关注一个栏目。",
+                      EN: "No sources watched yet. /watch URL place watches a column."},
+    "sw_list_head": {ZH: "<b>关注的来源</b>（{n} 个）", EN: "<b>Watched sources</b> ({n})"},
+    "sw_list_row": {ZH: "#{id} {state} · {city} · {mode}\n上次成功 {last} · 已见 {seen} · 待审 {waiting} · 已收录 {published} · 连续失败 {failures}\n{url}",
+                    EN: "#{id} {state} · {city} · {mode}\nlast success {last} · seen {seen} · waiting {waiting} · published {published} · failures in a row {failures}\n{url}"},
+    "sw_watch_usage": {ZH: "用法：/watch 网址 地名（如 /watch https://jyj.example.gov.cn/tzgg/ 南通）",
+                       EN: "Usage: /watch URL place (e.g. /watch https://jyj.example.gov.cn/tzgg/ 南通)"},
+    "sw_watch_added": {ZH: "已关注 #{id}：{city} · {url}\n第一次检查只记录现有条目，之后的新规划会推送给编辑。",
+                       EN: "Watching #{id}: {city} · {url}\nThe first check records what is listed; new plans after that come to the editors."},
+    "sw_watch_refused": {ZH: "未能关注：{reason}", EN: "Could not watch it: {reason}"},
+    "sw_unwatch_usage": {ZH: "用法：/unwatch 来源编号（/sources 可查编号）", EN: "Usage: /unwatch source-id (see /sources)"},
+    "sw_unwatched": {ZH: "已取消关注 #{id}：{url}", EN: "Stopped watching #{id}: {url}"},
+    "sw_failed": {ZH: "未能处理候选：{reason}", EN: "Could not do it: {reason}"},
+    "sw_daily_on": {ZH: "好的，每天 {time} 发送来源日报（/sources off 取消）。", EN: "OK: a sources report every day at {time} (/sources off stops it)."},
+    "sw_daily_off": {ZH: "已取消来源日报。", EN: "The daily sources report is off."},
+    "sw_daily_head": {ZH: "📋 来源日报", EN: "📋 Daily sources report"},
 }
 
 # Command menus registered with set_my_commands (default = Chinese, language_code="en" = English).
@@ -254,6 +324,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("unsubscribe", "取消订阅"),
         ("digest", "立即生成一份简报"),
         ("timezone", "设置时区"),
+        ("lang", "回答语言：/lang zh 或 /lang en"),
         ("help", "用法"),
         ("start", "开始"),
     ],
@@ -270,6 +341,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("unsubscribe", "Stop a subscription"),
         ("digest", "A digest right now"),
         ("timezone", "Set your time zone"),
+        ("lang", "Answer language: /lang zh or /lang en"),
         ("help", "How to use"),
         ("start", "Start"),
     ],
@@ -287,3 +359,87 @@ def t(lang: str, key: str, **kwargs) -> str:
     table = STRINGS[key]
     text = table.get(lang) or table[ZH]
     return text.format(**kwargs) if kwargs else text
+
+
+# ------------------------------------------------------------------------------- command line
+# argparse's own messages and `planbrief run`'s operator errors, for a Chinese locale (issue 16: they
+# were English under zh_CN). The CLI decides the language (bot.cli._english); these are only the words.
+
+ARGPARSE_ZH = {
+    "usage: ": "用法：",
+    "%(prog)s: error: %(message)s\n": "%(prog)s：错误：%(message)s\n",
+    "the following arguments are required: %s": "缺少参数：%s",
+    "unrecognized arguments: %s": "无法识别的参数：%s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "无效的选项：%(value)r（可选：%(choices)s）",
+    "invalid %(type)s value: %(value)r": "无效的 %(type)s 值：%(value)r",
+    "expected one argument": "需要一个参数值",
+    "expected at least one argument": "至少需要一个参数值",
+    "expected at most one argument": "最多一个参数值",
+    "argument %(argument_name)s: %(message)s": "参数 %(argument_name)s：%(message)s",
+    "not allowed with argument %s": "不能与参数 %s 同时使用",
+    "one of the arguments %s is required": "需要以下参数之一：%s",
+    "ambiguous option: %(option)s could match %(matches)s": "选项不明确：%(option)s 可能是 %(matches)s",
+    "show this help message and exit": "显示帮助并退出",
+    "positional arguments": "位置参数",
+    "options": "选项",
+}
+
+# The CLI's own help texts (English in the source, the language argparse prints them in otherwise).
+HELP_ZH = {
+    "seeds folder (default: $PLANBRIEF_SEEDS or ./seeds)": "规划文件夹（默认：$PLANBRIEF_SEEDS 或 ./seeds）",
+    "list the plans in the corpus": "列出收录的规划",
+    "one plan's outline and headline priorities": "一份规划的结构与重点任务",
+    "add plans (.txt/.html/.docx/.pdf; files, a folder, or an http(s) link)":
+        "添加规划（.txt/.html/.docx/.pdf；文件、文件夹或 http(s) 链接）",
+    "one or more files, a folder of them, or an http(s):// address": "一个或多个文件、一个文件夹，或 http(s):// 地址",
+    "allow links to loopback/private addresses (off: a link cannot probe this host's network)":
+        "允许本机/内网地址的链接（默认关闭：链接不能探测本机网络）",
+    "source site": "来源网站",
+    "withdraw a plan from the seeds folder, as if it had never been added": "撤下一份规划，如同从未加入",
+    "fuzzy topic search across all plans ('-' reads queries from stdin)": "按主题模糊搜索全部规划（'-' 从标准输入逐行读取）",
+    "plans for a city, county or province ('-' reads queries from stdin)": "一个市、县或省的规划（'-' 从标准输入逐行读取）",
+    "a digest of headline priorities and targets (--plan/--city/--topic)": "重点任务与量化目标简报（--plan/--city/--topic）",
+    "one plan id": "一份规划的编号",
+    "a city or county (无锡, wuxi, 江阴)": "一个市或县（无锡、wuxi、江阴）",
+    "a topic; adds its best excerpts per plan (双减)": "一个主题；每份规划附最相关摘录（双减）",
+    "one topic across places: each place's best excerpt (--city repeats)": "各地怎么说同一主题：每地最相关的一段（--city 可重复）",
+    "a place to include; repeat for several (default: all)": "要比较的地方；可重复（默认：全部）",
+    "what a place's newer plan adds and drops, as themes with excerpts": "一个地方较新的规划新增和不再提及的主题，附摘录",
+    "run the Telegram bot (polling, or webhook if PLANBRIEF_WEBHOOK_URL)": "运行 Telegram 机器人（长轮询；设置 PLANBRIEF_WEBHOOK_URL 时用 webhook）",
+    "chat with the real handlers offline in this terminal": "在终端里离线试用机器人",
+    "zh or en": "zh 或 en",
+}
+
+# `planbrief run`'s one-line errors (bot.config, bot.digests.health, bot.telegram.app), by pattern.
+RUN_ERRORS_ZH = (
+    (r"TELEGRAM_BOT_TOKEN is not set: .*", "未设置 TELEGRAM_BOT_TOKEN：请向 @BotFather 申请，并写入 .env（参见 .env.example）"),
+    (r"TELEGRAM_BOT_TOKEN does not look like a bot token .*",
+     "TELEGRAM_BOT_TOKEN 不像机器人令牌（应为 @BotFather 给出的 <数字>:<密钥>）"),
+    (r"Telegram rejected TELEGRAM_BOT_TOKEN .*", "Telegram 拒绝了 TELEGRAM_BOT_TOKEN（请在 @BotFather 核对）"),
+    (r"cannot reach the Bot API at (\S+): (.*)", r"无法连接 Bot API \1：\2"),
+    (r"(\S+) must be a whole number, got (.*)", r"\1 必须是整数，现在是 \2"),
+    (r"(\S+) must be a number, got (.*)", r"\1 必须是数字，现在是 \2"),
+    (r"PLANBRIEF_EDITORS must be Telegram user ids separated by commas, got (.*)",
+     r"PLANBRIEF_EDITORS 必须是逗号分隔的 Telegram 用户 id，现在是 \1"),
+    (r"TELEGRAM_API_URL must be an http\(s\) URL, got (.*)", r"TELEGRAM_API_URL 必须是 http(s) 地址，现在是 \1"),
+    (r"the PostgreSQL driver is not installed \((.*)\): (.*)", r"未安装 PostgreSQL 驱动（\1）：\2"),
+    (r"cannot create the database folder for (\S+): (.*)", r"无法为 \1 创建数据库文件夹：\2"),
+    (r"the database (\S+) is read-only \((.*)\): .*", r"数据库 \1 只读（\2）：机器人需要写入订阅和投递记录"),
+    (r"the SQLite database (\S+) is corrupt or not a database \((.*)\): .*",
+     r"SQLite 数据库 \1 已损坏或不是数据库（\2）：请移走它或从备份恢复"),
+    (r"cannot open the SQLite database (\S+) \((.*)\): .*", r"无法打开 SQLite 数据库 \1（\2）：请检查其文件夹存在且可写"),
+    (r"cannot use PostgreSQL at (\S+): (.*)", r"无法使用 PostgreSQL \1：\2"),
+    (r"the database (\S+) cannot be used: (.*)", r"数据库 \1 无法使用：\2"),
+)
+
+
+def run_error(message: str, english: bool) -> str:
+    """An operator error in the CLI's language: the English source line, or its Chinese wording."""
+    import re
+
+    if english:
+        return message
+    for pattern, zh in RUN_ERRORS_ZH:
+        if re.fullmatch(pattern, message, flags=re.S):
+            return re.sub(pattern, zh, message, count=1, flags=re.S)
+    return message

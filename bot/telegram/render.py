@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from bot.corpus.regions import short_name
 from bot.models import Hit, Plan, PlanMeta
 from bot.telegram.i18n import t
 from bot.textnorm import clean
@@ -45,8 +46,15 @@ Keyboard = tuple[tuple[Button, ...], ...]
 
 @dataclass(frozen=True)
 class Reply:
+    """One message. Its text never exceeds Telegram's limit, whoever built it: a longer one is cut
+    here (tags closed, an ellipsis added), since Telegram would reject it and the user see nothing."""
+
     text: str  # Telegram HTML
     keyboard: Keyboard = ()
+
+    def __post_init__(self) -> None:
+        if utf16_len(self.text) > MAX_MESSAGE:
+            object.__setattr__(self, "text", cap_message(self.text))
 
 
 @dataclass
@@ -115,7 +123,7 @@ def citation(meta: PlanMeta | None, section: Sequence[str], plan_id: str = "") -
     """`city · year《plan》 · section › item`, escaped: where a reader can check the excerpt."""
     parts = []
     if meta is not None:
-        parts.append(esc(meta.city))
+        parts.append(esc(place_name(meta)))
         name = short_title(meta)
         year = "" if str(meta.year) in name else str(meta.year)
         parts.append(f"{year}《{esc(name)}》")
@@ -127,18 +135,50 @@ def citation(meta: PlanMeta | None, section: Sequence[str], plan_id: str = "") -
     return " · ".join(parts)
 
 
-def hit_block(n: int | None, hit: Hit, meta: PlanMeta | None, lang: str = "zh") -> str:
+def hit_block(n: int | None, hit: Hit, meta: PlanMeta | None, lang: str = "zh", *, gloss: bool = True) -> str:
     number = f"<b>{n}.</b> " if n is not None else ""
     body = highlight(hit.excerpt, hit.marks)
-    block = f"{number}{body}\n<i>— {citation(meta, hit.passage.section, hit.passage.plan_id)}</i>"
-    return block + glossary_line(hit, lang)
+    block = f"{number}{orientation_tag(hit, lang)}{body}\n<i>— {citation(meta, hit.passage.section, hit.passage.plan_id)}</i>"
+    return block + (glossary_line([hit], lang) if gloss else "")
 
 
-def glossary_line(hit: Hit, lang: str) -> str:
-    """For a reader who does not read Chinese: what the matched policy terms mean (glossary English)."""
-    if lang == "zh" or not hit.glossary:
+def orientation_tag(hit: Hit, lang: str = "zh") -> str:
+    """〔计划〕 for what a plan sets out to do, 〔回顾〕 for its review of what was done."""
+    key = {"forward": "tag_forward", "backward": "tag_backward"}.get(hit.passage.orientation)
+    return t(lang, key) if key else ""
+
+
+def merged_blocks(first: int, hits: Sequence[Hit], metas: dict, lang: str = "zh") -> list[tuple[str, int]]:
+    """Numbered blocks, one per run of consecutive hits with the same citation (so one citation is
+    never printed twice in a row); each block with how many hits it holds."""
+    groups: list[list[Hit]] = []
+    for hit in hits:
+        meta = metas.get(hit.passage.plan_id)
+        if groups and citation(metas.get(groups[-1][0].passage.plan_id), groups[-1][0].passage.section,
+                               groups[-1][0].passage.plan_id) == citation(meta, hit.passage.section,
+                                                                          hit.passage.plan_id):
+            groups[-1].append(hit)
+        else:
+            groups.append([hit])
+    out, n = [], first
+    for group in groups:
+        head = group[0]
+        meta = metas.get(head.passage.plan_id)
+        label = f"{n}" if len(group) == 1 else f"{n}–{n + len(group) - 1}"
+        bodies = "\n".join(orientation_tag(h, lang) + highlight(h.excerpt, h.marks) for h in group)
+        cite = citation(meta, head.passage.section, head.passage.plan_id)
+        out.append((f"<b>{label}.</b> {bodies}\n<i>— {cite}</i>", len(group)))
+        n += len(group)
+    return out
+
+
+def glossary_line(hits: Sequence[Hit], lang: str) -> str:
+    """For a reader who does not read Chinese: what the matched policy terms mean (glossary English),
+    each term once per answer however many excerpts matched it."""
+    pairs = list(dict.fromkeys(pair for hit in hits for pair in hit.glossary))
+    if lang == "zh" or not pairs:
         return ""
-    items = "; ".join(f"{esc(zh)} = {esc(en)}" for zh, en in hit.glossary)
+    items = "; ".join(f"{esc(zh)} = {esc(en)}" for zh, en in pairs)
     return f"\n<i>{t(lang, 'glossary', items=items)}</i>"
 
 
@@ -184,6 +224,11 @@ def split_block(block: str, limit: int = MAX_MESSAGE) -> list[str]:
 
 def _visible(fragment: str) -> bool:
     return bool(html.unescape(re.sub(r"<[^>]*>", "", fragment)).strip())
+
+
+def cap_message(text: str, limit: int = MAX_MESSAGE) -> str:
+    """The first message's worth of `text`, cut at a token boundary with its tags closed, plus "…"."""
+    return split_block(text, limit - 2)[0].rstrip() + "…"
 
 
 def pack(blocks: Sequence[str], limit: int = MAX_MESSAGE, sep: str = SEP) -> list[str]:
@@ -290,7 +335,7 @@ def parse_paged(rest: str, *, keyed: bool) -> Paged | None:
     """The tail every paged answer's buttons share (/topic, /compare): `<offset>|<key>` when the query
     is remembered server-side, else `<offset>|<scope>|<query>`; malformed or forged → None."""
     offset_text, _, rest = rest.partition("|")
-    if not offset_text.isdigit() or len(offset_text) > 4 or int(offset_text) > MAX_OFFSET:
+    if not re.fullmatch(r"[0-9]{1,4}", offset_text) or int(offset_text) > MAX_OFFSET:
         return None
     offset = int(offset_text)
     if keyed:
@@ -318,22 +363,24 @@ def topic_answer(result, lang: str, *, query: str, city: str = "", offset: int =
     if not result.hits:
         return Reply(_no_hits(result, lang, query, city), ())
     metas: dict[str, PlanMeta] = result.plans
-    blocks = [hit_block(offset + i + 1, hit, metas.get(hit.passage.plan_id), lang)
-              for i, hit in enumerate(result.hits)]
+    merged = merged_blocks(offset + 1, result.hits, metas, lang)
+    blocks = [b for b, _ in merged]
     shown_query = result.corrected or result.query or query
     scope = t(lang, "scope_city", city=esc(city)) if city else ""
     # the title names how many hits fit, so it is computed after fitting
     notice = _notice(result, lang)
-    head_base = f"{t(lang, 'topic_title', query=echo(shown_query), scope=scope, total=result.total, first=offset + 1, last=offset + len(blocks))}"
-    head = head_base + (f"\n<i>{notice}</i>" if notice else "")
+    gloss = glossary_line(result.hits, lang)
+    head_base = f"{t(lang, 'topic_title', query=echo(shown_query), scope=scope, total=result.total, first=offset + 1, last=offset + len(result.hits))}"
+    head = head_base + (f"\n<i>{notice}</i>" if notice else "") + gloss
     body, used = fit([head, *blocks])
     used -= 1  # the head
     if used < len(blocks):
+        hits_used = sum(n for _, n in merged[:used])
         head_base = t(lang, "topic_title", query=echo(shown_query), scope=scope, total=result.total,
-                      first=offset + 1, last=offset + used)
-        head = head_base + (f"\n<i>{notice}</i>" if notice else "")
+                      first=offset + 1, last=offset + hits_used)
+        head = head_base + (f"\n<i>{notice}</i>" if notice else "") + gloss
         body, _ = fit([head, *blocks[:used]])
-    shown = max(used, 1)
+    shown = max(sum(n for _, n in merged[:used]), 1)
     nav = []
     if offset > 0:
         nav.append(Button(t(lang, "btn_prev"), callback_data=topic_data(query, city, max(0, offset - page_size))))
@@ -358,6 +405,9 @@ def _notice(result, lang: str) -> str:
         notes.extend(t(lang, "translated", en=echo(en), zh=echo(zh)) for en, zh in translated)
     elif result.corrected:
         notes.append(t(lang, "corrected", corrected=echo(result.corrected)))
+    unknown = getattr(result, "unknown", None)
+    if unknown and result.hits:
+        notes.append(t(lang, "unknown_words", words=", ".join(f"“{echo(u)}”" for u in unknown)))
     return "; ".join(notes)
 
 
@@ -380,7 +430,7 @@ def suggestions_line(lang: str, items: Iterable[str]) -> str:
 
 def plan_line(plan: Plan, lang: str) -> str:
     m = plan.meta
-    where = esc(m.city)
+    where = esc(place_name(m))
     return (f"• <b>{esc(m.title)}</b>\n  {where} · {m.year} · {esc(m.kind)} · "
             f"{t(lang, 'plan_passages', n=len(plan.passages))} · <code>{esc(m.plan_id)}</code>")
 
@@ -395,7 +445,7 @@ def plans_answer(plans: Sequence[Plan], lang: str) -> Answer:
 
 
 def plan_button_text(plan: Plan) -> str:
-    return shorten(f"{plan.meta.year} {plan.meta.city} {plan.meta.kind}", 40)
+    return shorten(f"{plan.meta.year} {place_name(plan.meta)} {plan.meta.kind}", 40)
 
 
 def _outline_lines(nodes, depth: int = 0, max_depth: int = 2) -> Iterable[str]:
@@ -412,25 +462,25 @@ def plan_answer(plan: Plan, lang: str) -> Answer:
     """A plan's card: title and facts, headline priorities with their items, then its outline."""
     m = plan.meta
     where = "·".join(x for x in (m.province, m.parent_city or "") if x)
-    head = (f"<b>{esc(m.title)}</b>\n{esc(m.city)}（{esc(where)}）· {esc(m.kind)} · {esc(m.date)}"
+    head = (f"<b>{esc(m.title)}</b>\n{esc(place_name(m))}（{esc(where)}）· {esc(m.kind)} · {esc(m.date)}"
             + (f" · {esc(m.issuer)}" if m.issuer else "") + f"\n<code>{esc(m.plan_id)}</code>")
     blocks = [head]
-    if plan.priorities:
+    if plan.priorities:  # one list; pack cuts it between lines only where a message must end
         pr_lines = [t(lang, "plan_priorities")]
         for pr in plan.priorities:
             pr_lines.append(f"■ {esc(shorten(pr.title, 80))}")
             pr_lines.extend(f"　· {esc(shorten(item, 60))}" for item in pr.items[:8])
-        blocks.extend(_chunks(pr_lines))
+        blocks.append("\n".join(pr_lines))
     outline = list(_outline_lines(plan.tree))
     if outline:
-        blocks.extend(_chunks([t(lang, "plan_outline"), *outline]))
+        blocks.append("\n".join([t(lang, "plan_outline"), *outline]))
     keyboard = ((_share(lang, m.plan_id),),)
     return as_answer(blocks, keyboard)
 
 
-def _chunks(lines: list[str], per: int = 12) -> list[str]:
-    """Lines grouped into blocks, so a long list can be split between groups, not mid-line."""
-    return ["\n".join(lines[i:i + per]) for i in range(0, len(lines), per)]
+def place_name(meta: PlanMeta) -> str:
+    """The one display name of a plan's place (无锡, not 无锡市 beside it); the full form stays in titles."""
+    return short_name(meta.city) if meta.city else meta.city
 
 
 def city_answer(match, plans: Sequence[Plan], lang: str, typed: str) -> Answer:
@@ -480,7 +530,7 @@ def excerpt_message(hit: Hit, meta: PlanMeta | None) -> str:
 
 
 def hit_article(hit: Hit, meta: PlanMeta | None) -> Article:
-    title = f"{meta.city} · {meta.year}《{short_title(meta, 20)}》" if meta else hit.passage.plan_id
+    title = f"{place_name(meta)} · {meta.year}《{short_title(meta, 20)}》" if meta else hit.passage.plan_id
     section = " › ".join(shorten(s, 20) for s in hit.passage.section[-2:])
     description = shorten(clean(f"{section}：{hit.excerpt}" if section else hit.excerpt), 120)
     return Article(result_id(hit.passage.id), title, description, excerpt_message(hit, meta))
@@ -488,7 +538,7 @@ def hit_article(hit: Hit, meta: PlanMeta | None) -> Article:
 
 def plan_article(plan: Plan, lang: str) -> Article:
     m = plan.meta
-    lines = [f"<b>{esc(m.title)}</b>", f"{esc(m.city)} · {m.year} · {esc(m.kind)}"]
+    lines = [f"<b>{esc(m.title)}</b>", f"{esc(place_name(m))} · {m.year} · {esc(m.kind)}"]
     if plan.priorities:
         lines.append(t(lang, "plan_priorities"))
         lines.extend(f"■ {esc(shorten(p.title, 80))}" for p in plan.priorities[:8])

@@ -23,12 +23,27 @@ from bot.digests.subscribe import (
     TIMES,
     ParseError,
     Request,
+    dg_data,
     dm_data,
     ds_data,
 )
 from bot.models import Subscription
 from bot.telegram.i18n import t
-from bot.telegram.render import MAX_MESSAGE, Answer, Button, Reply, clean, esc, highlight, pack, shorten
+from bot.telegram.render import (
+    MAX_INLINE_QUERY,
+    MAX_MESSAGE,
+    Answer,
+    Button,
+    Keyboard,
+    Reply,
+    clean,
+    esc,
+    highlight,
+    pack,
+    place_name,
+    plan_data,
+    shorten,
+)
 from bot.telegram.render import citation as _citation
 
 MAX_PRIORITIES = 6
@@ -59,12 +74,16 @@ LABELS = {
         "spotlight_count": "今日聚焦 1 份",
         "focus": "细读：{title}",
         "since": "自 {date} 以来没有新规划，今天聚焦其中一份。",
+        "nothing_new": "无新规划（上次简报 {date}）",
+        "nothing_new_bare": "无新规划",
+        "reading": "细读：{section}",
         "shared": "🔗 共同主题：",
         "own": "🔗 主要主题：",
         "theme_first_shared": "{theme} · {n} 份规划",
         "theme_first_own": "{theme} · {n} 处",
         "theme_sep": "｜",
         "changes": "📈 {place} {a} → {b} 年的变化",
+        "kinds_differ": "⚠️ 两份文件类型不同（{a} vs {b}），比较仅供参考",
         "added": "新增",
         "dropped": "不再提及",
         "list_sep": "、",
@@ -87,12 +106,16 @@ LABELS = {
         "spotlight_count": "1 in the spotlight",
         "focus": "In full: {title}",
         "since": "No new plans since {date}; today one of them is in the spotlight.",
+        "nothing_new": "No new plans (last digest {date})",
+        "nothing_new_bare": "No new plans",
+        "reading": "In full: {section}",
         "shared": "🔗 Shared themes: ",
         "own": "🔗 Main themes: ",
         "theme_first_shared": "{theme} · {n} plans",
         "theme_first_own": "{theme} · {n} mentions",
         "theme_sep": " | ",
         "changes": "📈 {place}: what changed {a} → {b}",
+        "kinds_differ": "⚠️ The two documents are of different kinds ({a} vs {b}); read the comparison with care",
         "added": "New",
         "dropped": "No longer mentioned",
         "list_sep": ", ",
@@ -132,6 +155,32 @@ def since_line(digest: Digest, lang: str = "zh", tz: str | None = None) -> str:
     return _labels(lang)["since"].format(date=day)
 
 
+def _is_brief(digest: Digest) -> bool:
+    return bool(digest.plans) and all(e.brief for e in digest.plans)
+
+
+def brief_top(digest: Digest, lang: str = "zh", today: date | None = None, tz: str | None = None) -> str:
+    """A brief digest's first two lines: title, date and scope on one line, then 无新规划 (dated)."""
+    lab = _labels(lang)
+    scope = lab["city"].format(city=esc(digest.city)) if digest.city else (
+        lab["topic"].format(topic=esc(shorten(digest.topic, 40))) if digest.topic else lab["all"])
+    when = f" · {today.isoformat()}" if today else ""
+    if digest.since is not None:
+        day = digest.since.astimezone(ZoneInfo(tz or schedule.DEFAULT_TZ)).date().isoformat()
+        quiet = lab["nothing_new"].format(date=day)
+    else:
+        quiet = lab["nothing_new_bare"]
+    return f"📋 <b>{lab['title']}</b>{when} · {scope}\n{quiet}"
+
+
+def reading_lines(hit, meta, lang: str = "zh") -> list[str]:
+    """细读: the passage's place in the plan as the heading, then the passage (matched words bold)."""
+    lab = _labels(lang)
+    section = shorten(next((s for s in reversed(hit.passage.section) if s), meta.title), 36)
+    return [f"<u>{lab['reading'].format(section=esc(section))}</u>",
+            f"「{highlight(hit.excerpt, hit.marks, cap=FOCUS_CAP * 2)}」"]
+
+
 def themes_line(digest: Digest, lang: str = "zh") -> str:
     """`双减 · 4 份规划｜集团化办学 · 3｜…`: what the plans in scope state in common (one plan: its own)."""
     if not digest.themes:
@@ -155,6 +204,8 @@ def changes_block(changes, lang: str = "zh", *, limit: int = 2, names: int = 8) 
         return ""
     lab = _labels(lang)
     lines = [lab["changes"].format(place=esc(changes.place), a=changes.older.year, b=changes.newer.year)]
+    if not changes.same_kind:
+        lines.append(lab["kinds_differ"].format(a=esc(changes.newer.kind or "?"), b=esc(changes.older.kind or "?")))
     for key, mark, meta, items in (("added", "＋", changes.newer, changes.added),
                                    ("dropped", "－", changes.older, changes.dropped)):
         if not items:
@@ -180,7 +231,15 @@ def plan_block(entry: PlanDigest, lang: str = "zh") -> str:
     lab = _labels(lang)
     m = entry.plan.meta
     mark = f"{lab['new']} " if entry.new else (f"{lab['spotlight']} " if entry.spotlight else "")
-    lines = [f"{mark}<b>{esc(m.city)} · {esc(shorten(m.title, 60))}</b>", f"<i>{esc(m.date or str(m.year))}</i>"]
+    if entry.brief:
+        lines = [f"{mark}<b>{esc(place_name(m))} · {esc(shorten(m.title, 60))}</b>"]
+        if entry.reading is not None:
+            return "\n".join(lines + reading_lines(entry.reading, m, lang))
+        if entry.focus is not None:
+            lines.append(f"<u>{lab['focus'].format(title=esc(shorten(entry.focus.title, TITLE_CAP)))}</u>")
+            lines += [f"· {esc(shorten(item, FOCUS_CAP))}" for item in entry.focus.items]
+        return "\n".join(lines)
+    lines = [f"{mark}<b>{esc(place_name(m))} · {esc(shorten(m.title, 60))}</b>", f"<i>{esc(m.date or str(m.year))}</i>"]
     if entry.priorities:
         lines.append(f"<u>{lab['priorities']}</u>")
         lines += [_priority_line(p.title, p.items, lab) for p in entry.priorities[:MAX_PRIORITIES]]
@@ -193,6 +252,8 @@ def plan_block(entry: PlanDigest, lang: str = "zh") -> str:
     if entry.focus is not None:
         lines.append(f"<u>{lab['focus'].format(title=esc(shorten(entry.focus.title, TITLE_CAP)))}</u>")
         lines += [f"· {esc(shorten(item, FOCUS_CAP))}" for item in entry.focus.items]
+    if entry.reading is not None:
+        lines += reading_lines(entry.reading, m, lang)
     return "\n".join(lines)
 
 
@@ -223,12 +284,39 @@ def render_digest(
     """
     if not digest.plans:
         return []
+    if _is_brief(digest):
+        return pack([brief_top(digest, lang, today, tz)] + [plan_block(e, lang) for e in digest.plans], limit)
     top = "\n".join(x for x in (header(digest, lang, today), since_line(digest, lang, tz),
                                 themes_line(digest, lang)) if x)
     blocks = [top] + [plan_block(e, lang) for e in digest.plans]
     if change := changes_block(digest.changes, lang):
         blocks.append(change)
     return pack(blocks, limit)
+
+
+def digest_keyboard(sub_id: int, digest: Digest, lang: str = "zh") -> Keyboard:
+    """Every scheduled digest's buttons: open the plan it shows, share its scope, pause (the
+    subscription is kept and can be resumed) or unsubscribe — so stopping is one press away."""
+    first: list[Button] = []
+    if digest.plans and (data := plan_data(digest.plans[0].plan.plan_id)):
+        first.append(Button(t(lang, "dg_btn_open"), callback_data=data))
+    scope = digest.topic or digest.city or (digest.plans[0].plan.plan_id if digest.plans else "")
+    if scope:
+        first.append(Button(t(lang, "btn_share"), switch_inline_query=shorten(clean(scope), MAX_INLINE_QUERY - 1)))
+    second = [Button(t(lang, key), callback_data=data) for key, verb in (("dg_btn_pause", "p"), ("dg_btn_unsub", "x"))
+              if (data := dg_data(verb, sub_id))]
+    return tuple(row for row in (tuple(first), tuple(second)) if row)
+
+
+def subscription_action_reply(verb: str, sub: Subscription, lang: str) -> Reply:
+    """What a digest's pause / resume / unsubscribe button answers (a new message under the digest)."""
+    key = {"p": "dg_paused", "r": "dg_resumed", "x": "dg_unsubscribed"}[verb]
+    text = t(lang, key, id=sub.id, desc=describe(sub, lang))
+    if verb == "p" and (data := dg_data("r", sub.id)):
+        return Reply(text, ((Button(t(lang, "dg_btn_resume"), callback_data=data),),))
+    if verb == "r" and (data := dg_data("p", sub.id)):
+        return Reply(text, ((Button(t(lang, "dg_btn_pause"), callback_data=data),),))
+    return Reply(text)
 
 
 def empty_notice(lang: str = "zh") -> str:
@@ -260,11 +348,17 @@ def next_local(sub: Subscription, now: datetime) -> str:
     return schedule.next_run(sub, now).astimezone(ZoneInfo(sub.tz)).strftime("%Y-%m-%d %H:%M")
 
 
-def subscribed_text(sub: Subscription, lang: str, now: datetime, *, unknown_city: str | None = None) -> str:
-    """Confirmation of a stored subscription; `unknown_city` adds a note that no plan covers it yet."""
+def subscribed_text(sub: Subscription, lang: str, now: datetime, *, unknown_city: str | None = None,
+                    unknown_topic: str | None = None, corrected_from: str | None = None) -> str:
+    """Confirmation of a stored subscription; `unknown_city` adds a note that no plan covers it yet,
+    `unknown_topic` that it is an alert only (no plan mentions it), `corrected_from` which term it took."""
     text = t(lang, "sub_created", desc=describe(sub, lang), tz=esc(sub.tz), next=next_local(sub, now))
     if unknown_city:
         text += t(lang, "sub_unknown_city_warn", v=esc(unknown_city))
+    if unknown_topic:
+        text += t(lang, "sub_topic_alert", v=esc(unknown_topic))
+    elif corrected_from and sub.topic:
+        text += t(lang, "sub_topic_corrected", v=esc(sub.topic))
     return text
 
 

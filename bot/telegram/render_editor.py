@@ -51,7 +51,9 @@ def parse_press(data: str | None) -> EditorPress | None:
     return None
 
 
-def preview_card(draft: Draft, key: str, lang: str) -> Reply:
+def card_blocks(draft: Draft, lang: str) -> list[str]:
+    """The preview card's text blocks (fields, warnings, priorities): the editor's upload and a watched
+    source's candidate are shown alike."""
     e = draft.entry
     place = find_place(e["city"])
     fields = t(lang, "ed_card_fields", title=esc(shorten(e["title"], 80)), place=esc(e["city"]),
@@ -66,7 +68,11 @@ def preview_card(draft: Draft, key: str, lang: str) -> Reply:
     blocks = ["\n".join(head)]
     if priorities:
         blocks.append(t(lang, "ed_card_priorities") + "\n" + "\n".join(priorities))
-    blocks.append(t(lang, "ed_card_fix"))
+    return blocks
+
+
+def preview_card(draft: Draft, key: str, lang: str) -> Reply:
+    blocks = [*card_blocks(draft, lang), t(lang, "ed_card_fix")]
     text, _ = fit(blocks, MAX_MESSAGE - 200)
     keyboard = ((Button(t(lang, "ed_btn_publish"), callback_data=publish_data(key)),
                  Button(t(lang, "ed_btn_cancel"), callback_data=cancel_data(key))),)

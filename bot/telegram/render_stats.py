@@ -55,6 +55,7 @@ def stats_text(report: dict, lang: str = "zh", *, html: bool = True) -> str:
         f"{lab['index']}: {index.get('generation') if index.get('generation') is not None else '—'} / "
         + (f"{index['age_seconds']}{lab['sec']}" if index.get("age_seconds") is not None else "—"),
     ]
-    if report.get("sources"):
-        lines.append(f"{lab['sources']}: {esc(_pairs({k: str(v)[:80] for k, v in report['sources'].items()}))}")
+    for block in (report.get("sources") or {}).values():
+        if isinstance(block, dict) and "by_state" in block:
+            lines.append(f"{lab['sources']}: {block.get('total', 0)} ({esc(_pairs(block['by_state']))})")
     return "\n".join(lines)

@@ -1,0 +1,283 @@
+"""Untrusted documents and pages are read in a child process with hard limits.
+
+A file an editor sends, a page a link points at, and soon pages that source watching fetches on a
+timer with nobody choosing them: any of them can be built to spin a parser forever (a PDF whose
+/Contents refers to itself), to inflate to gigabytes (a 1 MB PDF stream), to drip one byte a second,
+or to hit a library bug. Checks inside the parser catch the cases someone thought of; this module
+bounds the rest. Each read runs in its own child process with an address-space limit, a CPU limit
+and a wall-clock deadline after which the parent kills it, so whatever the input does, the parent
+gets a result or one line, and its own memory does not grow (the child's is returned whole when it
+exits).
+
+Children are forked from a small forkserver rather than from the caller: the bot has threads (forking
+it could copy a held lock) and a large address space (an address-space limit on a copy of it would
+mean nothing). The forkserver preloads the readers, so a child starts in milliseconds.
+
+The calls block the calling thread while the child works. The bot makes them from `EXECUTOR`, its own
+small pool, never from the default executor that answers readers' searches, so no number of hostile
+inputs delays `/topic`; `SLOTS` caps how many children run at once.
+
+Entry points: `read_untrusted` (a file → a Draft), `fetch_untrusted` (a link → a downloaded file),
+`fetch_and_prepare` (both, for source watching) and `run` for any other reader.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import resource
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bot.corpus.fetch import Fetched, FetchError, fetch
+from bot.corpus.formats import FormatError
+from bot.corpus.ingest import AddError, Draft, prepare_plan
+from bot.corpus.limits import LimitError, _number
+
+log = logging.getLogger(__name__)
+
+# What the forkserver imports (and warms, by reading a sample plan) once, so each child starts ready.
+PRELOAD = ["bot.corpus.sandbox", "pdfplumber", "pdfminer.pdftypes", "docx", "trafilatura", "lxml.html", "bs4",
+           "charset_normalizer", "httpx", "httpcore", "bot.corpus.sandbox_preload"]  # the last one warms
+
+
+class SandboxError(AddError):
+    """The child was stopped (deadline, CPU, memory) or died: one line, in Chinese and in English.
+
+    An AddError, so every caller that already answers a refused add answers this one too."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    memory_bytes: int = 1024 * 1024 * 1024  # address space of the child, libraries included
+    seconds: float = 30.0  # wall clock, fetching and parsing together; then the child is killed
+    cpu_seconds: float = 30.0
+    workers: int = 2  # children at once; more inputs wait their turn
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> SandboxLimits:
+        env = os.environ if env is None else env
+        seconds = _number(env, "PLANBRIEF_SANDBOX_SECONDS", cls.seconds)
+        return cls(
+            memory_bytes=int(_number(env, "PLANBRIEF_SANDBOX_MEMORY_MB", cls.memory_bytes / 2**20) * 2**20),
+            seconds=seconds,
+            cpu_seconds=_number(env, "PLANBRIEF_SANDBOX_CPU_SECONDS", seconds),
+            workers=max(1, int(_number(env, "PLANBRIEF_SANDBOX_WORKERS", cls.workers))),
+        )
+
+
+# The bot's own pool for untrusted reads: separate from asyncio's default executor (searches).
+EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="untrusted")
+_slots_lock = threading.Lock()
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_context_lock = threading.Lock()
+
+
+def _slot(workers: int) -> threading.BoundedSemaphore:
+    with _slots_lock:
+        return _slots.setdefault(workers, threading.BoundedSemaphore(workers))
+
+
+def _context():
+    with _context_lock:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
+        return ctx
+
+
+_live: set = set()  # children running now, for stop_all
+_live_lock = threading.Lock()
+
+
+def stop_all() -> None:
+    """Kill every child running now (the bot is stopping): their callers get the one-line refusal at
+    once instead of waiting out the deadline."""
+    with _live_lock:
+        children = list(_live)
+    for child in children:
+        try:
+            if child.is_alive():
+                child.stopped_by_us = True
+                child.kill()
+        except (ValueError, OSError):  # closed or reaped meanwhile
+            pass
+
+
+def warm() -> None:
+    """Start the forkserver now (the bot at start-up), so the first editor does not wait for it."""
+    try:
+        run(os.getpid, name="warm-up")
+    except Exception as exc:  # noqa: BLE001 - the first real read will say what is wrong
+        log.warning("sandbox warm-up failed: %s", exc)
+
+
+def run(func, *args, limits: SandboxLimits | None = None, name: str = "", **kwargs):
+    """`func(*args, **kwargs)` in a limited child: its result, or its refusal re-raised here.
+
+    AddError, FetchError and the readers' own errors come back as themselves (their one line, both
+    languages); anything else the child raises, and a child that is killed or dies, is a SandboxError.
+    `func` must be importable (a module-level function), its arguments and result picklable.
+    """
+    limits = limits or SandboxLimits.from_env()
+    label = name or "input"
+    with _slot(limits.workers):
+        ctx = _context()
+        receiver, sender = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_child, args=(sender, limits, _settings(), func, args, kwargs), daemon=True)
+        started = time.monotonic()
+        child.start()
+        with _live_lock:
+            _live.add(child)
+        sender.close()
+        message, timed_out = None, False
+        try:
+            if receiver.poll(max(0.0, limits.seconds - (time.monotonic() - started))):
+                message = receiver.recv()
+            else:
+                timed_out = True
+        except (EOFError, OSError):
+            message = None  # died without a word: over the CPU or memory limit, or crashed
+        finally:
+            if message is None and child.is_alive():
+                child.kill()
+            child.join(5)
+            if child.is_alive():
+                child.kill()
+                child.join()
+            receiver.close()
+            with _live_lock:
+                _live.discard(child)
+            child.close()
+    if message is None and getattr(child, "stopped_by_us", False):
+        raise SandboxError(f"读取已中止：{label}（机器人正在停止，请稍后重新发送）",
+                           f"reading {label} was stopped: the bot is shutting down (send it again later)")
+    if message is None:
+        raise _stopped(label, limits, timed_out)
+    return _unpack(message, label, limits)
+
+
+def _stopped(label: str, limits: SandboxLimits, timed_out: bool) -> SandboxError:
+    if timed_out:
+        return SandboxError(f"读取超时：{label} 超过 {limits.seconds:g} 秒仍未读完，已中止",
+                            f"reading {label} took longer than {limits.seconds:g} s and was stopped")
+    return SandboxError(f"读取中止：{label} 超出 CPU 或内存上限（{limits.cpu_seconds:g} 秒 / "
+                        f"{limits.memory_bytes / 2**20:.0f} MB）",
+                        f"reading {label} was stopped: over the CPU or memory limit ({limits.cpu_seconds:g} s / "
+                        f"{limits.memory_bytes / 2**20:.0f} MB)")
+
+
+def _unpack(message: tuple, label: str, limits: SandboxLimits):
+    kind = message[0]
+    if kind == "ok":
+        return message[1]
+    _, type_name, zh, en = message
+    if type_name == "FetchError":
+        raise FetchError(zh)
+    if type_name == "memory":
+        raise SandboxError(f"读取中止：{label} 超出内存上限（{limits.memory_bytes / 2**20:.0f} MB）",
+                           f"reading {label} was stopped: over the memory limit "
+                           f"({limits.memory_bytes / 2**20:.0f} MB)")
+    if type_name in ("AddError", "LimitError", "FormatError", "SandboxError"):
+        raise AddError(zh, en)
+    raise SandboxError(f"无法读取：{label}（{type_name}）", f"cannot read {label} ({type_name})")
+
+
+def _settings() -> dict[str, str]:
+    """The caller's settings as they are now: a child is forked from the forkserver, whose
+    environment is the one it started with."""
+    return {k: v for k, v in os.environ.items() if k.startswith(("PLANBRIEF_", "LANG", "LC_"))}
+
+
+def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, kwargs) -> None:
+    """In the child: limits first, then the work; one message back, whatever happens."""
+    for key in [k for k in os.environ if k.startswith(("PLANBRIEF_", "LANG", "LC_"))]:
+        del os.environ[key]
+    os.environ.update(settings)
+    memory = int(limits.memory_bytes)
+    cpu = max(1, int(limits.cpu_seconds + 0.999))
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU at the soft limit ends it
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with contextlib.suppress(OSError):
+        os.nice(10)  # a hostile input spinning the CPU yields it to the process answering readers
+    try:
+        message = ("ok", func(*args, **kwargs))
+    except MemoryError:
+        message = ("err", "memory", "", "")
+    except (AddError, LimitError, FormatError) as exc:
+        message = ("err", type(exc).__name__, str(exc), getattr(exc, "en", None) or str(exc))
+    except FetchError as exc:
+        message = ("err", "FetchError", str(exc), str(exc))
+    except BaseException as exc:  # noqa: BLE001 - the parent turns it into one line
+        message = ("err", type(exc).__name__, str(exc)[:200], str(exc)[:200])
+    try:
+        sender.send(message)
+    except MemoryError:
+        sender.send(("err", "memory", "", ""))
+    finally:
+        sender.close()
+
+
+# ------------------------------------------------------------------------------------- entry points
+
+
+def read_untrusted(file: Path, *, limits: SandboxLimits | None = None, **metadata) -> Draft:
+    """`ingest.prepare_plan` on `file` in a limited child: the Draft, or an AddError's one line."""
+    file = Path(file)
+    name = _short(metadata.get("original_name") or file.name)  # what the sender calls it, not our temp name
+    try:
+        return run(prepare_plan, file, limits=limits, name=name, **metadata)
+    except AddError as exc:
+        if name == file.name:
+            raise
+        # the readers name the file they were given: say the sender's name instead of our temp name
+        raise type(exc)(str(exc).replace(file.name, name), exc.en.replace(file.name, name)) from exc
+
+
+def fetch_untrusted(url: str, *, limits: SandboxLimits | None = None, **fetch_kwargs) -> Fetched:
+    """`fetch.fetch(url, …)` in a limited child: the downloaded file (the caller deletes it), or a
+    FetchError / SandboxError line. The child downloads into a folder of its own, so a child killed
+    mid-download leaves nothing behind."""
+    folder = Path(tempfile.mkdtemp(prefix="planbrief-sandbox-"))
+    try:
+        fetched = run(fetch, url, limits=limits, name=_short(url), directory=folder, **fetch_kwargs)
+        fd, name = tempfile.mkstemp(prefix="planbrief-fetch-", suffix=fetched.path.suffix)
+        os.close(fd)
+        shutil.move(fetched.path, name)
+        return replace(fetched, path=Path(name))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fetch_and_prepare(url: str, folder: Path, fetch_kwargs: dict, metadata: dict) -> tuple[Fetched, Draft]:
+    fetched = fetch(url, directory=folder, **fetch_kwargs)
+    metadata = {"source_site": fetched.site, "original_name": fetched.url, **metadata}
+    return fetched, prepare_plan(fetched.path, **metadata)
+
+
+def fetch_and_prepare(url: str, *, limits: SandboxLimits | None = None, fetch_kwargs: dict | None = None,
+                      **metadata) -> tuple[Fetched, Draft]:
+    """Download and read in one child, one deadline for both (source watching). The downloaded file
+    is kept (the caller deletes it) so a draft can be re-read with corrections."""
+    folder = Path(tempfile.mkdtemp(prefix="planbrief-sandbox-"))
+    try:
+        fetched, draft = run(_fetch_and_prepare, url, folder, fetch_kwargs or {}, metadata, limits=limits,
+                             name=_short(url))
+        fd, name = tempfile.mkstemp(prefix="planbrief-fetch-", suffix=fetched.path.suffix)
+        os.close(fd)
+        shutil.move(fetched.path, name)
+        return replace(fetched, path=Path(name)), draft
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _short(url: str) -> str:
+    return url if len(url) <= 80 else url[:79] + "…"
