@@ -34,6 +34,8 @@ from bot.telegram.i18n import lang_of, t
 
 CONSOLE_TOKEN = "123456:CONSOLE"
 BOT_USERNAME = "planbrief_bot"
+# how long a typed line may wait for work its handler left running (a sandboxed read has its own deadline)
+SETTLE_SECONDS = 90
 USER_ID = 1000
 CHAT_ID = 1000
 
@@ -344,7 +346,17 @@ class Console:
 
     async def dispatch(self, payload: dict) -> None:
         data = {"update_id": next(self.update_ids), **payload}
+        before = asyncio.all_tasks()
         await self.app.process_update(Update.de_json(data, self.app.bot))
+        await self._settle(before)
+
+    @staticmethod
+    async def _settle(before: set) -> None:
+        """A console shows one answer per line typed, so work a handler left running on its own (the
+        editor's desk reads a file in a task, so as not to hold an update slot) belongs to this answer."""
+        started = asyncio.all_tasks() - before - {asyncio.current_task()}
+        if started:
+            await asyncio.wait(started, timeout=SETTLE_SECONDS)
 
 
 def console_settings(editor: bool = False) -> Settings:
