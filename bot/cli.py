@@ -864,6 +864,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the Telegram bot (polling, or webhook if PLANBRIEF_WEBHOOK_URL)")
     p.set_defaults(func=_lazy("bot.telegram.app", "run_main"))
 
+    p = sub.add_parser("serve", help="run the bot as a web service: webhook, /healthz, /readyz, /metrics (uvicorn)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (PostgreSQL for more than one)")
+    p.set_defaults(func=_lazy("bot.service.serve", "serve_main"), no_corpus=True)
+    p = sub.add_parser("stats", help="the operator's view: usage, subscriptions, digests, corpus and index")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_lazy("bot.service.serve", "stats_main"))
     p = sub.add_parser("console", help="chat with the real handlers offline in this terminal")
     p.add_argument("--lang", default="zh", help="zh or en")
     p.add_argument("--editor", action="store_true",

@@ -45,6 +45,8 @@ class Settings:
     log_level: str = "INFO"
     # Telegram user ids allowed to add and remove plans (PLANBRIEF_EDITORS); empty = nobody
     editors: frozenset[int] = frozenset()
+    # Telegram user ids who may see /stats (PLANBRIEF_ADMINS); editors may too
+    admins: frozenset[int] = frozenset()
     # how often the running bot looks for plans added by another process (seconds)
     reload_seconds: float = 5.0
     # links an editor sends may point at loopback/private addresses (an intranet deployment)
@@ -95,14 +97,14 @@ def _float(env, name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
-def _editors(env) -> frozenset[int]:
-    raw = env.get("PLANBRIEF_EDITORS", "")
+def _editors(env, name: str = "PLANBRIEF_EDITORS") -> frozenset[int]:
+    raw = env.get(name, "")
     ids = set()
     for part in re.split(r"[,\s]+", raw.strip()):
         if not part:
             continue
         if not re.fullmatch(r"-?\d{1,20}", part):
-            raise ConfigError(f"PLANBRIEF_EDITORS must be Telegram user ids separated by commas, got {part!r}")
+            raise ConfigError(f"{name} must be Telegram user ids separated by commas, got {part!r}")
         ids.add(int(part))
     return frozenset(ids)
 
@@ -174,6 +176,7 @@ def load_settings(env: dict | None = None, *, require_token: bool = True, dotenv
         throttle_inline_window=inline[1],
         log_level=(env.get("PLANBRIEF_LOG_LEVEL") or "INFO").strip().upper(),
         editors=_editors(env),
+        admins=_editors(env, "PLANBRIEF_ADMINS"),
         reload_seconds=max(0.5, _float(env, "PLANBRIEF_RELOAD_SECONDS", 5.0)),
         allow_private_urls=allow_private_urls(env),
     )

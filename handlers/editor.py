@@ -37,6 +37,7 @@ from bot.telegram import render
 from bot.telegram import render_editor as re_
 from bot.telegram.i18n import t
 from handlers import common
+from handlers.drafts import DraftBook
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,12 @@ def is_editor(context: ContextTypes.DEFAULT_TYPE, update: Update) -> bool:
     return user is not None and user.id in _settings(context).editors
 
 
-def _drafts(context) -> dict[str, Pending]:
-    return context.bot_data.setdefault(DRAFTS, {})
+def _drafts(context) -> DraftBook:
+    """Memory first, then the shared state (handlers/drafts.py): another worker's draft works too."""
+    book = context.bot_data.get(DRAFTS)
+    if book is None:
+        book = context.bot_data[DRAFTS] = DraftBook(context.bot_data, Pending, DRAFT_MAX_AGE)
+    return book
 
 
 def _drafts_dir(context) -> Path:
@@ -186,7 +191,7 @@ async def _preview(update: Update, context, pending: Pending, key: str) -> None:
         await common.send(update, context, t(lang, "ed_duplicate", plan_id=render.esc(duplicate)))
         return
     _drafts(context)[key] = pending
-    context.bot_data.setdefault(LAST_DRAFT, {})[pending.user_id] = key
+    _drafts(context).set_last(pending.user_id, key)
     await common.send(update, context, re_.preview_card(pending.draft, key, lang))
 
 
@@ -213,7 +218,7 @@ async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _refuse_unless_editor(update, context):
         return
     lang = common.lang(update, context)
-    key = context.bot_data.get(LAST_DRAFT, {}).get(update.effective_user.id)
+    key = _drafts(context).last(update.effective_user.id)
     pending = _drafts(context).get(key) if key else None
     if pending is None:
         await common.send(update, context, t(lang, "ed_no_draft"))
@@ -237,6 +242,7 @@ async def _reread(update: Update, context, pending: Pending, key: str, name: str
         pending.overrides = previous
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
         return
+    _drafts(context)[key] = pending  # the override, for a 收录 that reaches another worker
     await common.send(update, context, re_.preview_card(pending.draft, key, lang))
 
 
@@ -285,13 +291,18 @@ async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _publish(update: Update, context, key: str, pending: Pending, lang: str) -> None:
+    if not await asyncio.to_thread(_drafts(context).claim, key):  # another press (worker) got it first
+        await common.answer_callback(update, t(lang, "stale"))
+        return
     await common.answer_callback(update)
     try:
+        if pending.draft is None:  # made by another worker or before a restart: read the file again
+            pending.draft = await untrusted(_prepare, pending)
         summary = await asyncio.to_thread(ingest.publish_plan, common.corpus(context).folders, pending.draft)
     except ingest.AddError as exc:
+        _drafts(context)[key] = pending  # not published: the draft stays for another try or 取消
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
         return
-    _drafts(context).pop(key, None)
     pending.source.unlink(missing_ok=True)
     await common.refresh_corpus(context.application)
     reply = re_.published(summary, lang)

@@ -16,10 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # rank of each room: a module may import its own room and rooms of lower rank, never higher
 # bot.sources sits between the digests (whose store and migrations it uses) and the Telegram side (whose
 # job drives it): it may import digests, never the other way round
-ROOMS = {"bot.corpus": 1, "bot.search": 2, "bot.digests": 3, "bot.sources": 4, "bot.telegram": 5, "handlers": 5}
+ROOMS = {"bot.corpus": 1, "bot.search": 2, "bot.digests": 3, "bot.sources": 4, "bot.telegram": 5, "handlers": 5, "bot.service": 6}
 SHARED = {"bot.models", "bot.textnorm", "bot.config"}  # used by every room; import no room themselves
 ENTRY = {"bot.cli", "bot.__main__"}  # the command line sits above everything
-TELEGRAM_SIDE = {"bot.telegram", "handlers"}
+TELEGRAM_SIDE = {"bot.telegram", "handlers", "bot.service"}
 
 
 def module_name(path: Path, root: Path) -> str:
