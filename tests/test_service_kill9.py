@@ -4,7 +4,9 @@ The same proof as tests/test_delivery_processes.py (kill -9 of a digest worker),
 service: two `planbrief serve` processes on one throwaway PostgreSQL, each running its own start-up
 catch-up and one-minute tick, sending to the in-process fake Bot API server that counts what
 "Telegram" accepted. Worker A is killed while it holds claims; B's next tick takes them over once
-their lease has run out (delivery.Policy: 30 s lease, 60 s tick), so the test lasts about a minute.
+their lease has run out. The lease and the tick are the service's own settings
+(PLANBRIEF_DIGEST_LEASE_SECONDS, PLANBRIEF_DIGEST_TICK_SECONDS), shortened here so that recovery
+takes seconds, not the default 30 s lease plus up to a 60 s tick.
 
 The one allowed exception is the documented kill window (README, "Exactly once"): a digest Telegram
 accepted in the instant before the kill, before the ledger recorded it, is sent again after its
@@ -23,20 +25,21 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from bot.config import ConfigError, load_settings
 from bot.digests.store import deliveries, open_store
 from bot.models import Subscription
 from tests.support import postgres as pg
 from tests.support.botapi import BotApiServer
 from tests.test_service_workers import HOOK, ROOT, SECRET, Postgres, Worker
 
-pytestmark = pytest.mark.skipif(pg.unavailable_reason() is not None, reason=str(pg.unavailable_reason()))
+needs_postgres = pytest.mark.skipif(pg.unavailable_reason() is not None, reason=str(pg.unavailable_reason()))
 
 CHATS = 200
 FIRST_CHAT = 30_000_001
 CONCURRENCY = 20  # delivery.Policy().concurrency: digests in flight at once per process
 KILL_WINDOW = 2.0  # seconds between Telegram accepting a digest and the ledger recording it, at most
-LEASE = 30.0  # delivery.Policy().lease
-TICK = 60.0  # digest_jobs.TICK_SECONDS
+LEASE = 4.0  # PLANBRIEF_DIGEST_LEASE_SECONDS (default 30)
+TICK = 2.0  # PLANBRIEF_DIGEST_TICK_SECONDS (default 60)
 
 
 def seed(url: str) -> None:
@@ -88,7 +91,8 @@ def service(tmp_path):
     env.update({"TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": api.root_url,
                 "PLANBRIEF_WEBHOOK_URL": "https://bot.example.org" + HOOK, "PLANBRIEF_WEBHOOK_SECRET": SECRET,
                 "PLANBRIEF_WEBHOOK_LISTEN": "127.0.0.1", "PLANBRIEF_DATABASE_URL": db.url,
-                "PLANBRIEF_DATA_DIR": str(tmp_path / "data"), "PLANBRIEF_SEEDS": str(tmp_path / "seeds")})
+                "PLANBRIEF_DATA_DIR": str(tmp_path / "data"), "PLANBRIEF_SEEDS": str(tmp_path / "seeds"),
+                "PLANBRIEF_DIGEST_LEASE_SECONDS": str(LEASE), "PLANBRIEF_DIGEST_TICK_SECONDS": str(TICK)})
     workers = [Worker(env, "a", tmp_path), Worker(env, "b", tmp_path)]
     try:
         yield {"api": api, "db": db, "workers": workers}
@@ -99,6 +103,7 @@ def service(tmp_path):
         db.close()
 
 
+@needs_postgres
 def test_kill_9_of_a_serve_worker_mid_broadcast_loses_nothing_and_repeats_only_the_kill_window(service):
     api, db, (a, b) = service["api"], service["db"], service["workers"]
     a.start()  # builds the index and migrates; nothing is due yet, so its catch-up sends nothing
@@ -119,7 +124,7 @@ def test_kill_9_of_a_serve_worker_mid_broadcast_loses_nothing_and_repeats_only_t
     served_at_kill = len(by_chat(api))
     # B's tick retakes A's claims once their lease ran out: lease + one tick + the sends themselves
     api.wait_for(lambda s: len(by_chat(s)) >= CHATS, timeout=LEASE + TICK + 60, what="every chat served")
-    time.sleep(3)  # anything sent twice by B's own passes would show by now
+    time.sleep(LEASE + 2 * TICK)  # a wrongly abandoned claim would be retaken and resent by now
     sends = by_chat(api)
     repeated = {chat: calls for chat, calls in sends.items() if len(calls) > 1}
     print(f"\nkill -9 under serve: A held {held} claims at the kill, {served_at_kill} chats served before it; "
@@ -132,3 +137,15 @@ def test_kill_9_of_a_serve_worker_mid_broadcast_loses_nothing_and_repeats_only_t
         assert first.started <= killed_at and first.finished >= killed_at - KILL_WINDOW
         assert len(again) == 1 and again[0].started > killed_at
     assert b.proc.poll() is None  # B carried on through A's death
+
+
+def test_the_digest_tick_and_lease_are_settings_with_safe_bounds():
+    base = {"TELEGRAM_BOT_TOKEN": "123456:test-token"}
+    defaults = load_settings(base)
+    assert (defaults.digest_tick_seconds, defaults.digest_lease_seconds) == (60.0, 30.0)
+    short = load_settings({**base, "PLANBRIEF_DIGEST_TICK_SECONDS": "2", "PLANBRIEF_DIGEST_LEASE_SECONDS": "4"})
+    assert (short.digest_tick_seconds, short.digest_lease_seconds) == (2.0, 4.0)
+    for name, value in (("PLANBRIEF_DIGEST_TICK_SECONDS", "0.5"), ("PLANBRIEF_DIGEST_TICK_SECONDS", "300"),
+                        ("PLANBRIEF_DIGEST_LEASE_SECONDS", "1"), ("PLANBRIEF_DIGEST_LEASE_SECONDS", "soon")):
+        with pytest.raises(ConfigError, match=name):
+            load_settings({**base, name: value})
