@@ -15,10 +15,10 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.digests import schedule
+from bot.digests import delivery, schedule
 from bot.digests import subscribe as parsing
 from bot.telegram import render_digest as rd
-from bot.telegram.digest_jobs import DigestService, clock_of, install_jobs, service_of
+from bot.telegram.digest_jobs import TICK_SECONDS, DigestService, clock_of, install_jobs, service_of
 from bot.telegram.i18n import t
 from bot.telegram.render import Reply, clean, esc
 from handlers import common
@@ -271,7 +271,10 @@ def register(app: Application, settings=None) -> DigestService:
     store = app.bot_data.get("store") or open_store(default_location(data_dir), clock=lambda: clock_of(app)())
     app.bot_data["store"] = store
     app.bot_data[common.USER_LANG] = store.user_languages()  # /lang choices survive a restart
-    svc = DigestService(store=store, corpus=app.bot_data.get("corpus"), search_engine=app.bot_data.get("engine"))
+    lease = getattr(settings, "digest_lease_seconds", None)
+    policy = delivery.Policy(lease=lease) if lease else None
+    svc = DigestService(store=store, corpus=app.bot_data.get("corpus"), search_engine=app.bot_data.get("engine"),
+                        policy=policy)
     if app.bot_data.get("digest_grace") is not None:
         svc.grace = app.bot_data["digest_grace"]
     app.add_handler(CommandHandler("subscribe", subscribe))
@@ -282,5 +285,5 @@ def register(app: Application, settings=None) -> DigestService:
     app.add_handler(CallbackQueryHandler(on_guide, pattern=r"^ds\|"))
     app.add_handler(CallbackQueryHandler(on_manage, pattern=r"^dm\|"))
     app.add_handler(CallbackQueryHandler(on_digest_button, pattern=r"^dg\|"))
-    install_jobs(app, svc)
+    install_jobs(app, svc, interval=getattr(settings, "digest_tick_seconds", None) or TICK_SECONDS)
     return svc

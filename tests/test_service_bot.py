@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from bot.config import load_settings
-from bot.telegram.app import build_application, quiet_scheduler
+from bot.service.app import build_application, quiet_scheduler
 from tests.support.botapi import DEFAULT_BOT_USERNAME, BotApiServer
 from tests.test_bot_e2e import BotThread, say
 

@@ -69,8 +69,8 @@ class Worker:
     async def start(self) -> None:
         from bot.digests.health import open_checked
         from bot.digests.store import default_location
+        from bot.service.app import CONCURRENT_UPDATES, build_application
         from bot.service.metrics import RETRIES_429, MeasuredUpdateProcessor
-        from bot.telegram.app import CONCURRENT_UPDATES, build_application
 
         self.store = await asyncio.to_thread(open_checked, default_location(self.settings.data_dir))
         self.app = build_application(self.settings, store=self.store,
@@ -134,7 +134,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The ASGI application (uvicorn calls this as a factory in each worker process)."""
     if settings is None:
         settings = load_settings()
-        from bot.telegram.app import configure_logging
+        from bot.service.app import configure_logging
 
         configure_logging(settings, webhook_secret=webhook_secret(settings))
     worker = Worker(settings)

@@ -72,8 +72,8 @@ def serve_main(args, _corpus=None) -> int:
         return _fail("serve needs PLANBRIEF_WEBHOOK_URL (the https:// address Telegram calls); "
                      "without one, use `planbrief run` (polling)", EXIT_CONFIG)
     workers = max(1, int(getattr(args, "workers", 1) or 1))
+    from bot.service.app import configure_logging
     from bot.service.asgi import webhook_path, webhook_secret
-    from bot.telegram.app import configure_logging
 
     secret = webhook_secret(settings)
     configure_logging(settings, webhook_secret=secret)
