@@ -10,13 +10,14 @@ import asyncio
 import logging
 from collections import OrderedDict
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.search.places import plans_for_place, resolve_place
 from bot.telegram import render
 from bot.telegram.digest_jobs import SERVICE_KEY as DIGEST_SERVICE
+from bot.telegram.digest_jobs import keyboard_markup
 from bot.telegram.i18n import FALLBACK_TOPICS, lang_of
 from bot.telegram.state_store import REPLY_TTL, TOPIC_TTL, safely, state_of
 
@@ -86,21 +87,8 @@ def popular_topics(context: ContextTypes.DEFAULT_TYPE, limit: int = 6) -> list[s
 
 
 def markup(keyboard: render.Keyboard) -> InlineKeyboardMarkup | None:
-    if not keyboard:
-        return None
-    rows = []
-    for row in keyboard:
-        buttons = []
-        for b in row:
-            if b.callback_data is not None:
-                buttons.append(InlineKeyboardButton(b.text, callback_data=b.callback_data))
-            elif b.switch_inline_query is not None:
-                buttons.append(InlineKeyboardButton(b.text, switch_inline_query=b.switch_inline_query))
-            elif b.url is not None:
-                buttons.append(InlineKeyboardButton(b.text, url=b.url))
-        if buttons:
-            rows.append(buttons)
-    return InlineKeyboardMarkup(rows) if rows else None
+    """render.Button rows as PTB markup: the same conversion the digest jobs use for their buttons."""
+    return keyboard_markup(keyboard)
 
 
 async def send(update: Update, context: ContextTypes.DEFAULT_TYPE, answer: render.Answer | render.Reply | str) -> None:
