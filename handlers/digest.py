@@ -136,15 +136,26 @@ async def subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await common.send(update, context, await _listing(service(context), update.effective_chat.id, lg))
 
 
-async def on_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _press(update: Update, context: ContextTypes.DEFAULT_TYPE, parse) -> tuple[str, tuple] | None:
+    """(language, parsed action) of a subscription button anyone allowed pressed on a message we sent;
+    None once the presser was told why not (stale data, or not an admin of a group)."""
     query = update.callback_query
     lg = common.lang(update, context)
-    action = parsing.parse_dm(query.data)
+    action = parse(query.data)
     if action is None or query.message is None:
         await query.answer(t(lg, "stale"))
-        return
+        return None
     if not await admin_or_refuse(update, context, lg):
+        return None
+    return lg, action
+
+
+async def on_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    pressed = await _press(update, context, parsing.parse_dm)
+    if pressed is None:
         return
+    lg, action = pressed
+    query = update.callback_query
     svc = service(context)
     chat_id = update.effective_chat.id
     if not await _apply(svc, chat_id, *action):
@@ -220,14 +231,11 @@ async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 async def on_digest_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A scheduled digest's 暂停 / 恢复 / 退订: answered below it, so the digest stays as it was."""
+    pressed = await _press(update, context, parsing.parse_dg)
+    if pressed is None:
+        return
+    lg, action = pressed
     query = update.callback_query
-    lg = common.lang(update, context)
-    action = parsing.parse_dg(query.data)
-    if action is None or query.message is None:
-        await query.answer(t(lg, "stale"))
-        return
-    if not await admin_or_refuse(update, context, lg):
-        return
     svc = service(context)
     chat_id = update.effective_chat.id
     verb, sub_id = action
