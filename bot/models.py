@@ -162,3 +162,6 @@ class Subscription:
     # Created or last resumed (aware UTC): occurrences before it are not owed, so catch-up never sends
     # a digest for a time that passed before the user subscribed.
     active_since: datetime | None = None
+    # When a scheduler pass next has something to do for it (aware UTC; None while inactive): the store
+    # keeps it current so a tick reads only due rows (bot.digests.schedule.next_due).
+    next_due: datetime | None = None

@@ -37,7 +37,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -93,6 +93,7 @@ class Policy:
     max_claim_attempts: int = 5  # runs that may retake a 'failed' period before it stays failed
     on_stale: Literal["resend", "skip"] = "resend"  # crash policy, see module doc
     lease: float = 30.0  # seconds a claim stays ours without renewal; renewed every lease/3
+    batch: int = 500  # due subscriptions read per query; the next page is read once this many are left
 
 
 @dataclass
@@ -161,13 +162,13 @@ class Broadcaster:
         self.slots = asyncio.Semaphore(policy.concurrency)
         # Claims run only a little ahead of sends, so a crash leaves few 'sending' claims to resolve.
         self.admission = asyncio.Semaphore(policy.concurrency * 4)
+        self._waiting = 0  # jobs handed to chat tasks and not finished yet (run_pages' read-ahead)
+        self._finished = asyncio.Event()
 
     # ----------------------------------------------------------------------------------- running
 
     async def run(self, jobs: Iterable[_Job]) -> Report:
-        by_chat: dict[int, list[_Job]] = {}
-        for job in jobs:
-            by_chat.setdefault(job.sub.chat_id, []).append(job)
+        by_chat = _by_chat(jobs)
         renewer = asyncio.create_task(self._renew_leases())
         try:
             await asyncio.gather(*(self._chat(chat_id, chat_jobs) for chat_id, chat_jobs in by_chat.items()))
@@ -176,6 +177,49 @@ class Broadcaster:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
         return self.report
+
+    async def run_pages(self, pages: AsyncIterator[list[_Job]]) -> Report:
+        """Like run, for jobs that arrive page by page: the next page is read when the last is mostly done.
+
+        A chat whose jobs span two pages gets them in order (its second task waits for its first), and
+        its blocked/migrated state carries over. A tick over 100,000 due subscriptions thus holds a
+        page or two in memory, not the whole list, and sends without a pause between pages.
+        """
+        renewer = asyncio.create_task(self._renew_leases())
+        tails: dict[int, asyncio.Task] = {}
+        chats: dict[int, _Chat] = {}
+        try:
+            async for jobs in pages:
+                for chat_id, chat_jobs in _by_chat(jobs).items():
+                    chat = chats.setdefault(chat_id, _Chat(chat_id))
+                    self._waiting += len(chat_jobs)
+                    tails[chat_id] = asyncio.create_task(self._chat_after(tails.get(chat_id), chat, chat_jobs))
+                for chat_id in [c for c, task in tails.items() if task.done()]:
+                    tails.pop(chat_id).result()  # a BaseException (a crash) stops the run here
+                    chats.pop(chat_id, None)
+                while self._waiting > self.policy.batch:
+                    self._finished.clear()
+                    await self._finished.wait()
+            await asyncio.gather(*tails.values())
+        except BaseException:
+            for task in tails.values():
+                task.cancel()
+            await asyncio.gather(*tails.values(), return_exceptions=True)
+            raise
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+        return self.report
+
+    async def _chat_after(self, before: asyncio.Task | None, chat: _Chat, jobs: list[_Job]) -> None:
+        try:
+            if before is not None:
+                await before
+            await self._chat(chat.chat_id, jobs, chat)
+        finally:
+            self._waiting -= len(jobs)
+            self._finished.set()
 
     async def _renew_leases(self) -> None:
         """Keep this run's claims ours while it works (a real sleep: the injected one may not wait)."""
@@ -186,8 +230,8 @@ class Broadcaster:
             except Exception:  # a missed renewal only risks a takeover if the next one fails too
                 log.warning("renewing digest claim leases failed", exc_info=True)
 
-    async def _chat(self, chat_id: int, jobs: list[_Job]) -> None:
-        chat = _Chat(chat_id)
+    async def _chat(self, chat_id: int, jobs: list[_Job], chat: _Chat | None = None) -> None:
+        chat = chat or _Chat(chat_id)
         for job in jobs:
             if chat.blocked:  # its subscriptions were just deactivated; settle a retaken claim only
                 if job.claimed:
@@ -325,32 +369,67 @@ class Broadcaster:
             return "stale claim after crash: beyond grace"
         return None
 
-    async def due_jobs(
+    async def due_pages(
         self, now_utc: datetime, grace: timedelta, exclude: set[tuple[int, str]]
-    ) -> list[_Job]:
-        """Jobs for the latest occurrence of each active subscription that is owed and within grace."""
-        subs = await self.db(self.store.list_active_subscriptions)
-        settled = await self.db(self.store.last_settled_periods)
-        jobs = []
-        for sub in subs:
-            occ = schedule.missed_on_start(sub, now_utc, settled.get(sub.id), grace)
-            if occ is not None:
-                key = schedule.period_key(sub, occ)
-                if (sub.id, key) not in exclude:
-                    jobs.append(_Job(sub, key))
-            else:
-                await self._log_if_missed(sub, now_utc, settled.get(sub.id))
-        return jobs
+    ) -> AsyncIterator[list[_Job]]:
+        """Jobs for the latest occurrence of each due subscription that is owed and within grace, a page
+        (Policy.batch rows of the next_due index) at a time.
 
-    async def _log_if_missed(self, sub: Subscription, now_utc: datetime, settled: str | None) -> None:
+        Only subscriptions whose stored next_due has come are read; each is judged exactly as a scan of
+        all subscriptions would judge it (schedule.missed_on_start, then a skip record when it is owed
+        but too old). A row read with nothing to do gets its exact next_due back, so it leaves the due
+        range. Pages follow (next_due, id), and a row seen once in this pass is not taken again (a
+        period failed and due again waits for the next pass, as before).
+        """
+        cursor, seen = None, set()
+        while True:
+            page = await self.db(self.store.due_batch, now_utc, limit=self.policy.batch, after=cursor)
+            if not page.subs:
+                return
+            cursor, jobs, idle = page.cursor, [], []
+            for sub in page.subs:
+                if sub.id in seen:
+                    continue
+                seen.add(sub.id)
+                settled = page.settled.get(sub.id)
+                occ = schedule.missed_on_start(sub, now_utc, settled, grace)
+                if occ is not None:
+                    key = schedule.period_key(sub, occ)
+                    if (sub.id, key) not in exclude:
+                        jobs.append(_Job(sub, key))
+                elif not await self._log_if_missed(sub, now_utc, settled):
+                    idle.append(sub.id)
+            if idle:
+                await self.db(self.store.refresh_next_due, idle, now_utc)
+            if jobs:
+                yield jobs
+
+    async def _log_if_missed(self, sub: Subscription, now_utc: datetime, settled: str | None) -> bool:
+        """Record an owed period that is past grace as skipped; True when this call recorded it."""
         occ = schedule.last_occurrence(sub, now_utc)
         key = schedule.key_for(sub, occ.local_date)
         since = schedule.owed_since(sub)
         if key == settled or (since is not None and occ.at < since):
-            return
+            return False
         if await self.db(self.store.record_skipped, sub.id, key, "missed: outside grace window"):
             log.info("subscription %s missed %s (outside grace): skipped", sub.id, key)
             self.report.skipped_late.append(sub.id)
+            return True
+        return False
+
+
+def _by_chat(jobs: Iterable[_Job]) -> dict[int, list[_Job]]:
+    by_chat: dict[int, list[_Job]] = {}
+    for job in jobs:
+        by_chat.setdefault(job.sub.chat_id, []).append(job)
+    return by_chat
+
+
+async def _pages(first: list[_Job], rest: AsyncIterator[list[_Job]]) -> AsyncIterator[list[_Job]]:
+    if first:
+        yield first
+    async for page in rest:
+        yield page
 
 
 def _jobs_for(subs: Iterable[Subscription], now_utc: datetime, report: Report) -> list[_Job]:
@@ -412,5 +491,4 @@ async def catch_up(
     cut_off = (claimed_before or now_utc) if startup else None
     jobs = await broadcaster.stale_jobs(now_utc, grace, cut_off)
     retaken = {(job.sub.id, job.period) for job in jobs}
-    jobs += await broadcaster.due_jobs(now_utc, grace, retaken)
-    return await broadcaster.run(jobs)
+    return await broadcaster.run_pages(_pages(jobs, broadcaster.due_pages(now_utc, grace, retaken)))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -39,10 +39,14 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
     select,
     text,
 )
+
+from bot.digests import schedule
+from bot.models import Subscription
 
 # Arbitrary constant key for pg_advisory_xact_lock: "PLANBRIEF" digits-ish, unique within our database.
 _PG_LOCK_KEY = 7_526_273_743
@@ -272,6 +276,82 @@ def _v6_shared_state(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v7_next_due(conn: Connection) -> None:
+    """subscriptions.next_due, indexed: a scheduler tick reads the rows due instead of every subscription.
+
+    The backfill gives each active subscription the instant a pass next has something to do for it,
+    from its schedule and the ledger as they stand now (bot.digests.schedule.next_due); inactive rows
+    keep NULL, so they never sit in the index's due range. A value too early only costs the first tick
+    a look at the row (it then stores the exact one), so a row the schedule cannot place gets the
+    earliest safe value, the instant it became active. Runs under the migration lock like every step,
+    so of several processes starting at once one backfills and the others find version 7 recorded.
+    """
+    when = DateTime(timezone=True)
+    conn.execute(text(f"ALTER TABLE subscriptions ADD COLUMN next_due {when.compile(dialect=conn.dialect)}"))
+    conn.execute(text("CREATE INDEX ix_subscriptions_next_due ON subscriptions (next_due, id)"))
+    md = MetaData()
+    subs = Table(
+        "subscriptions",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("chat_id", BigInteger),
+        Column("frequency", String(8)),
+        Column("weekday", Integer),
+        Column("time", String(5)),
+        Column("active", Boolean),
+        Column("created_at", when),
+        Column("active_since", when),
+        Column("next_due", when),
+    )
+    chats = Table("chats", md, Column("chat_id", BigInteger, primary_key=True), Column("tz", String(64)))
+    ledger = Table(
+        "deliveries",
+        md,
+        Column("subscription_id", Integer),
+        Column("period_key", String(16)),
+        Column("status", String(8)),
+    )
+    now = datetime.now(UTC)
+    rows = conn.execute(
+        select(subs, chats.c.tz).join(chats, chats.c.chat_id == subs.c.chat_id).where(subs.c.active.is_(True))
+    ).all()
+    latest: dict[int, tuple[Subscription, str | None]] = {}
+    for row in rows:
+        sub = Subscription(row.id, row.chat_id, row.frequency, row.time, weekday=row.weekday, tz=row.tz,
+                           active_since=_aware(row.active_since or row.created_at))
+        try:
+            latest[row.id] = (sub, schedule.period_key(sub, now))
+        except (ValueError, TypeError, KeyError):
+            latest[row.id] = (sub, None)
+    keys = {key for _, key in latest.values() if key is not None}
+    settled = set()
+    if keys:
+        settled = {(r.subscription_id, r.period_key) for r in conn.execute(
+            select(ledger.c.subscription_id, ledger.c.period_key)
+            .where(ledger.c.period_key.in_(sorted(keys)), ledger.c.status.in_(("sent", "skipped", "sending"))))}
+    values = []
+    for sub_id, (sub, key) in latest.items():
+        due = sub.active_since
+        if key is not None:
+            with suppress(ValueError, TypeError, KeyError):  # KeyError: a zone this system has no data for
+                due = schedule.next_due(sub, now, key if (sub_id, key) in settled else None)
+        values.append({"sid": sub_id, "due": _stored(due, conn)})
+    if values:
+        conn.execute(subs.update().where(subs.c.id == bindparam("sid")).values(next_due=bindparam("due")), values)
+
+
+def _aware(instant: datetime | None) -> datetime | None:
+    """SQLite hands back naive UTC."""
+    return instant.replace(tzinfo=UTC) if instant is not None and instant.tzinfo is None else instant
+
+
+def _stored(instant: datetime | None, conn: Connection) -> datetime | None:
+    """As the store's UTCDateTime writes it: naive UTC on SQLite, aware elsewhere."""
+    if instant is None or conn.dialect.name != "sqlite":
+        return instant
+    return instant.astimezone(UTC).replace(tzinfo=None)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "chats, subscriptions, deliveries, chat_plans", _v1_initial),
     Migration(2, "deliveries: claim owner and lease", _v2_claim_owner_and_lease),
@@ -279,6 +359,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "user_settings: the language each user chose with /lang", _v4_user_settings),
     Migration(5, "sources, source_items, source_reports: the watched bureau columns", _v5_watched_sources),
     Migration(6, "kv_state and seen: state shared by workers, activity for /stats", _v6_shared_state),
+    Migration(7, "subscriptions.next_due, indexed: a tick reads only the due rows", _v7_next_due),
 )
 
 

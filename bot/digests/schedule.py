@@ -281,6 +281,13 @@ def next_occurrence(sub: Subscription, now_utc: datetime) -> Occurrence:
     return min(future, key=lambda occ: occ.at)
 
 
+def first_at_or_after(sub: Subscription, instant_utc: datetime) -> Occurrence:
+    """The first occurrence at or after an instant: a subscription created or resumed then owes it."""
+    instant = require_aware(instant_utc)
+    future = [occ for occ in _candidates(sub, instant, 1, 8) if occ.at >= instant]
+    return min(future, key=lambda occ: occ.at)
+
+
 def last_due(sub: Subscription, now_utc: datetime) -> datetime:
     """Aware UTC instant of the latest occurrence ≤ now_utc."""
     return last_occurrence(sub, now_utc).at
@@ -297,6 +304,27 @@ def key_for(sub: Subscription, local_day: date) -> str:
         year, week, _ = local_day.isocalendar()
         return f"{year}-W{week:02d}"
     return local_day.isoformat()
+
+
+def occurrence_of(sub: Subscription, key: str) -> Occurrence | None:
+    """The occurrence a period key names under the subscription's current settings, or None.
+
+    None when the key does not fit them (a daily key for a weekly subscription, a malformed key): the
+    caller then knows nothing about where that period sits in time.
+    """
+    try:
+        if sub.frequency == "weekly":
+            match = re.fullmatch(r"(\d{4})-W(\d{2})", key)
+            if match is None:
+                return None
+            day = date.fromisocalendar(int(match.group(1)), int(match.group(2)), _weekday_of(sub) + 1)
+        else:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", key):
+                return None
+            day = date.fromisoformat(key)
+    except (ValueError, InvalidWeekday):
+        return None
+    return occurrence_on(sub, day)
 
 
 def period_key(sub: Subscription, instant_utc: datetime) -> str:
@@ -336,3 +364,20 @@ def missed_on_start(
     if require_aware(now_utc) - occ.at > grace:
         return None
     return occ.at
+
+
+def next_due(sub: Subscription, now_utc: datetime, settled_period: str | None) -> datetime:
+    """The first instant from which a scheduler pass has something to do for `sub`, as things stand at now.
+
+    That is the latest occurrence itself while it is owed and unsettled (a pass sends it within grace,
+    or records it as skipped after), else the next occurrence. `settled_period` is the latest
+    occurrence's period key if the ledger settled it, as for missed_on_start. The store keeps this
+    instant in subscriptions.next_due, so a tick reads only the rows due, not every subscription;
+    an instant too early only costs a pass a look at the row, one too late would lose a digest.
+    """
+    now = require_aware(now_utc)
+    occ = last_occurrence(sub, now)
+    since = owed_since(sub)
+    if key_for(sub, occ.local_date) != settled_period and (since is None or occ.at >= since):
+        return occ.at
+    return next_run(sub, now)

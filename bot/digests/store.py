@@ -12,6 +12,7 @@ processes, retries or restarts can produce two claims for one period.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -35,12 +37,15 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
+    exists,
     insert,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -49,11 +54,15 @@ from bot.digests import schedule
 from bot.digests.migrations import apply_migrations, startup_lock
 from bot.models import Subscription
 
+log = logging.getLogger(__name__)
+
 DATABASE_URL_ENV = "PLANBRIEF_DATABASE_URL"
 DATA_DIR_ENV = "PLANBRIEF_DATA_DIR"
 DEFAULT_FILENAME = "planbrief.sqlite3"
 DEFAULT_LANGUAGE = "zh"
 SETTLED = ("sent", "skipped", "sending")  # a period with one of these is not owed again
+# next_due for a row whose owed period cannot be placed in time: due at any tick (too early is safe).
+DUE_AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -100,6 +109,8 @@ subscriptions = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("active_since", UTCDateTime),
     Column("deactivated_reason", String(200)),
+    Column("next_due", UTCDateTime),  # migration 7; NULL while inactive (see schedule.next_due)
+    Index("ix_subscriptions_next_due", "next_due", "id"),
 )
 deliveries = Table(
     "deliveries",
@@ -163,6 +174,19 @@ class Delivery:
     error: str | None
     owner: str | None = None
     lease_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DueBatch:
+    """One page of the subscriptions a tick must look at, in (next_due, id) order.
+
+    `settled` maps a subscription id to its latest occurrence's period key when the ledger settled
+    that period (schedule.missed_on_start's last_delivered_period); `cursor` is where the next page starts.
+    """
+
+    subs: list[Subscription]
+    settled: dict[int, str]
+    cursor: tuple[datetime, int] | None
 
 
 # ------------------------------------------------------------------------------------------- engine
@@ -276,6 +300,9 @@ class Store:
         with self._tx() as conn:
             self._ensure_chat(conn, chat_id, canonical, None)
             conn.execute(update(chats).where(chats.c.chat_id == chat_id).values(tz=canonical))
+            # the same wall time in another zone is another instant
+            self._refresh(conn, list(conn.scalars(select(subscriptions.c.id).where(
+                subscriptions.c.chat_id == chat_id, subscriptions.c.active.is_(True)))), self.clock())
         return canonical
 
     def get_chat_tz(self, chat_id: int) -> str:
@@ -331,6 +358,7 @@ class Store:
             language=m["language"],
             deactivated_reason=m["deactivated_reason"],
             active_since=m["active_since"],
+            next_due=m["next_due"],
         )
 
     @staticmethod
@@ -373,9 +401,13 @@ class Store:
             self._ensure_chat(conn, sub.chat_id, sub.tz, sub.language)
             existing = self._find_same(conn, values)
             if existing is None:
+                tz = conn.scalar(select(chats.c.tz).where(chats.c.chat_id == sub.chat_id))
+                plan = Subscription(None, values["chat_id"], values["frequency"], values["time"],
+                                    weekday=values["weekday"], tz=tz, active_since=now)
                 existing = conn.execute(
                     insert(subscriptions).values(
-                        **values, active=True, created_at=now, updated_at=now, active_since=now
+                        **values, active=True, created_at=now, updated_at=now, active_since=now,
+                        next_due=schedule.first_at_or_after(plan, now).at,
                     )
                 ).inserted_primary_key[0]
             row = conn.execute(self._select_subs().where(subscriptions.c.id == existing)).one()
@@ -405,8 +437,120 @@ class Store:
         values = {"active": active, "updated_at": now, "deactivated_reason": reason}
         if active:
             values["active_since"] = now
+        else:
+            values["next_due"] = None  # out of the tick's index range until resumed
         with self._tx() as conn:
-            return conn.execute(update(subscriptions).where(where).values(**values)).rowcount
+            ids = list(conn.scalars(select(subscriptions.c.id).where(where)))
+            changed = conn.execute(update(subscriptions).where(where).values(**values)).rowcount
+            if active:
+                self._refresh(conn, ids, now)
+            return changed
+
+    # --------------------------------------------------------------------------- next due time
+
+    def _due(self, sub: Subscription, now: datetime, settled: str | None) -> datetime:
+        try:
+            return schedule.next_due(sub, now, settled)
+        except (ValueError, TypeError, KeyError):  # bad stored data: due now, and the tick decides
+            log.warning("subscription %s: next due time not computable; due now", sub.id, exc_info=True)
+            return now
+
+    def _settled_latest(self, conn: Connection, latest: dict[int, str]) -> dict[int, str]:
+        """Of {subscription id: its latest occurrence's period key}, the pairs the ledger settled."""
+        if not latest:
+            return {}
+        query = select(deliveries.c.subscription_id, deliveries.c.period_key).where(
+            deliveries.c.subscription_id.in_(sorted(latest)),
+            deliveries.c.period_key.in_(sorted(set(latest.values()))),
+            deliveries.c.status.in_(SETTLED),
+        )
+        return {sid: key for sid, key in conn.execute(query) if latest.get(sid) == key}
+
+    def _latest_keys(self, subs: list[Subscription], now: datetime) -> dict[int, str]:
+        latest = {}
+        for sub in subs:
+            try:
+                latest[sub.id] = schedule.period_key(sub, now)
+            except (ValueError, TypeError, KeyError):
+                log.warning("subscription %s: period not computable", sub.id, exc_info=True)
+        return latest
+
+    def _refresh(self, conn: Connection, ids: list[int], now: datetime) -> None:
+        """Recompute next_due from the rows and the ledger as they are (rows locked, in id order, on
+        PostgreSQL, so a concurrent settle or edit cannot interleave between the read and the write)."""
+        if not ids:
+            return
+        query = (self._select_subs()
+                 .where(subscriptions.c.id.in_(sorted(set(ids))), subscriptions.c.active.is_(True))
+                 .order_by(subscriptions.c.id).with_for_update(of=subscriptions))
+        subs = [self._to_sub(r) for r in conn.execute(query).all()]
+        settled = self._settled_latest(conn, self._latest_keys(subs, now))
+        rows = [{"sid": s.id, "due": self._due(s, now, settled.get(s.id))} for s in subs]
+        if rows:
+            conn.execute(update(subscriptions).where(subscriptions.c.id == bindparam("sid"))
+                         .values(next_due=bindparam("due", type_=UTCDateTime())), rows)
+
+    def refresh_next_due(self, sub_ids: list[int], now: datetime | None = None) -> None:
+        """Store the exact next due time of these subscriptions as of `now` (default: the store's clock).
+
+        A tick calls this for rows it read but found nothing to do for, so they leave the due range."""
+        with self._tx() as conn:
+            self._refresh(conn, list(sub_ids), schedule.require_aware(now or self.clock()))
+
+    def _advance(self, sub_id: int, period_key: str) -> None:
+        """After a period was settled (claimed, sent, skipped): due no earlier than the occurrence after it.
+
+        Its own transaction, after the settling one committed, and never fatal: a row left earlier
+        than it need be is only looked at by the next tick, which then stores the exact value.
+        Moves forward only, and only while the period is still settled.
+        """
+        try:
+            with self._tx() as conn:
+                row = conn.execute(self._select_subs().where(subscriptions.c.id == sub_id,
+                                                             subscriptions.c.active.is_(True))).first()
+                occ = schedule.occurrence_of(self._to_sub(row), period_key) if row is not None else None
+                if occ is None:
+                    return
+                after = schedule.next_run(self._to_sub(row), occ.at)
+                settled = exists().where(self._key(sub_id, period_key), deliveries.c.status.in_(SETTLED))
+                conn.execute(update(subscriptions).where(
+                    subscriptions.c.id == sub_id, subscriptions.c.active.is_(True),
+                    or_(subscriptions.c.next_due.is_(None), subscriptions.c.next_due < after), settled,
+                ).values(next_due=after))
+        except Exception:
+            log.warning("advancing next due time of subscription %s failed", sub_id, exc_info=True)
+
+    def _pull_back(self, conn: Connection, sub_id: int, period_key: str) -> None:
+        """A period becomes owed again (failed, released): due no later than that period's occurrence.
+
+        In the unsettling transaction and before it touches the ledger row, so the row locks are taken
+        in the order a subscription's deletion takes them (subscription, then its deliveries)."""
+        row = conn.execute(self._select_subs().where(subscriptions.c.id == sub_id)).first()
+        occ = schedule.occurrence_of(self._to_sub(row), period_key) if row is not None else None
+        at = occ.at if occ is not None else DUE_AT_ONCE
+        conn.execute(update(subscriptions).where(
+            subscriptions.c.id == sub_id, subscriptions.c.active.is_(True),
+            or_(subscriptions.c.next_due.is_(None), subscriptions.c.next_due > at),
+        ).values(next_due=at))
+
+    def due_batch(self, now: datetime, *, limit: int = 500, after: tuple[datetime, int] | None = None) -> DueBatch:
+        """Active subscriptions with next_due ≤ now, after `after` in (next_due, id) order: the tick's query.
+
+        An index range scan on (next_due, id), so a tick costs what is due, not what is subscribed;
+        with the ledger's verdict on each one's latest period, looked up for this page only.
+        """
+        now = schedule.require_aware(now)
+        query = self._select_subs().where(subscriptions.c.active.is_(True), subscriptions.c.next_due <= now)
+        if after is not None:
+            query = query.where(tuple_(subscriptions.c.next_due, subscriptions.c.id) > tuple_(
+                bindparam("after_due", after[0], type_=UTCDateTime()), bindparam("after_id", after[1])))
+        query = query.order_by(subscriptions.c.next_due, subscriptions.c.id).limit(limit)
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+            subs = [self._to_sub(r) for r in rows]
+            settled = self._settled_latest(conn, self._latest_keys(subs, now))
+        cursor = (rows[-1].next_due, rows[-1].id) if rows else None
+        return DueBatch(subs, settled, cursor)
 
     def _one(self, chat_id: int, sub_id: int):
         """Scope by chat too, so one chat can never pause or delete another chat's subscription."""
@@ -443,11 +587,13 @@ class Store:
             if old is None:
                 return 0
             self._ensure_chat(conn, new_chat_id, old.tz, old.language)
+            ids = list(conn.scalars(select(subscriptions.c.id).where(subscriptions.c.chat_id == old_chat_id)))
             moved = conn.execute(
                 update(subscriptions)
                 .where(subscriptions.c.chat_id == old_chat_id)
                 .values(chat_id=new_chat_id, updated_at=self.clock())
             ).rowcount
+            self._refresh(conn, ids, self.clock())  # the new chat's zone, if it had one, now applies
             self._move_chat_plans(conn, old_chat_id, new_chat_id)
             conn.execute(delete(chats).where(chats.c.chat_id == old_chat_id))
         return moved
@@ -496,9 +642,11 @@ class Store:
                         lease_until=self._lease(now, lease),
                     )
                 )
-            return True
         except IntegrityError:
-            return self._reclaim_failed(sub_id, period_key, now, max_attempts, owner, lease)
+            if not self._reclaim_failed(sub_id, period_key, now, max_attempts, owner, lease):
+                return False
+        self._advance(sub_id, period_key)  # a claimed period is not owed again: other workers' ticks skip it
+        return True
 
     def _reclaim_failed(
         self, sub_id: int, period_key: str, now: datetime, max_attempts: int, owner: str | None, lease: float | None
@@ -538,6 +686,7 @@ class Store:
             chat_id = conn.scalar(select(subscriptions.c.chat_id).where(subscriptions.c.id == sub_id))
             if chat_id is not None:
                 self._record_plans(conn, chat_id, dict.fromkeys(plan_ids, now))
+        self._advance(sub_id, period_key)
 
     def _record_plans(self, conn: Connection, chat_id: int, first_sent: dict[str, datetime]) -> None:
         """Insert only unseen ids; the transaction holds the write lock, so no concurrent duplicate."""
@@ -553,15 +702,18 @@ class Store:
             conn.execute(insert(chat_plans), rows)
 
     def mark_failed(self, sub_id: int, period_key: str, error: str) -> None:
-        """Keep the row (history, attempts) but let claim_delivery retake it later."""
+        """Keep the row (history, attempts) but let claim_delivery retake it later (the period is due again)."""
         self._settle(sub_id, period_key, "failed", error)
 
     def mark_skipped(self, sub_id: int, period_key: str, reason: str) -> None:
         """A period deliberately not sent (too late, nothing to say, ambiguous crash): never retried."""
         self._settle(sub_id, period_key, "skipped", reason)
+        self._advance(sub_id, period_key)
 
     def _settle(self, sub_id: int, period_key: str, status: str, error: str) -> None:
         with self._tx() as conn:
+            if status not in SETTLED:
+                self._pull_back(conn, sub_id, period_key)
             conn.execute(
                 update(deliveries).where(self._key(sub_id, period_key)).values(status=status, error=error)
             )
@@ -583,21 +735,19 @@ class Store:
                         error=reason,
                     )
                 )
-            return True
         except IntegrityError:
             where = and_(self._key(sub_id, period_key), deliveries.c.status == "failed")
             with self._tx() as conn:
-                return (
-                    conn.execute(
-                        update(deliveries).where(where).values(status="skipped", error=reason)
-                    ).rowcount
-                    == 1
-                )
+                if conn.execute(update(deliveries).where(where).values(status="skipped", error=reason)).rowcount != 1:
+                    return False
+        self._advance(sub_id, period_key)
+        return True
 
     def release(self, sub_id: int, period_key: str) -> bool:
         """Delete a claim whose send certainly never reached Telegram, so the period is owed again."""
         where = and_(self._key(sub_id, period_key), deliveries.c.status.in_(("sending", "failed")))
         with self._tx() as conn:
+            self._pull_back(conn, sub_id, period_key)
             return conn.execute(delete(deliveries).where(where)).rowcount == 1
 
     @staticmethod
