@@ -1,0 +1,45 @@
+"""next_due and the tick's due query again, on a real PostgreSQL server (see test_next_due.py).
+
+Each test is the SQLite test of the same name, with `db_path` bound to a fresh PostgreSQL database. The
+two-store tick runs both stores' claims in threads against one server, so row locks and the unique
+claim are PostgreSQL's own.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import test_next_due as base
+from tests.support.postgres import create_database, postgres_server, unavailable_reason
+from tests.test_next_due import clock, store  # noqa: F401 (fixtures, re-used with a PostgreSQL db_path)
+
+pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+
+
+@pytest.fixture(scope="module")
+def pg_server():
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def db_path(pg_server):
+    return create_database(pg_server)
+
+
+test_create_is_due_at_the_first_occurrence_in_the_chats_zone = base.test_create_is_due_at_the_first_occurrence_in_the_chats_zone
+test_a_nonexistent_spring_forward_time_is_due_an_hour_later_and_the_next_day_as_usual = base.test_a_nonexistent_spring_forward_time_is_due_an_hour_later_and_the_next_day_as_usual
+test_an_ambiguous_fall_back_time_is_due_once_at_its_first_occurrence = base.test_an_ambiguous_fall_back_time_is_due_once_at_its_first_occurrence
+test_claim_send_fail_release_and_skip_move_next_due = base.test_claim_send_fail_release_and_skip_move_next_due
+test_pause_leaves_the_due_range_and_resume_owes_only_what_comes_after = base.test_pause_leaves_the_due_range_and_resume_owes_only_what_comes_after
+test_a_new_zone_moves_the_same_wall_time_to_another_instant = base.test_a_new_zone_moves_the_same_wall_time_to_another_instant
+test_a_zone_change_that_brings_an_owed_unsent_period_back_makes_it_due_now = base.test_a_zone_change_that_brings_an_owed_unsent_period_back_makes_it_due_now
+test_migrating_into_a_chat_with_another_zone_takes_that_zone = base.test_migrating_into_a_chat_with_another_zone_takes_that_zone
+test_due_batch_reads_only_active_rows_whose_time_has_come_in_pages = base.test_due_batch_reads_only_active_rows_whose_time_has_come_in_pages
+test_a_tick_sends_only_what_is_due_and_moves_it_on = base.test_a_tick_sends_only_what_is_due_and_moves_it_on
+test_missed_while_down_is_sent_within_grace_and_skipped_after = base.test_missed_while_down_is_sent_within_grace_and_skipped_after
+test_a_failed_send_is_retried_by_the_next_tick = base.test_a_failed_send_is_retried_by_the_next_tick
+test_pages_keep_each_chats_digests_in_order_and_send_each_once = base.test_pages_keep_each_chats_digests_in_order_and_send_each_once
+test_the_tick_acts_exactly_when_the_old_full_scan_would_across_zones_and_dst = base.test_the_tick_acts_exactly_when_the_old_full_scan_would_across_zones_and_dst
+test_two_processes_ticking_together_send_each_due_digest_once = base.test_two_processes_ticking_together_send_each_due_digest_once
+test_migration_7_backfills_existing_rows_and_runs_once_under_concurrent_openers = base.test_migration_7_backfills_existing_rows_and_runs_once_under_concurrent_openers
