@@ -179,6 +179,29 @@ def test_a_zone_change_that_brings_an_owed_unsent_period_back_makes_it_due_now(s
     assert due(store, s.id) == local("Asia/Shanghai", 2026, 11, 25, 20, 0)
 
 
+async def test_editing_time_frequency_or_weekday_moves_next_due(store, clock):
+    s = add(store, 1, time="08:00")
+    clock.now = local("Asia/Shanghai", 2026, 11, 26, 8, 5)
+    assert store.claim_delivery(s.id, "2026-11-26")
+    store.mark_sent(s.id, "2026-11-26")
+    earlier = store.reschedule_subscription(1, s.id, time="07:00")  # passed, and today's digest went out
+    assert earlier.time == "07:00" and earlier.next_due == local("Asia/Shanghai", 2026, 11, 27, 7, 0)
+    later = store.reschedule_subscription(1, s.id, time="18:30")
+    assert later.next_due == local("Asia/Shanghai", 2026, 11, 26, 18, 30)
+    send = Sent()  # one digest per period: the 18:30 tick finds today's sent and moves on
+    report = await tick(store, local("Asia/Shanghai", 2026, 11, 26, 18, 31), send)
+    assert (report.sent, send.chats) == ([], [])
+    assert due(store, s.id) == local("Asia/Shanghai", 2026, 11, 27, 18, 30)
+
+    weekly = store.reschedule_subscription(1, s.id, frequency="weekly", weekday=4)  # Fridays
+    assert weekly.next_due == local("Asia/Shanghai", 2026, 11, 27, 18, 30)
+    assert store.reschedule_subscription(1, s.id, weekday=0).next_due == local("Asia/Shanghai", 2026, 11, 30, 18, 30)
+    assert store.reschedule_subscription(2, s.id, time="09:00") is None  # another chat's subscription
+    with pytest.raises(schedule.InvalidTime):
+        store.reschedule_subscription(1, s.id, time="25:00")
+    assert store.get_subscription(s.id).time == "18:30"
+
+
 def test_migrating_into_a_chat_with_another_zone_takes_that_zone(store):
     s = add(store, 1, time="08:00")
     store.ensure_chat(2, tz="Europe/Berlin")
@@ -213,21 +236,23 @@ def test_the_due_query_uses_the_next_due_index(store):
         pytest.skip("SQLite's planner only; see bench/tick_bench.py for PostgreSQL")
     for chat in range(1, 4):
         add(store, chat)
+    store.pause_subscription(2, store.list_subscriptions(2)[0].id)
     seen = []
     listen = lambda conn, cursor, statement, params, context, many: seen.append((statement, params))  # noqa: E731
     event.listen(store.engine, "before_cursor_execute", listen)
     try:
+        store.unscheduled()
         store.due_batch(datetime(2026, 11, 27, tzinfo=UTC), limit=2)
         store.due_batch(datetime(2026, 11, 27, tzinfo=UTC), limit=2, after=(datetime(2026, 11, 26, tzinfo=UTC), 1))
     finally:
         event.remove(store.engine, "before_cursor_execute", listen)
-    queries = [(sql, params) for sql, params in seen if "next_due <=" in sql]
-    assert len(queries) == 2
+    queries = [(sql, params) for sql, params in seen if "next_due <=" in sql or "next_due IS NULL" in sql]
+    assert len(queries) == 3
     with store.engine.connect() as conn:
         for sql, params in queries:
             plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params))
             assert "INDEX ix_subscriptions_next_due" in plan, plan
-            assert "SCAN subscriptions" not in plan.replace("USING INDEX", "")
+            assert "SCAN subscriptions" not in plan.replace("USING INDEX", ""), plan
 
 
 async def test_a_tick_sends_only_what_is_due_and_moves_it_on(store, clock):
@@ -238,6 +263,21 @@ async def test_a_tick_sends_only_what_is_due_and_moves_it_on(store, clock):
     assert due(store, early.id) == local("Asia/Shanghai", 2026, 11, 27, 8, 0)
     assert due(store, late.id) == local("Asia/Shanghai", 2026, 11, 26, 10, 0)
     assert store.due_batch(local("Asia/Shanghai", 2026, 11, 26, 9, 0)).subs == []
+
+
+async def test_an_active_row_left_without_a_time_is_given_one_and_delivered(store, clock):
+    """A worker of the previous version resumes a subscription the new code paused: active, no next_due."""
+    s = add(store, 1)
+    store.pause_subscription(1, s.id)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE subscriptions SET active = :t, active_since = :since WHERE id = :id"),
+                     {"t": True, "id": s.id, "since": clock.now.replace(tzinfo=None)
+                      if store.engine.dialect.name == "sqlite" else clock.now})
+    assert store.unscheduled() == [s.id]
+    send = Sent()
+    report = await tick(store, local("Asia/Shanghai", 2026, 11, 26, 8, 1), send)
+    assert (report.sent, send.chats, store.unscheduled()) == ([s.id], [1], [])
+    assert due(store, s.id) == local("Asia/Shanghai", 2026, 11, 27, 8, 0)
 
 
 async def test_missed_while_down_is_sent_within_grace_and_skipped_after(store, clock):

@@ -44,6 +44,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy import true as sql_true
 
 from bot.digests import schedule
 from bot.models import Subscription
@@ -281,14 +282,17 @@ def _v7_next_due(conn: Connection) -> None:
 
     The backfill gives each active subscription the instant a pass next has something to do for it,
     from its schedule and the ledger as they stand now (bot.digests.schedule.next_due); inactive rows
-    keep NULL, so they never sit in the index's due range. A value too early only costs the first tick
+    keep NULL, and the index holds active rows only (a partial index). A value too early only costs the first tick
     a look at the row (it then stores the exact one), so a row the schedule cannot place gets the
     earliest safe value, the instant it became active. Runs under the migration lock like every step,
     so of several processes starting at once one backfills and the others find version 7 recorded.
     """
     when = DateTime(timezone=True)
     conn.execute(text(f"ALTER TABLE subscriptions ADD COLUMN next_due {when.compile(dialect=conn.dialect)}"))
-    conn.execute(text("CREATE INDEX ix_subscriptions_next_due ON subscriptions (next_due, id)"))
+    # Partial: only active rows are in it, so paused and blocked subscriptions (they pile up over the
+    # years) never lengthen a tick's range scan, and an active row without a time is found at once.
+    true = sql_true().compile(dialect=conn.dialect)
+    conn.execute(text(f"CREATE INDEX ix_subscriptions_next_due ON subscriptions (next_due, id) WHERE active = {true}"))
     md = MetaData()
     subs = Table(
         "subscriptions",

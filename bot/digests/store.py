@@ -45,6 +45,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     tuple_,
     update,
 )
@@ -110,8 +111,11 @@ subscriptions = Table(
     Column("active_since", UTCDateTime),
     Column("deactivated_reason", String(200)),
     Column("next_due", UTCDateTime),  # migration 7; NULL while inactive (see schedule.next_due)
-    Index("ix_subscriptions_next_due", "next_due", "id"),
 )
+# Active rows only (migration 7): queries must say `active = true` in this form to use it.
+ACTIVE = subscriptions.c.active == true()
+Index("ix_subscriptions_next_due", subscriptions.c.next_due, subscriptions.c.id,
+      postgresql_where=ACTIVE, sqlite_where=ACTIVE)
 deliveries = Table(
     "deliveries",
     metadata,
@@ -533,6 +537,14 @@ class Store:
             or_(subscriptions.c.next_due.is_(None), subscriptions.c.next_due > at),
         ).values(next_due=at))
 
+    def unscheduled(self, limit: int = 500) -> list[int]:
+        """Active subscriptions without a next_due: written by something that does not keep it (a worker
+        of an older version during a rolling upgrade, a hand-made row). The partial index makes this a
+        lookup of those rows only; the tick gives them their time (refresh_next_due) before it pages."""
+        query = select(subscriptions.c.id).where(ACTIVE, subscriptions.c.next_due.is_(None)).limit(limit)
+        with self._tx() as conn:
+            return list(conn.scalars(query))
+
     def due_batch(self, now: datetime, *, limit: int = 500, after: tuple[datetime, int] | None = None) -> DueBatch:
         """Active subscriptions with next_due ≤ now, after `after` in (next_due, id) order: the tick's query.
 
@@ -540,7 +552,7 @@ class Store:
         with the ledger's verdict on each one's latest period, looked up for this page only.
         """
         now = schedule.require_aware(now)
-        query = self._select_subs().where(subscriptions.c.active.is_(True), subscriptions.c.next_due <= now)
+        query = self._select_subs().where(ACTIVE, subscriptions.c.next_due <= now)
         if after is not None:
             query = query.where(tuple_(subscriptions.c.next_due, subscriptions.c.id) > tuple_(
                 bindparam("after_due", after[0], type_=UTCDateTime()), bindparam("after_id", after[1])))
@@ -551,6 +563,30 @@ class Store:
             settled = self._settled_latest(conn, self._latest_keys(subs, now))
         cursor = (rows[-1].next_due, rows[-1].id) if rows else None
         return DueBatch(subs, settled, cursor)
+
+    def reschedule_subscription(self, chat_id: int, sub_id: int, *, time: str | None = None,
+                                frequency: str | None = None, weekday: int | None = None) -> Subscription | None:
+        """Change when a subscription fires (None keeps a field); returns it as stored, None if not this chat's.
+
+        The one place such an edit may be made, because next_due must move with it (a later time today
+        is due today; if today's digest already went out, that tick sends nothing: one per period).
+        Raises schedule.ScheduleError subclasses for invalid fields, as add_subscription does.
+        """
+        now = self.clock()
+        with self._tx() as conn:
+            row = conn.execute(self._select_subs().where(self._one(chat_id, sub_id))).first()
+            if row is None:
+                return None
+            current = self._to_sub(row)
+            changed = Subscription(sub_id, chat_id, frequency or current.frequency, time or current.time,
+                                   weekday=weekday if weekday is not None else current.weekday,
+                                   city=current.city, topic=current.topic, created_by=current.created_by)
+            values = self._normalise(changed)
+            fields = {k: values[k] for k in ("frequency", "weekday", "time")}
+            conn.execute(update(subscriptions).where(self._one(chat_id, sub_id)).values(**fields, updated_at=now))
+            self._refresh(conn, [sub_id], now)
+            row = conn.execute(self._select_subs().where(self._one(chat_id, sub_id))).one()
+        return self._to_sub(row)
 
     def _one(self, chat_id: int, sub_id: int):
         """Scope by chat too, so one chat can never pause or delete another chat's subscription."""
