@@ -37,6 +37,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     and_,
+    any_,
     bindparam,
     create_engine,
     delete,
@@ -49,6 +50,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from bot.digests import schedule
@@ -463,11 +465,14 @@ class Store:
         """Of {subscription id: its latest occurrence's period key}, the pairs the ledger settled."""
         if not latest:
             return {}
+        ids, keys = sorted(latest), sorted(set(latest.values()))
+        if conn.dialect.name == "postgresql":  # one array parameter: psycopg re-parses a 500-placeholder IN per call
+            where = (deliveries.c.subscription_id == any_(bindparam("ids", ids, type_=ARRAY(Integer))),
+                     deliveries.c.period_key == any_(bindparam("keys", keys, type_=ARRAY(String))))
+        else:
+            where = (deliveries.c.subscription_id.in_(ids), deliveries.c.period_key.in_(keys))
         query = select(deliveries.c.subscription_id, deliveries.c.period_key).where(
-            deliveries.c.subscription_id.in_(sorted(latest)),
-            deliveries.c.period_key.in_(sorted(set(latest.values()))),
-            deliveries.c.status.in_(SETTLED),
-        )
+            *where, deliveries.c.status.in_(SETTLED))
         return {sid: key for sid, key in conn.execute(query) if latest.get(sid) == key}
 
     def _latest_keys(self, subs: list[Subscription], now: datetime) -> dict[int, str]:
