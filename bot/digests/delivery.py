@@ -25,6 +25,12 @@ recorded as skipped and never resent.
 Concurrency: one task per chat (a chat's digests go out in order), at most Policy.concurrency sends
 or builds in flight overall. Waiting out a 429 or a backoff happens outside the semaphore, so a
 rate-limited chat never holds a slot other chats need.
+
+Finding what is due (catch_up): a pass reads only subscriptions whose stored next_due has come
+(Store.due_batch, an index range, Policy.batch rows a page), never every subscription, and judges each
+as a full scan would (schedule.missed_on_start against the ledger). The store keeps next_due no later
+than the first moment a pass has something to do for a row; a value too early only costs a look, after
+which the pass stores the exact one (Store.refresh_next_due).
 """
 
 from __future__ import annotations
