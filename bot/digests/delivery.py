@@ -257,7 +257,7 @@ class Broadcaster:
         sub, period = job.sub, job.period
         if not job.claimed and not await self.db(
             self.store.claim_delivery, sub.id, period, max_attempts=self.policy.max_claim_attempts,
-            owner=self.owner, lease=self.policy.lease,
+            owner=self.owner, lease=self.policy.lease, due_move=_due_move(sub, period),
         ):
             self.report.skipped_already.append(sub.id)
             return
@@ -427,6 +427,18 @@ class Broadcaster:
             self.report.skipped_late.append(sub.id)
             return True
         return False
+
+
+def _due_move(sub: Subscription, period: str) -> tuple[datetime, datetime] | None:
+    """(next_due as read, the occurrence after `period`) for claim_delivery, computed here, outside
+    the store's write transaction; None leaves the computing to the store."""
+    if sub.next_due is None:
+        return None
+    try:
+        occ = schedule.occurrence_of(sub, period)
+        return (sub.next_due, schedule.next_run(sub, occ.at)) if occ is not None else None
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def _by_chat(jobs: Iterable[_Job]) -> dict[int, list[_Job]]:

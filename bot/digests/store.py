@@ -160,6 +160,14 @@ featured_plans = Table(
 )
 
 
+# claim_delivery's compare-and-set of next_due, built once: building it per claim cost more than running it.
+_MOVE_DUE = update(subscriptions).where(
+    subscriptions.c.id == bindparam("move_id"), subscriptions.c.active.is_(True),
+    subscriptions.c.next_due == bindparam("move_seen", type_=UTCDateTime()),
+    subscriptions.c.next_due < bindparam("move_to", type_=UTCDateTime()),
+).values(next_due=bindparam("move_to", type_=UTCDateTime()))
+
+
 @dataclass(frozen=True)
 class Featured:
     """When a subscription last showed a plan in full, and how many times it has: the spotlight rotation."""
@@ -506,21 +514,45 @@ class Store:
         with self._tx() as conn:
             self._refresh(conn, list(sub_ids), schedule.require_aware(now or self.clock()))
 
-    def _advance(self, sub_id: int, period_key: str) -> None:
-        """After a period was settled (claimed, sent, skipped): due no earlier than the occurrence after it.
+    def _after_period(self, conn: Connection, sub_id: int, period_key: str) -> datetime | None:
+        """The occurrence after a period's, for an active subscription; None if it cannot be placed."""
+        row = conn.execute(self._select_subs().where(subscriptions.c.id == sub_id,
+                                                     subscriptions.c.active.is_(True))).first()
+        if row is None:
+            return None
+        sub = self._to_sub(row)
+        try:
+            occ = schedule.occurrence_of(sub, period_key)
+            return schedule.next_run(sub, occ.at) if occ is not None else None
+        except (ValueError, TypeError, KeyError):  # bad stored data: leave next_due early, the tick decides
+            log.warning("subscription %s: next due time not computable", sub_id, exc_info=True)
+            return None
 
-        Its own transaction, after the settling one committed, and never fatal: a row left earlier
-        than it need be is only looked at by the next tick, which then stores the exact value.
-        Moves forward only, and only while the period is still settled.
-        """
+    def _advance_before_settling(self, conn: Connection, sub_id: int, period_key: str) -> None:
+        """In the transaction that settles a period by INSERT, before the INSERT: due no earlier than the
+        occurrence after it. If the INSERT fails (the period was already taken) this rolls back with it.
+
+        First, so the subscription row is locked before the ledger row, the order a deletion takes
+        them in (subscription, then its deliveries by cascade): PostgreSQL cannot deadlock on the two.
+        Same transaction, so a claim costs one write transaction, as before (SQLite has one writer)."""
+        after = self._after_period(conn, sub_id, period_key)
+        if after is not None:
+            conn.execute(update(subscriptions).where(
+                subscriptions.c.id == sub_id, subscriptions.c.active.is_(True),
+                or_(subscriptions.c.next_due.is_(None), subscriptions.c.next_due < after),
+            ).values(next_due=after))
+
+    def _advance(self, sub_id: int, period_key: str) -> None:
+        """After a period was settled by UPDATE (a failed claim retaken or given up): due no earlier than
+        the occurrence after it, in its own transaction, and only while the period is still settled.
+
+        Never fatal: a row left earlier than it need be is only looked at by the next tick, which then
+        stores the exact value."""
         try:
             with self._tx() as conn:
-                row = conn.execute(self._select_subs().where(subscriptions.c.id == sub_id,
-                                                             subscriptions.c.active.is_(True))).first()
-                occ = schedule.occurrence_of(self._to_sub(row), period_key) if row is not None else None
-                if occ is None:
+                after = self._after_period(conn, sub_id, period_key)
+                if after is None:
                     return
-                after = schedule.next_run(self._to_sub(row), occ.at)
                 settled = exists().where(self._key(sub_id, period_key), deliveries.c.status.in_(SETTLED))
                 conn.execute(update(subscriptions).where(
                     subscriptions.c.id == sub_id, subscriptions.c.active.is_(True),
@@ -660,6 +692,7 @@ class Store:
         max_attempts: int = 5,
         owner: str | None = None,
         lease: float | None = None,
+        due_move: tuple[datetime, datetime] | None = None,
     ) -> bool:
         """Atomically claim (sub, period) for sending; False if anyone already holds or settled it.
 
@@ -668,10 +701,19 @@ class Store:
         is retried by a later run without ever letting two senders hold the same period.
         `owner` and `lease` (seconds) record who holds the claim and until when: the holder renews
         the lease while it sends (renew_leases), and only an expired lease may be taken over.
+        A claimed period is not owed again, so the claim moves next_due on (other workers' ticks no
+        longer read the row): `due_move` = (next_due as the caller read it, the occurrence after this
+        period) does it by compare-and-set, without reading the subscription again — a broadcast claims
+        30 a second, and on SQLite every claim holds the one write lock; if an edit moved next_due in
+        between, the set does nothing and the next tick looks again. Without it the store computes it.
         """
         now = self.clock()
         try:
             with self._tx() as conn:
+                if due_move is None:
+                    self._advance_before_settling(conn, sub_id, period_key)
+                else:
+                    conn.execute(_MOVE_DUE, {"move_id": sub_id, "move_seen": due_move[0], "move_to": due_move[1]})
                 conn.execute(
                     insert(deliveries).values(
                         subscription_id=sub_id,
@@ -686,7 +728,7 @@ class Store:
         except IntegrityError:
             if not self._reclaim_failed(sub_id, period_key, now, max_attempts, owner, lease):
                 return False
-        self._advance(sub_id, period_key)  # a claimed period is not owed again: other workers' ticks skip it
+            self._advance(sub_id, period_key)
         return True
 
     def _reclaim_failed(
@@ -727,7 +769,7 @@ class Store:
             chat_id = conn.scalar(select(subscriptions.c.chat_id).where(subscriptions.c.id == sub_id))
             if chat_id is not None:
                 self._record_plans(conn, chat_id, dict.fromkeys(plan_ids, now))
-        self._advance(sub_id, period_key)
+        # next_due moved on when the period was claimed (claim_delivery): nothing to do here
 
     def _record_plans(self, conn: Connection, chat_id: int, first_sent: dict[str, datetime]) -> None:
         """Insert only unseen ids; the transaction holds the write lock, so no concurrent duplicate."""
@@ -747,9 +789,10 @@ class Store:
         self._settle(sub_id, period_key, "failed", error)
 
     def mark_skipped(self, sub_id: int, period_key: str, reason: str) -> None:
-        """A period deliberately not sent (too late, nothing to say, ambiguous crash): never retried."""
+        """A period deliberately not sent (too late, nothing to say, ambiguous crash): never retried.
+
+        Always a claimed period, so next_due already moved on with the claim."""
         self._settle(sub_id, period_key, "skipped", reason)
-        self._advance(sub_id, period_key)
 
     def _settle(self, sub_id: int, period_key: str, status: str, error: str) -> None:
         with self._tx() as conn:
@@ -766,6 +809,7 @@ class Store:
         """
         try:
             with self._tx() as conn:
+                self._advance_before_settling(conn, sub_id, period_key)
                 conn.execute(
                     insert(deliveries).values(
                         subscription_id=sub_id,
@@ -776,6 +820,7 @@ class Store:
                         error=reason,
                     )
                 )
+            return True
         except IntegrityError:
             where = and_(self._key(sub_id, period_key), deliveries.c.status == "failed")
             with self._tx() as conn:
