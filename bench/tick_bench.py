@@ -127,7 +127,7 @@ def time_ticks(store, reps: int) -> dict:
             batch_s.append(time.perf_counter() - started)
             assert len(page.subs) == len(rows)
             started = time.perf_counter()
-            assert store.unscheduled(PAGE) == []
+            assert store.unscheduled() == []
             repair_s.append(time.perf_counter() - started)
     with store.engine.connect() as conn:
         for now in TICKS:
@@ -156,7 +156,7 @@ def explain(store) -> list[str]:
     event.listen(store.engine, "before_cursor_execute", listen)
     try:
         store.due_batch(TICKS[2], limit=PAGE)
-        store.unscheduled(PAGE)
+        store.unscheduled()
     finally:
         event.remove(store.engine, "before_cursor_execute", listen)
     lines = []

@@ -387,11 +387,11 @@ class Broadcaster:
         range. Pages follow (next_due, id), and a row seen once in this pass is not taken again (a
         period failed and due again waits for the next pass, as before).
         """
-        tried: set[int] = set()  # a row that somehow stays without a time must not hold the tick
-        while unscheduled := [i for i in await self.db(self.store.unscheduled, self.policy.batch) if i not in tried]:
+        unscheduled = await self.db(self.store.unscheduled)
+        if unscheduled:
             log.warning("%d active subscriptions had no next due time; computing it", len(unscheduled))
-            tried.update(unscheduled)
-            await self.db(self.store.refresh_next_due, unscheduled, now_utc)
+        for start in range(0, len(unscheduled), self.policy.batch):
+            await self.db(self.store.refresh_next_due, unscheduled[start:start + self.policy.batch], now_utc)
         cursor, seen = None, set()
         while True:
             page = await self.db(self.store.due_batch, now_utc, limit=self.policy.batch, after=cursor)
