@@ -82,7 +82,7 @@ class Library:
                 log.warning("corpus reload failed, still serving the previous one: %s", exc)
                 return False
             self._snapshot = Snapshot(corpus, engine, version)
-            log.info("corpus reloaded: %d plans, %d passages", len(corpus.plans), len(corpus.passages))
+            log.info("corpus reloaded: %d plans, %d passages", len(corpus.plans), corpus.passage_count)
             return True
 
     def _engine_for(self, corpus: Corpus) -> SearchEngine:
