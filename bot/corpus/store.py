@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.corpus import cache as corpus_cache
+from bot.corpus.targets import key_targets
 from bot.models import Node, Passage, Plan, PlanMeta, Priority
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,10 @@ class Row:
 
 
 def summary_of(plan: Plan) -> str:
+    """What listings, `/city`, digests and stats read of a plan without reading its passages."""
     return json.dumps({"meta": plan.meta.as_dict(), "priorities": [p.as_dict() for p in plan.priorities],
-                       "passages": len(plan.passages)}, ensure_ascii=False)
+                       "passages": len(plan.passages), "targets": key_targets(plan.passages)},
+                      ensure_ascii=False)
 
 
 class StoredPlan(Plan):
@@ -124,6 +127,8 @@ class StoredPlan(Plan):
         self.meta = PlanMeta(**summary["meta"])
         self.priorities = [Priority(p["title"], tuple(p["items"])) for p in summary["priorities"]]
         self._count = int(summary["passages"])
+        found = summary.get("targets")
+        self.stored_targets: tuple[str, ...] | None = tuple(found) if found is not None else None
         self._hash = content_hash
         self.source = source
         self.origin = origin  # (folder, manifest entry as JSON): where to parse it again if need be
