@@ -273,3 +273,24 @@ def test_two_processes_starting_at_once(seeds, tmp_path):
     assert len({out for out, _ in outputs}) == 1 and counts == {"5"}, outputs
     corpus = load_corpus(seeds)
     assert corpus.passage_count == int(outputs[0][0].split()[1])
+
+
+def test_a_digest_of_every_plan_reads_no_passages_once_derived(seeds):
+    from bot.digests.content import build_digest
+    from bot.digests.themes import shared_themes, theme_matrix
+
+    _age_all(seeds)
+    first = load_corpus(seeds)
+    expected = build_digest(first)
+    matrix = theme_matrix(first.plans)
+    in_memory = [loader.Plan(p.meta, p.preamble, p.tree, p.passages, p.priorities) for p in first.plans]
+    assert shared_themes(in_memory) == expected.themes
+    store = plan_store.open_store()
+    store._held.clear()
+    reads = store.reads
+    again = load_corpus(seeds)
+    digest = build_digest(again)
+    assert theme_matrix(again.plans) == matrix
+    assert [e.targets for e in digest.plans] == [e.targets for e in expected.plans]
+    assert digest.themes == expected.themes
+    assert store.reads == reads, "cards, targets and shared themes come from what the store kept"

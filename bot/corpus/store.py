@@ -32,8 +32,10 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.corpus import cache as corpus_cache
 from bot.corpus.targets import key_targets
@@ -42,7 +44,7 @@ from bot.models import Node, Passage, Plan, PlanMeta, Priority
 log = logging.getLogger(__name__)
 
 FILE = "plans.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 HELD = 64  # parsed plans kept in memory per process (least recently used go), so memory stays flat
 KEEP_DROPPED = 600  # seconds a replaced plan's parse stays readable for a snapshot still serving it
 RACY_SECONDS = 2  # a file changed this recently may change again within the same mtime tick
@@ -67,6 +69,12 @@ CREATE TABLE IF NOT EXISTS blobs (
     source TEXT PRIMARY KEY,
     data BLOB NOT NULL,
     dropped_at REAL
+);
+CREATE TABLE IF NOT EXISTS derived (
+    source TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (source, name)
 );
 """
 
@@ -121,6 +129,12 @@ class StoredPlan(Plan):
     """A plan whose metadata, headline priorities and counts are in memory and whose outline and
     passages are read from the store on first use (and dropped again when others are read)."""
 
+    def __new__(cls, *args, **fields):
+        """`dataclasses.replace(stored, passages=…)` builds the plain plan with those changes."""
+        if "meta" in fields:
+            return Plan(**fields)
+        return super().__new__(cls)
+
     def __init__(self, store: PlanStore, source: str, content_hash: str, summary: dict,
                  origin: tuple[str, str] = ("", "")) -> None:
         # Plan's own fields that stay in memory; tree, passages and preamble are properties below
@@ -156,6 +170,17 @@ class StoredPlan(Plan):
 
     def passage(self, passage_id: str) -> Passage | None:
         return self._store.heavy(self).by_id.get(passage_id)
+
+    def derived(self, name: str, compute: Callable[[Plan], Any]) -> Any:
+        """A JSON-able value later rooms derive from this plan (a digest's theme counts): computed once
+        per plan version and `name` (which should carry whatever else it depends on) and kept beside
+        the plan, so a digest of a province does not read every plan's passages each time."""
+        found = self._store.get_derived(self.source, name)
+        if found is not None:
+            return found
+        value = compute(self)
+        self._store.put_derived(self.source, name, value)
+        return value
 
     def __reduce__(self):
         """Pickled (a process boundary, a cache) as the plain plan it stands for."""
@@ -303,6 +328,19 @@ class PlanStore:
             self._sweep(now)
         return len(gone)
 
+    def get_derived(self, source: str, name: str) -> Any:
+        try:
+            with self._lock:
+                row = self._db.execute("SELECT data FROM derived WHERE source=? AND name=?", (source, name)).fetchone()
+        except sqlite3.Error:
+            return None
+        return json.loads(row[0]) if row else None
+
+    def put_derived(self, source: str, name: str, value: Any) -> None:
+        with contextlib.suppress(sqlite3.Error), self._lock:
+            self._db.execute("INSERT OR REPLACE INTO derived (source, name, data) VALUES (?, ?, ?)",
+                             (source, name, json.dumps(value, ensure_ascii=False)))
+
     def _drop(self, source: str, now: float) -> None:
         still = self._db.execute("SELECT 1 FROM plans WHERE source=? LIMIT 1", (source,)).fetchone()
         if not still:
@@ -310,6 +348,7 @@ class PlanStore:
 
     def _sweep(self, now: float) -> None:
         self._db.execute("DELETE FROM blobs WHERE dropped_at IS NOT NULL AND dropped_at < ?", (now - KEEP_DROPPED,))
+        self._db.execute("DELETE FROM derived WHERE source NOT IN (SELECT source FROM blobs)")
 
     # -- parsed plans
 
