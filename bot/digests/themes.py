@@ -125,7 +125,7 @@ def _shortest_inside(term: str, known: set[str]) -> str | None:
 
 
 _MEMO: dict[int, tuple[weakref.ref, dict]] = {}
-_MEMO_MAX = 8192
+_MEMO_MAX = 512  # counts over many plans come from theme_counts; this serves changes between a few
 _memo_lock = threading.Lock()
 
 
