@@ -294,3 +294,11 @@ def test_a_digest_of_every_plan_reads_no_passages_once_derived(seeds):
     assert [e.targets for e in digest.plans] == [e.targets for e in expected.plans]
     assert digest.themes == expected.themes
     assert store.reads == reads, "cards, targets and shared themes come from what the store kept"
+
+
+def test_a_data_folder_that_cannot_hold_the_store_still_loads(seeds, tmp_path, caplog):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "corpus").write_text("a file where the store's folder should be")
+    corpus = load_corpus(seeds)
+    assert len(corpus.plans) == 5 and corpus.passage_count == len(corpus.passages) > 0
+    assert "unusable" in caplog.text

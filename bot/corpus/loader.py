@@ -13,8 +13,10 @@ written in place, as it always was: it is the user's own.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -32,6 +34,8 @@ from bot.corpus.enumerations import inline_priorities
 from bot.corpus.outline import is_framing, parse, priorities
 from bot.models import Node, Passage, Plan, PlanMeta, Priority
 from bot.textnorm import normalize
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 USER_PLANS = "plans"  # the user's plans: a folder of this name in the data folder
@@ -390,13 +394,13 @@ def load_corpus(seeds_dir: Path | str | Folders | None = None, reuse: Corpus | N
     if store is not None:
         try:
             return _load_stored(folders, listed, store, reuse)
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.OperationalError as exc:  # busy past the timeout, read-only: parse, keep the file
+            log.warning("plan store %s unusable now (%s); parsing plans in memory", store.path, exc)
+        except sqlite3.DatabaseError as exc:  # damaged underneath: rebuilt
             store = plan_store.rebuild(store, exc)
             if store is not None:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     return _load_stored(folders, listed, store, reuse)
-                except sqlite3.DatabaseError:
-                    pass
     return _load_parsed(folders, listed, reuse)
 
 

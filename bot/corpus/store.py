@@ -218,22 +218,23 @@ class PlanStore:
     # -- opening
 
     def _connect(self) -> sqlite3.Connection:
+        """Open (and create) the file. One SQLite cannot read as a database is rebuilt; one it cannot
+        use now (locked past the busy timeout, read-only, a folder we may not write) is StoreError."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = self._open()
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                raise StoreError(str(exc)) from exc
-            log.warning("plan store %s could not be read (%s); rebuilding it from the plans", self.path, exc)
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
             try:
                 db = self._open()
-            except sqlite3.DatabaseError as again:
-                raise StoreError(str(again)) from again
-        except OSError as exc:
+            except sqlite3.OperationalError:
+                raise
+            except sqlite3.DatabaseError as exc:
+                log.warning("plan store %s could not be read (%s); rebuilding it from the plans", self.path, exc)
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+                db = self._open()
+        except (OSError, sqlite3.Error) as exc:
             raise StoreError(str(exc)) from exc
-        _sweep_legacy(self.path.parent)
+        with contextlib.suppress(OSError):
+            _sweep_legacy(self.path.parent)
         return db
 
     def _open(self) -> sqlite3.Connection:
