@@ -302,3 +302,31 @@ def test_a_data_folder_that_cannot_hold_the_store_still_loads(seeds, tmp_path, c
     corpus = load_corpus(seeds)
     assert len(corpus.plans) == 5 and corpus.passage_count == len(corpus.passages) > 0
     assert "unusable" in caplog.text
+
+
+def test_cli_add_then_search_parses_and_indexes_nothing_new(seeds, tmp_path, parses, monkeypatch, capsys):
+    from bot.cli import main
+
+    _age_all(seeds)
+    assert main(["--seeds", str(seeds), "search", "双减", "--json"]) == 0
+    source = tmp_path / "changzhou.txt"
+    source.write_text(PLAN_TEXT.replace("20所", "20所，建设青少年航天科普基地"), encoding="utf-8")
+    written: list[list[str]] = []
+    real_write = TantivyIndex._write
+
+    def recording(self, removed, added, seq, state):
+        written.append([p.plan_id for p in added])
+        return real_write(self, removed, added, seq, state)
+
+    monkeypatch.setattr(TantivyIndex, "_write", recording)
+    capsys.readouterr()
+    del parses[:]
+    assert main(["--seeds", str(seeds), "add", str(source), "--json"]) == 0
+    plan_id = json.loads(capsys.readouterr().out)["plan_id"]
+    assert written == [[plan_id]], "add indexes the added plan, and only it"
+    assert parses == [], "the add's parse (in its sandbox) was stored: nothing is parsed here"
+    _age(seeds / f"{plan_id}.txt")
+    del parses[:], written[:]
+    assert main(["--seeds", str(seeds), "search", "青少年航天科普基地", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"][0]["plan_id"] == plan_id
+    assert parses == [] and written == [], "the next search reads nothing new"
