@@ -330,3 +330,23 @@ def test_cli_add_then_search_parses_and_indexes_nothing_new(seeds, tmp_path, par
     assert main(["--seeds", str(seeds), "search", "青少年航天科普基地", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["results"][0]["plan_id"] == plan_id
     assert parses == [] and written == [], "the next search reads nothing new"
+
+
+def test_a_replaced_parse_stays_readable_a_while_then_goes(seeds, parses, monkeypatch):
+    """A bot still answering from the previous snapshot reads the plan it had; later the old parse goes."""
+    _age_all(seeds)
+    before = load_corpus(seeds)
+    old = before.plan("jiangyin-2023-speech")
+    old_passages = list(old.passages)
+    store = plan_store.open_store()
+    store._held.clear()
+    path = seeds / "jiangyin-2023-speech.txt"
+    path.write_text(path.read_text(encoding="utf-8").replace("修师德", "修师德修身"), encoding="utf-8")
+    _age(path)
+    load_corpus(seeds)
+    assert old.passages == old_passages  # read back from the store, not the changed file
+    count = store._db.execute("SELECT count(*) FROM blobs").fetchone()[0]
+    assert count == 6
+    monkeypatch.setattr(plan_store, "KEEP_DROPPED", -1)
+    load_corpus(seeds)
+    assert store._db.execute("SELECT count(*) FROM blobs").fetchone()[0] == 5

@@ -70,6 +70,7 @@ CREATE TABLE IF NOT EXISTS blobs (
     data BLOB NOT NULL,
     dropped_at REAL
 );
+CREATE INDEX IF NOT EXISTS blobs_dropped ON blobs (dropped_at);
 CREATE TABLE IF NOT EXISTS derived (
     source TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -348,8 +349,22 @@ class PlanStore:
             self._db.execute("UPDATE blobs SET dropped_at=? WHERE source=? AND dropped_at IS NULL", (now, source))
 
     def _sweep(self, now: float) -> None:
-        self._db.execute("DELETE FROM blobs WHERE dropped_at IS NOT NULL AND dropped_at < ?", (now - KEEP_DROPPED,))
-        self._db.execute("DELETE FROM derived WHERE source NOT IN (SELECT source FROM blobs)")
+        """Delete parses replaced more than KEEP_DROPPED seconds ago (a read when there are none, so a
+        load that changed nothing writes nothing)."""
+        old = [r[0] for r in self._db.execute(
+            "SELECT source FROM blobs WHERE dropped_at IS NOT NULL AND dropped_at < ?", (now - KEEP_DROPPED,))]
+        if not old:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for source in old:
+                self._db.execute("DELETE FROM blobs WHERE source=? AND dropped_at IS NOT NULL", (source,))
+                self._db.execute("DELETE FROM derived WHERE source=? AND source NOT IN (SELECT source FROM blobs)",
+                                 (source,))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     # -- parsed plans
 
