@@ -430,8 +430,9 @@ def _sweep_legacy(directory: Path) -> None:
         old.unlink(missing_ok=True)
 
 
-_STORES: dict[Path, PlanStore] = {}
+_STORES: OrderedDict[Path, PlanStore] = OrderedDict()
 _STORES_LOCK = threading.Lock()
+OPEN_STORES = 4  # data folders with an open store per process (a test run switches folders hundreds of times)
 
 
 def open_store() -> PlanStore | None:
@@ -443,6 +444,7 @@ def open_store() -> PlanStore | None:
     with _STORES_LOCK:
         store = _STORES.get(path)
         if store is not None and path.exists():
+            _STORES.move_to_end(path)
             return store
         try:
             store = PlanStore(path)
@@ -450,6 +452,10 @@ def open_store() -> PlanStore | None:
             log.warning("plan store %s unusable (%s); parsing plans in memory", path, exc)
             return None
         _STORES[path] = store
+        while len(_STORES) > OPEN_STORES:  # its plans still read: from the current store, or their files
+            _, evicted = _STORES.popitem(last=False)
+            with contextlib.suppress(sqlite3.Error):
+                evicted.close()
         return store
 
 
