@@ -429,6 +429,10 @@ def _load_stored(folders: Folders, listed: list[tuple[Path, dict]], store: plan_
                  reuse: Corpus | None) -> Corpus:
     names = {folder: folder_key(folder) for folder in (folders.seeds, folders.user) if folder is not None}
     rows = store.rows(list(names.values()))
+    # a manifest byte for byte as at the last full check: its entries need no comparing one by one
+    manifests = {folder: _manifest_digest(folder) for folder in names}
+    trusted = {folder: manifests[folder] is not None and store.manifest_digest(key) == manifests[folder]
+               for folder, key in names.items()}
     plans: list[Plan] = []
     sources: dict[str, str] = {}
     pending: list[tuple[int, tuple]] = []
@@ -440,13 +444,15 @@ def _load_stored(folders: Folders, listed: list[tuple[Path, dict]], store: plan_
 
     for folder, entry in listed:
         path = _entry_file(folder, entry)
-        plan_id, key, as_json = str(entry.get("plan_id")), names[folder], plan_store.entry_json(entry)
+        plan_id, key = str(entry.get("plan_id")), names[folder]
+        as_json = None if trusted[folder] else plan_store.entry_json(entry)
         try:
             stat = plan_store.file_stat(path)
         except OSError as exc:
             raise CorpusError(f"无法读取 {entry.get('file')}: {exc}") from exc
         row = rows.get((key, plan_id))
         if row is None or not row.current(stat, as_json):
+            as_json = as_json or plan_store.entry_json(entry)
             data = _read(path, entry)
             source = plan_store.source_digest(as_json, data)
             if row is None or row.source != source:
@@ -464,7 +470,16 @@ def _load_stored(folders: Folders, listed: list[tuple[Path, dict]], store: plan_
     flush()
     for folder, key in names.items():
         store.forget(key, {str(e.get("plan_id")) for f, e in listed if f == folder})
+        if manifests[folder] is not None and not trusted[folder]:
+            store.set_manifest_digest(key, manifests[folder])
     return Corpus(folders.seeds, newest_first(plans), _fingerprint(sources), sources, folders)
+
+
+def _manifest_digest(folder: Path) -> str | None:
+    try:
+        return hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _load_parsed(folders: Folders, listed: list[tuple[Path, dict]], reuse: Corpus | None) -> Corpus:

@@ -44,7 +44,7 @@ from bot.models import Node, Passage, Plan, PlanMeta, Priority
 log = logging.getLogger(__name__)
 
 FILE = "plans.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 HELD = 64  # parsed plans kept in memory per process (least recently used go), so memory stays flat
 KEEP_DROPPED = 600  # seconds a replaced plan's parse stays readable for a snapshot still serving it
 RACY_SECONDS = 2  # a file changed this recently may change again within the same mtime tick
@@ -71,6 +71,10 @@ CREATE TABLE IF NOT EXISTS blobs (
     dropped_at REAL
 );
 CREATE INDEX IF NOT EXISTS blobs_dropped ON blobs (dropped_at);
+CREATE TABLE IF NOT EXISTS manifests (
+    folder TEXT PRIMARY KEY,
+    digest TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS derived (
     source TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -114,8 +118,10 @@ class Row:
     body_key: str
     summary: str
 
-    def current(self, stat: tuple[int, int, int], entry: str) -> bool:
-        return (self.stat[0] >= 0 and self.stat == stat and self.entry == entry
+    def current(self, stat: tuple[int, int, int], entry: str | None) -> bool:
+        """Unchanged since recorded: same stat, same reader code, and the same manifest entry (None:
+        the whole manifest is the one every row was checked against, see `manifest_digest`)."""
+        return (self.stat[0] >= 0 and self.stat == stat and (entry is None or self.entry == entry)
                 and self.code == corpus_cache.code_fingerprint())
 
 
@@ -246,7 +252,8 @@ class PlanStore:
             db.execute("PRAGMA synchronous=NORMAL")
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
-                db.executescript("DROP TABLE IF EXISTS plans; DROP TABLE IF EXISTS blobs;")
+                db.executescript("DROP TABLE IF EXISTS plans; DROP TABLE IF EXISTS blobs; "
+                                 "DROP TABLE IF EXISTS derived; DROP TABLE IF EXISTS manifests;")
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             db.execute("SELECT count(*) FROM plans").fetchone()  # a damaged file fails here, not later
@@ -272,6 +279,16 @@ class PlanStore:
 
     def row(self, folder: str, plan_id: str) -> Row | None:
         return self.rows([folder]).get((folder, plan_id)) if folder else None
+
+    def manifest_digest(self, folder: str) -> str | None:
+        """The digest of the folder's manifest at the last load that checked every entry against its row."""
+        with self._lock:
+            found = self._db.execute("SELECT digest FROM manifests WHERE folder=?", (folder,)).fetchone()
+        return found[0] if found else None
+
+    def set_manifest_digest(self, folder: str, digest: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO manifests (folder, digest) VALUES (?, ?)", (folder, digest))
 
     def touch(self, row: Row, stat: tuple[int, int, int]) -> Row:
         """Record a new stat for unchanged bytes (a copy, a `touch`): the next load trusts it again."""
