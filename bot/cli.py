@@ -173,6 +173,7 @@ def cmd_add(args, corpus) -> int:
             entry = _add_one(args, corpus, args.files[0])
         except (AddError, FetchError) as exc:
             return _fail(_said(exc))
+        _index_added(args)
         if args.json:
             _print_json(entry)
         else:
@@ -193,11 +194,26 @@ def cmd_add(args, corpus) -> int:
         except (AddError, FetchError) as exc:
             refused.append({"file": str(path), "reason": _said(exc)})
     sys.stderr.write("\n")
+    if added:
+        _index_added(args)
     if args.json:
         _print_json({"added": added, "refused": refused})
     else:
         _print_batch_table(added, refused)
     return 0 if not refused else 1
+
+
+def _index_added(args) -> None:
+    """Bring the search index up to the corpus now, so the next search starts at once: the add stored
+    its parse, so this indexes the added plans alone. A data folder without an index yet is left for
+    the first search to build; an index that cannot be written now (busy, unusable) likewise."""
+    from bot.search.engine import SearchEngine, index_dir
+    from bot.search.tantivy_index import STATE, IndexBusy, IndexUnusable
+
+    if not (index_dir(None) / STATE).exists():
+        return
+    with contextlib.suppress(CorpusError, IndexBusy, IndexUnusable, OSError, ValueError, RuntimeError):
+        SearchEngine.from_corpus(load_corpus(args.seeds))
 
 
 def _add_one(args, corpus, target: str) -> dict:

@@ -6,6 +6,8 @@ those steps, so nothing downstream needs to know how a plan was parsed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -124,6 +126,24 @@ class Plan:
     @property
     def plan_id(self) -> str:
         return self.meta.plan_id
+
+    @property
+    def passage_count(self) -> int:
+        """How many passages; a stored plan (bot.corpus.store) answers without reading them."""
+        return len(self.passages)
+
+    @property
+    def content_hash(self) -> str:
+        """What the plan's index documents depend on: its metadata and every passage.
+
+        A stored plan keeps the hash it got when it was parsed, so a sync of 5,000 unchanged plans
+        hashes none of them; this computes it for a plan built in memory.
+        """
+        digest = hashlib.sha256(json.dumps(self.meta.as_dict(), ensure_ascii=False, sort_keys=True).encode())
+        unit, field_ = "\x1e", "\x1f"
+        digest.update(unit.join(field_.join((p.id, "\x1d".join(p.section), p.orientation, p.node_id, p.text))
+                                for p in self.passages).encode())
+        return digest.hexdigest()[:24]
 
 
 @dataclass(frozen=True)

@@ -34,13 +34,13 @@ def _withdraw(seeds: Path, plan_id: str) -> None:
 
 def _counting_parser(monkeypatch) -> list[str]:
     parsed: list[str] = []
-    real = loader.build_plan
+    real = loader.parse_plan  # every load parses through it (build_plan too)
 
     def counting(entry, raw):
         parsed.append(entry["plan_id"])
         return real(entry, raw)
 
-    monkeypatch.setattr(loader, "build_plan", counting)
+    monkeypatch.setattr(loader, "parse_plan", counting)
     return parsed
 
 

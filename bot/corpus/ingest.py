@@ -16,10 +16,12 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
+import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bot.corpus import formats, regions
+from bot.corpus import store as plan_store
 from bot.corpus.clean import clean
 from bot.corpus.limits import (
     Deadline,
@@ -34,7 +36,9 @@ from bot.corpus.loader import (
     MANIFEST,
     CorpusError,
     Folders,
+    body_key_of,
     build_plan,
+    folder_key,
     folders_for,
     listed_entries,
     manifest_lock,
@@ -278,7 +282,26 @@ def publish_plan(folders: Path | Folders, draft: Draft) -> dict:
             _write_plan(target, own, draft.entry, draft.text)
     except CorpusError as exc:
         raise AddError(str(exc)) from exc
+    _record(target, draft)
     return draft.summary()
+
+
+def _record(folder: Path, draft: Draft) -> None:
+    """Put the plan just written into the plan store, parsed as it is, so the next load (this process,
+    the bot, the next CLI call) parses nothing. Best effort: without it the next load parses this plan."""
+    store = plan_store.open_store()
+    if store is None:
+        return
+    path = folder / draft.entry["file"]
+    try:
+        data = path.read_bytes()
+        if data.decode("utf-8-sig") != draft.text:  # what a load would read differs: let it parse
+            return
+        as_json = plan_store.entry_json(draft.entry)
+        store.put_many([(folder_key(folder), draft.plan, plan_store.file_stat(path), as_json,
+                         plan_store.source_digest(as_json, data), draft.body_key)])
+    except (OSError, UnicodeDecodeError, sqlite3.Error):
+        return
 
 
 def _with_id(draft: Draft, plan_id: str) -> Draft:
@@ -301,17 +324,15 @@ class _Duplicate(AddError):
         self.plan_id = plan_id
 
 
-def body_key_of(cleaned_paragraphs: list[str]) -> str:
-    """Identity of a plan's body: the same text saved as a page, a .docx or a PDF has the same key."""
-    return hashlib.sha256(normalize("".join(cleaned_paragraphs)).encode()).hexdigest()
-
-
 _BODY_KEYS: dict[str, str] = {}  # sha256 of a stored file's bytes → its body key (cleaning is the cost)
 
 
-def _stored_body_key(path: Path) -> str:
-    """Memoised on the file's bytes, so a running bot checks each publish against hundreds of plans
-    without cleaning every one of them again; a changed file is a new entry."""
+def _stored_body_key(path: Path, row: plan_store.Row | None = None, entry: dict | None = None) -> str:
+    """From the plan store when the file is as it recorded (no read at all); else memoised on the
+    file's bytes, so a running bot checks each publish against thousands of plans without cleaning
+    every one of them again; a changed file is a new entry."""
+    if row is not None and entry is not None and row.current(plan_store.file_stat(path), plan_store.entry_json(entry)):
+        return row.body_key
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
     key = _BODY_KEYS.get(digest)
@@ -320,10 +341,22 @@ def _stored_body_key(path: Path) -> str:
     return key
 
 
+def _store_rows(listed: list[tuple[Path, dict]]) -> dict[tuple[str, str], plan_store.Row]:
+    store = plan_store.open_store()
+    if store is None:
+        return {}
+    try:
+        return store.rows(sorted({folder_key(folder) for folder, _ in listed}))
+    except sqlite3.Error:
+        return {}
+
+
 def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str, year: int, title: str) -> None:
+    rows = _store_rows(listed)
     for folder, entry in listed:
         existing = folder / entry["file"]
-        if existing.exists() and _stored_body_key(existing) == body_key:
+        row = rows.get((folder_key(folder), str(entry.get("plan_id"))))
+        if existing.exists() and _stored_body_key(existing, row, entry) == body_key:
             raise _Duplicate(f"重复：这份文件已在语料中（{entry['plan_id']}）",
                              f"duplicate: this text is already in the corpus ({entry['plan_id']})", entry["plan_id"])
         if normalize(entry.get("title", "")) == normalize(title) and str(entry.get("city")) == city \

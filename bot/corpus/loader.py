@@ -13,10 +13,13 @@ written in place, as it always was: it is the user's own.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,13 +27,15 @@ from pathlib import Path
 
 import filelock
 
-from bot.corpus import cache as corpus_cache
 from bot.corpus import regions
+from bot.corpus import store as plan_store
 from bot.corpus.clean import TERMINAL, clean
 from bot.corpus.enumerations import inline_priorities
 from bot.corpus.outline import is_framing, parse, priorities
 from bot.models import Node, Passage, Plan, PlanMeta, Priority
 from bot.textnorm import normalize
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 USER_PLANS = "plans"  # the user's plans: a folder of this name in the data folder
@@ -271,6 +276,16 @@ def _cut(plan_id: str, node: Node, section: tuple[str, ...], body: str, lead: bo
 
 
 def build_plan(entry: dict, raw: str) -> Plan:
+    return parse_plan(entry, raw)[0]
+
+
+def body_key_of(cleaned_paragraphs: list[str]) -> str:
+    """Identity of a plan's body: the same text saved as a page, a .docx or a PDF has the same key."""
+    return hashlib.sha256(normalize("".join(cleaned_paragraphs)).encode()).hexdigest()
+
+
+def parse_plan(entry: dict, raw: str) -> tuple[Plan, str]:
+    """The plan and its body key (what duplicate checks compare), from one cleaning of the text."""
     meta = plan_meta(entry)
     cleaned = clean(raw)
     # a review (工作总结, 工作汇报材料) looks back in every part unless a part says it plans
@@ -283,7 +298,7 @@ def build_plan(entry: dict, raw: str) -> Plan:
         passages.extend(_cut(meta.plan_id, pre_node, (PREAMBLE_LABEL,), para, lead=not outline.tree))
     passages.extend(_passages_for(meta.plan_id, outline.tree, ()))
     heads = priorities(outline.tree) or _inline_heads(preamble, outline.tree, meta.year)
-    return Plan(meta, "\n".join(preamble), outline.tree, passages, heads)
+    return Plan(meta, "\n".join(preamble), outline.tree, passages, heads), body_key_of(cleaned.paragraphs)
 
 
 def _inline_heads(preamble: list[str], tree: list[Node], year: int) -> list[Priority]:
@@ -301,7 +316,10 @@ def _inline_heads(preamble: list[str], tree: list[Node], year: int) -> list[Prio
 
 
 def read_text(path: Path) -> str:
-    data = path.read_bytes()
+    return _decode(path.read_bytes(), path)
+
+
+def _decode(data: bytes, path: Path) -> str:
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(encoding)
@@ -312,30 +330,47 @@ def read_text(path: Path) -> str:
 
 @dataclass
 class Corpus:
+    """The plans of a corpus, newest first. Plans loaded through the store (bot.corpus.store) hold
+    their metadata and headline priorities; their outline and passages are read when first used."""
+
     seeds_dir: Path
     plans: list[Plan]
     fingerprint: str
-    # plan id → digest of its manifest entry and file text: what a later load may reuse it for
+    # plan id → digest of the reader's code, its manifest entry and file bytes: what a later load may
+    # reuse the parsed plan for
     sources: dict[str, str] = field(default_factory=dict, repr=False)
     folders: Folders | None = field(default=None, repr=False)  # None: `seeds_dir` alone
     _by_id: dict[str, Plan] = field(default_factory=dict, repr=False)
-    _passages: dict[str, Passage] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.folders is None:
             self.folders = Folders(self.seeds_dir)
         self._by_id = {p.plan_id: p for p in self.plans}
-        self._passages = {psg.id: psg for p in self.plans for psg in p.passages}
 
     @property
     def passages(self) -> list[Passage]:
-        return list(self._passages.values())
+        """Every passage of every plan: reads every plan (tests, benchmarks); counts use passage_count."""
+        return [psg for p in self.plans for psg in p.passages]
+
+    @property
+    def passage_count(self) -> int:
+        return sum(p.passage_count for p in self.plans)
 
     def plan(self, plan_id: str) -> Plan | None:
         return self._by_id.get(plan_id)
 
     def passage(self, passage_id: str) -> Passage | None:
-        return self._passages.get(passage_id)
+        """The passage with this id, reading only its plan (ids are `plan_id:node`)."""
+        cut = passage_id.find(":")
+        while cut > 0:
+            plan = self._by_id.get(passage_id[:cut])
+            if plan is not None:
+                lookup = getattr(plan, "passage", None)
+                if lookup is not None:
+                    return lookup(passage_id)
+                return next((p for p in plan.passages if p.id == passage_id), None)
+            cut = passage_id.find(":", cut + 1)
+        return None
 
 
 def newest_first(plans: list[Plan]) -> list[Plan]:
@@ -345,40 +380,131 @@ def newest_first(plans: list[Plan]) -> list[Plan]:
 
 
 def load_corpus(seeds_dir: Path | str | Folders | None = None, reuse: Corpus | None = None) -> Corpus:
-    """The corpus of the seeds (and the user's plans, see `folders_for`): from the parsed-corpus cache
-    when nothing changed; otherwise parsed, except that plans of `reuse` (the corpus a running bot holds)
-    whose manifest entry and file text are unchanged are taken as they are, so adding one plan parses
-    one plan."""
+    """The corpus of the seeds (and the user's plans, see `folders_for`).
+
+    Through the plan store (bot.corpus.store) when the data folder can hold it: each listed file is
+    checked by its stat (hashed only when that changed) and only plans whose file, entry or reader code
+    changed are parsed; the others come back as stored plans that read their passages on first use.
+    Plans of `reuse` (the corpus a running bot holds) with the same source are taken as they are.
+    Without the store (PLANBRIEF_CORPUS_CACHE=0, an unwritable folder) every plan is parsed in memory.
+    """
     folders = folders_for(seeds_dir)
     listed = listed_entries(folders)
-    key = corpus_cache.key_for(folders.manifests(), listed)
-    cached = corpus_cache.load(key)
-    if cached is not None:
-        return Corpus(folders.seeds, cached.plans, cached.fingerprint, getattr(cached, "sources", {}), folders)
-    digest = hashlib.sha256()
-    plans, sources = [], {}
-    for folder, entry in listed:
+    store = plan_store.open_store()
+    if store is not None:
         try:
-            path = folder / entry["file"]
-            raw = read_text(path)
-        except KeyError as exc:
-            raise CorpusError(f"清单条目缺少字段 {exc}: {entry}") from exc
+            return _load_stored(folders, listed, store, reuse)
+        except sqlite3.OperationalError as exc:  # busy past the timeout, read-only: parse, keep the file
+            log.warning("plan store %s unusable now (%s); parsing plans in memory", store.path, exc)
+        except sqlite3.DatabaseError as exc:  # damaged underneath: rebuilt
+            store = plan_store.rebuild(store, exc)
+            if store is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    return _load_stored(folders, listed, store, reuse)
+    return _load_parsed(folders, listed, reuse)
+
+
+FLUSH = 100  # parsed plans written to the store together (a first load of thousands stays flat in memory)
+
+
+def _entry_file(folder: Path, entry: dict) -> Path:
+    try:
+        return folder / entry["file"]
+    except (KeyError, TypeError) as exc:
+        raise CorpusError(f"清单条目缺少字段 {exc}: {entry}") from exc
+
+
+def _read(path: Path, entry: dict) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"无法读取 {entry.get('file')}: {exc}") from exc
+
+
+def folder_key(folder: Path) -> str:
+    return str(folder.resolve())
+
+
+def _load_stored(folders: Folders, listed: list[tuple[Path, dict]], store: plan_store.PlanStore,
+                 reuse: Corpus | None) -> Corpus:
+    names = {folder: folder_key(folder) for folder in (folders.seeds, folders.user) if folder is not None}
+    rows = store.rows(list(names.values()))
+    # a manifest byte for byte as at the last full check: its entries need no comparing one by one
+    manifests = {folder: _manifest_digest(folder) for folder in names}
+    trusted = {folder: manifests[folder] is not None and store.manifest_digest(key) == manifests[folder]
+               for folder, key in names.items()}
+    plans: list[Plan] = []
+    sources: dict[str, str] = {}
+    pending: list[tuple[int, tuple]] = []
+
+    def flush() -> None:
+        for (slot, _), row in zip(pending, store.put_many([record for _, record in pending]), strict=True):
+            plans[slot] = store.plan(row)
+        pending.clear()
+
+    for folder, entry in listed:
+        path = _entry_file(folder, entry)
+        plan_id, key = str(entry.get("plan_id")), names[folder]
+        as_json = None if trusted[folder] else plan_store.entry_json(entry)
+        try:
+            stat = plan_store.file_stat(path)
         except OSError as exc:
             raise CorpusError(f"无法读取 {entry.get('file')}: {exc}") from exc
-        source = hashlib.sha256(json.dumps(entry, ensure_ascii=False, sort_keys=True).encode() + raw.encode())
-        digest.update(source.digest())
-        plan = _reusable(reuse, entry, source.hexdigest()) or build_plan(entry, raw)
-        sources[plan.plan_id] = source.hexdigest()
+        row = rows.get((key, plan_id))
+        if row is None or not row.current(stat, as_json):
+            as_json = as_json or plan_store.entry_json(entry)
+            data = _read(path, entry)
+            source = plan_store.source_digest(as_json, data)
+            if row is None or row.source != source:
+                plan, body_key = parse_plan(entry, _decode(data, path))
+                sources[plan.plan_id] = source
+                pending.append((len(plans), (key, plan, stat, as_json, source, body_key)))
+                plans.append(plan)
+                if len(pending) >= FLUSH:
+                    flush()
+                continue
+            if stat[0] >= 0:
+                row = store.touch(row, stat)
+        sources[plan_id] = row.source
+        plans.append(_reusable(reuse, plan_id, row.source) or store.plan(row))
+    flush()
+    for folder, key in names.items():
+        store.forget(key, {str(e.get("plan_id")) for f, e in listed if f == folder})
+        if manifests[folder] is not None and not trusted[folder]:
+            store.set_manifest_digest(key, manifests[folder])
+    return Corpus(folders.seeds, newest_first(plans), _fingerprint(sources), sources, folders)
+
+
+def _manifest_digest(folder: Path) -> str | None:
+    try:
+        return hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _load_parsed(folders: Folders, listed: list[tuple[Path, dict]], reuse: Corpus | None) -> Corpus:
+    plans, sources = [], {}
+    for folder, entry in listed:
+        path = _entry_file(folder, entry)
+        data = _read(path, entry)
+        source = plan_store.source_digest(plan_store.entry_json(entry), data)
+        plan = _reusable(reuse, str(entry.get("plan_id")), source) or build_plan(entry, _decode(data, path))
+        sources[plan.plan_id] = source
         plans.append(plan)
-    corpus = Corpus(folders.seeds, newest_first(plans), digest.hexdigest()[:16], sources, folders)
-    corpus_cache.save(key, corpus_cache.Cached(corpus.plans, corpus.fingerprint, sources))
-    return corpus
+    return Corpus(folders.seeds, newest_first(plans), _fingerprint(sources), sources, folders)
 
 
-def _reusable(reuse: Corpus | None, entry: dict, source: str) -> Plan | None:
-    """The already parsed plan for this entry, when it was parsed from the very same entry and text
+def _fingerprint(sources: dict[str, str]) -> str:
+    """The corpus state: every plan's source, in listing order (pictures and digests key on it)."""
+    digest = hashlib.sha256()
+    for plan_id in sources:
+        digest.update(sources[plan_id].encode())
+    return digest.hexdigest()[:16]
+
+
+def _reusable(reuse: Corpus | None, plan_id: str, source: str) -> Plan | None:
+    """The already parsed plan for this entry, when it was parsed from the very same entry and bytes
     by the same code (a corpus built by other code is never handed in: it lives in one process)."""
-    plan_id = str(entry.get("plan_id"))
     if reuse is None or reuse.sources.get(plan_id) != source:
         return None
     return reuse.plan(plan_id)
@@ -386,4 +512,4 @@ def _reusable(reuse: Corpus | None, entry: dict, source: str) -> Plan | None:
 
 def plan_summary(plan: Plan) -> dict:
     """The `plans --json` shape (a contract: add fields, never rename or drop)."""
-    return {**plan.meta.as_dict(), "passages": len(plan.passages)}
+    return {**plan.meta.as_dict(), "passages": plan.passage_count}

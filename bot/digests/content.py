@@ -6,22 +6,16 @@ this year's goals. Plans a chat has not been sent before come first and are mark
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.corpus.loader import Corpus
 from bot.corpus.regions import Place, short_name
+from bot.corpus.targets import STORED_TARGETS, key_targets
 from bot.digests.themes import PlanChanges, ThemeCount, changes_for_place, shared_themes
 from bot.models import Hit, Plan, Priority
 
 MAX_TARGETS = 8
-_UNIT = (r"(?:万人次|人次|万平方米|平方米|万元|亿元|课时|小时|个|所|名|%|节|项|家|支|间|座|套|场|批|条|门|类|"
-         r"个百分点)")
-_QUANTITY = re.compile(r"\d+(?:\.\d+)?(?:\s*[—\-~至]\s*\d+)?\s*" + _UNIT)
-_STRONG = re.compile(r"新增|新建|改扩建|达到|达|不少于|不低于|以上|左右|力争|确保|覆盖|提升至|控制在|招录|创建|评选|建设")
-_ROUTINE = re.compile(r"^(每月|每周|每天|每年)")
-_CLAUSE_SPLIT = re.compile(r"[，,。；;：:！!？?]")
 
 
 @dataclass
@@ -82,25 +76,14 @@ class Digest:
 
 
 def targets(plan: Plan, limit: int = MAX_TARGETS) -> list[str]:
-    """Clauses that state a number with a unit, from forward-looking passages, strongest first."""
-    found: list[tuple[int, int, str]] = []
-    seen: set[str] = set()
-    order = 0
-    for passage in plan.passages:
-        if passage.orientation != "forward":
-            continue
-        for clause in _CLAUSE_SPLIT.split(passage.text):
-            if re.search(r"“[^”]*\d[^”]*”", clause) and not _STRONG.search(clause):
-                continue  # a number inside a slogan (“四个100%”) is a name, not a target
-            clause = clause.strip(" “”\"'")
-            if not clause or clause in seen or not _QUANTITY.search(clause):
-                continue
-            seen.add(clause)
-            strength = 0 if _STRONG.search(clause) and not _ROUTINE.search(clause) else 1
-            found.append((strength, order, clause))
-            order += 1
-    found.sort()
-    return [clause for _, _, clause in found[:limit]]
+    """Clauses that state a number with a unit, from forward-looking passages, strongest first.
+
+    A stored plan (bot.corpus.store) kept its targets when it was parsed, so a digest of a province
+    reads none of its plans' passages."""
+    stored = getattr(plan, "stored_targets", None)
+    if stored is not None and limit <= STORED_TARGETS:
+        return list(stored[:limit])
+    return key_targets(plan.passages, limit)
 
 
 def plans_in_scope(corpus: Corpus, *, plan_id: str | None = None, place: Place | None = None) -> list[Plan]:

@@ -310,16 +310,16 @@ def year_shift_picture(corpus, changes, lang: str = "zh") -> bytes:
 
 
 def warm(corpus) -> None:
-    """Read every plan's themes (memoised per plan) and load matplotlib and the font: what the first
-    picture of a process would otherwise pay (~1 s for the import, ~1 ms a plan). Errors are left for
-    the real request to meet and report."""
+    """Count every plan's themes (kept beside each stored plan, so only plans new to the store are
+    read) and load matplotlib and the font: what the first picture of a process would otherwise pay
+    (~1 s for the import, ~1 ms a plan). Errors are left for the real request to meet and report."""
     import logging
 
-    from bot.digests.themes import theme_passages
+    from bot.digests.themes import theme_counts
 
     try:
         for plan in list(corpus.plans):
-            theme_passages(plan)
+            theme_counts(plan)
         text_png("预热")
     except Exception:  # noqa: BLE001 - a warm-up must never take the process down
         logging.getLogger(__name__).warning("picture warm-up failed", exc_info=True)

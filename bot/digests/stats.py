@@ -77,7 +77,7 @@ def corpus_info(corpus) -> dict:
     newest = max(corpus.plans, key=lambda p: (p.meta.date or "", p.meta.year, p.plan_id), default=None)
     return {
         "plans": len(corpus.plans),
-        "passages": len(corpus.passages),
+        "passages": corpus.passage_count,
         "newest": None if newest is None else {"plan_id": newest.plan_id, "title": newest.meta.title,
                                                "city": newest.meta.city, "date": newest.meta.date},
     }

@@ -10,6 +10,8 @@ are left out: every plan mentions them, so they would crowd out what is particul
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import weakref
 from collections.abc import Iterable, Sequence
@@ -123,7 +125,7 @@ def _shortest_inside(term: str, known: set[str]) -> str | None:
 
 
 _MEMO: dict[int, tuple[weakref.ref, dict]] = {}
-_MEMO_MAX = 8192
+_MEMO_MAX = 512  # counts over many plans come from theme_counts; this serves changes between a few
 _memo_lock = threading.Lock()
 
 
@@ -161,6 +163,22 @@ def _theme_passages(plan: Plan) -> dict[str, list[tuple[Passage, int, int]]]:
     return found
 
 
+@lru_cache(maxsize=1)
+def _vocabulary_key() -> str:
+    return "themes:" + hashlib.sha256(json.dumps(sorted(vocabulary().items()), ensure_ascii=False)
+                                      .encode()).hexdigest()[:16]
+
+
+def theme_counts(plan: Plan) -> dict[str, int]:
+    """Theme → how many of the plan's forward-looking passages state it. A stored plan keeps these
+    beside it (bot.corpus.store), keyed by the vocabulary, so the shared-themes line of a digest of
+    thousands of plans reads no passages."""
+    derived = getattr(plan, "derived", None)
+    if derived is None:
+        return {theme: len(hits) for theme, hits in theme_passages(plan).items()}
+    return derived(_vocabulary_key(), lambda p: {theme: len(hits) for theme, hits in _theme_passages(p).items()})
+
+
 def shared_themes(plans: Sequence[Plan], limit: int = SHARED_LIMIT) -> list[ThemeCount]:
     """Themes ranked by how many plans state them, then by how many passages do.
 
@@ -170,9 +188,9 @@ def shared_themes(plans: Sequence[Plan], limit: int = SHARED_LIMIT) -> list[Them
     plan_ids: dict[str, list[str]] = {}
     passages: dict[str, int] = {}
     for plan in plans:
-        for theme, hits in theme_passages(plan).items():
+        for theme, hits in theme_counts(plan).items():
             plan_ids.setdefault(theme, []).append(plan.plan_id)
-            passages[theme] = passages.get(theme, 0) + len(hits)
+            passages[theme] = passages.get(theme, 0) + hits
     floor = 2 if len(plans) > 1 else 1
     counts = [ThemeCount(t, tuple(ids), passages[t]) for t, ids in plan_ids.items() if len(ids) >= floor]
     order = _dictionary_order()
@@ -314,11 +332,11 @@ def theme_matrix(plans: Sequence[Plan], *, max_rows: int = MATRIX_ROWS,
     stating the chosen themes least; they are dropped and counted, never silently."""
     plans = list(plans)
     themes = shared_themes(plans, limit=max_cols)
-    per_plan = {p.plan_id: theme_passages(p) for p in plans}
+    per_plan = {p.plan_id: theme_counts(p) for p in plans}
     rows, cells = [], []
     for row, group in matrix_rows(plans):
         rows.append(row)
-        cells.append(tuple(sum(len(per_plan[p.plan_id].get(t.theme, ())) for p in group) for t in themes))
+        cells.append(tuple(sum(per_plan[p.plan_id].get(t.theme, 0) for p in group) for t in themes))
     keep = sorted(range(len(rows)), key=lambda i: (-sum(cells[i]), i))[:max_rows]
     keep.sort()
     return ThemeMatrix(tuple(rows[i] for i in keep), tuple(themes), tuple(cells[i] for i in keep),

@@ -2,8 +2,9 @@
 
 Plans arrive while the bot runs: an editor publishes one from Telegram, or someone runs `planbrief add`
 or `remove` on the same folder from a shell. Every such write rewrites the manifest (under its lock), so
-the manifest's identity is the signal. A refresh reads the new corpus (the parsed-corpus cache makes that
-cheap), applies only the plans that were added, changed or removed to the live tantivy index
+the manifest's identity is the signal. A refresh reads the new corpus (the plan store makes that cheap:
+a stat a plan, and a parse only of a file nobody stored), applies only the plans that were added, changed or
+removed to the live tantivy index
 (`SearchEngine.updated`), and then replaces one reference: a query holding the old snapshot finishes on
 its searcher, a new query gets the new one, and nobody ever sees a half-written index.
 """
@@ -82,7 +83,7 @@ class Library:
                 log.warning("corpus reload failed, still serving the previous one: %s", exc)
                 return False
             self._snapshot = Snapshot(corpus, engine, version)
-            log.info("corpus reloaded: %d plans, %d passages", len(corpus.plans), len(corpus.passages))
+            log.info("corpus reloaded: %d plans, %d passages", len(corpus.plans), corpus.passage_count)
             return True
 
     def _engine_for(self, corpus: Corpus) -> SearchEngine:

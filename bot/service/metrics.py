@@ -65,7 +65,7 @@ class ScrapeTimeCollector:
         plans = GaugeMetricFamily("planbrief_corpus_plans", "Plans in the corpus this worker serves")
         passages = GaugeMetricFamily("planbrief_corpus_passages", "Passages in the corpus this worker serves")
         plans.add_metric([], len(corpus.plans) if corpus is not None else 0)
-        passages.add_metric([], len(corpus.passages) if corpus is not None else 0)
+        passages.add_metric([], corpus.passage_count if corpus is not None else 0)
         yield plans
         yield passages
         outcomes = GaugeMetricFamily("planbrief_deliveries", "Digest deliveries in the ledger, by outcome",

@@ -454,7 +454,7 @@ def plan_line(plan: Plan, lang: str) -> str:
     m = plan.meta
     where = esc(place_name(m))
     return (f"• <b>{esc(m.title)}</b>\n  {where} · {m.year} · {esc(m.kind)} · "
-            f"{t(lang, 'plan_passages', n=len(plan.passages))} · <code>{esc(m.plan_id)}</code>")
+            f"{t(lang, 'plan_passages', n=plan.passage_count)} · <code>{esc(m.plan_id)}</code>")
 
 
 def plans_answer(plans: Sequence[Plan], lang: str) -> Answer:

@@ -1,0 +1,497 @@
+"""The parsed plans, one row a plan, in one SQLite file beside the index (`$PLANBRIEF_DATA_DIR/corpus/plans.sqlite`).
+
+Why: a pickle of the whole parsed corpus per corpus state made every process load every plan at every
+start (4.7–7.2 s and 430 MB at 5,000 plans), re-parse everything after one add, and left a file of
+hundreds of megabytes per state behind. Here each plan is written once, when it is parsed, and replaced
+in place when its file, manifest entry or the reader's code changes:
+
+- `plans` holds per plan (keyed by its folder and id) what start-up and listings need: the file's stat
+  (size, mtime_ns, inode), its manifest entry, the source digest (code fingerprint + entry + file bytes),
+  the content hash the index keys on, the body key duplicate checks compare, and a small JSON summary
+  (metadata, headline priorities, passage count);
+- `blobs` holds the parsed outline and passages (zlib'd pickle), keyed by source digest and read only
+  when a command needs that plan. A replaced version is kept for `KEEP_DROPPED` seconds, so a running
+  bot still answering from the previous snapshot can read it; then it is deleted.
+
+A load trusts a row when the file's stat and entry are as recorded (a file modified within
+`RACY_SECONDS` of being recorded is hashed again next time, as git does), hashes the bytes when the stat
+changed, and parses only when the bytes did. WAL mode and a busy timeout let several processes start and
+write at once; writes are idempotent (the same source gives the same row). A file that SQLite cannot read
+is removed and rebuilt: like the index, the store is a cache of the plans on disk, never the only copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import pickle
+import sqlite3
+import threading
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.corpus import cache as corpus_cache
+from bot.corpus.targets import key_targets
+from bot.models import Node, Passage, Plan, PlanMeta, Priority
+
+log = logging.getLogger(__name__)
+
+FILE = "plans.sqlite"
+SCHEMA_VERSION = 3
+HELD = 64  # parsed plans kept in memory per process (least recently used go), so memory stays flat
+KEEP_DROPPED = 600  # seconds a replaced plan's parse stays readable for a snapshot still serving it
+RACY_SECONDS = 2  # a file changed this recently may change again within the same mtime tick
+BUSY_MS = 30_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS plans (
+    folder TEXT NOT NULL,
+    plan_id TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    entry TEXT NOT NULL,
+    code TEXT NOT NULL,
+    source TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    body_key TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    PRIMARY KEY (folder, plan_id)
+);
+CREATE TABLE IF NOT EXISTS blobs (
+    source TEXT PRIMARY KEY,
+    data BLOB NOT NULL,
+    dropped_at REAL
+);
+CREATE INDEX IF NOT EXISTS blobs_dropped ON blobs (dropped_at);
+CREATE TABLE IF NOT EXISTS manifests (
+    folder TEXT PRIMARY KEY,
+    digest TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS derived (
+    source TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (source, name)
+);
+"""
+
+
+def source_digest(entry_json: str, data: bytes) -> str:
+    """What a parse depends on: the reader's code, the manifest entry as read, the file's bytes."""
+    digest = hashlib.sha256(corpus_cache.code_fingerprint().encode())
+    digest.update(entry_json.encode())
+    digest.update(b"\x00")
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def entry_json(entry: dict) -> str:
+    return json.dumps(entry, ensure_ascii=False, sort_keys=True)
+
+
+def file_stat(path: Path) -> tuple[int, int, int]:
+    """(size, mtime_ns, inode), or size -1 when the file changed too recently for its stat to be trusted."""
+    st = path.stat()
+    racy = time.time_ns() - st.st_mtime_ns < RACY_SECONDS * 1_000_000_000
+    return (-1 if racy else st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One plan as recorded: enough to decide whether it is current and to serve listings."""
+
+    folder: str
+    plan_id: str
+    stat: tuple[int, int, int]
+    entry: str
+    code: str
+    source: str
+    content_hash: str
+    body_key: str
+    summary: str
+
+    def current(self, stat: tuple[int, int, int], entry: str | None) -> bool:
+        """Unchanged since recorded: same stat, same reader code, and the same manifest entry (None:
+        the whole manifest is the one every row was checked against, see `manifest_digest`)."""
+        return (self.stat[0] >= 0 and self.stat == stat and (entry is None or self.entry == entry)
+                and self.code == corpus_cache.code_fingerprint())
+
+
+def summary_of(plan: Plan) -> str:
+    """What listings, `/city`, digests and stats read of a plan without reading its passages."""
+    return json.dumps({"meta": plan.meta.as_dict(), "priorities": [p.as_dict() for p in plan.priorities],
+                       "passages": len(plan.passages), "targets": key_targets(plan.passages)},
+                      ensure_ascii=False)
+
+
+class StoredPlan(Plan):
+    """A plan whose metadata, headline priorities and counts are in memory and whose outline and
+    passages are read from the store on first use (and dropped again when others are read)."""
+
+    def __new__(cls, *args, **fields):
+        """`dataclasses.replace(stored, passages=…)` builds the plain plan with those changes."""
+        if "meta" in fields:
+            return Plan(**fields)
+        return super().__new__(cls)
+
+    def __init__(self, store: PlanStore, source: str, content_hash: str, summary: dict,
+                 origin: tuple[str, str] = ("", "")) -> None:
+        # Plan's own fields that stay in memory; tree, passages and preamble are properties below
+        self.meta = PlanMeta(**summary["meta"])
+        self.priorities = [Priority(p["title"], tuple(p["items"])) for p in summary["priorities"]]
+        self._count = int(summary["passages"])
+        found = summary.get("targets")
+        self.stored_targets: tuple[str, ...] | None = tuple(found) if found is not None else None
+        self._hash = content_hash
+        self.source = source
+        self.origin = origin  # (folder, manifest entry as JSON): where to parse it again if need be
+        self._store = store
+
+    @property
+    def tree(self) -> list[Node]:
+        return self._store.heavy(self).tree
+
+    @property
+    def passages(self) -> list[Passage]:
+        return self._store.heavy(self).passages
+
+    @property
+    def preamble(self) -> str:
+        return self._store.heavy(self).preamble
+
+    @property
+    def passage_count(self) -> int:
+        return self._count
+
+    @property
+    def content_hash(self) -> str:
+        return self._hash
+
+    def passage(self, passage_id: str) -> Passage | None:
+        return self._store.heavy(self).by_id.get(passage_id)
+
+    def derived(self, name: str, compute: Callable[[Plan], Any]) -> Any:
+        """A JSON-able value later rooms derive from this plan (a digest's theme counts): computed once
+        per plan version and `name` (which should carry whatever else it depends on) and kept beside
+        the plan, so a digest of a province does not read every plan's passages each time."""
+        found = self._store.get_derived(self.source, name)
+        if found is not None:
+            return found
+        value = compute(self)
+        self._store.put_derived(self.source, name, value)
+        return value
+
+    def __reduce__(self):
+        """Pickled (a process boundary, a cache) as the plain plan it stands for."""
+        return (Plan, (self.meta, self.preamble, self.tree, self.passages, self.priorities))
+
+    def __repr__(self) -> str:
+        return f"StoredPlan({self.plan_id!r}, passages={self._count})"
+
+
+@dataclass(frozen=True)
+class Heavy:
+    preamble: str
+    tree: list[Node]
+    passages: list[Passage]
+
+    @property
+    def by_id(self) -> dict[str, Passage]:
+        return {p.id: p for p in self.passages}
+
+
+class StoreError(Exception):
+    """The store cannot be used (a data folder we may not write); the loader parses in memory instead."""
+
+
+class PlanStore:
+    """One process's connection to the store file; thread-safe (the bot reads plans from worker threads)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._held: OrderedDict[str, Heavy] = OrderedDict()
+        self.reads = 0  # plans read back from disk (tests and benchmarks count them)
+        self._db = self._connect()
+
+    # -- opening
+
+    def _connect(self) -> sqlite3.Connection:
+        """Open (and create) the file. One SQLite cannot read as a database is rebuilt; one it cannot
+        use now (locked past the busy timeout, read-only, a folder we may not write) is StoreError."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                db = self._open()
+            except sqlite3.OperationalError:
+                raise
+            except sqlite3.DatabaseError as exc:
+                log.warning("plan store %s could not be read (%s); rebuilding it from the plans", self.path, exc)
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+                db = self._open()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(str(exc)) from exc
+        with contextlib.suppress(OSError):
+            _sweep_legacy(self.path.parent)
+        return db
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                db.executescript("DROP TABLE IF EXISTS plans; DROP TABLE IF EXISTS blobs; "
+                                 "DROP TABLE IF EXISTS derived; DROP TABLE IF EXISTS manifests;")
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.execute("SELECT count(*) FROM plans").fetchone()  # a damaged file fails here, not later
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- rows
+
+    def rows(self, folders: list[str]) -> dict[tuple[str, str], Row]:
+        """Every recorded plan of these folders."""
+        marks = ",".join("?" * len(folders))
+        with self._lock:
+            found = self._db.execute(
+                "SELECT folder, plan_id, size, mtime_ns, ino, entry, code, source, content_hash, body_key, summary"
+                f" FROM plans WHERE folder IN ({marks})", folders).fetchall()
+        return {(r[0], r[1]): Row(r[0], r[1], (r[2], r[3], r[4]), *r[5:]) for r in found}
+
+    def row(self, folder: str, plan_id: str) -> Row | None:
+        return self.rows([folder]).get((folder, plan_id)) if folder else None
+
+    def manifest_digest(self, folder: str) -> str | None:
+        """The digest of the folder's manifest at the last load that checked every entry against its row."""
+        with self._lock:
+            found = self._db.execute("SELECT digest FROM manifests WHERE folder=?", (folder,)).fetchone()
+        return found[0] if found else None
+
+    def set_manifest_digest(self, folder: str, digest: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO manifests (folder, digest) VALUES (?, ?)", (folder, digest))
+
+    def touch(self, row: Row, stat: tuple[int, int, int]) -> Row:
+        """Record a new stat for unchanged bytes (a copy, a `touch`): the next load trusts it again."""
+        with self._lock:
+            self._db.execute("UPDATE plans SET size=?, mtime_ns=?, ino=? WHERE folder=? AND plan_id=? AND source=?",
+                             (*stat, row.folder, row.plan_id, row.source))
+        return Row(row.folder, row.plan_id, stat, *_rest(row))
+
+    def put_many(self, records: list[tuple[str, Plan, tuple[int, int, int], str, str, str]]) -> list[Row]:
+        """Write parsed plans: (folder, plan, stat, entry json, source, body key) each, in one transaction."""
+        rows, now = [], time.time()
+        code = corpus_cache.code_fingerprint()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for folder, plan, stat, entry, source, body_key in records:
+                    row = Row(folder, plan.plan_id, stat, entry, code, source, plan.content_hash, body_key,
+                              summary_of(plan))
+                    old = self._db.execute("SELECT source FROM plans WHERE folder=? AND plan_id=?",
+                                           (folder, plan.plan_id)).fetchone()
+                    blob = zlib.compress(pickle.dumps((plan.preamble, plan.tree, plan.passages),
+                                                      protocol=pickle.HIGHEST_PROTOCOL), 1)
+                    self._db.execute("INSERT INTO blobs (source, data, dropped_at) VALUES (?, ?, NULL) "
+                                     "ON CONFLICT(source) DO UPDATE SET data=excluded.data, dropped_at=NULL",
+                                     (source, blob))
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO plans (folder, plan_id, size, mtime_ns, ino, entry, code, source,"
+                        " content_hash, body_key, summary) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        (folder, plan.plan_id, *stat, *_rest(row)))
+                    if old and old[0] != source:
+                        self._drop(old[0], now)
+                    rows.append(row)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return rows
+
+    def forget(self, folder: str, keep: set[str]) -> int:
+        """Remove the rows of `folder` whose plans are no longer listed (a removal); their parses are
+        kept a while for a snapshot still serving them, then swept with other dropped ones."""
+        now = time.time()
+        with self._lock:
+            gone = [(pid, src) for pid, src in self._db.execute(
+                "SELECT plan_id, source FROM plans WHERE folder=?", (folder,)) if pid not in keep]
+            if gone:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for plan_id, source in gone:
+                        self._db.execute("DELETE FROM plans WHERE folder=? AND plan_id=?", (folder, plan_id))
+                        self._drop(source, now)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            self._sweep(now)
+        return len(gone)
+
+    def get_derived(self, source: str, name: str) -> Any:
+        try:
+            with self._lock:
+                row = self._db.execute("SELECT data FROM derived WHERE source=? AND name=?", (source, name)).fetchone()
+        except sqlite3.Error:
+            return None
+        return json.loads(row[0]) if row else None
+
+    def put_derived(self, source: str, name: str, value: Any) -> None:
+        with contextlib.suppress(sqlite3.Error), self._lock:
+            self._db.execute("INSERT OR REPLACE INTO derived (source, name, data) VALUES (?, ?, ?)",
+                             (source, name, json.dumps(value, ensure_ascii=False)))
+
+    def _drop(self, source: str, now: float) -> None:
+        still = self._db.execute("SELECT 1 FROM plans WHERE source=? LIMIT 1", (source,)).fetchone()
+        if not still:
+            self._db.execute("UPDATE blobs SET dropped_at=? WHERE source=? AND dropped_at IS NULL", (now, source))
+
+    def _sweep(self, now: float) -> None:
+        """Delete parses replaced more than KEEP_DROPPED seconds ago (a read when there are none, so a
+        load that changed nothing writes nothing)."""
+        old = [r[0] for r in self._db.execute(
+            "SELECT source FROM blobs WHERE dropped_at IS NOT NULL AND dropped_at < ?", (now - KEEP_DROPPED,))]
+        if not old:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for source in old:
+                self._db.execute("DELETE FROM blobs WHERE source=? AND dropped_at IS NOT NULL", (source,))
+                self._db.execute("DELETE FROM derived WHERE source=? AND source NOT IN (SELECT source FROM blobs)",
+                                 (source,))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    # -- parsed plans
+
+    def plan(self, row: Row) -> StoredPlan:
+        return StoredPlan(self, row.source, row.content_hash, json.loads(row.summary), (row.folder, row.entry))
+
+    def heavy(self, plan: StoredPlan) -> Heavy:
+        """The outline and passages of `plan`: from memory when recently read, else from the file; if
+        the store lost it (rebuilt underneath, swept long after a replacement), from the current store
+        or by parsing the plan's file again while it still has the same bytes."""
+        with self._lock:
+            found = self._held.get(plan.source)
+            if found is not None:
+                self._held.move_to_end(plan.source)
+                return found
+        found = self._read(plan.source)
+        if found is None:
+            current = open_store()
+            found = current._read(plan.source) if current is not None and current is not self else None
+        if found is None:
+            found = _reparse(plan)
+        with self._lock:
+            self.reads += 1
+            self._held[plan.source] = found
+            while len(self._held) > HELD:
+                self._held.popitem(last=False)
+        return found
+
+    def _read(self, source: str) -> Heavy | None:
+        try:
+            with self._lock:
+                data = self._db.execute("SELECT data FROM blobs WHERE source=?", (source,)).fetchone()
+        except sqlite3.Error:
+            return None
+        if data is None:
+            return None
+        preamble, tree, passages = pickle.loads(zlib.decompress(data[0]))
+        return Heavy(preamble, tree, passages)
+
+
+def _reparse(plan: StoredPlan) -> Heavy:
+    from bot.corpus.loader import _decode, parse_plan
+
+    folder, as_json = plan.origin
+    if folder and as_json:
+        entry = json.loads(as_json)
+        path = Path(folder) / entry["file"]
+        with contextlib.suppress(OSError):
+            data = path.read_bytes()
+            if source_digest(as_json, data) == plan.source:
+                parsed = parse_plan(entry, _decode(data, path))[0]
+                return Heavy(parsed.preamble, parsed.tree, parsed.passages)
+    raise LookupError(f"plan {plan.plan_id} changed on disk and its earlier parse is gone")
+
+
+def _rest(row: Row) -> tuple:
+    return (row.entry, row.code, row.source, row.content_hash, row.body_key, row.summary)
+
+
+def _sweep_legacy(directory: Path) -> None:
+    """The per-state pickles of the cache this store replaced (hundreds of megabytes each) go."""
+    for old in list(directory.glob("corpus-*.pickle")) + list(directory.glob(".corpus-*")):
+        old.unlink(missing_ok=True)
+
+
+_STORES: OrderedDict[Path, PlanStore] = OrderedDict()
+_STORES_LOCK = threading.Lock()
+OPEN_STORES = 4  # data folders with an open store per process (a test run switches folders hundreds of times)
+
+
+def open_store() -> PlanStore | None:
+    """This process's store for the current data folder; None when turned off
+    (PLANBRIEF_CORPUS_CACHE=0) or the folder cannot hold it (then plans are parsed in memory)."""
+    if not corpus_cache.enabled():
+        return None
+    path = (corpus_cache.cache_dir() / FILE).absolute()
+    with _STORES_LOCK:
+        store = _STORES.get(path)
+        if store is not None and path.exists():
+            _STORES.move_to_end(path)
+            return store
+        try:
+            store = PlanStore(path)
+        except StoreError as exc:
+            log.warning("plan store %s unusable (%s); parsing plans in memory", path, exc)
+            return None
+        _STORES[path] = store
+        while len(_STORES) > OPEN_STORES:  # its plans still read: from the current store, or their files
+            _, evicted = _STORES.popitem(last=False)
+            with contextlib.suppress(sqlite3.Error):
+                evicted.close()
+        return store
+
+
+def rebuild(store: PlanStore, exc: Exception) -> PlanStore | None:
+    """A store that failed mid-use (its file damaged or replaced underneath): said in one line, its
+    files removed, and a fresh one opened in their place."""
+    log.warning("plan store %s could not be read (%s); rebuilding it from the plans", store.path, exc)
+    with _STORES_LOCK:
+        _STORES.pop(store.path, None)
+    with contextlib.suppress(sqlite3.Error):
+        store.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+    return open_store()
+
+
+def reset() -> None:
+    """Close every open store (tests that damage or delete the file underneath)."""
+    with _STORES_LOCK:
+        for store in _STORES.values():
+            store.close()
+        _STORES.clear()
