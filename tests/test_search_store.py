@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tantivy
 
 from bench.relevance import JUDGMENTS, load_judgments
 from bot.models import Passage, Plan, PlanMeta
@@ -57,7 +58,9 @@ def _odd_plans() -> list[Plan]:
 def test_a_passage_survives_its_record():
     damaged = _passage("a", 9, "坏字符\ud800之后", norm="坏字符?之后")  # a lone surrogate from a bad source
     for passage in [p for plan in _odd_plans() for p in plan.passages] + [damaged]:
-        assert decode_passage(encode_passage(passage)) == passage
+        stored = encode_passage(passage)
+        assert decode_passage(stored) == passage
+        assert ("norm" in stored) == (passage.norm != passage.text)
 
 
 def test_stored_passages_come_back_equal_by_ord_and_by_hit(tmp_path):
@@ -72,6 +75,10 @@ def test_stored_passages_come_back_equal_by_ord_and_by_hit(tmp_path):
             assert index.passage(seq[plan.plan_id] << PLAN_SHIFT | i) == passage
     with pytest.raises(KeyError):
         reopened.passage(99 << PLAN_SHIFT)
+    everything = reopened.searcher.search(tantivy.Query.all_query(), limit=100, count=False).hits
+    assert len(everything) == sum(len(p.passages) for p in plans)
+    for _, address in everything:  # the bytes ranking tests phrases in are the passage's norm
+        assert reopened.norm_bytes(address).decode() == reopened.passage_at(address).norm
     engine = SearchEngine(reopened)
     hits = engine.search("双减").hits
     assert {h.passage.id for h in hits} >= {"a-p0", "a-p1"}
@@ -165,7 +172,7 @@ def test_ranking_reads_less_but_answers_as_reading_everything(seed_engines, monk
         for allowed in (None, {m.plan_id for m in engine.index.plans if m.city == "无锡"}):
             for k in (10, 60):
                 ranked, total = engine._rank(plan.terms, plan.phrases, allowed, k)
-                ids = [r.passage.id if r.passage else engine.index.passage_at(r.cand.address).id for r in ranked]
+                ids = [engine.index.passage_at(r.cand.address).id for r in ranked]
                 want, want_total = _reference_rank(engine.index, plan.terms, plan.phrases, allowed, k)
                 assert (ids, total) == ([pid for pid, _ in want], want_total), query
                 # tantivy may sum a document's term scores in another order for another top-k size

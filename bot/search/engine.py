@@ -300,7 +300,7 @@ class SearchEngine:
         page = ranked[offset:offset + limit]
         glossed = plan.parts + [t.removeprefix(CLAUSE) for t in weights]
         for r in page:
-            passage = r.passage or self.index.passage_at(r.cand.address)
+            passage = self.index.passage_at(r.cand.address)
             result.hits.append(self._hit(passage, r.score, weights, glossed) if snippets else Hit(passage, r.score, ""))
         if not total:
             result.error = result.error or "no_match"
@@ -568,13 +568,13 @@ class SearchEngine:
         weighed.sort(key=lambda r: -r[1])
         rescored: list[Ranked] = []
         below: list[float] = []  # the final scores read so far, rounded and negated: best first
+        wanted = [p.encode("utf-8", "surrogatepass") for p in phrases]
         for cand, score in weighed:
             if len(below) >= k and round(score * (1.0 + PHRASE_BONUS), 5) < -below[k - 1]:
                 break  # the rest score at most this much, all below the k-th found
-            passage = self.index.passage_at(cand.address)
-            share = sum(1 for p in phrases if p in passage.norm) / len(phrases)
-            score *= 1.0 + PHRASE_BONUS * share
-            rescored.append(Ranked(cand, score, passage))
+            norm = self.index.norm_bytes(cand.address)
+            score *= 1.0 + PHRASE_BONUS * (sum(1 for p in wanted if p in norm) / len(phrases))
+            rescored.append(Ranked(cand, score))
             bisect.insort(below, -round(score, 5))
         rescored.sort(key=lambda r: (-round(r.score, 5), r.cand.ord))
         return rescored[:k], total
@@ -586,11 +586,10 @@ class SearchEngine:
 
 @dataclass
 class Ranked:
-    """A candidate with its final score, and its passage once read (the page's are read last)."""
+    """A candidate with its final score; its passage is read for the page shown only."""
 
     cand: Candidate
     score: float
-    passage: Passage | None = None
 
 
 class _RelativeCutoff:

@@ -13,8 +13,8 @@ boosted by HEADING_WEIGHT at query time. `plan` (raw, for deletes and the --plan
 as a plan-id set), `place` (a facet /province/city/county), `year`, `ord` (plan sequence, passage
 position: it breaks score ties in corpus order, and is indexed so `passage(ord)` can find its document)
 and `orient` (fast fields, so ranking weighs orientation without reading a document) complete a
-document. The passage itself is stored (`passage`, one compact record in tantivy's compressed doc
-store): a process answers by reading only its hits' documents, so it need not hold the parsed corpus
+document. The passage itself is stored (`text`, `norm`, `rec`: see `encode_passage`) in tantivy's
+compressed doc store: a process answers by reading only its hits' documents, so it need not hold the parsed corpus
 (430 MB at ×1000), and a snapshot not bound to any parsed plans still answers. The doc store beat a
 SQLite sidecar keyed by `ord` on the same reads (10 and 200 random passages: within 20 % of each other)
 at a third of the disk, and it is written and deleted in the same commit as the postings, so a searcher
@@ -82,7 +82,9 @@ def _schema() -> tantivy.Schema:
     sb.add_integer_field("year", indexed=True, fast=True)
     sb.add_unsigned_field("ord", indexed=True, fast=True)
     sb.add_unsigned_field("orient", fast=True)
-    sb.add_bytes_field("passage", stored=True)
+    sb.add_bytes_field("text", stored=True)
+    sb.add_bytes_field("norm", stored=True)  # only when it differs from the text
+    sb.add_bytes_field("rec", stored=True)
     return sb.build()
 
 
@@ -318,8 +320,9 @@ class TantivyIndex:
         through.
 
         One query scores first + rest (a compound's parts in `first`: every document the parts find
-        also matches the whole query). It reads FIRST_SCAN candidates, and SCAN only when the last of
-        those could still pass the cutoff, so `total` is what SCAN candidates would give: counting
+        also matches the whole query). Unless a word typed whole is in many passages, it reads
+        FIRST_SCAN candidates, and SCAN only when the last of those could still pass the cutoff, so
+        `total` is what SCAN candidates would give: counting
         every match would defeat tantivy's pruning, so `total` is at most SCAN. A document's score on
         the parts alone matters only between `cutoff.floor` and `cutoff.sure`; for those few a second,
         narrow query (the parts, restricted to their `ord`s) gives it. Documents tied with the last one
@@ -329,7 +332,9 @@ class TantivyIndex:
         query = self._query(terms, allowed) if terms else None
         if query is None:
             return [], 0
-        limit = max(need, FIRST_SCAN)
+        # A word typed whole that many passages hold makes a broad answer: read SCAN at once.
+        broad = sum(self.df(t) for t, w in terms if w >= 1.0) > FIRST_SCAN
+        limit = SCAN if broad else min(SCAN, max(need, FIRST_SCAN))
         hits = self.searcher.search(query, limit=limit, count=False).hits
         if not hits:
             return [], 0
@@ -392,10 +397,23 @@ class TantivyIndex:
 
     def passage_at(self, address) -> Passage:
         """The passage stored with a document this snapshot's searcher returned."""
-        data = self.searcher.doc(address).get_first("passage")
+        doc = self.searcher.doc(address)
+        fields = {name: doc.get_first(name) for name in ("text", "norm", "rec")}
+        if fields["text"] is None or fields["rec"] is None:
+            raise KeyError(f"document {self._key(address)} has no stored passage")
+        if fields["norm"] is None:
+            del fields["norm"]
+        return decode_passage(fields)
+
+    def norm_bytes(self, address) -> bytes:
+        """A document's normalised text as stored (UTF-8), for substring tests that need no decoding."""
+        doc = self.searcher.doc(address)
+        data = doc.get_first("norm")
+        if data is None:
+            data = doc.get_first("text")
         if data is None:
             raise KeyError(f"document {self._key(address)} has no stored passage")
-        return decode_passage(data)
+        return data
 
     def passage(self, ord_: int) -> Passage:
         """The passage at corpus position `ord_` (KeyError when no live document has it)."""
@@ -423,9 +441,9 @@ class TantivyIndex:
             [(tantivy.Occur.Should, tantivy.Query.term_query(SCHEMA, "words", b)),
              (tantivy.Occur.Should, tantivy.Query.term_query(SCHEMA, "words", CLAUSE + b))])) for b in bigrams]
         query = each[0][1] if len(each) == 1 else tantivy.Query.boolean_query(each)
-        count = 0
+        count, wanted = 0, _utf8(phrase)
         for _, address in self.searcher.search(query, limit=PHRASE_SCAN, count=False).hits:
-            if phrase in self.passage_at(address).norm:
+            if wanted in self.norm_bytes(address):
                 count += 1
                 if stop is not None and count >= stop:
                     break
@@ -462,26 +480,40 @@ def _document(plan: _PlanFields, passage: Passage, ord_: int, words: str, headin
     doc.add_integer("year", plan.year)
     doc.add_unsigned("ord", ord_)
     doc.add_unsigned("orient", _ORIENT_INDEX.get(passage.orientation, 2))
-    doc.add_bytes("passage", encode_passage(passage))
+    for name, value in encode_passage(passage).items():
+        doc.add_bytes(name, value)
     return doc
 
 
 _ORIENT_INDEX = {name: i for i, name in enumerate(ORIENTATIONS)}
 
 
-def encode_passage(passage: Passage) -> bytes:
-    """A passage as one stored record: a JSON array (C-speed both ways), `norm` left out (null) when it
-    equals `text`, as it does for a third of passages; lone surrogates a damaged source may carry
-    survive the round trip."""
-    norm = None if passage.norm == passage.text else passage.norm
-    record = [passage.id, passage.plan_id, list(passage.section), passage.text, norm, passage.orientation,
-              passage.node_id]
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")  # a lone surrogate from a damaged source survives
 
 
-def decode_passage(data: bytes) -> Passage:
-    id_, plan_id, section, text, norm, orientation, node_id = json.loads(data.decode("utf-8", "surrogatepass"))
-    return Passage(id_, plan_id, tuple(section), text, text if norm is None else norm, orientation, node_id)
+def encode_passage(passage: Passage) -> dict[str, bytes]:
+    """A passage as stored fields: `text` and `norm` as UTF-8 (`norm` left out when it equals `text`,
+    as it does for a third of passages), the rest as a short JSON array.
+
+    The texts stay raw bytes so ranking can test a phrase in a candidate without decoding anything
+    (UTF-8 is self-synchronising: a substring of the bytes is a substring of the text), which is most
+    of what reading a passage cost when it was one JSON record.
+    """
+    fields = {"text": _utf8(passage.text),
+              "rec": _utf8(json.dumps([passage.id, passage.plan_id, list(passage.section), passage.orientation,
+                                       passage.node_id], ensure_ascii=False, separators=(",", ":")))}
+    if passage.norm != passage.text:
+        fields["norm"] = _utf8(passage.norm)
+    return fields
+
+
+def decode_passage(fields: dict[str, bytes]) -> Passage:
+    id_, plan_id, section, orientation, node_id = json.loads(fields["rec"].decode("utf-8", "surrogatepass"))
+    text = fields["text"].decode("utf-8", "surrogatepass")
+    norm = fields.get("norm")
+    return Passage(id_, plan_id, tuple(section), text,
+                   text if norm is None else norm.decode("utf-8", "surrogatepass"), orientation, node_id)
 
 
 def _place_path(meta: PlanMeta) -> str:
