@@ -39,6 +39,7 @@ import shutil
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Protocol
 
@@ -323,8 +324,8 @@ class TantivyIndex:
         One query scores first + rest (a compound's parts in `first`: every document the parts find
         also matches the whole query). Unless a word typed whole is in many passages, it reads
         FIRST_SCAN candidates, and SCAN only when the last of those could still pass the cutoff, so
-        `total` is what SCAN candidates would give: counting
-        every match would defeat tantivy's pruning, so `total` is at most SCAN. A document's score on
+        `total` is what SCAN candidates would give (counting every match would defeat tantivy's
+        pruning, so `total` is at most SCAN). A document's score on
         the parts alone matters only between `cutoff.floor` and `cutoff.sure`; for those few a second,
         narrow query (the parts, restricted to their `ord`s) gives it. Documents tied with the last one
         kept come along, so ties never depend on `need`.
@@ -344,8 +345,8 @@ class TantivyIndex:
             hits = self.searcher.search(query, limit=SCAN, count=False).hits
         scores = np.array([s for s, _ in hits], dtype=np.float32)
         part_scores = self._part_scores(first, hits, floor, cutoff.sure(hits[0][0])) if first else None
-        chosen = [hit for hit, ok in zip(hits, cutoff.keep(scores, part_scores), strict=True) if ok]
-        chosen.sort(key=lambda h: -h[0])
+        chosen = [hits[i] for i in np.flatnonzero(cutoff.keep(scores, part_scores)).tolist()]
+        chosen.sort(key=itemgetter(0), reverse=True)  # stable: tantivy's order among equal scores stays
         end = min(need, len(chosen))
         while 0 < end < len(chosen) and chosen[end][0] == chosen[end - 1][0]:
             end += 1
