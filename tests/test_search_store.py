@@ -178,3 +178,20 @@ def test_ranking_reads_less_but_answers_as_reading_everything(seed_engines, monk
                 # tantivy may sum a document's term scores in another order for another top-k size
                 assert [r.score for r in ranked] == pytest.approx([s for _, s in want], rel=1e-5, abs=2e-5), query
     assert compounds >= 3  # the set does exercise compound parts
+
+
+def test_an_upgrade_removes_the_older_format_index(tmp_path):
+    """A FORMAT bump builds a new folder; the old one (a stale copy of the corpus) goes, a newer one stays."""
+    from bot.search.engine import index_dir
+    from bot.search.tantivy_index import FORMAT
+
+    old = tmp_path / f"tantivy-v{FORMAT - 1}"
+    (old / "segment").mkdir(parents=True)
+    (old / "segment" / "x.store").write_bytes(b"old")
+    (tmp_path / f"tantivy-v{FORMAT - 1}.lock").write_bytes(b"")
+    newer = tmp_path / f"tantivy-v{FORMAT + 1}"
+    newer.mkdir()
+    engine = SearchEngine.from_plans(_odd_plans(), tmp_path)
+    assert engine.search("县管校聘").hits
+    assert not old.exists() and not (tmp_path / f"tantivy-v{FORMAT - 1}.lock").exists()
+    assert newer.exists() and index_dir(tmp_path).is_dir()

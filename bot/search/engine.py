@@ -20,6 +20,7 @@ import bisect
 import logging
 import os
 import re
+import shutil
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -128,6 +129,18 @@ def _sync_lock(directory: Path) -> FileLock:
     return FileLock(str(directory) + ".lock")
 
 
+def _drop_older_formats(directory: Path) -> None:
+    """An index of an older FORMAT beside the current one is never read again: remove it (and its
+    lock file), so an upgrade leaves no stale copy of the corpus on disk. A newer one is left alone."""
+    for other in directory.parent.glob("tantivy-v*"):
+        version = other.name.removeprefix("tantivy-v").removesuffix(".lock")
+        if version.isdigit() and int(version) < FORMAT:
+            if other.is_dir() and not other.is_symlink():
+                shutil.rmtree(other, ignore_errors=True)
+            else:
+                other.unlink(missing_ok=True)
+
+
 @contextmanager
 def _index_lock(directory: Path):
     """`_sync_lock`, with a location that cannot hold the lock (or the index) said in one line."""
@@ -186,12 +199,14 @@ class SearchEngine:
         directory = index_dir(cache_dir)
         with _index_lock(directory):
             try:
-                return cls(TantivyIndex.open(directory).sync(plans))
+                engine = cls(TantivyIndex.open(directory).sync(plans))
             except (IndexBusy, IndexUnusable):
                 raise
             except INDEX_DAMAGE as exc:
                 log.warning("search index %s is damaged (%s); rebuilding it from the corpus", directory, _why(exc))
-                return cls(TantivyIndex.rebuild(directory, plans))
+                engine = cls(TantivyIndex.rebuild(directory, plans))
+        _drop_older_formats(directory)
+        return engine
 
     def updated(self, plans: list[Plan]) -> SearchEngine:
         """This engine with `plans` applied to the live index (self when nothing changed).
