@@ -511,6 +511,8 @@ def _report_side(serve: dict, side: dict, peer: dict) -> None:
     if "tantivy_p50_ms" in side:
         _row("tantivy-bare (top 10 + ids)", f"{side['tantivy_p50_ms']:.3f} / {side['tantivy_p99_ms']:.2f} ms")
         _row("tantivy-bare build / on disk", f"{side['tantivy_build_s']:.1f} s / {side['tantivy_disk_mb']:.0f} MB")
+        _row("full answer ÷ tantivy-bare, p50 / p99", f"{full / side['tantivy_p50_ms']:.1f}× / "
+             f"{serve['full_same_p99_ms'] / side['tantivy_p99_ms']:.1f}×", "target ≤ 2× / ≤ 1.5× at ×3000")
     if "bm25s_p50_ms" in side:
         _row(f"bm25s ({side['bm25s_backend']}, unweighted)", f"{side['bm25s_p50_ms']:.3f} / {side['bm25s_p99_ms']:.2f} ms")
         _row("bm25s build", f"{side['bm25s_build_s']:.1f} s")
