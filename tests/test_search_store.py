@@ -195,3 +195,24 @@ def test_an_upgrade_removes_the_older_format_index(tmp_path):
     assert engine.search("县管校聘").hits
     assert not old.exists() and not (tmp_path / f"tantivy-v{FORMAT - 1}.lock").exists()
     assert newer.exists() and index_dir(tmp_path).is_dir()
+
+
+def test_phrase_counts_match_a_scan_of_every_passage(seed_engines, shared_corpus):
+    """Every bigram of a passage's clause is indexed as a word or a clause term, so the conjunction of
+    a phrase's bigrams finds every passage holding it: on the seeds (fewer passages than PHRASE_SCAN)
+    the count equals a scan of all passages, for phrases cut from the text and for typed queries."""
+    unbound = seed_engines[1].index
+    norms = [p.norm for p in shared_corpus.passages]
+    phrases = set()
+    for i, norm in enumerate(norms[::7]):
+        for size in (2, 3, 5):
+            window = norm[(i * 13) % max(1, len(norm) - size):][:size]
+            if len(window) == size and all("\u4e00" <= c <= "\u9fff" for c in window):
+                phrases.add(window)
+    phrases |= {"县管校聘", "县管校骋", "集团化办学", "集团办学", "课后服务", "课后延时服务", "量自己算"}
+    assert len(phrases) > 40
+    for phrase in sorted(phrases):
+        want = sum(phrase in n for n in norms)
+        assert unbound.phrase_count(phrase) == want, phrase
+        assert unbound.phrase_present(phrase) == (want > 0), phrase
+        assert unbound.phrase_count(phrase, stop=2) == min(2, want), phrase
