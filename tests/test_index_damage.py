@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import EXIT_INDEX, main
+from bot.search.tantivy_index import FORMAT
 from tests.test_editor_desk import desk, say  # noqa: F401 - the running bot fixture and its helper
 
 
@@ -39,14 +40,6 @@ def _files(index: Path, suffix: str) -> list[Path]:
     return found
 
 
-def _shift_seqs(index: Path) -> None:
-    """Documents then point at plans the sidecar does not know (a KeyError when a hit is read)."""
-    state = json.loads((index / "state.json").read_text(encoding="utf-8"))
-    for plan in state["plans"]:
-        plan["seq"] += 1000
-    (index / "state.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
-
-
 DAMAGE = {
     "pos files deleted": lambda d: [p.unlink() for p in _files(d, ".pos")],
     "fast file flipped": lambda d: [_flip(p) for p in _files(d, ".fast")],
@@ -56,8 +49,8 @@ DAMAGE = {
     "meta.json garbage": lambda d: (d / "meta.json").write_text("{garbage", encoding="utf-8"),
     "meta.json empty": lambda d: (d / "meta.json").write_bytes(b""),
     "state.json garbage": lambda d: (d / "state.json").write_text('{"format":', encoding="utf-8"),
-    "state.json missing keys": lambda d: (d / "state.json").write_text('{"format": 3}', encoding="utf-8"),
-    "documents point nowhere": _shift_seqs,
+    "state.json missing keys": lambda d: (d / "state.json").write_text(json.dumps({"format": FORMAT}), encoding="utf-8"),
+    "stored passages flipped": lambda d: [_flip(p) for p in _files(d, ".store")],
 }
 
 
@@ -99,8 +92,6 @@ def test_damaged_index_is_rebuilt_with_one_warning_and_answers(data_dir, capsys,
 def test_index_path_that_is_a_file_is_one_line_and_exit_5(data_dir, capsys, where):
     if where == "index folder":
         (data_dir / "search").mkdir()
-        from bot.search.tantivy_index import FORMAT
-
         (data_dir / "search" / f"tantivy-v{FORMAT}").write_text("not a folder", encoding="utf-8")
     else:
         (data_dir / "search").write_text("not a folder", encoding="utf-8")

@@ -5,17 +5,22 @@ glossary (bot.search.glossary) → split into parts → correct each part agains
 (bot.search.fuzzy), unless the corpus holds it verbatim → weigh its terms (typed words, compound parts,
 clause-bigram fragments) → BM25 top-k on tantivy (bot.search.tantivy_index) → relative cutoff,
 orientation weight and phrase bonus on the top candidates → snippet with marked words. The index holds
-the tokens and points into the parsed corpus for the passages themselves, so a reload re-segments only
-changed plans, and queries never load jieba (only a plan being added does). An engine is one snapshot:
+the tokens and stores the passages, so an answer reads only its hits' documents (no parsed corpus in
+memory), a reload re-segments only changed plans, and queries never load jieba (only a plan being added
+does). Ranking reads as little as it can: FIRST_SCAN candidates when the top is clear, the compound's
+part scores only where they decide the cutoff, passages for the phrase bonus best-first until no unread
+one can reach the page, snippets for the page shown. An engine is one snapshot:
 its methods are read-only, so the bot calls them from worker threads (asyncio.to_thread) concurrently,
 and `updated` hands back a new engine for the next snapshot.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import re
+import shutil
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +33,7 @@ from filelock import FileLock
 from bot.models import Hit, Passage, Plan, PlanMeta
 from bot.search.fuzzy import Lexicon
 from bot.search.glossary import Translation, load_glossary
-from bot.search.tantivy_index import FORMAT, IndexBusy, IndexUnusable, TantivyIndex
+from bot.search.tantivy_index import FORMAT, PHRASE_SCAN, Candidate, IndexBusy, IndexUnusable, TantivyIndex
 from bot.search.tokenize import CLAUSE, clause_terms, expand_word, is_cjk, query_terms, segment_with
 from bot.textnorm import normalize
 
@@ -124,6 +129,18 @@ def _sync_lock(directory: Path) -> FileLock:
     return FileLock(str(directory) + ".lock")
 
 
+def _drop_older_formats(directory: Path) -> None:
+    """An index of an older FORMAT beside the current one is never read again: remove it (and its
+    lock file), so an upgrade leaves no stale copy of the corpus on disk. A newer one is left alone."""
+    for other in directory.parent.glob("tantivy-v*"):
+        version = other.name.removeprefix("tantivy-v").removesuffix(".lock")
+        if version.isdigit() and int(version) < FORMAT:
+            if other.is_dir() and not other.is_symlink():
+                shutil.rmtree(other, ignore_errors=True)
+            else:
+                other.unlink(missing_ok=True)
+
+
 @contextmanager
 def _index_lock(directory: Path):
     """`_sync_lock`, with a location that cannot hold the lock (or the index) said in one line."""
@@ -182,12 +199,14 @@ class SearchEngine:
         directory = index_dir(cache_dir)
         with _index_lock(directory):
             try:
-                return cls(TantivyIndex.open(directory).sync(plans))
+                engine = cls(TantivyIndex.open(directory).sync(plans))
             except (IndexBusy, IndexUnusable):
                 raise
             except INDEX_DAMAGE as exc:
                 log.warning("search index %s is damaged (%s); rebuilding it from the corpus", directory, _why(exc))
-                return cls(TantivyIndex.rebuild(directory, plans))
+                engine = cls(TantivyIndex.rebuild(directory, plans))
+        _drop_older_formats(directory)
+        return engine
 
     def updated(self, plans: list[Plan]) -> SearchEngine:
         """This engine with `plans` applied to the live index (self when nothing changed).
@@ -243,7 +262,14 @@ class SearchEngine:
     def plans_matching(self, query: str) -> set[str]:
         """The plans a search for `query` answers from (its hits above the cutoff, across all plans):
         a topic's scope, so 攀登计划 covers the plans that hold it, not those sharing 计划."""
-        return {h.passage.plan_id for h in self.search(query, limit=MAX_LIMIT).hits}
+        index = self.index
+        try:
+            result = self._search(query, None, None, None, MAX_LIMIT, 0, snippets=False)
+        except INDEX_DAMAGE as exc:
+            if not self._recover(exc, index):
+                raise
+            result = self._search(query, None, None, None, MAX_LIMIT, 0, snippets=False)
+        return {h.passage.plan_id for h in result.hits}
 
     def search(self, query: str | None, city: str | None = None, year: int | None = None,
                plan_id: str | None = None, limit: int = 10, offset: int = 0) -> SearchResult:
@@ -258,7 +284,7 @@ class SearchEngine:
         return self._search(query, city, year, plan_id, limit, offset)
 
     def _search(self, query: str | None, city: str | None, year: int | None, plan_id: str | None, limit: int,
-                offset: int) -> SearchResult:
+                offset: int, snippets: bool = True) -> SearchResult:
         raw = (query or "").strip()
         result = SearchResult(query=raw, normalized="", plans=self.plans)
         if len(raw) > MAX_QUERY_CHARS:
@@ -288,7 +314,9 @@ class SearchEngine:
         weights = dict(plan.terms)
         page = ranked[offset:offset + limit]
         glossed = plan.parts + [t.removeprefix(CLAUSE) for t in weights]
-        result.hits = [self._hit(p, score, weights, glossed) for p, score in page]
+        for r in page:
+            passage = self.index.passage_at(r.cand.address)
+            result.hits.append(self._hit(passage, r.score, weights, glossed) if snippets else Hit(passage, r.score, ""))
         if not total:
             result.error = result.error or "no_match"
             result.suggestions = self._suggest(plan.phrases + plan.unknown)
@@ -330,12 +358,14 @@ class SearchEngine:
         lex = self.lexicon
         if not (lex.known(fixed) or fixed in lex.policy_set or self._phrase_present(fixed)):
             return False
-        found = self.index.phrase_count(fixed) if is_cjk(fixed[0]) else self.index.df(fixed)
-        if is_cjk(typed[0]):
-            as_typed = self.index.phrase_count(typed) if len(typed) >= 2 else self.index.df(typed)
+        # Counting stops as soon as the answer is known: each count reads the passages it checks.
+        if is_cjk(typed[0]) and len(typed) >= 2:
+            as_typed = self.index.phrase_count(typed, stop=PHRASE_SCAN // CORRECTION_ADVANTAGE + 1)
         else:
             as_typed = self.index.df(typed)
-        return found > 0 and (as_typed == 0 or as_typed * CORRECTION_ADVANTAGE <= found)
+        need = max(1, as_typed * CORRECTION_ADVANTAGE)
+        found = self.index.phrase_count(fixed, stop=need) if is_cjk(fixed[0]) else self.index.df(fixed)
+        return found >= need
 
     def _unknown(self, part: str) -> bool:
         """No plan holds this word as typed, nor all of its pieces (a stray character of a typo that
@@ -531,46 +561,79 @@ class SearchEngine:
             keep &= {m.plan_id for m in metas if m.year == int(year)}
         return keep
 
-    def _rank(self, terms: list[tuple[str, float]], phrases: list[str], allowed: set[str] | None, k: int):
-        """tantivy's BM25 top candidates above the relative cutoff, then orientation and phrase bonus."""
+    def _rank(self, terms: list[tuple[str, float]], phrases: list[str], allowed: set[str] | None,
+              k: int) -> tuple[list[Ranked], int]:
+        """tantivy's BM25 top candidates above the relative cutoff, then orientation and phrase bonus.
+
+        Orientation comes from a fast field; only the phrase bonus needs a passage's text, and it can
+        raise a score by PHRASE_BONUS at most, so candidates are read best-first and reading stops once
+        no unread one can reach the k-th score found. Without a bonus nothing is read here at all: the
+        caller reads the page it shows.
+        """
         parts = [(t, w) for t, w in terms if w == PART_WEIGHT]
         others = [(t, w) for t, w in terms if w != PART_WEIGHT]
-        found, total = self.index.top(parts, others, allowed, _above_cutoff, max(k, CANDIDATES))
+        found, total = self.index.top(parts, others, allowed, _CUTOFF, max(k, CANDIDATES))
         if not total:
             return [], 0
         found.sort(key=lambda c: (-c.score, c.ord))
-        top = found[:max(k, CANDIDATES)]
-        bonus = bool(phrases) and len(terms) > 1
-        passages = [self.index.passage(c.ord) for c in top]
-        rescored = []
-        for cand, passage in zip(top, passages, strict=True):
-            score = cand.score * ORIENTATION_WEIGHT[_ORIENT.index(passage.orientation)]
-            if bonus:
-                share = sum(1 for p in phrases if p in passage.norm) / len(phrases)
-                score *= 1.0 + PHRASE_BONUS * share
-            rescored.append((cand, passage, score))
-        rescored.sort(key=lambda r: (-round(r[2], 5), r[0].ord))
-        return [(passage, score) for _, passage, score in rescored[:k]], total
+        weighed = [(c, c.score * ORIENTATION_WEIGHT[c.orient]) for c in found[:max(k, CANDIDATES)]]
+        if not (phrases and len(terms) > 1):
+            weighed.sort(key=lambda r: (-round(r[1], 5), r[0].ord))
+            return [Ranked(c, score) for c, score in weighed[:k]], total
+        weighed.sort(key=lambda r: -r[1])
+        rescored: list[Ranked] = []
+        below: list[float] = []  # the final scores read so far, rounded and negated: best first
+        wanted = [p.encode("utf-8", "surrogatepass") for p in phrases]
+        for cand, score in weighed:
+            if len(below) >= k and round(score * (1.0 + PHRASE_BONUS), 5) < -below[k - 1]:
+                break  # the rest score at most this much, all below the k-th found
+            norm = self.index.norm_bytes(cand.address)
+            score *= 1.0 + PHRASE_BONUS * (sum(1 for p in wanted if p in norm) / len(phrases))
+            rescored.append(Ranked(cand, score))
+            bisect.insort(below, -round(score, 5))
+        rescored.sort(key=lambda r: (-round(r.score, 5), r.cand.ord))
+        return rescored[:k], total
 
     def _hit(self, passage: Passage, score: float, weights: dict[str, float], glossed: list[str]) -> Hit:
         excerpt, marks = snippet(passage.text, passage.norm, list(weights), weights)
         return Hit(passage, score, excerpt, marks, load_glossary().gloss(glossed, passage.norm))
 
 
-def _above_cutoff(scores: np.ndarray, part_scores: np.ndarray | None) -> np.ndarray:
+@dataclass
+class Ranked:
+    """A candidate with its final score; its passage is read for the page shown only."""
+
+    cand: Candidate
+    score: float
+
+
+class _RelativeCutoff:
     """The relative cutoff, with a lower bar for what a compound's specific parts found.
 
     A passage scoring a fifth of the best shares only a common bigram (服务, 建设) with the query: noise
     to a reader who asked about 课后服务, so it is not an answer at all. A passage holding only 师德
     scores a fraction of one holding 师德师风 and its parts; judged on its part evidence against the bar
     scaled by the parts' weight, it stays an answer, while a passage sharing only a fragment (办学 of
-    集团化办学, weight CLAUSE_WEIGHT) still falls below.
+    集团化办学, weight CLAUSE_WEIGHT) still falls below. A document's part score never exceeds its
+    score, which gives the bounds `sure` and `floor` (bot.search.tantivy_index.Cutoff).
     """
-    bar = RELATIVE_CUTOFF * float(scores.max())
-    keep = scores >= bar
-    if part_scores is not None:
-        keep |= part_scores >= bar * PART_WEIGHT
-    return keep
+
+    def keep(self, scores: np.ndarray, part_scores: np.ndarray | None) -> np.ndarray:
+        bar = RELATIVE_CUTOFF * float(scores.max())
+        keep = scores >= bar
+        if part_scores is not None:
+            keep |= part_scores >= bar * PART_WEIGHT
+        return keep
+
+    # `keep` compares in float32; the bounds are widened by far more than its rounding.
+    def sure(self, top: float) -> float:
+        return RELATIVE_CUTOFF * top * (1 + 1e-5)
+
+    def floor(self, top: float, parts: bool) -> float:
+        return RELATIVE_CUTOFF * top * (PART_WEIGHT if parts else 1.0) * (1 - 1e-5)
+
+
+_CUTOFF = _RelativeCutoff()
 
 
 def compound_parts(word: str, words: dict[str, int], chars: dict[str, int], total: int | None = None) -> list[str]:
