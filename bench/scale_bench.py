@@ -446,9 +446,9 @@ def worker_refresh(seeds: str, data: str, runs: int, first: int, timeout: float)
             adds.append(ran.wall_s)
             t = time.perf_counter()
             library.refresh()
-            hits = library.current.engine.search(f"{UNIQUE}{n}号").hits
+            found = library.current.engine.search(f"{UNIQUE}{n}号").as_json()["results"]
             samples.append(time.perf_counter() - t)
-            if not any(f"{UNIQUE}{n}号" in h.passage.text for h in hits):
+            if not any(f"{UNIQUE}{n}号" in r["text"] for r in found):
                 return {"error": "the added plan was not found after refresh", "ready_s": ready_s}
     return {"ready_s": ready_s, "ready_mb": ready_mb, "refresh_s": statistics.median(samples),
             "refresh_max_s": max(samples), "runs": runs, "warm_s": warm_s, "rss_mb": _proc_mb(), "cli_add_s": statistics.median(adds)}
@@ -483,7 +483,7 @@ def _failed(ran: Ran) -> str:
 
 def bench_scale(scale: int, work: Path, opts: Options) -> dict:
     """Every figure for one scale; a phase that fails records why and the others still run."""
-    res: dict = {"scale": scale}
+    res: dict = {"scale": scale, "runs": opts.runs, "adds": opts.adds, "load_before": _load()}
     seeds, data = work / "seeds", work / "data"
     built = work / "build.json"
     if not (seeds / "manifest.json").exists():
@@ -736,9 +736,9 @@ def _disk_cell(d: dict, name: str) -> str | None:
     return f"{d['data'][name]:.0f} ({d['files'].get(name, 0)})"
 
 
-def report(results: list[dict], opts: Options, load: str) -> str:
+def report(results: list[dict]) -> str:
     scales = [r["scale"] for r in results]
-    lines = [f"Scale bench: runs {opts.runs}, adds {opts.adds}; load average before → after: {load}", ""]
+    lines = [f"Scale bench on {os.cpu_count()} cores (load averages 1/5/15 min, before → after each scale)", ""]
     for r in results:
         serve = r.get("serve") or {}
         bare = r.get("tantivy_build") or {}
@@ -746,12 +746,23 @@ def report(results: list[dict], opts: Options, load: str) -> str:
                      f"bare tantivy docs {bare.get('docs', '?')}; query terms from {serve.get('terms_from', '?')} "
                      f"({len(serve.get('queries', []))} queries)"
                      + ("; build figures from an earlier run (--keep)" if (r.get("build") or {}).get("reused") else ""))
+        lines.append(f"  runs {r.get('runs', '?')}, adds {r.get('adds', '?')}; load {r.get('load_before', '?')} → "
+                     f"{r.get('load_after', '?')}")
     lines += ["", "| figure | " + " | ".join(f"×{s:,}" for s in scales) + " | target | met? |",
               "| --- | " + " | ".join("---:" for _ in scales) + " | --- | --- |"]
     for row in rows(results):
         cells = [_cell(v, row.fmt) for v in row.values]
         lines.append(f"| {row.label} | " + " | ".join(cells) + f" | {row.target} | {_met(row, scales)} |")
     return "\n".join(lines)
+
+
+def merged(files: list[str]) -> list[dict]:
+    """Runs of one scale's phases made apart (say the build and the adds) read as one result."""
+    by_scale: dict[int, dict] = {}
+    for name in files:
+        for res in json.loads(Path(name).read_text(encoding="utf-8")):
+            by_scale.setdefault(res["scale"], {}).update(res)
+    return [by_scale[s] for s in sorted(by_scale)]
 
 
 def _load() -> str:
@@ -769,6 +780,8 @@ def main(argv=None) -> int:
     ap.add_argument("--max-mb", type=float, default=8192, help="kill a phase whose RSS passes this")
     ap.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {', '.join(PHASES)}")
     ap.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
+    ap.add_argument("--from-json", metavar="FILE,FILE", help="print the table of earlier --json files (a later "
+                                                             "file's phases replace an earlier one's at its scale)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("args", nargs="?", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -777,19 +790,22 @@ def main(argv=None) -> int:
         return 0
     opts = Options(a.runs, a.adds, a.timeout, a.build_timeout, a.max_mb,
                    tuple(p for p in a.phases.split(",") if p))
+    if a.from_json:
+        print(report(merged(a.from_json.split(","))))
+        return 0
     scales = [int(s) for s in a.scales.split(",") if s]
     root = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="scale-bench-"))
-    load_before = _load()
     results = []
     try:
         for scale in scales:
             t = time.perf_counter()
             results.append(bench_scale(scale, root / f"x{scale}", opts))
+            results[-1]["load_after"] = _load()
             _note(scale, f"done in {time.perf_counter() - t:.0f} s")
     finally:
         if not a.keep:
             shutil.rmtree(root, ignore_errors=True)
-    text = report(results, opts, f"{load_before} → {_load()}")
+    text = report(results)
     print(text)
     if a.json:
         Path(a.json).write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
