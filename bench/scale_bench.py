@@ -721,11 +721,13 @@ def rows(results: list[dict]) -> list[Row]:
         Row("  bot ready (Library open + first answer) (s)", col("refresh", "ready_s"), ".2f"),
     ]
     disk_parts = [r.get("disk") or {} for r in results]
-    out.append(Row("disk after adds: plans (MB)", [d.get("plans_mb") for d in disk_parts], ".0f"))
+    out.append(Row("disk after the adds: plans folder (MB)", [d.get("plans_mb") for d in disk_parts], ".0f"))
+    out.append(Row("  data folder, all of it (MB)", [sum(d["data"].values()) if d.get("data") else None
+                                                  for d in disk_parts], ".0f"))
     names = sorted({n for d in disk_parts for n in d.get("data", {})})
     for name in names:
         label = "index" if name == "search" else name
-        out.append(Row(f"disk after adds: data/{name} ({label}, MB; files)",
+        out.append(Row(f"  data/{name} ({label}; MB, files)",
                        [_disk_cell(d, name) for d in disk_parts], "", "index + plans only" if name != "search" else ""))
     return out
 
