@@ -44,6 +44,7 @@ def test_every_phase_yields_a_figure_at_x1(tmp_path, capsys):
         assert not res[phase].get("failure") and not res[phase].get("error"), (phase, res[phase])
     assert res["build"]["s"] > 0 and res["cli"]["s"] > 0 and res["tantivy"]["first_s"] > 0
     assert res["serve"]["p50_ms"] > 0 and res["tantivy"]["p50_ms"] > 0 and res["serve"]["queries"]
+    assert res["serve"]["paired_p50_ms"] > 0 and res["serve"]["paired_bare_p99_ms"] > 0
     assert res["add"]["n"] == 1 and res["add"]["search_s"] > 0 and res["refresh"]["refresh_s"] > 0
     assert "search" in res["disk"]["data"] and res["disk"]["plans_mb"] > 0
     table = capsys.readouterr().out
