@@ -507,6 +507,19 @@ class Options:
     phases: tuple[str, ...]
 
 
+def _code() -> str:
+    """The code a data folder was built by (bot/'s git tree, and whether it has changes): --keep reuses
+    a build only for the same code, so figures "after" a merge are never a "before" build's."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD:bot"], cwd=ROOT, capture_output=True,
+                              text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "bot"], cwd=ROOT, capture_output=True,
+                               text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+    return head + ("+changes" if dirty else "")
+
+
 def _note(scale: int, what: str) -> None:
     print(f"  [×{scale}] {what}", file=sys.stderr, flush=True)
 
@@ -528,13 +541,13 @@ def bench_scale(scale: int, work: Path, opts: Options) -> dict:
     env = _env(seeds, data)
 
     if "build" in opts.phases:
-        if built.exists() and (data / "search").exists():
+        if built.exists() and (data / "search").exists() and json.loads(built.read_text()).get("code") == _code():
             res["build"] = {**json.loads(built.read_text()), "reused": True}
         else:
             shutil.rmtree(data, ignore_errors=True)
             _note(scale, "build: first `search` on an empty data folder")
             ran = run(cli(["search", "双减", "--json"]), env, opts.build_timeout, opts.max_mb)
-            res["build"] = {"s": ran.wall_s, "peak_mb": ran.peak_mb, "failure": ran.failure}
+            res["build"] = {"s": ran.wall_s, "peak_mb": ran.peak_mb, "failure": ran.failure, "code": _code()}
             if not ran.failure:
                 built.write_text(json.dumps(res["build"]))
             else:
