@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.corpus.fetch import Fetched, FetchError, fetch
+from bot.corpus.fetch import Fetched, FetchError, NotModified, fetch
 from bot.corpus.formats import FormatError
 from bot.corpus.ingest import AddError, Draft, prepare_plan
 from bot.corpus.limits import LimitError, _number
@@ -178,9 +178,9 @@ def _unpack(message: tuple, label: str, limits: SandboxLimits):
     kind = message[0]
     if kind == "ok":
         return message[1]
-    _, type_name, zh, en = message
-    if type_name == "FetchError":
-        raise FetchError(zh)
+    _, type_name, zh, en, *rest = message
+    if type_name in ("FetchError", "NotModified"):  # the HTTP status survives the trip (304, 500…)
+        raise (NotModified if type_name == "NotModified" else FetchError)(zh, rest[0] if rest else None)
     if type_name == "memory":
         raise SandboxError(f"读取中止：{label} 超出内存上限（{limits.memory_bytes / 2**20:.0f} MB）",
                            f"reading {label} was stopped: over the memory limit "
@@ -215,7 +215,8 @@ def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, 
     except (AddError, LimitError, FormatError) as exc:
         message = ("err", type(exc).__name__, str(exc), getattr(exc, "en", None) or str(exc))
     except FetchError as exc:
-        message = ("err", "FetchError", str(exc), str(exc))
+        kind = "NotModified" if isinstance(exc, NotModified) else "FetchError"
+        message = ("err", kind, str(exc), str(exc), exc.status)
     except BaseException as exc:  # noqa: BLE001 - the parent turns it into one line
         message = ("err", type(exc).__name__, str(exc)[:200], str(exc)[:200])
     try:
