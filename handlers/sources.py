@@ -1,6 +1,6 @@
 """Watched sources in Telegram: the check job, the editors' proposals, /sources, /watch, /unwatch.
 
-Thin like the other handlers: the round runs in a worker thread (bot.sources.watch), rendering is
+Thin like the other handlers: the round runs in a niced child process (bot.sources.watch), rendering is
 bot/telegram/render_sources.py. What the editors are told is read back from the database (proposals
 and auto publications not yet notified, sources failing and not yet told), so a `planbrief sources
 check` run from cron on another machine reaches the editors through the running bot just the same,
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import logging
 import re
 from pathlib import Path
@@ -20,6 +21,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
+from bot.corpus import sandbox
 from bot.sources.poller import WatchPolicy
 from bot.sources.store import SourceStore
 from bot.sources.watch import CandidateError, Watcher
@@ -64,12 +66,14 @@ async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     async with lock:
         w = watcher(app)
+        published = 0
         try:
-            report = await asyncio.to_thread(w.run_round, due_only=True)
+            if await asyncio.to_thread(w.store.due_sources):  # a child process only when there is work
+                published = await asyncio.get_running_loop().run_in_executor(
+                    sandbox.EXECUTOR, functools.partial(w.run_round_apart, due_only=True))
         except Exception:  # noqa: BLE001 - a broken round must not stop the job; it runs again next tick
             log.exception("source check round failed")
-            report = None
-        if report is not None and report.published:
+        if published:
             await common.refresh_corpus(app)
         await notify_editors(app)
 

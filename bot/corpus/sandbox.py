@@ -207,7 +207,8 @@ def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, 
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU at the soft limit ends it
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     with contextlib.suppress(OSError):
-        os.nice(10)  # a hostile input spinning the CPU yields it to the process answering readers
+        if os.nice(0) < 10:  # the forkserver is niced already (sandbox_preload)
+            os.nice(10 - os.nice(0))  # a hostile input spinning the CPU yields it to the process answering readers
     try:
         message = ("ok", func(*args, **kwargs))
     except MemoryError:

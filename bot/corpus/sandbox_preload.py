@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import tempfile
 from pathlib import Path
 
@@ -43,6 +44,10 @@ def _warm() -> None:
             prepare_plan(path)
 
 
+# The forkserver and so every child it forks run niced from their first instruction (unpickling the
+# arguments, a source round's list pages): readers' searches in the bot keep the CPU.
+with contextlib.suppress(OSError):
+    os.nice(10 - os.nice(0)) if os.nice(0) < 10 else None
 _warm()
 # What the forkserver holds now is shared with every child until written to; the collector would
 # write to all of it (each object's GC header) at a child's first collection, copying ~200 MB per
