@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 DRAFTS = "editor_drafts"
 LAST_DRAFT = "editor_last_draft"
+CANDIDATE_KEY = "source-candidate"  # LAST_DRAFT's value when the latest card was a source's proposal
 DRAFT_MAX_AGE = 24 * 3600.0  # seconds a draft file may outlive the process that made it
 MAX_DOWNLOAD = 20 * 1024 * 1024  # what getFile lets a bot download
 # any scheme, so that an ftp:// or file:// link gets "http/https only" rather than silence
@@ -214,6 +215,11 @@ async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     lang = common.lang(update, context)
     key = context.bot_data.get(LAST_DRAFT, {}).get(update.effective_user.id)
+    if key == CANDIDATE_KEY:  # the editor's latest card is a watched source's proposal
+        from handlers import sources  # imports this module: resolved at call time
+
+        await sources.fix_candidate(update, context, list(context.args or []))
+        return
     pending = _drafts(context).get(key) if key else None
     if pending is None:
         await common.send(update, context, t(lang, "ed_no_draft"))

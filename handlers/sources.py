@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 WATCHER = "sources_watcher"
 REPORT_TIME = datetime.time(9, 0)  # local time of the daily /sources report (PLANBRIEF_TZ)
 ROUND_LOCK = "sources_round_lock"
+LAST_CANDIDATES = "sources_last_candidates"  # editor → item ids of the last proposal message, in order
 
 
 def watcher(app: Application) -> Watcher:
@@ -99,6 +100,10 @@ async def notify_editors(app: Application) -> None:
         replies.append(rs.auto_published(published, ZH))
     if failing:
         replies.append(rs.failing(failing, ZH))
+    if proposed:  # the editors' /fix now corrects these candidates (①, ② … in the message)
+        for chat_id in editors:
+            app.bot_data.setdefault(editor.LAST_DRAFT, {})[chat_id] = editor.CANDIDATE_KEY
+            app.bot_data.setdefault(LAST_CANDIDATES, {})[chat_id] = [i.id for i in proposed]
     for chat_id in editors:
         for reply in replies:
             try:
@@ -203,6 +208,39 @@ async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                          place=render.esc(meta.city if meta else ""),
                                          year=meta.year if meta else "",
                                          title=render.esc(render.shorten(meta.title if meta else item.title, 60))))
+
+
+async def fix_candidate(update: Update, context: ContextTypes.DEFAULT_TYPE, args: list[str]) -> None:
+    """`/fix [②] city|year|title …` after a proposal message: that candidate (the first without a
+    mark) re-read with the correction; the card comes back with its 收录 / 取消 buttons."""
+    lang = common.lang(update, context)
+    ids = context.bot_data.get(LAST_CANDIDATES, {}).get(update.effective_user.id) or []
+    pick = 0
+    if args and (args[0] in rs.MARKS or re.fullmatch(r"[0-9]{1,2}", args[0])):
+        pick = rs.MARKS.index(args[0]) if args[0] in rs.MARKS else int(args[0]) - 1
+        args = args[1:]
+    name = editor.FIX_FIELDS.get(args[0].lower()) if args else None
+    value = render.clean(" ".join(args[1:]), 120)
+    if (not 0 <= pick < len(ids) or name is None or not value
+            or (name == "year" and not re.fullmatch(r"[0-9]{1,4}", value))):
+        await common.send(update, context, t(lang, "ed_fix_usage"))
+        return
+    w = watcher(context.application)
+
+    async def reread() -> None:
+        try:
+            item, draft = await editor.untrusted(w.fix, ids[pick], name, int(value) if name == "year" else value)
+            source = await asyncio.to_thread(w.store.get_source, item.source_id)
+        except CandidateError as exc:
+            await common.send(update, context, t(lang, "sw_failed", reason=render.esc(str(exc))))
+            return
+        if source is None:
+            await common.send(update, context, t(lang, "sw_failed", reason=render.esc(f"#{item.source_id}")))
+            return
+        context.bot_data[LAST_CANDIDATES][update.effective_user.id] = [item.id]  # the card now shows it as ①
+        await common.send(update, context, rs.proposals([(item, source, draft)], lang))
+
+    editor._background(update, context, reread())
 
 
 def register(app: Application) -> None:

@@ -67,18 +67,25 @@ async def test_watch_job_proposes_once_per_editor_and_publish_makes_it_searchabl
         portal.put(LIST, list_page([PLAN_ITEM, ADMISSIONS, *BASELINE]))
         store = app.bot_data[sources.WATCHER].store
         store.update_source(1, next_check_at=datetime.now(UTC))  # the 6 h interval has passed
-        await fake_api.wait_for_async(lambda s: _proposals(s, EDITOR) and _proposals(s, OTHER_EDITOR), timeout=30)
+        # the round runs in a niced child that starts its own sandbox: slow to start on a loaded machine
+        await fake_api.wait_for_async(lambda s: _proposals(s, EDITOR) and _proposals(s, OTHER_EDITOR), timeout=90)
         store.update_source(1, next_check_at=datetime.now(UTC))  # and another round: nothing new to say
-        await fake_api.wait_for_async(lambda s: len(portal.hits_for(LIST)) >= 3, timeout=20)
+        await fake_api.wait_for_async(lambda s: len(portal.hits_for(LIST)) >= 3, timeout=60)
         (message,) = _proposals(fake_api, EDITOR)  # one message, not one per candidate or per round
         assert len(_proposals(fake_api, OTHER_EDITOR)) == 1
         assert PLAN_ITEM[1] in message.text and "预览" in message.text and "南通市" in message.text
         assert ADMISSIONS[1] not in message.text and "来源 #1" in message.text
         assert [b["text"] for b in message.buttons] == ["收录 ①", "取消 ①"]
 
-        await press(fake_api, EDITOR, message, "收录 ①", changes=False)
+        # /fix on the proposal re-reads that candidate with the correction: a new card, its own buttons
+        assert "用法" in (await say(fake_api, EDITOR, "/fix ⑤ title 另一个标题")).text  # no ⑤ in that message
+        fixed = await say(fake_api, EDITOR, "/fix title 南通市教育局2024年工作要点<修订>")
+        assert "南通市教育局2024年工作要点<修订>" in fixed.text  # escaped: the fake API parses the HTML
+        assert "来源 #1" in fixed.text and [b["text"] for b in fixed.buttons] == ["收录 ①", "取消 ①"]
+        await press(fake_api, EDITOR, fixed, "收录 ①", changes=False)
         await fake_api.wait_for_async(lambda s: "已收录" in (s.messages(EDITOR)[-1].text or ""), timeout=30)
-        assert any(e["city"] == "南通市" and e["year"] == 2024 for e in read_manifest(seeds))
+        assert any(e["city"] == "南通市" and e["year"] == 2024 and e["title"] == "南通市教育局2024年工作要点<修订>"
+                   for e in read_manifest(seeds))
         answer = await say(fake_api, EDITOR, f"/topic {UNIQUE}")
         assert UNIQUE in answer.text and "南通" in answer.text
 

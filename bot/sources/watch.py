@@ -263,6 +263,22 @@ class Watcher:
         Path(item.file).unlink(missing_ok=True)
         return self.store.get_item(item.id)
 
+    def fix(self, item_id: int, name: str, value) -> tuple[Item, ingest.Draft]:
+        """An editor's `/fix city|year|title …` on a proposed candidate: re-read with the correction
+        added to what was already corrected; kept for 收录, which replays the same overrides."""
+        item = self.store.get_item(item_id)
+        if item is None or item.status != "proposed":
+            raise CandidateError(f"候选 {item_id} 的状态是 {item.status if item else '—'}，不能修改")
+        if not item.file or not Path(item.file).exists():
+            raise CandidateError(f"候选 {item_id} 的文件已不在：请重新检查来源")
+        overrides = {**(item.overrides or {}), name: value}
+        try:
+            draft = read_untrusted(Path(item.file), original_name=item.url,
+                                   source_site=urlsplit(item.url).hostname, **overrides)
+        except ingest.AddError as exc:
+            raise CandidateError(str(exc)) from exc
+        return self.store.set_item(item.id, overrides=overrides, kind=draft.entry["kind"]), draft
+
     def reject(self, item_id: int) -> Item:
         item = self.store.get_item(item_id)
         if item is None:
