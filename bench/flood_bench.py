@@ -39,7 +39,7 @@ def _first_answer_delay(server, chat_id: int) -> float | None:
 
 async def one_run(corpus, engine, data_dir: Path, args, throttle: bool) -> dict:
     from bot.config import load_settings
-    from bot.telegram.app import build_application
+    from bot.service.app import build_application
     from tests.support.botapi import BotApiServer, polling
 
     with BotApiServer() as server:

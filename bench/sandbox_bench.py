@@ -156,7 +156,7 @@ async def bot_runs(args) -> None:
     from bot.config import load_settings
     from bot.corpus.loader import load_corpus
     from bot.search.engine import SearchEngine
-    from bot.telegram.app import build_application
+    from bot.service.app import build_application
     from tests.support.botapi import BotApiServer, polling
 
     with tempfile.TemporaryDirectory(prefix="planbrief-sbx-") as tmp:

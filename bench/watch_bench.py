@@ -70,30 +70,44 @@ def _serve(hosts: int, per_host: int, ports, ready, changed_event, changed_share
         time.sleep(3600)
 
 
-def one_run(args) -> dict:
-    from bot.corpus.loader import default_seeds_dir
-    from bot.sources.poller import Poller, WatchPolicy
-    from bot.sources.store import SourceStore
-    from bot.sources.watch import Watcher
-
-    per_host = args.sources // args.hosts
+def _start_portals(hosts: int, per_host: int, changed_share: float):
+    """The local portals in a process of their own: (process, manager, ports, ready, changed) once they
+    listen; the caller kills the process and shuts the manager down."""
     ctx = multiprocessing.get_context("fork")
     manager = ctx.Manager()
     ports, ready, changed = manager.list(), manager.Event(), manager.Event()
-    server = ctx.Process(target=_serve, args=(args.hosts, per_host, ports, ready, changed, args.changed), daemon=True)
+    server = ctx.Process(target=_serve, args=(hosts, per_host, ports, ready, changed, changed_share), daemon=True)
     server.start()
-    if not ready.wait(60) or len(ports) != args.hosts:
+    if not ready.wait(60) or len(ports) != hosts:
         raise RuntimeError("the portals did not start")
+    return server, manager, ports, ready, changed
+
+
+def _watcher(tmp: Path, ports, per_host: int, args):
+    """A copy of the seeds, a fresh store watching every portal column, and the Watcher over them."""
+    from bot.corpus.loader import default_seeds_dir
+    from bot.sources.poller import WatchPolicy
+    from bot.sources.store import SourceStore
+    from bot.sources.watch import Watcher
+
+    seeds = tmp / "seeds"
+    shutil.copytree(default_seeds_dir(), seeds)
+    store = SourceStore.open(tmp / "planbrief.sqlite3")
+    for port in list(ports):
+        for c in range(per_host):
+            store.add_source(f"http://127.0.0.1:{port}/col{c}/index.html", "南通市", allow_private=True)
+    policy = WatchPolicy(host_spacing=args.spacing, concurrency=args.concurrency)
+    return Watcher(store, seeds, tmp, policy, allow_private=True), store, policy
+
+
+def one_run(args) -> dict:
+    from bot.sources.poller import Poller
+
+    per_host = args.sources // args.hosts
+    server, manager, ports, ready, changed = _start_portals(args.hosts, per_host, args.changed)
     tmp = Path(tempfile.mkdtemp(prefix="planbrief-watch-bench-"))
     try:
-        seeds = tmp / "seeds"
-        shutil.copytree(default_seeds_dir(), seeds)
-        store = SourceStore.open(tmp / "planbrief.sqlite3")
-        for port in list(ports):
-            for c in range(per_host):
-                store.add_source(f"http://127.0.0.1:{port}/col{c}/index.html", "南通市", allow_private=True)
-        policy = WatchPolicy(host_spacing=args.spacing, concurrency=args.concurrency)
-        watcher = Watcher(store, seeds, tmp, policy, allow_private=True)
+        watcher, store, policy = _watcher(tmp, ports, per_host, args)
         rounds = {}
         for name in ("first", "next"):
             if name == "next":
@@ -125,11 +139,9 @@ def topic_latency(args) -> dict:
     import threading
 
     from bench.search_bench import QUERIES
-    from bot.corpus.loader import default_seeds_dir, load_corpus
+    from bot.corpus.loader import load_corpus
     from bot.search.engine import SearchEngine
-    from bot.sources.poller import Poller, WatchPolicy
-    from bot.sources.store import SourceStore
-    from bot.sources.watch import Watcher
+    from bot.sources.poller import Poller
 
     tmp = Path(tempfile.mkdtemp(prefix="planbrief-watch-topic-"))
     corpus = load_corpus()
@@ -155,22 +167,10 @@ def topic_latency(args) -> dict:
     sandbox.warm()  # the bot starts its forkserver at start-up, not in the first round
     deadline = time.perf_counter() + 5
     idle = timings(lambda: time.perf_counter() > deadline)
-    ctx = multiprocessing.get_context("fork")
-    manager = ctx.Manager()
-    ports, ready, changed = manager.list(), manager.Event(), manager.Event()
     per_host = max(1, args.topic_sources // 5)
-    server = ctx.Process(target=_serve, args=(5, per_host, ports, ready, changed, 0.0), daemon=True)
-    server.start()
-    ready.wait(60)
+    server, manager, ports, ready, changed = _start_portals(5, per_host, 0.0)
     try:
-        seeds = tmp / "seeds"
-        shutil.copytree(default_seeds_dir(), seeds)
-        store = SourceStore.open(tmp / "planbrief.sqlite3")
-        for port in list(ports):
-            for c in range(per_host):
-                store.add_source(f"http://127.0.0.1:{port}/col{c}/index.html", "南通市", allow_private=True)
-        policy = WatchPolicy(host_spacing=args.spacing, concurrency=args.concurrency)
-        watcher = Watcher(store, seeds, tmp, policy, allow_private=True)
+        watcher, store, policy = _watcher(tmp, ports, per_host, args)
         if args.round_in == "thread":  # the round in the bot's own process, as asyncio.to_thread would run it
             done = threading.Event()
             worker = threading.Thread(target=lambda: (watcher.run_round(poller=Poller(policy)), done.set()))

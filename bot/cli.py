@@ -862,13 +862,19 @@ def build_parser() -> argparse.ArgumentParser:
     _sources_parser(sub)
 
     p = sub.add_parser("run", help="run the Telegram bot (polling, or webhook if PLANBRIEF_WEBHOOK_URL)")
-    p.set_defaults(func=_lazy("bot.telegram.app", "run_main"))
+    p.set_defaults(func=_lazy("bot.service.app", "run_main"))
 
+    p = sub.add_parser("serve", help="run the bot as a web service: webhook, /healthz, /readyz, /metrics (uvicorn)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (PostgreSQL for more than one)")
+    p.set_defaults(func=_lazy("bot.service.serve", "serve_main"), no_corpus=True)
+    p = sub.add_parser("stats", help="the operator's view: usage, subscriptions, digests, corpus and index")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_lazy("bot.service.serve", "stats_main"))
     p = sub.add_parser("console", help="chat with the real handlers offline in this terminal")
     p.add_argument("--lang", default="zh", help="zh or en")
     p.add_argument("--editor", action="store_true",
                    help="be an editor here (as if PLANBRIEF_EDITORS listed the console user, id 1000)")
-    p.set_defaults(func=_lazy("bot.telegram.console", "console_main"))
+    p.set_defaults(func=_lazy("bot.service.console", "console_main"))
     return parser
 
 

@@ -45,8 +45,14 @@ class Settings:
     log_level: str = "INFO"
     # Telegram user ids allowed to add and remove plans (PLANBRIEF_EDITORS); empty = nobody
     editors: frozenset[int] = frozenset()
+    # Telegram user ids who may see /stats (PLANBRIEF_ADMINS); editors may too
+    admins: frozenset[int] = frozenset()
     # how often the running bot looks for plans added by another process (seconds)
     reload_seconds: float = 5.0
+    # digests: how often a worker looks for due digests, and how long a dead worker's claims stay
+    # its own before another worker resends them (delivery.Policy.lease); both bound the recovery time
+    digest_tick_seconds: float = 60.0
+    digest_lease_seconds: float = 30.0
     # links an editor sends may point at loopback/private addresses (an intranet deployment)
     allow_private_urls: bool = False
 
@@ -95,14 +101,14 @@ def _float(env, name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
-def _editors(env) -> frozenset[int]:
-    raw = env.get("PLANBRIEF_EDITORS", "")
+def _editors(env, name: str = "PLANBRIEF_EDITORS") -> frozenset[int]:
+    raw = env.get(name, "")
     ids = set()
     for part in re.split(r"[,\s]+", raw.strip()):
         if not part:
             continue
         if not re.fullmatch(r"-?\d{1,20}", part):
-            raise ConfigError(f"PLANBRIEF_EDITORS must be Telegram user ids separated by commas, got {part!r}")
+            raise ConfigError(f"{name} must be Telegram user ids separated by commas, got {part!r}")
         ids.add(int(part))
     return frozenset(ids)
 
@@ -155,6 +161,12 @@ def load_settings(env: dict | None = None, *, require_token: bool = True, dotenv
     window = _float(env, "PLANBRIEF_THROTTLE_WINDOW", 10.0)
     if burst < 0 or window <= 0:
         raise ConfigError("PLANBRIEF_THROTTLE_BURST must be >= 0 (0 = off) and PLANBRIEF_THROTTLE_WINDOW > 0")
+    tick = _float(env, "PLANBRIEF_DIGEST_TICK_SECONDS", 60.0)
+    if not 1 <= tick <= 60:  # /readyz wants a tick within the last two minutes
+        raise ConfigError("PLANBRIEF_DIGEST_TICK_SECONDS must be between 1 and 60")
+    lease = _float(env, "PLANBRIEF_DIGEST_LEASE_SECONDS", 30.0)
+    if lease < 3:  # renewed every lease/3: shorter, a slow database could cost a live worker its claims
+        raise ConfigError("PLANBRIEF_DIGEST_LEASE_SECONDS must be at least 3")
     buttons = _budget(env, "BUTTON", 10, 10.0)
     inline = _budget(env, "INLINE", 30, 10.0)
     return Settings(
@@ -174,8 +186,11 @@ def load_settings(env: dict | None = None, *, require_token: bool = True, dotenv
         throttle_inline_window=inline[1],
         log_level=(env.get("PLANBRIEF_LOG_LEVEL") or "INFO").strip().upper(),
         editors=_editors(env),
+        admins=_editors(env, "PLANBRIEF_ADMINS"),
         reload_seconds=max(0.5, _float(env, "PLANBRIEF_RELOAD_SECONDS", 5.0)),
         allow_private_urls=allow_private_urls(env),
+        digest_tick_seconds=tick,
+        digest_lease_seconds=lease,
     )
 
 

@@ -10,14 +10,16 @@ import asyncio
 import logging
 from collections import OrderedDict
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.search.places import plans_for_place, resolve_place
 from bot.telegram import render
 from bot.telegram.digest_jobs import SERVICE_KEY as DIGEST_SERVICE
+from bot.telegram.digest_jobs import keyboard_markup
 from bot.telegram.i18n import FALLBACK_TOPICS, lang_of
+from bot.telegram.state_store import REPLY_TTL, TOPIC_TTL, safely, state_of
 
 log = logging.getLogger(__name__)
 
@@ -85,21 +87,8 @@ def popular_topics(context: ContextTypes.DEFAULT_TYPE, limit: int = 6) -> list[s
 
 
 def markup(keyboard: render.Keyboard) -> InlineKeyboardMarkup | None:
-    if not keyboard:
-        return None
-    rows = []
-    for row in keyboard:
-        buttons = []
-        for b in row:
-            if b.callback_data is not None:
-                buttons.append(InlineKeyboardButton(b.text, callback_data=b.callback_data))
-            elif b.switch_inline_query is not None:
-                buttons.append(InlineKeyboardButton(b.text, switch_inline_query=b.switch_inline_query))
-            elif b.url is not None:
-                buttons.append(InlineKeyboardButton(b.text, url=b.url))
-        if buttons:
-            rows.append(buttons)
-    return InlineKeyboardMarkup(rows) if rows else None
+    """render.Button rows as PTB markup: the same conversion the digest jobs use for their buttons."""
+    return keyboard_markup(keyboard)
 
 
 async def send(update: Update, context: ContextTypes.DEFAULT_TYPE, answer: render.Answer | render.Reply | str) -> None:
@@ -118,6 +107,10 @@ async def send(update: Update, context: ContextTypes.DEFAULT_TYPE, answer: rende
                                               message_thread_id=thread)
     if message is not None and len(replies) == 1 and context.chat_data is not None:
         _remember_reply(context.chat_data, message.message_id, sent.message_id)
+        if (state := state_of(context.bot_data)) is not None and message.text and message.text.startswith("/"):
+            # only commands can be revised (an edited /topic); another worker may receive the edit
+            await asyncio.to_thread(safely, state.put, "reply", f"{chat.id}:{message.message_id}",
+                                    sent.message_id, ttl=REPLY_TTL)
 
 
 REPLIES = "replies"  # chat_data key: the user's message id -> our one reply, so an edit can revise it
@@ -134,12 +127,16 @@ def _remember_reply(chat_data: dict, asked: int, answered: int) -> None:
 async def revise(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: render.Reply) -> bool:
     """Edit the reply we sent to the message the user just edited; False (nothing sent) if unknown."""
     message = update.edited_message
-    replies = (context.chat_data or {}).get(REPLIES, {})
-    if message is None or message.message_id not in replies:
+    if message is None:
+        return False
+    answered = (context.chat_data or {}).get(REPLIES, {}).get(message.message_id)
+    if answered is None and (state := state_of(context.bot_data)) is not None:
+        answered = await asyncio.to_thread(safely, state.get, "reply", f"{message.chat.id}:{message.message_id}")
+    if answered is None:
         return False
     try:
         await context.bot.edit_message_text(reply.text, chat_id=message.chat.id,
-                                            message_id=replies[message.message_id],
+                                            message_id=answered,
                                             reply_markup=markup(reply.keyboard))
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
@@ -173,15 +170,30 @@ def remember_topic(context: ContextTypes.DEFAULT_TYPE, query: str, city: str) ->
     """Keep long queries server-side for the t2 callback form (bounded, least recently used out)."""
     keys: OrderedDict = context.bot_data.setdefault(TOPIC_KEYS, OrderedDict())
     key = render.topic_key(query, city)
+    known = key in keys
     keys[key] = (query, city)
     keys.move_to_end(key)
     while len(keys) > TOPIC_KEYS_MAX:
         keys.popitem(last=False)
+    if not known and (state := state_of(context.bot_data)) is not None:
+        # in the database too, so the page button works on another worker and after a restart; on a
+        # worker thread, started before the answer is even sent, so it is there before anyone can press
+        try:
+            asyncio.get_running_loop().run_in_executor(None, safely, state.put, "topic", key, [query, city],
+                                                       TOPIC_TTL)
+        except RuntimeError:  # no event loop (a synchronous caller): write now
+            safely(state.put, "topic", key, [query, city], TOPIC_TTL)
 
 
 def recall_topic(context: ContextTypes.DEFAULT_TYPE, key: str) -> tuple[str, str] | None:
     keys: OrderedDict = context.bot_data.setdefault(TOPIC_KEYS, OrderedDict())
-    return keys.get(key)
+    found = keys.get(key)
+    # a miss here is rare (another worker's answer, or one from before a restart): one short read
+    if found is None and (state := state_of(context.bot_data)) is not None:
+        row = safely(state.get, "topic", key)
+        if isinstance(row, list) and len(row) == 2:
+            found = keys[key] = (row[0], row[1])
+    return found
 
 
 def place_with_plans(text: str, context: ContextTypes.DEFAULT_TYPE, *, strict: bool):

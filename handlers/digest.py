@@ -15,10 +15,10 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.digests import schedule
+from bot.digests import delivery, schedule
 from bot.digests import subscribe as parsing
 from bot.telegram import render_digest as rd
-from bot.telegram.digest_jobs import DigestService, clock_of, install_jobs, service_of
+from bot.telegram.digest_jobs import TICK_SECONDS, DigestService, clock_of, install_jobs, service_of
 from bot.telegram.i18n import t
 from bot.telegram.render import Reply, clean, esc
 from handlers import common
@@ -136,15 +136,26 @@ async def subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await common.send(update, context, await _listing(service(context), update.effective_chat.id, lg))
 
 
-async def on_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _press(update: Update, context: ContextTypes.DEFAULT_TYPE, parse) -> tuple[str, tuple] | None:
+    """(language, parsed action) of a subscription button anyone allowed pressed on a message we sent;
+    None once the presser was told why not (stale data, or not an admin of a group)."""
     query = update.callback_query
     lg = common.lang(update, context)
-    action = parsing.parse_dm(query.data)
+    action = parse(query.data)
     if action is None or query.message is None:
         await query.answer(t(lg, "stale"))
-        return
+        return None
     if not await admin_or_refuse(update, context, lg):
+        return None
+    return lg, action
+
+
+async def on_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    pressed = await _press(update, context, parsing.parse_dm)
+    if pressed is None:
         return
+    lg, action = pressed
+    query = update.callback_query
     svc = service(context)
     chat_id = update.effective_chat.id
     if not await _apply(svc, chat_id, *action):
@@ -220,14 +231,11 @@ async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 async def on_digest_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A scheduled digest's 暂停 / 恢复 / 退订: answered below it, so the digest stays as it was."""
+    pressed = await _press(update, context, parsing.parse_dg)
+    if pressed is None:
+        return
+    lg, action = pressed
     query = update.callback_query
-    lg = common.lang(update, context)
-    action = parsing.parse_dg(query.data)
-    if action is None or query.message is None:
-        await query.answer(t(lg, "stale"))
-        return
-    if not await admin_or_refuse(update, context, lg):
-        return
     svc = service(context)
     chat_id = update.effective_chat.id
     verb, sub_id = action
@@ -271,7 +279,10 @@ def register(app: Application, settings=None) -> DigestService:
     store = app.bot_data.get("store") or open_store(default_location(data_dir), clock=lambda: clock_of(app)())
     app.bot_data["store"] = store
     app.bot_data[common.USER_LANG] = store.user_languages()  # /lang choices survive a restart
-    svc = DigestService(store=store, corpus=app.bot_data.get("corpus"), search_engine=app.bot_data.get("engine"))
+    lease = getattr(settings, "digest_lease_seconds", None)
+    policy = delivery.Policy(lease=lease) if lease else None
+    svc = DigestService(store=store, corpus=app.bot_data.get("corpus"), search_engine=app.bot_data.get("engine"),
+                        policy=policy)
     if app.bot_data.get("digest_grace") is not None:
         svc.grace = app.bot_data["digest_grace"]
     app.add_handler(CommandHandler("subscribe", subscribe))
@@ -282,5 +293,5 @@ def register(app: Application, settings=None) -> DigestService:
     app.add_handler(CallbackQueryHandler(on_guide, pattern=r"^ds\|"))
     app.add_handler(CallbackQueryHandler(on_manage, pattern=r"^dm\|"))
     app.add_handler(CallbackQueryHandler(on_digest_button, pattern=r"^dg\|"))
-    install_jobs(app, svc)
+    install_jobs(app, svc, interval=getattr(settings, "digest_tick_seconds", None) or TICK_SECONDS)
     return svc

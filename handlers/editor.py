@@ -37,12 +37,12 @@ from bot.telegram import render
 from bot.telegram import render_editor as re_
 from bot.telegram.i18n import t
 from handlers import common
+from handlers.drafts import DraftBook
 
 log = logging.getLogger(__name__)
 
 DRAFTS = "editor_drafts"
-LAST_DRAFT = "editor_last_draft"
-CANDIDATE_KEY = "source-candidate"  # LAST_DRAFT's value when the latest card was a source's proposal
+CANDIDATE_KEY = "source-candidate"  # the "latest draft" when the latest card was a source's proposal
 DRAFT_MAX_AGE = 24 * 3600.0  # seconds a draft file may outlive the process that made it
 MAX_DOWNLOAD = 20 * 1024 * 1024  # what getFile lets a bot download
 # any scheme, so that an ftp:// or file:// link gets "http/https only" rather than silence
@@ -72,8 +72,23 @@ def is_editor(context: ContextTypes.DEFAULT_TYPE, update: Update) -> bool:
     return user is not None and user.id in _settings(context).editors
 
 
-def _drafts(context) -> dict[str, Pending]:
-    return context.bot_data.setdefault(DRAFTS, {})
+def _drafts(context) -> DraftBook:
+    """Memory first, then the shared state (handlers/drafts.py): another worker's draft works too."""
+    return _book(context.bot_data)
+
+
+def _book(bot_data) -> DraftBook:
+    book = bot_data.get(DRAFTS)
+    if book is None:
+        book = bot_data[DRAFTS] = DraftBook(bot_data, Pending, DRAFT_MAX_AGE)
+    return book
+
+
+def candidates_are_latest(bot_data, user_id: int) -> None:
+    """A source's proposal message is now this editor's latest card: /fix corrects its candidates
+    (handlers/sources.fix_candidate) until the next upload makes a draft the latest again. Writes
+    the shared state: call it off the event loop."""
+    _book(bot_data).set_last(user_id, CANDIDATE_KEY)
 
 
 def _drafts_dir(context) -> Path:
@@ -187,7 +202,7 @@ async def _preview(update: Update, context, pending: Pending, key: str) -> None:
         await common.send(update, context, t(lang, "ed_duplicate", plan_id=render.esc(duplicate)))
         return
     _drafts(context)[key] = pending
-    context.bot_data.setdefault(LAST_DRAFT, {})[pending.user_id] = key
+    _drafts(context).set_last(pending.user_id, key)
     await common.send(update, context, re_.preview_card(pending.draft, key, lang))
 
 
@@ -214,7 +229,7 @@ async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _refuse_unless_editor(update, context):
         return
     lang = common.lang(update, context)
-    key = context.bot_data.get(LAST_DRAFT, {}).get(update.effective_user.id)
+    key = _drafts(context).last(update.effective_user.id)
     if key == CANDIDATE_KEY:  # the editor's latest card is a watched source's proposal
         from handlers import sources  # imports this module: resolved at call time
 
@@ -243,6 +258,7 @@ async def _reread(update: Update, context, pending: Pending, key: str, name: str
         pending.overrides = previous
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
         return
+    _drafts(context)[key] = pending  # the override, for a 收录 that reaches another worker
     await common.send(update, context, re_.preview_card(pending.draft, key, lang))
 
 
@@ -291,13 +307,18 @@ async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _publish(update: Update, context, key: str, pending: Pending, lang: str) -> None:
+    if not await asyncio.to_thread(_drafts(context).claim, key):  # another press (worker) got it first
+        await common.answer_callback(update, t(lang, "stale"))
+        return
     await common.answer_callback(update)
     try:
+        if pending.draft is None:  # made by another worker or before a restart: read the file again
+            pending.draft = await untrusted(_prepare, pending)
         summary = await asyncio.to_thread(ingest.publish_plan, common.corpus(context).folders, pending.draft)
     except ingest.AddError as exc:
+        _drafts(context)[key] = pending  # not published: the draft stays for another try or 取消
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
         return
-    _drafts(context).pop(key, None)
     pending.source.unlink(missing_ok=True)
     await common.refresh_corpus(context.application)
     reply = re_.published(summary, lang)

@@ -29,6 +29,7 @@ from bot.sources.watchlist import add_source
 from bot.telegram import render
 from bot.telegram import render_sources as rs
 from bot.telegram.i18n import ZH, t
+from bot.telegram.state_store import safely, state_of
 from handlers import common, editor
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ WATCHER = "sources_watcher"
 REPORT_TIME = datetime.time(9, 0)  # local time of the daily /sources report (PLANBRIEF_TZ)
 ROUND_LOCK = "sources_round_lock"
 LAST_CANDIDATES = "sources_last_candidates"  # editor → item ids of the last proposal message, in order
+CANDIDATES_TTL = 7 * 24 * 3600.0  # a week-old proposal message can still be corrected with /fix
 
 
 def watcher(app: Application) -> Watcher:
@@ -89,21 +91,22 @@ async def notify_editors(app: Application) -> None:
     failing = await asyncio.to_thread(store.failing_untold)
     if not editors:
         return
-    replies = []
+    replies, entries = [], []
     if proposed:
-        entries = []
         for item in proposed:
             draft = await asyncio.to_thread(w.draft_of, item)
             entries.append((item, await asyncio.to_thread(store.get_source, item.source_id), draft))
-        replies.append(rs.proposals([e for e in entries if e[1] is not None], ZH))
+        entries = [e for e in entries if e[1] is not None]  # a source removed meanwhile: its items go unshown
+        replies.append(rs.proposals(entries, ZH))
     if published:
         replies.append(rs.auto_published(published, ZH))
     if failing:
         replies.append(rs.failing(failing, ZH))
-    if proposed:  # the editors' /fix now corrects these candidates (①, ② … in the message)
+    if entries:  # the editors' /fix now corrects these candidates (①, ② … in the message)
+        shown = [item.id for item, _, _ in entries]
         for chat_id in editors:
-            app.bot_data.setdefault(editor.LAST_DRAFT, {})[chat_id] = editor.CANDIDATE_KEY
-            app.bot_data.setdefault(LAST_CANDIDATES, {})[chat_id] = [i.id for i in proposed]
+            await asyncio.to_thread(_set_candidates, app.bot_data, chat_id, shown)
+            await asyncio.to_thread(editor.candidates_are_latest, app.bot_data, chat_id)
     for chat_id in editors:
         for reply in replies:
             try:
@@ -214,7 +217,7 @@ async def fix_candidate(update: Update, context: ContextTypes.DEFAULT_TYPE, args
     """`/fix [②] city|year|title …` after a proposal message: that candidate (the first without a
     mark) re-read with the correction; the card comes back with its 收录 / 取消 buttons."""
     lang = common.lang(update, context)
-    ids = context.bot_data.get(LAST_CANDIDATES, {}).get(update.effective_user.id) or []
+    ids = await asyncio.to_thread(_candidates, context.bot_data, update.effective_user.id)
     pick = 0
     if args and (args[0] in rs.MARKS or re.fullmatch(r"[0-9]{1,2}", args[0])):
         pick = rs.MARKS.index(args[0]) if args[0] in rs.MARKS else int(args[0]) - 1
@@ -237,10 +240,30 @@ async def fix_candidate(update: Update, context: ContextTypes.DEFAULT_TYPE, args
         if source is None:
             await common.send(update, context, t(lang, "sw_failed", reason=render.esc(f"#{item.source_id}")))
             return
-        context.bot_data[LAST_CANDIDATES][update.effective_user.id] = [item.id]  # the card now shows it as ①
+        # the card now shows it as ①
+        await asyncio.to_thread(_set_candidates, context.bot_data, update.effective_user.id, [item.id])
         await common.send(update, context, rs.proposals([(item, source, draft)], lang))
 
     editor._background(update, context, reread())
+
+
+def _set_candidates(bot_data, user_id: int, ids: list[int]) -> None:
+    """The candidates of the proposal message an editor saw last, in its order (①, ②…); in the shared
+    state too, so a /fix that reaches another worker, or comes after a restart, finds them."""
+    bot_data.setdefault(LAST_CANDIDATES, {})[user_id] = list(ids)
+    state = state_of(bot_data)
+    if state is not None:
+        safely(state.put, LAST_CANDIDATES, str(user_id), list(ids), ttl=CANDIDATES_TTL)
+
+
+def _candidates(bot_data, user_id: int) -> list[int]:
+    """The shared state first (another worker may have sent a newer message), this worker's memory
+    when there is no database or it is away."""
+    state = state_of(bot_data)
+    ids = safely(state.get, LAST_CANDIDATES, str(user_id)) if state is not None else None
+    if ids is None:
+        ids = bot_data.get(LAST_CANDIDATES, {}).get(user_id)
+    return [int(i) for i in ids] if isinstance(ids, list) else []
 
 
 def register(app: Application) -> None:

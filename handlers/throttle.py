@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from telegram import InlineQueryResultsButton, Update
+from telegram import InlineQueryResultsButton, MessageEntity, Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.telegram.i18n import t
@@ -89,6 +89,18 @@ class Throttle:
         return False
 
 
+def addressed_elsewhere(update: Update, username: str | None) -> bool:
+    """A command whose @botname is another bot's (in a group several bots read the same messages)."""
+    message = update.message or update.edited_message
+    if message is None or not message.text or not message.entities:
+        return False
+    first = message.entities[0]
+    if first.type != MessageEntity.BOT_COMMAND or first.offset != 0:
+        return False
+    _, at, target = message.text[:first.length].partition("@")
+    return bool(at) and bool(username) and target.lower() != username.lower()
+
+
 def kind_of(update: Update) -> str:
     if update.inline_query is not None:
         return INLINE
@@ -100,6 +112,8 @@ async def check(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if not (update.message or update.edited_message or update.callback_query or update.inline_query):
         return
+    if addressed_elsewhere(update, context.bot.username):
+        raise ApplicationHandlerStop  # `/topic@other_bot`: not ours, so no budget and no word from us
     throttle: Throttle | None = context.bot_data.get(BUCKETS)
     if throttle is None:
         return

@@ -16,10 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # rank of each room: a module may import its own room and rooms of lower rank, never higher
 # bot.sources sits between the digests (whose store and migrations it uses) and the Telegram side (whose
 # job drives it): it may import digests, never the other way round
-ROOMS = {"bot.corpus": 1, "bot.search": 2, "bot.digests": 3, "bot.sources": 4, "bot.telegram": 5, "handlers": 5}
+# handlers sit above bot/telegram (rendering, i18n, jobs), and the service room — the composition root that
+# builds the Application and wires every handler in — sits above all: no room imports a room after it
+ROOMS = {"bot.corpus": 1, "bot.search": 2, "bot.digests": 3, "bot.sources": 4, "bot.telegram": 5, "handlers": 6,
+         "bot.service": 7}
 SHARED = {"bot.models", "bot.textnorm", "bot.config"}  # used by every room; import no room themselves
 ENTRY = {"bot.cli", "bot.__main__"}  # the command line sits above everything
-TELEGRAM_SIDE = {"bot.telegram", "handlers"}
+TELEGRAM_SIDE = {"bot.telegram", "handlers", "bot.service"}
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -142,7 +145,18 @@ def test_checker_allows_the_direction_the_data_flows(tmp_path):
         "bot/search/engine.py": "from bot.corpus import reader\nfrom . import tokenize\n",
         "bot/search/tokenize.py": "",
         "bot/digests/content.py": "from bot.search.engine import x\nfrom bot.corpus.reader import y\n",
-        "bot/telegram/app.py": "import telegram\nfrom handlers import topic\nfrom bot.digests import content\n",
-        "bot/cli.py": "from bot.telegram import app\n",
+        "handlers/topic.py": "import telegram\nfrom bot.telegram import render\nfrom bot.digests import content\n",
+        "bot/service/app.py": "import telegram\nfrom handlers import topic\nfrom bot.digests import content\n",
+        "bot/cli.py": "from bot.service import app\n",
     })
     assert violations(root) == []
+
+
+def test_the_rendering_room_never_imports_the_handlers(tmp_path):
+    """The composition root used to live in bot/telegram and import handlers/: the one import against
+    the flow. Now bot/telegram (render, i18n, jobs) importing handlers is a violation like any other."""
+    root = _tree(tmp_path, {
+        "bot/telegram/app.py": "from handlers import topic\n",
+        "handlers/topic.py": "",
+    })
+    assert violations(root) == ["bot/telegram/app.py:1: handlers — bot.telegram imports upward into handlers"]

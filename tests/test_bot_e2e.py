@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.config import load_settings
+from bot.service.app import build_application
 from bot.telegram import render
-from bot.telegram.app import build_application
 from handlers.throttle import BUCKETS, Throttle
 from tests.support.botapi import DEFAULT_BOT_USERNAME, BotApiServer
 

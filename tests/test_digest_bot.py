@@ -53,7 +53,7 @@ def bot_settings(fake_api, tmp_path):
 @pytest.fixture
 def bot(fake_api, bot_settings, shared_corpus, shared_engine, clock):
     """`async with bot() as app`: a fresh Application on the same database, as after a restart."""
-    from bot.telegram.app import build_application
+    from bot.service.app import build_application
 
     @contextlib.asynccontextmanager
     async def running():

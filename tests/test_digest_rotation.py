@@ -50,7 +50,7 @@ def six(tmp_path_factory):
 def week(fake_api, tmp_path, shared_corpus, shared_engine):
     """`async with week(corpus, engine, clock) as app`: a fresh Application on one database (a restart)."""
     from bot.config import load_settings
-    from bot.telegram.app import build_application
+    from bot.service.app import build_application
 
     settings = load_settings({"TELEGRAM_BOT_TOKEN": fake_api.token, "TELEGRAM_API_URL": fake_api.root_url,
                               "PLANBRIEF_DATA_DIR": str(tmp_path), "PLANBRIEF_THROTTLE_BURST": "0"})

@@ -19,7 +19,7 @@ import pytest
 from bot.config import load_settings
 from bot.corpus.loader import load_corpus, read_manifest
 from bot.search.engine import SearchEngine
-from bot.telegram.app import build_application
+from bot.service.app import build_application
 from tests.support.botapi import polling
 from tests.support.folders import folder_bytes
 from tests.test_add_and_cli import PLAN_TEXT

@@ -11,7 +11,7 @@ import logging
 import pytest
 
 from bot.config import load_settings
-from bot.telegram.app import build_application
+from bot.service.app import build_application
 from bot.telegram.digest_jobs import service_of
 from tests.support.botapi import polling
 from tests.test_digest_bot import Clock, digests

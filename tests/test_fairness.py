@@ -13,7 +13,7 @@ import pytest
 from telegram import Chat, Message, Update, User
 
 from bot.config import load_settings
-from bot.telegram.app import build_application
+from bot.service.app import build_application
 from bot.telegram.fairness import FairUpdateProcessor
 from handlers.throttle import BUCKETS, Throttle
 from tests.support.botapi import polling

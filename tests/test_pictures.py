@@ -290,7 +290,7 @@ def test_commands_that_do_not_draw_never_import_matplotlib(tmp_path):
     import os
     import sys
 
-    code = ("import sys, contextlib, io\nfrom bot.cli import main\nimport bot.telegram.app, handlers.pictures\n"
+    code = ("import sys, contextlib, io\nfrom bot.cli import main\nimport bot.service.app, handlers.pictures\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    main(['themes', '--json']); main(['brief', '双减', '--json'])\n"
             "print('matplotlib' in sys.modules, 'docx' in sys.modules, 'openpyxl' in sys.modules)")

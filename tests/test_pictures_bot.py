@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from bot.config import load_settings
-from bot.telegram.app import build_application
+from bot.service.app import build_application
 from tests.support.botapi import DEFAULT_BOT_USERNAME, BotApiServer
 from tests.test_bot_e2e import BotThread, new_id, say, wait_idle
 

@@ -12,7 +12,7 @@ import logging
 import pytest
 
 from bot.config import load_settings
-from bot.telegram.app import build_application
+from bot.service.app import build_application
 from bot.telegram.polling import defuse_poison
 from tests.support.botapi import polling
 

@@ -12,7 +12,7 @@ import pytest
 from bot.config import load_settings
 from bot.corpus.loader import load_corpus, read_manifest
 from bot.search.engine import SearchEngine
-from bot.telegram.app import build_application
+from bot.service.app import build_application
 from handlers import sources
 from tests.support.botapi import polling
 from tests.support.portal import Portal, list_page, plan_page

@@ -246,12 +246,39 @@ def _v5_watched_sources(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v6_shared_state(conn: Connection) -> None:
+    """What a second worker or a restart must find: short-lived keyed state (paging keys, reply links,
+    editor drafts, the webhook registration, the last digest tick), and who was seen when (for /stats)."""
+    md = MetaData()
+    Table(
+        "kv_state",
+        md,
+        Column("scope", String(32), primary_key=True),
+        Column("key", String(200), primary_key=True),
+        Column("value", Text, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("expires_at", DateTime(timezone=True), nullable=True),
+        Index("ix_kv_state_expires", "expires_at"),
+    )
+    Table(
+        "seen",
+        md,
+        Column("kind", String(8), primary_key=True),
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        Column("first_seen", DateTime(timezone=True), nullable=False),
+        Column("last_seen", DateTime(timezone=True), nullable=False),
+        Index("ix_seen_last", "kind", "last_seen"),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "chats, subscriptions, deliveries, chat_plans", _v1_initial),
     Migration(2, "deliveries: claim owner and lease", _v2_claim_owner_and_lease),
     Migration(3, "featured_plans: the per-subscription spotlight rotation", _v3_featured_plans),
     Migration(4, "user_settings: the language each user chose with /lang", _v4_user_settings),
     Migration(5, "sources, source_items, source_reports: the watched bureau columns", _v5_watched_sources),
+    Migration(6, "kv_state and seen: state shared by workers, activity for /stats", _v6_shared_state),
 )
 
 

@@ -1,11 +1,11 @@
-"""The Telegram room: the bot itself, and everything it says.
+"""The Telegram room: everything the bot says, and the jobs that make it speak on its own.
 
-Owns `build_application`/`run`, rendering to Telegram HTML (escaping, citations, splitting, keyboards as
-data), i18n, rate limiting, the digest jobs that drive delivery, and the offline console.
+Owns rendering to Telegram HTML (escaping, citations, splitting, keyboards as data), i18n, rate limiting,
+fairness, polling helpers and the digest jobs that drive delivery. The Application itself is built in
+`bot.service.app` (the composition root), which wires these and `handlers/` together.
 
-May import: every core room (`bot.corpus`, `bot.search`, `bot.digests`), the shared top-level modules,
-`handlers` and `telegram`. Together with `handlers/` it is the only place that imports `telegram`;
-nothing in the core imports it back.
-Must not import: `bot.cli` — the command line sits above every room and picks the Telegram side
-lazily, only for `run` and `console`.
+May import: every core room (`bot.corpus`, `bot.search`, `bot.digests`, `bot.sources`), the shared
+top-level modules and `telegram`. Together with `handlers/` and `bot.service` it is the only place that
+imports `telegram`; nothing in the core imports it back.
+Must not import: `handlers` (they sit above this room and use it) nor `bot.service`, and not `bot.cli`.
 """

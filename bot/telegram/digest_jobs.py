@@ -310,7 +310,7 @@ class DigestService:
 
 
 def keyboard_markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
-    """render.Button rows as PTB markup (the one place outside handlers/ that sends a keyboard)."""
+    """render.Button rows as PTB markup, for the digest jobs and the handlers alike (handlers/common.markup)."""
     rows = []
     for row in keyboard:
         buttons = []

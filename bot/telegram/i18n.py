@@ -410,7 +410,7 @@ HELP_ZH = {
     "zh or en": "zh 或 en",
 }
 
-# `planbrief run`'s one-line errors (bot.config, bot.digests.health, bot.telegram.app), by pattern.
+# `planbrief run`'s one-line errors (bot.config, bot.digests.health, bot.service.app), by pattern.
 RUN_ERRORS_ZH = (
     (r"TELEGRAM_BOT_TOKEN is not set: .*", "未设置 TELEGRAM_BOT_TOKEN：请向 @BotFather 申请，并写入 .env（参见 .env.example）"),
     (r"TELEGRAM_BOT_TOKEN does not look like a bot token .*",

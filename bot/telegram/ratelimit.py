@@ -126,6 +126,7 @@ class ChatFairRateLimiter(AIORateLimiter):
         self._paused: dict[Any, float] = {}
         self._last_sent: dict[Any, int] = {}  # chat -> ticket of its latest send: the window's priority
         self._tickets = itertools.count(1)
+        self.on_retry: Callable[[], None] | None = None  # called once per 429 that is waited out
 
     async def _wait_chat(self, chat_id: Any) -> None:
         until = self._paused.get(chat_id)
@@ -172,6 +173,8 @@ class ChatFairRateLimiter(AIORateLimiter):
                     raise
                 pause = retry_seconds(exc) + 0.1
                 log.info("429 for chat %s: that chat waits %.1fs", chat_id, pause)
+                if self.on_retry is not None:  # `planbrief serve` counts these for /metrics
+                    self.on_retry()
                 self._paused[chat_id] = max(self._paused.get(chat_id, 0.0), time.monotonic() + pause)
         return None  # unreachable: the last attempt returns or raises
 

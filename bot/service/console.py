@@ -374,7 +374,7 @@ def console_settings(editor: bool = False) -> Settings:
 
 async def run_console(corpus, stdin, out, lang: str = "zh", color: bool = False,
                       settings: Settings | None = None) -> int:
-    from bot.telegram.app import build_application
+    from bot.service.app import build_application
 
     language_code = "en" if lang_of(lang) == "en" else "zh-hans"
     settings = settings or Settings(token=CONSOLE_TOKEN, api_url="http://console.invalid",

@@ -99,10 +99,30 @@ def install_redaction(token: str, *, webhook_secret: str | None = None) -> Redac
     return redact
 
 
+class SchedulerRunsToDebug(logging.Filter):
+    """APScheduler logs every run of every job at INFO ("Running job", "executed successfully", "Added
+    job"): with the 5-second corpus reload that is a line every few seconds, forever. They become DEBUG
+    here; warnings (a missed or failed job) stay as they are. What was due is logged by the jobs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+def quiet_scheduler() -> None:
+    for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, SchedulerRunsToDebug) for f in logger.filters):
+            logger.addFilter(SchedulerRunsToDebug())
+
+
 def configure_logging(settings: Settings, *, webhook_secret: str | None = None) -> None:
     logging.basicConfig(level=getattr(logging, settings.log_level, logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_redaction(settings.token, webhook_secret=webhook_secret)
+    quiet_scheduler()
 
 
 # ---------------------------------------------------------------------------- application
@@ -187,6 +207,7 @@ def register_handlers(app: Application) -> None:
         plans,
         sources,
         start,
+        stats,
         throttle,
         topic,
     )
@@ -195,6 +216,9 @@ def register_handlers(app: Application) -> None:
     app.bot_data[throttle.BUCKETS] = throttle.Throttle.from_settings(settings)
     app.add_handler(TypeHandler(Update, throttle.check), group=-1)
     _gate_edits(app)
+    from handlers import activity
+
+    app.add_handler(TypeHandler(Update, activity.note), group=-3)  # who was seen, for `stats`
 
     app.add_handler(CommandHandler("start", start.start))
     app.add_handler(CommandHandler("help", start.help_command))
@@ -206,6 +230,7 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("themes", pictures.themes_command))
     app.add_handler(CommandHandler("brief", pictures.brief_command))
     app.add_handler(CallbackQueryHandler(pictures.on_export, pattern=r"^x[ct]\|"))
+    app.add_handler(CommandHandler("stats", stats.stats_command))
     app.add_handler(CommandHandler("plans", plans.plans))
     app.add_handler(CommandHandler("plan", plans.plan))
     app.add_handler(InlineQueryHandler(inline.inline_query))
@@ -268,12 +293,14 @@ class PlanBriefApplication(Application):
 
 
 def build_application(settings: Settings, *, corpus=None, engine=None, request=None,
-                      get_updates_request=None, store=None) -> Application:
+                      get_updates_request=None, store=None, update_processor=None) -> Application:
     """The one Application. `request` swaps the HTTP transport (the console answers locally);
-    `store` is an already opened digest store (`run` opens and checks it first)."""
+    `store` is an already opened digest store (`run` opens and checks it first); `update_processor`
+    replaces the fair processor (`serve` passes one that also measures)."""
     bot = build_bot(settings, request=request, get_updates_request=get_updates_request)
+    processor = update_processor or FairUpdateProcessor(CONCURRENT_UPDATES)
     app = (Application.builder().application_class(PlanBriefApplication).bot(bot)
-           .concurrent_updates(FairUpdateProcessor(CONCURRENT_UPDATES)).post_init(_post_init).build())
+           .concurrent_updates(processor).post_init(_post_init).build())
     app.bot_data["settings"] = settings
     app.bot_data["corpus"] = corpus
     app.bot_data["engine"] = engine
