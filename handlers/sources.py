@@ -97,7 +97,8 @@ async def notify_editors(app: Application) -> None:
             draft = await asyncio.to_thread(w.draft_of, item)
             entries.append((item, await asyncio.to_thread(store.get_source, item.source_id), draft))
         entries = [e for e in entries if e[1] is not None]  # a source removed meanwhile: its items go unshown
-        replies.append(rs.proposals(entries, ZH))
+        if entries:
+            replies.append(rs.proposals(entries, ZH))
     if published:
         replies.append(rs.auto_published(published, ZH))
     if failing:

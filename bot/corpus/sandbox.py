@@ -18,7 +18,8 @@ small pool, never from the default executor that answers readers' searches, so n
 inputs delays `/topic`; `SLOTS` caps how many children run at once.
 
 Entry points: `read_untrusted` (a file → a Draft), `fetch_untrusted` (a link → a downloaded file),
-`fetch_and_prepare` (both, for source watching) and `run` for any other reader.
+`fetch_and_prepare` (both, for source watching), `run` for any other reader, and `run_apart` for
+work whose child reads in children of its own (a source check round), from the same forkserver.
 """
 
 from __future__ import annotations
@@ -162,6 +163,50 @@ def run(func, *args, limits: SandboxLimits | None = None, name: str = "", **kwar
     if message is None:
         raise _stopped(label, limits, timed_out)
     return _unpack(message, label, limits)
+
+
+def run_apart(func, *args, limits: SandboxLimits | None = None, name: str = "", **kwargs):
+    """`run`, for work that itself reads untrusted input in sandbox children (a source check round):
+    the child may have children, and gets them from this process's forkserver, like any read here.
+
+    Why not a forkserver of its own: CPython records the server's address and "alive" pipe in each
+    child it forks, but `ensure_running` trusts only a server the calling process started, so every
+    child that makes children spawns and preloads a second server (python/cpython#86354) — seconds
+    of CPU each round (tens on a loaded machine, niced), ~240 MB, and a round that outlived the
+    editors' patience. The child adopts the running one instead (`_adopt_forkserver`); where the
+    standard library differs from what it expects, the child starts its own as before."""
+    from multiprocessing import forkserver
+
+    _context()
+    forkserver.ensure_running()  # started once per bot (sandbox.warm at start-up), reused every round
+    server = forkserver._forkserver
+    facts = (server._forkserver_address, getattr(server, "_forkserver_authkey", None))
+    return run(_apart, facts, func, args, kwargs, limits=limits, name=name)
+
+
+def _apart(facts: tuple, func, args, kwargs):
+    # The sandbox starts its children as daemons, which multiprocessing forbids to have children of
+    # their own; this one's children have deadlines of their own, and it is killed at its own.
+    multiprocessing.current_process().daemon = False
+    _adopt_forkserver(*facts)
+    return func(*args, **kwargs)
+
+
+def _adopt_forkserver(address, authkey) -> bool:
+    """In a child of the forkserver: ask that server (our parent's) for children, instead of spawning
+    a new one. True when adopted; False leaves the standard behaviour (a server of its own)."""
+    from multiprocessing import forkserver, resource_tracker
+
+    server = forkserver._forkserver
+    if (not address or server._forkserver_pid is not None or server._forkserver_alive_fd is None
+            or getattr(server, "_inherited_fds", None) is None):
+        return False  # not a forkserver child, or a standard library this was not written against
+    server._forkserver_address = address
+    if authkey is not None:  # Python versions whose server authenticates its clients (3.14+)
+        server._forkserver_authkey = authkey
+    # the server and the resource tracker are our parent's: only check that the tracker still runs
+    server.ensure_running = resource_tracker.ensure_running
+    return True
 
 
 def _stopped(label: str, limits: SandboxLimits, timed_out: bool) -> SandboxError:

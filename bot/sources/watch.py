@@ -113,7 +113,7 @@ class Watcher:
         limits = replace(sandbox.SandboxLimits.from_env(), seconds=ROUND_SECONDS, cpu_seconds=ROUND_CPU_SECONDS,
                          workers=1)
         url = self.store.engine.url.render_as_string(hide_password=False)  # pickled to the child, never logged
-        return sandbox.run(_round_in_child, url, self.seeds_dir, self.files_dir.parent, self.policy,
+        return sandbox.run_apart(_round_in_child, url, self.seeds_dir, self.files_dir.parent, self.policy,
                            self.allow_private, due_only, limits=limits, name="source check round")
 
     def check_source(self, source: Source, poller: Poller) -> SourceReport:
@@ -306,12 +306,6 @@ ROUND_CPU_SECONDS = 900.0
 
 def _round_in_child(database_url: str, seeds_dir, data_dir: Path, policy: WatchPolicy, allow_private: bool,
                     due_only: bool) -> int:
-    import multiprocessing
-
-    # The sandbox starts its children as daemons, which multiprocessing forbids to have children of
-    # their own; this one reads its pages in sandbox children too (the parent still kills it at its
-    # deadline or when the bot stops, and its children have deadlines of their own).
-    multiprocessing.current_process().daemon = False
     store = SourceStore.open(database_url)
     try:
         watcher = Watcher(store, seeds_dir, data_dir, policy, allow_private=allow_private)
