@@ -133,8 +133,8 @@ def run(func, *args, limits: SandboxLimits | None = None, name: str = "", **kwar
         ctx = _context()
         receiver, sender = ctx.Pipe(duplex=False)
         child = ctx.Process(target=_child, args=(sender, limits, _settings(), func, args, kwargs), daemon=True)
+        child.start()  # blocks while a forkserver starts: the deadline is the input's, counted after
         started = time.monotonic()
-        child.start()
         with _live_lock:
             _live.add(child)
         sender.close()
