@@ -42,7 +42,7 @@ from handlers.drafts import DraftBook
 log = logging.getLogger(__name__)
 
 DRAFTS = "editor_drafts"
-LAST_DRAFT = "editor_last_draft"
+CANDIDATE_KEY = "source-candidate"  # the "latest draft" when the latest card was a source's proposal
 DRAFT_MAX_AGE = 24 * 3600.0  # seconds a draft file may outlive the process that made it
 MAX_DOWNLOAD = 20 * 1024 * 1024  # what getFile lets a bot download
 # any scheme, so that an ftp:// or file:// link gets "http/https only" rather than silence
@@ -74,10 +74,21 @@ def is_editor(context: ContextTypes.DEFAULT_TYPE, update: Update) -> bool:
 
 def _drafts(context) -> DraftBook:
     """Memory first, then the shared state (handlers/drafts.py): another worker's draft works too."""
-    book = context.bot_data.get(DRAFTS)
+    return _book(context.bot_data)
+
+
+def _book(bot_data) -> DraftBook:
+    book = bot_data.get(DRAFTS)
     if book is None:
-        book = context.bot_data[DRAFTS] = DraftBook(context.bot_data, Pending, DRAFT_MAX_AGE)
+        book = bot_data[DRAFTS] = DraftBook(bot_data, Pending, DRAFT_MAX_AGE)
     return book
+
+
+def candidates_are_latest(bot_data, user_id: int) -> None:
+    """A source's proposal message is now this editor's latest card: /fix corrects its candidates
+    (handlers/sources.fix_candidate) until the next upload makes a draft the latest again. Writes
+    the shared state: call it off the event loop."""
+    _book(bot_data).set_last(user_id, CANDIDATE_KEY)
 
 
 def _drafts_dir(context) -> Path:
@@ -219,6 +230,11 @@ async def fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     lang = common.lang(update, context)
     key = _drafts(context).last(update.effective_user.id)
+    if key == CANDIDATE_KEY:  # the editor's latest card is a watched source's proposal
+        from handlers import sources  # imports this module: resolved at call time
+
+        await sources.fix_candidate(update, context, list(context.args or []))
+        return
     pending = _drafts(context).get(key) if key else None
     if pending is None:
         await common.send(update, context, t(lang, "ed_no_draft"))

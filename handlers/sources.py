@@ -1,6 +1,6 @@
 """Watched sources in Telegram: the check job, the editors' proposals, /sources, /watch, /unwatch.
 
-Thin like the other handlers: the round runs in a worker thread (bot.sources.watch), rendering is
+Thin like the other handlers: the round runs in a niced child process (bot.sources.watch), rendering is
 bot/telegram/render_sources.py. What the editors are told is read back from the database (proposals
 and auto publications not yet notified, sources failing and not yet told), so a `planbrief sources
 check` run from cron on another machine reaches the editors through the running bot just the same,
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import logging
 import re
 from pathlib import Path
@@ -20,6 +21,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
+from bot.corpus import sandbox
 from bot.sources.poller import WatchPolicy
 from bot.sources.store import SourceStore
 from bot.sources.watch import CandidateError, Watcher
@@ -27,6 +29,7 @@ from bot.sources.watchlist import add_source
 from bot.telegram import render
 from bot.telegram import render_sources as rs
 from bot.telegram.i18n import ZH, t
+from bot.telegram.state_store import safely, state_of
 from handlers import common, editor
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,8 @@ log = logging.getLogger(__name__)
 WATCHER = "sources_watcher"
 REPORT_TIME = datetime.time(9, 0)  # local time of the daily /sources report (PLANBRIEF_TZ)
 ROUND_LOCK = "sources_round_lock"
+LAST_CANDIDATES = "sources_last_candidates"  # editor → item ids of the last proposal message, in order
+CANDIDATES_TTL = 7 * 24 * 3600.0  # a week-old proposal message can still be corrected with /fix
 
 
 def watcher(app: Application) -> Watcher:
@@ -64,12 +69,14 @@ async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     async with lock:
         w = watcher(app)
+        published = 0
         try:
-            report = await asyncio.to_thread(w.run_round, due_only=True)
+            if await asyncio.to_thread(w.store.due_sources):  # a child process only when there is work
+                published = await asyncio.get_running_loop().run_in_executor(
+                    sandbox.EXECUTOR, functools.partial(w.run_round_apart, due_only=True))
         except Exception:  # noqa: BLE001 - a broken round must not stop the job; it runs again next tick
             log.exception("source check round failed")
-            report = None
-        if report is not None and report.published:
+        if published:
             await common.refresh_corpus(app)
         await notify_editors(app)
 
@@ -84,17 +91,23 @@ async def notify_editors(app: Application) -> None:
     failing = await asyncio.to_thread(store.failing_untold)
     if not editors:
         return
-    replies = []
+    replies, entries = [], []
     if proposed:
-        entries = []
         for item in proposed:
             draft = await asyncio.to_thread(w.draft_of, item)
             entries.append((item, await asyncio.to_thread(store.get_source, item.source_id), draft))
-        replies.append(rs.proposals([e for e in entries if e[1] is not None], ZH))
+        entries = [e for e in entries if e[1] is not None]  # a source removed meanwhile: its items go unshown
+        if entries:
+            replies.append(rs.proposals(entries, ZH))
     if published:
         replies.append(rs.auto_published(published, ZH))
     if failing:
         replies.append(rs.failing(failing, ZH))
+    if entries:  # the editors' /fix now corrects these candidates (①, ② … in the message)
+        shown = [item.id for item, _, _ in entries]
+        for chat_id in editors:
+            await asyncio.to_thread(_set_candidates, app.bot_data, chat_id, shown)
+            await asyncio.to_thread(editor.candidates_are_latest, app.bot_data, chat_id)
     for chat_id in editors:
         for reply in replies:
             try:
@@ -199,6 +212,59 @@ async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                          place=render.esc(meta.city if meta else ""),
                                          year=meta.year if meta else "",
                                          title=render.esc(render.shorten(meta.title if meta else item.title, 60))))
+
+
+async def fix_candidate(update: Update, context: ContextTypes.DEFAULT_TYPE, args: list[str]) -> None:
+    """`/fix [②] city|year|title …` after a proposal message: that candidate (the first without a
+    mark) re-read with the correction; the card comes back with its 收录 / 取消 buttons."""
+    lang = common.lang(update, context)
+    ids = await asyncio.to_thread(_candidates, context.bot_data, update.effective_user.id)
+    pick = 0
+    if args and (args[0] in rs.MARKS or re.fullmatch(r"[0-9]{1,2}", args[0])):
+        pick = rs.MARKS.index(args[0]) if args[0] in rs.MARKS else int(args[0]) - 1
+        args = args[1:]
+    name = editor.FIX_FIELDS.get(args[0].lower()) if args else None
+    value = render.clean(" ".join(args[1:]), 120)
+    if (not 0 <= pick < len(ids) or name is None or not value
+            or (name == "year" and not re.fullmatch(r"[0-9]{1,4}", value))):
+        await common.send(update, context, t(lang, "ed_fix_usage"))
+        return
+    w = watcher(context.application)
+
+    async def reread() -> None:
+        try:
+            item, draft = await editor.untrusted(w.fix, ids[pick], name, int(value) if name == "year" else value)
+            source = await asyncio.to_thread(w.store.get_source, item.source_id)
+        except CandidateError as exc:
+            await common.send(update, context, t(lang, "sw_failed", reason=render.esc(str(exc))))
+            return
+        if source is None:
+            await common.send(update, context, t(lang, "sw_failed", reason=render.esc(f"#{item.source_id}")))
+            return
+        # the card now shows it as ①
+        await asyncio.to_thread(_set_candidates, context.bot_data, update.effective_user.id, [item.id])
+        await common.send(update, context, rs.proposals([(item, source, draft)], lang))
+
+    editor._background(update, context, reread())
+
+
+def _set_candidates(bot_data, user_id: int, ids: list[int]) -> None:
+    """The candidates of the proposal message an editor saw last, in its order (①, ②…); in the shared
+    state too, so a /fix that reaches another worker, or comes after a restart, finds them."""
+    bot_data.setdefault(LAST_CANDIDATES, {})[user_id] = list(ids)
+    state = state_of(bot_data)
+    if state is not None:
+        safely(state.put, LAST_CANDIDATES, str(user_id), list(ids), ttl=CANDIDATES_TTL)
+
+
+def _candidates(bot_data, user_id: int) -> list[int]:
+    """The shared state first (another worker may have sent a newer message), this worker's memory
+    when there is no database or it is away."""
+    state = state_of(bot_data)
+    ids = safely(state.get, LAST_CANDIDATES, str(user_id)) if state is not None else None
+    if ids is None:
+        ids = bot_data.get(LAST_CANDIDATES, {}).get(user_id)
+    return [int(i) for i in ids] if isinstance(ids, list) else []
 
 
 def register(app: Application) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -243,6 +244,21 @@ def test_fetch_and_prepare_reads_a_page_in_one_child(site):
         assert draft.entry["city"] == "常州市" and draft.entry["source_site"] == "127.0.0.1"
     finally:
         fetched.path.unlink()
+
+
+def _round_parent_and_its_readers_parent() -> tuple[int, int, bool]:
+    from multiprocessing import forkserver
+
+    reader_parent = sandbox.run(os.getppid, limits=FAST)
+    return os.getppid(), reader_parent, forkserver._forkserver._forkserver_pid is None
+
+
+def test_a_child_reading_in_children_of_its_own_uses_the_same_forkserver():
+    """A source round (run_apart) reads its pages in children of the bot's one forkserver: before,
+    each round spawned and preloaded a server of its own, seconds of CPU on a loaded machine."""
+    round_parent, reader_parent, spawned_none = sandbox.run_apart(_round_parent_and_its_readers_parent, limits=FAST)
+    assert reader_parent == round_parent  # siblings, both forked by the server this process started
+    assert spawned_none
 
 
 # ------------------------------------------------------------------------------------------ messages

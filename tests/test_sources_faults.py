@@ -33,6 +33,16 @@ class _Bad(BaseHTTPRequestHandler):
             except (BrokenPipeError, ConnectionResetError):
                 pass
             return
+        if self.path == "/drip-headers.html":  # each header byte in time for the read timeout, never done
+            try:
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Slow: " + b"x" * 200:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+            return
         if self.path == "/drip.html":
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
@@ -88,19 +98,23 @@ def test_a_dripping_page_is_refused_within_the_timeout(watcher, bad_site):
     assert time.monotonic() - started < 5  # the per-read timeout (0.5 s), not the 30 s of dripping
 
 
-def test_a_redirect_to_a_private_address_is_refused(bad_site, monkeypatch):
-    """The first hop is allowed here (the test server is on loopback); the redirect's target is
-    checked again like any address — private, so refused."""
-    from bot.corpus import fetch as fetch_module
+def test_a_server_dripping_its_headers_is_refused_at_the_total_deadline(tmp_path, bad_site):
+    """Every byte arrives within the read timeout, so only a bound on the whole request stops it: the
+    fetch runs in a sandbox child whose main thread can take the deadline's signal."""
+    store = SourceStore.open(tmp_path / "planbrief.sqlite3")
+    policy = WatchPolicy(host_spacing=0, timeout=0.5, total_timeout=1.5, failing_after=2)
+    watcher = Watcher(store, tmp_path / "seeds", tmp_path, policy, allow_private=True)
+    watcher.store.add_source(bad_site + "/drip-headers.html", "南通市", allow_private=True)
+    started = time.monotonic()
+    (checked,) = watcher.run_round().sources
+    took = time.monotonic() - started
+    store.close()
+    assert checked.status == "failed" and "超时" in checked.error and "\n" not in checked.error
+    assert took < 1.5 + 3  # the 1.5 s deadline (and a child's start), not the 20 s the drip lasts
 
-    allowed = {"127.0.0.1"}
-    real_check = fetch_module.check_address
 
-    def only_loopback(url, allow_private=False):
-        from urllib.parse import urlsplit
-
-        return real_check(url, allow_private=urlsplit(url).hostname in allowed)
-
-    monkeypatch.setattr(fetch_module, "check_address", only_loopback)
+def test_a_redirect_to_a_private_address_is_refused(bad_site):
+    """Only the test server's own host may be private here (as an intranet bureau's host would be);
+    the redirect's target is checked again like any address — private, so refused."""
     with pytest.raises(FetchError, match="内网"):
-        Poller(WatchPolicy(host_spacing=0)).get(bad_site + "/redirect.html", allow_private=False)
+        Poller(WatchPolicy(host_spacing=0)).get(bad_site + "/redirect.html", allow_private=frozenset({"127.0.0.1"}))

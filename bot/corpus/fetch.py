@@ -115,7 +115,15 @@ def _refuse_private(host: str, address) -> None:
         raise FetchError(f"拒绝访问内网或本机地址：{host}（{address}）；确需如此请加 --allow-private")
 
 
-def check_address(url: str, allow_private: bool = False) -> None:
+def _allowed(host: str, allow_private) -> bool:
+    """`allow_private` is True (every host may be private) or a set of host names that may be (an
+    intranet bureau server: its own address is allowed, a redirect from it elsewhere is still checked)."""
+    if isinstance(allow_private, bool) or allow_private is None:
+        return bool(allow_private)
+    return host.lower() in allow_private
+
+
+def check_address(url: str, allow_private: bool | frozenset[str] = False) -> None:
     """Refuse what is not http(s), and hosts that resolve into the server's own networks.
 
     An early, readable refusal; the connection itself is guarded again (`_GuardedBackend`), since a
@@ -132,7 +140,7 @@ def check_address(url: str, allow_private: bool = False) -> None:
     _resolve(hostname, port or (443 if parts.scheme.lower() == "https" else 80), allow_private)
 
 
-def _resolve(host: str, port: int, allow_private: bool) -> list[str]:
+def _resolve(host: str, port: int, allow_private) -> list[str]:
     """The host's addresses, each checked; what a connection may then use (and nothing else)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -141,7 +149,7 @@ def _resolve(host: str, port: int, allow_private: bool) -> list[str]:
     addresses = []
     for info in infos:
         text = info[4][0].split("%")[0]
-        if not allow_private:
+        if not _allowed(host, allow_private):
             _refuse_private(host, ipaddress.ip_address(text))
         addresses.append(text)
     if not addresses:

@@ -18,7 +18,8 @@ small pool, never from the default executor that answers readers' searches, so n
 inputs delays `/topic`; `SLOTS` caps how many children run at once.
 
 Entry points: `read_untrusted` (a file → a Draft), `fetch_untrusted` (a link → a downloaded file),
-`fetch_and_prepare` (both, for source watching) and `run` for any other reader.
+`fetch_and_prepare` (both, for source watching), `run` for any other reader, and `run_apart` for
+work whose child reads in children of its own (a source check round), from the same forkserver.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.corpus.fetch import Fetched, FetchError, fetch
+from bot.corpus.fetch import Fetched, FetchError, NotModified, fetch
 from bot.corpus.formats import FormatError
 from bot.corpus.ingest import AddError, Draft, prepare_plan
 from bot.corpus.limits import LimitError, _number
@@ -132,8 +133,8 @@ def run(func, *args, limits: SandboxLimits | None = None, name: str = "", **kwar
         ctx = _context()
         receiver, sender = ctx.Pipe(duplex=False)
         child = ctx.Process(target=_child, args=(sender, limits, _settings(), func, args, kwargs), daemon=True)
+        child.start()  # blocks while a forkserver starts: the deadline is the input's, counted after
         started = time.monotonic()
-        child.start()
         with _live_lock:
             _live.add(child)
         sender.close()
@@ -164,6 +165,50 @@ def run(func, *args, limits: SandboxLimits | None = None, name: str = "", **kwar
     return _unpack(message, label, limits)
 
 
+def run_apart(func, *args, limits: SandboxLimits | None = None, name: str = "", **kwargs):
+    """`run`, for work that itself reads untrusted input in sandbox children (a source check round):
+    the child may have children, and gets them from this process's forkserver, like any read here.
+
+    Why not a forkserver of its own: CPython records the server's address and "alive" pipe in each
+    child it forks, but `ensure_running` trusts only a server the calling process started, so every
+    child that makes children spawns and preloads a second server (python/cpython#86354) — seconds
+    of CPU each round (tens on a loaded machine, niced), ~240 MB, and a round that outlived the
+    editors' patience. The child adopts the running one instead (`_adopt_forkserver`); where the
+    standard library differs from what it expects, the child starts its own as before."""
+    from multiprocessing import forkserver
+
+    _context()
+    forkserver.ensure_running()  # started once per bot (sandbox.warm at start-up), reused every round
+    server = forkserver._forkserver
+    facts = (server._forkserver_address, getattr(server, "_forkserver_authkey", None))
+    return run(_apart, facts, func, args, kwargs, limits=limits, name=name)
+
+
+def _apart(facts: tuple, func, args, kwargs):
+    # The sandbox starts its children as daemons, which multiprocessing forbids to have children of
+    # their own; this one's children have deadlines of their own, and it is killed at its own.
+    multiprocessing.current_process().daemon = False
+    _adopt_forkserver(*facts)
+    return func(*args, **kwargs)
+
+
+def _adopt_forkserver(address, authkey) -> bool:
+    """In a child of the forkserver: ask that server (our parent's) for children, instead of spawning
+    a new one. True when adopted; False leaves the standard behaviour (a server of its own)."""
+    from multiprocessing import forkserver, resource_tracker
+
+    server = forkserver._forkserver
+    if (not address or server._forkserver_pid is not None or server._forkserver_alive_fd is None
+            or getattr(server, "_inherited_fds", None) is None):
+        return False  # not a forkserver child, or a standard library this was not written against
+    server._forkserver_address = address
+    if authkey is not None:  # Python versions whose server authenticates its clients (3.14+)
+        server._forkserver_authkey = authkey
+    # the server and the resource tracker are our parent's: only check that the tracker still runs
+    server.ensure_running = resource_tracker.ensure_running
+    return True
+
+
 def _stopped(label: str, limits: SandboxLimits, timed_out: bool) -> SandboxError:
     if timed_out:
         return SandboxError(f"读取超时：{label} 超过 {limits.seconds:g} 秒仍未读完，已中止",
@@ -178,9 +223,9 @@ def _unpack(message: tuple, label: str, limits: SandboxLimits):
     kind = message[0]
     if kind == "ok":
         return message[1]
-    _, type_name, zh, en = message
-    if type_name == "FetchError":
-        raise FetchError(zh)
+    _, type_name, zh, en, *rest = message
+    if type_name in ("FetchError", "NotModified"):  # the HTTP status survives the trip (304, 500…)
+        raise (NotModified if type_name == "NotModified" else FetchError)(zh, rest[0] if rest else None)
     if type_name == "memory":
         raise SandboxError(f"读取中止：{label} 超出内存上限（{limits.memory_bytes / 2**20:.0f} MB）",
                            f"reading {label} was stopped: over the memory limit "
@@ -207,7 +252,8 @@ def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, 
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU at the soft limit ends it
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     with contextlib.suppress(OSError):
-        os.nice(10)  # a hostile input spinning the CPU yields it to the process answering readers
+        if os.nice(0) < 10:  # the forkserver is niced already (sandbox_preload)
+            os.nice(10 - os.nice(0))  # a hostile input spinning the CPU yields it to the process answering readers
     try:
         message = ("ok", func(*args, **kwargs))
     except MemoryError:
@@ -215,7 +261,8 @@ def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, 
     except (AddError, LimitError, FormatError) as exc:
         message = ("err", type(exc).__name__, str(exc), getattr(exc, "en", None) or str(exc))
     except FetchError as exc:
-        message = ("err", "FetchError", str(exc), str(exc))
+        kind = "NotModified" if isinstance(exc, NotModified) else "FetchError"
+        message = ("err", kind, str(exc), str(exc), exc.status)
     except BaseException as exc:  # noqa: BLE001 - the parent turns it into one line
         message = ("err", type(exc).__name__, str(exc)[:200], str(exc)[:200])
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import tempfile
 from pathlib import Path
 
@@ -44,6 +45,11 @@ def _warm() -> None:
 
 
 _warm()
+# Every child the forkserver forks runs niced from its first instruction (unpickling the arguments, a
+# source round's list pages): readers' searches in the bot keep the CPU. Niced after the warm-up, not
+# before: niced on a busy machine, the one-time warm-up took longer than a first read's 30 s deadline.
+with contextlib.suppress(OSError):
+    os.nice(10 - os.nice(0)) if os.nice(0) < 10 else None
 # What the forkserver holds now is shared with every child until written to; the collector would
 # write to all of it (each object's GC header) at a child's first collection, copying ~200 MB per
 # read. Frozen, the collector leaves it alone.

@@ -5,7 +5,8 @@ request at a time per host, at least `host_spacing` seconds apart (or the robots
 longer), at most `concurrency` requests in flight overall, robots.txt read once per host per round
 and obeyed, a User-Agent that says who we are, and conditional GET so an unchanged column costs a
 304. Every hop still goes through the corpus room's `fetch()` and its guard (schemes, private
-addresses, size, timeouts, redirects): this module only decides when and whether to call it.
+addresses, size, timeouts, redirects), run in the reading sandbox's child processes: this module only
+decides when and whether to call it.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import os
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
-from bot.corpus.fetch import MAX_BYTES, TIMEOUT, Fetched, FetchError, NotModified, fetch
+from bot.corpus import sandbox
+from bot.corpus.fetch import MAX_BYTES, TIMEOUT, TOTAL_TIMEOUT, Fetched, FetchError, NotModified
 
 USER_AGENT = "PlanBrief/0.1 (+https://github.com/planbrief/planbrief; education work plan watcher)"
 ROBOTS_AGENT = "PlanBrief"
@@ -45,7 +47,8 @@ class WatchPolicy:
     failing_after: int = 5  # consecutive failures before a source is marked failing (editors told once)
     backoff_base: float = 600.0  # first retry after a failure; doubles each time, with jitter
     backoff_max: float = 24 * 3600.0
-    timeout: float = TIMEOUT
+    timeout: float = TIMEOUT  # each connect and read
+    total_timeout: float = TOTAL_TIMEOUT  # a whole request, redirects and a dripping server included
     max_bytes: int = MAX_BYTES
     user_agent: str = USER_AGENT
     tick: float = 60.0  # how often the bot looks for due sources
@@ -59,6 +62,7 @@ class WatchPolicy:
             failing_after=int(_env_float(env, "PLANBRIEF_WATCH_FAILING_AFTER", cls.failing_after)),
             backoff_base=_env_float(env, "PLANBRIEF_WATCH_BACKOFF", cls.backoff_base),
             timeout=_env_float(env, "PLANBRIEF_WATCH_TIMEOUT", cls.timeout),
+            total_timeout=_env_float(env, "PLANBRIEF_WATCH_TOTAL_TIMEOUT", cls.total_timeout),
             user_agent=(env.get("PLANBRIEF_WATCH_USER_AGENT") or cls.user_agent).strip(),
             tick=_env_float(env, "PLANBRIEF_WATCH_TICK", cls.tick),
         )
@@ -95,6 +99,11 @@ class Poller:
         self._count_lock = threading.Lock()
         self.requests = 0
         self.not_modified = 0
+        # Each request runs in a reading-sandbox child: its parsing costs the bot no GIL, and its
+        # total_timeout is enforced by a signal in the child's main thread (a thread cannot take one),
+        # so a server dripping its headers is cut off at total_timeout, and the child killed soon after.
+        self._limits = replace(sandbox.SandboxLimits.from_env(), seconds=policy.total_timeout + 5,
+                               workers=policy.concurrency)
 
     def _host(self, url: str) -> tuple[str, _Host]:
         parts = urlsplit(url)
@@ -112,13 +121,16 @@ class Poller:
                 with self._slots:
                     with self._count_lock:
                         self.requests += 1
-                    return fetch(url, allow_private=allow_private, timeout=self.policy.timeout,
-                                 max_bytes=self.policy.max_bytes,
-                                 headers={"User-Agent": self.policy.user_agent, **headers})
+                    return sandbox.fetch_untrusted(
+                        url, limits=self._limits, allow_private=allow_private, timeout=self.policy.timeout,
+                        total_timeout=self.policy.total_timeout, max_bytes=self.policy.max_bytes,
+                        headers={"User-Agent": self.policy.user_agent, **headers})
             except NotModified:
                 with self._count_lock:
                     self.not_modified += 1
                 raise
+            except sandbox.SandboxError as exc:  # the child was killed: one line, a failure like any other
+                raise FetchError(str(exc)) from exc
             finally:
                 host.next_at = self._clock() + self._spacing(host)
 
