@@ -47,6 +47,19 @@ def shared_engine(shared_corpus, tmp_path_factory):
     return SearchEngine.from_corpus(shared_corpus, cache_dir=tmp_path_factory.mktemp("search-cache"))
 
 
+@pytest.fixture(scope="session")
+def postgres_url():
+    """One throwaway PostgreSQL server for the whole run (each test takes a fresh database on it with
+    `tests.support.postgres.create_database`); skips where no server binaries are installed."""
+    from tests.support.postgres import postgres_server, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with postgres_server() as url:
+        yield url
+
+
 @pytest.fixture
 def fake_api():
     from tests.support.botapi import BotApiServer

@@ -26,7 +26,7 @@ import pytest
 from bot.digests.store import open_store
 from bot.models import Subscription
 from tests.support.botapi import BotApiServer
-from tests.support.postgres import create_database, postgres_server, unavailable_reason
+from tests.support.postgres import create_database
 
 ROOT = Path(__file__).resolve().parent.parent
 CHATS = 200
@@ -36,20 +36,11 @@ CONCURRENCY = 20  # delivery.Policy().concurrency: digests in flight at once per
 KILL_WINDOW = 2.0  # seconds between Telegram accepting a digest and the ledger recording it, at most
 
 
-@pytest.fixture(scope="module")
-def pg_url():
-    reason = unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    with postgres_server() as url:
-        yield url
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def db(request, tmp_path):
     if request.param == "sqlite":
         return str(tmp_path / "shared.sqlite3")
-    return create_database(request.getfixturevalue("pg_url"))
+    return create_database(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

@@ -10,21 +10,15 @@ from __future__ import annotations
 import pytest
 
 from tests import test_next_due as base
-from tests.support.postgres import create_database, postgres_server, unavailable_reason
+from tests.support.postgres import create_database, unavailable_reason
 from tests.test_next_due import clock, store  # noqa: F401 (fixtures, re-used with a PostgreSQL db_path)
 
 pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
 
 
-@pytest.fixture(scope="module")
-def pg_server():
-    with postgres_server() as url:
-        yield url
-
-
 @pytest.fixture
-def db_path(pg_server):
-    return create_database(pg_server)
+def db_path(postgres_url):
+    return create_database(postgres_url)
 
 
 test_create_is_due_at_the_first_occurrence_in_the_chats_zone = base.test_create_is_due_at_the_first_occurrence_in_the_chats_zone

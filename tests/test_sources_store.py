@@ -15,7 +15,7 @@ from sqlalchemy import inspect
 
 from bot.sources.listing import key_of, normalise_url, title_key
 from bot.sources.store import SourceExists, SourceStore, metadata
-from tests.support.postgres import create_database, postgres_server, unavailable_reason
+from tests.support.postgres import create_database
 
 
 class Clock:
@@ -26,19 +26,11 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="module")
-def pg_server():
-    if unavailable_reason() is not None:
-        pytest.skip(str(unavailable_reason()))
-    with postgres_server() as url:
-        yield url
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def location(request, tmp_path):
     if request.param == "sqlite":
         return tmp_path / "planbrief.sqlite3"
-    return create_database(request.getfixturevalue("pg_server"))
+    return create_database(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

@@ -10,21 +10,15 @@ import pytest
 from sqlalchemy import text
 
 from tests import test_store as base
-from tests.support.postgres import create_database, postgres_server, unavailable_reason
+from tests.support.postgres import create_database, unavailable_reason
 from tests.test_store import clock, store  # noqa: F401 (fixtures, re-used with a PostgreSQL db_path)
 
 pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
 
 
-@pytest.fixture(scope="module")
-def pg_server():
-    with postgres_server() as url:
-        yield url
-
-
 @pytest.fixture
-def db_path(pg_server):
-    return create_database(pg_server)
+def db_path(postgres_url):
+    return create_database(postgres_url)
 
 
 def test_it_really_is_postgres(store):  # noqa: F811
