@@ -196,6 +196,7 @@ def topic_latency(args) -> dict:
             worker.join()
         round_seconds = time.perf_counter() - started
         round_cpu = _cpu_of(forkserver._forkserver._forkserver_pid) - server_cpu
+        failed = sum(s.failures > 0 for s in store.list_sources())  # a starved fetch would count here
         store.close()
     finally:
         server.kill()
@@ -207,7 +208,7 @@ def topic_latency(args) -> dict:
     load = (load_before + os.getloadavg()[0]) / 2
     return {"idle_p50": pct(idle, 50), "idle_p99": pct(idle, 99), "busy_p50": pct(busy, 50),
             "busy_p99": pct(busy, 99), "busy_n": len(busy), "round_seconds": round_seconds,
-            "round_cpu": round_cpu, "load": load, "ratio": pct(busy, 99) / pct(idle, 99)}
+            "round_cpu": round_cpu, "failed": failed, "load": load, "ratio": pct(busy, 99) / pct(idle, 99)}
 
 
 def _cpu_of(pid: int) -> float:
@@ -241,7 +242,8 @@ def main(argv=None) -> int:
         print(f"/topic search over {args.runs} runs (medians): idle p50 {med['idle_p50']:.1f} ms, "
               f"p99 {med['idle_p99']:.1f} ms; during a {args.topic_sources}-column round p50 "
               f"{med['busy_p50']:.1f} ms, p99 {med['busy_p99']:.1f} ms ({med['busy_n']:.0f} queries over "
-              f"{med['round_seconds']:.1f} s, round CPU {med['round_cpu']:.1f} s); p99 ratio {med['ratio']:.2f} "
+              f"{med['round_seconds']:.1f} s, round CPU {med['round_cpu']:.1f} s, sources failed "
+              f"{max(r['failed'] for r in rows)}); p99 ratio {med['ratio']:.2f} "
               f"(median of the runs' ratios: {ratios}; round in a {args.round_in}; load average "
               f"{loads})")
         return 0
