@@ -261,6 +261,48 @@ def test_a_child_reading_in_children_of_its_own_uses_the_same_forkserver():
     assert spawned_none
 
 
+def _policies_of_a_round_and_its_reader() -> tuple[int, int]:
+    return os.sched_getscheduler(0), sandbox.run(os.sched_getscheduler, 0, limits=FAST)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_a_background_round_and_every_read_it_makes_run_on_idle_cpu_only():
+    """A source round is work nobody waits for: it and its fetching children are SCHED_IDLE, so
+    they never take a core from the bot answering `/topic` (niced, they still took turns on it)."""
+    background = sandbox.SandboxLimits(seconds=10, cpu_seconds=10, background=True)
+    round_policy, reader_policy = sandbox.run_apart(_policies_of_a_round_and_its_reader, limits=background)
+    assert round_policy == reader_policy == os.SCHED_IDLE
+    assert sandbox.run(os.sched_getscheduler, 0, limits=FAST) == os.sched_getscheduler(0)  # an editor's read
+
+
+def _start_of(path, url: str, prefix: str) -> str:
+    with open(path, encoding="utf-8") as page:
+        return f"{prefix}{page.read(6)} @ {url}"
+
+
+def test_fetch_and_read_reads_the_page_in_the_fetching_child(site):
+    url = f"http://127.0.0.1:{site}/plan.html"
+    fetched, start = sandbox.fetch_and_read(url, _start_of, "read: ", limits=FAST, allow_private=True)
+    try:
+        assert fetched.path.exists() and start == f"read: <html> @ {url}"
+    finally:
+        fetched.path.unlink()
+    with pytest.raises(FetchError):
+        sandbox.fetch_and_read(url, _start_of, "read: ", limits=FAST)  # the private-address guard still holds
+
+
+def test_what_a_fetching_child_unpickles_does_not_import_the_store():
+    """The readers named in every fetching child's arguments (bot.sources.pages) must import cheaply:
+    from bot.sources.watch, each child imported SQLAlchemy and the store, ~0.4 s of CPU per page."""
+    import subprocess
+    import sys
+
+    probe = "import sys, bot.sources.pages; print(sorted(m for m in ('sqlalchemy', 'bot.sources.store', " \
+            "'bot.digests.store') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 # ------------------------------------------------------------------------------------------ messages
 
 

@@ -29,6 +29,10 @@ def _warm() -> None:
     import jieba
     from pdfminer.cmapdb import CMapDB
 
+    from bot.corpus import fetch
+
+    fetch._tls()  # the CA bundle: ~40 ms of CPU in every fetching child otherwise (a round makes hundreds)
+
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()  # the sample names its city in the title, so its read would not load jieba
     for name in ("UniGB-UCS2-H", "GBK-EUC-H", "UniGB-UTF16-H"):  # CJK fonts in PDFs from Chinese offices

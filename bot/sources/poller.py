@@ -111,8 +111,10 @@ class Poller:
         with self._hosts_lock:
             return key, self._hosts.setdefault(key, _Host())
 
-    def _hop(self, url: str, host: _Host, *, allow_private: bool, headers: dict[str, str]) -> Fetched:
-        """One request, after the host's spacing, holding the host (one at a time) and a global slot."""
+    def _hop(self, url: str, host: _Host, *, allow_private: bool, headers: dict[str, str], reader=None,
+             reader_args: tuple = ()):
+        """One request, after the host's spacing, holding the host (one at a time) and a global slot;
+        with a `reader`, the page is also read in the fetching child: (Fetched, what it read)."""
         with host.lock:
             wait = host.next_at - self._clock()
             if wait > 0:
@@ -121,10 +123,12 @@ class Poller:
                 with self._slots:
                     with self._count_lock:
                         self.requests += 1
-                    return sandbox.fetch_untrusted(
-                        url, limits=self._limits, allow_private=allow_private, timeout=self.policy.timeout,
-                        total_timeout=self.policy.total_timeout, max_bytes=self.policy.max_bytes,
-                        headers={"User-Agent": self.policy.user_agent, **headers})
+                    options = {"limits": self._limits, "allow_private": allow_private, "timeout": self.policy.timeout,
+                               "total_timeout": self.policy.total_timeout, "max_bytes": self.policy.max_bytes,
+                               "headers": {"User-Agent": self.policy.user_agent, **headers}}
+                    if reader is not None:
+                        return sandbox.fetch_and_read(url, reader, *reader_args, **options)
+                    return sandbox.fetch_untrusted(url, **options)
             except NotModified:
                 with self._count_lock:
                     self.not_modified += 1
@@ -174,6 +178,16 @@ class Poller:
     def get(self, url: str, *, allow_private: bool = False, etag: str | None = None,
             last_modified: str | None = None) -> Fetched:
         """Fetch politely; raises NotModified (304), Disallowed (robots.txt) or FetchError."""
+        return self._get(url, allow_private, etag, last_modified, None, ())
+
+    def get_and_read(self, url: str, reader, *reader_args, allow_private: bool = False, etag: str | None = None,
+                     last_modified: str | None = None) -> tuple[Fetched, object]:
+        """`get`, and `reader(path, final_url, *reader_args)` on the page in the same sandbox child
+        (one child per page, not two): (Fetched, what the reader returned). The reader's AddError
+        comes back as itself; the file is kept for the caller to delete."""
+        return self._get(url, allow_private, etag, last_modified, reader, reader_args)
+
+    def _get(self, url, allow_private, etag, last_modified, reader, reader_args):
         base, host = self._host(url)
         robots = self._robots(base, host, allow_private)
         if robots is not None and not robots.can_fetch(ROBOTS_AGENT, url):
@@ -183,4 +197,5 @@ class Poller:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        return self._hop(url, host, allow_private=allow_private, headers=headers)
+        return self._hop(url, host, allow_private=allow_private, headers=headers, reader=reader,
+                         reader_args=reader_args)

@@ -18,24 +18,22 @@ What a round promises:
 
 from __future__ import annotations
 
-import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urlsplit
 
-from bot.corpus import formats, ingest, sandbox
+from bot.corpus import ingest, sandbox
 from bot.corpus.fetch import FetchError, NotModified
 from bot.corpus.loader import Folders, folders_for
 from bot.corpus.sandbox import read_untrusted
-from bot.sources.listing import key_of, normalise_url, read_list, title_key
+from bot.sources import pages
+from bot.sources.listing import key_of, normalise_url, title_key
 from bot.sources.poller import Disallowed, Poller, WatchPolicy
 from bot.sources.store import Item, Source, SourceStore
 from bot.sources.triage import triage
 
-_ATTACHMENT = {".pdf", ".docx"}
-_NOT_CONVERTIBLE = {".doc", ".wps"}
 THIN_PAGE = 400  # characters: an item page with less text than this is a cover for its attachment
 
 
@@ -106,12 +104,14 @@ class Watcher:
         return RoundReport(reports, poller.requests, poller.not_modified)
 
     def run_round_apart(self, *, due_only: bool = True) -> int:
-        """`run_round` in a niced child process of the reading sandbox, which talks only to the
-        database: the bot's event loop and search threads keep the CPU and the GIL while 50 columns
-        are read (in a thread of the bot, the round's own Python work held the GIL for up to the
-        interpreter's 5 ms switch interval at a time, /topic's p99). Returns how many were published."""
+        """`run_round` in a child process of the reading sandbox, which talks only to the database:
+        the bot's event loop and search threads keep the GIL while 50 columns are read (in a thread of
+        the bot, the round's own Python work held the GIL for up to the interpreter's 5 ms switch
+        interval at a time, /topic's p99). The child and every fetch and read it makes run in the
+        background (SCHED_IDLE): on 2 cores, niced children still took turns on the core answering
+        `/topic`. Returns how many were published."""
         limits = replace(sandbox.SandboxLimits.from_env(), seconds=ROUND_SECONDS, cpu_seconds=ROUND_CPU_SECONDS,
-                         workers=1)
+                         workers=1, background=True)
         url = self.store.engine.url.render_as_string(hide_password=False)  # pickled to the child, never logged
         return sandbox.run_apart(_round_in_child, url, self.seeds_dir, self.files_dir.parent, self.policy,
                            self.allow_private, due_only, limits=limits, name="source check round")
@@ -119,10 +119,10 @@ class Watcher:
     def check_source(self, source: Source, poller: Poller) -> SourceReport:
         allow = source.allow_private or self.allow_private
         conditional = source.baseline_done
-        try:
-            fetched = poller.get(source.url, allow_private=allow,
-                                 etag=source.etag if conditional else None,
-                                 last_modified=source.last_modified if conditional else None)
+        try:  # fetched and read in one sandbox child
+            fetched, page = poller.get_and_read(source.url, pages.read_list_file, source.selector,
+                                                allow_private=allow, etag=source.etag if conditional else None,
+                                                last_modified=source.last_modified if conditional else None)
         except NotModified:
             updated = self.store.record_success(source, status="not_modified", etag=None, last_modified=None)
             report = SourceReport(updated, "not_modified", 304)
@@ -132,15 +132,19 @@ class Watcher:
             return self._failed(source, "disallowed", str(exc), None)
         except FetchError as exc:
             return self._failed(source, "failed", str(exc), exc.status)
+        except ingest.AddError as exc:  # not a list page we can read (a bad selector, a page over the limits)
+            return self._failed(source, "failed", str(exc), None)
+        fetched.path.unlink(missing_ok=True)
         try:
-            page = _list_of(fetched, source.selector)
             listed = list(page.items)
             if not source.baseline_done and source.backfill > 0:
-                next_url, pages = page.next_url, 1
-                while next_url and pages < source.backfill + 1:
-                    extra = _list_of(poller.get(next_url, allow_private=allow), source.selector)
+                next_url, read_pages = page.next_url, 1
+                while next_url and read_pages < source.backfill + 1:
+                    more, extra = poller.get_and_read(next_url, pages.read_list_file, source.selector,
+                                                      allow_private=allow)
+                    more.path.unlink(missing_ok=True)
                     listed += extra.items
-                    next_url, pages = extra.next_url, pages + 1
+                    next_url, read_pages = extra.next_url, read_pages + 1
         except (ingest.AddError, FetchError) as exc:
             return self._failed(source, "failed", str(exc), getattr(exc, "status", None))
         seen_urls, seen_titles = self.store.known_keys(source.id)
@@ -214,17 +218,17 @@ class Watcher:
     def _download(self, source: Source, item: Item, poller: Poller) -> tuple[Path, str]:
         """The item page; if it is a thin cover for a PDF/DOCX attachment, the attachment instead."""
         allow = source.allow_private or self.allow_private
-        fetched = poller.get(item.url, allow_private=allow)
+        try:  # read in the fetching child, like the list page: one child, and no parsing here
+            fetched, (attachment, unreadable, length) = poller.get_and_read(item.url, pages.item_facts,
+                                                                            allow_private=allow)
+        except ingest.AddError as exc:  # the child was stopped (deadline, CPU, memory)
+            raise CandidateError(str(exc)) from exc
         self.files_dir.mkdir(parents=True, exist_ok=True)
         target = self.files_dir / f"item-{item.id}{fetched.path.suffix}"
         shutil.move(fetched.path, target)
         if target.suffix != ".html":
             return target, fetched.url
-        try:  # parsed in a sandbox child, like the list page: the bot's threads keep the GIL
-            attachment, unreadable = sandbox.run(_attachments_in, target, fetched.url, name=_short_url(fetched.url))
-        except ingest.AddError:
-            attachment = unreadable = None
-        thin = _text_length(target) < THIN_PAGE
+        thin = length < THIN_PAGE
         if thin and attachment:
             doc = poller.get(attachment, allow_private=allow)
             target.unlink(missing_ok=True)
@@ -348,54 +352,3 @@ def _prepare(path: Path, url: str, source: Source, item: Item, year: int | None)
         if "--title" in message:
             overrides["title"] = item.title
         return read_untrusted(path, original_name=url, source_site=site, **overrides), overrides
-
-
-def _list_of(fetched, selector: str | None):
-    """A fetched list page read in a sandbox child (BeautifulSoup over a portal page costs tens of ms
-    of CPU, held under the GIL if done here, where the bot's searches run); the file is deleted."""
-    try:
-        return sandbox.run(_read_list_in, fetched.path, fetched.url, selector, name=_short_url(fetched.url))
-    finally:
-        fetched.path.unlink(missing_ok=True)
-
-
-def _read_list_in(path: Path, url: str, selector: str | None):
-    try:
-        return read_list(Path(path).read_bytes(), url, selector)
-    except ValueError as exc:  # a bad selector: its one line, through the sandbox's AddError channel
-        raise ingest.AddError(str(exc)) from exc
-
-
-def _attachments_in(path: Path, base_url: str) -> tuple[str | None, str | None]:
-    return _attachments(Path(path).read_bytes(), base_url)
-
-
-def _short_url(url: str) -> str:
-    return url if len(url) <= 80 else url[:79] + "…"
-
-
-def _attachments(data: bytes, base_url: str) -> tuple[str | None, str | None]:
-    """(first .pdf/.docx link, first .doc/.wps link) on an item page."""
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(formats.decode(data, "item", declared=formats._declared_charset(data)), "lxml")
-    readable = unreadable = None
-    for a in soup.find_all("a", href=True):
-        url = urljoin(base_url, a["href"].strip())
-        suffix = PurePosixPath(unquote(urlsplit(url).path)).suffix.lower()
-        if suffix not in _ATTACHMENT | _NOT_CONVERTIBLE:
-            name = a.get_text(" ", strip=True)
-            m = re.search(r"\.(pdf|docx|doc|wps)$", name, re.IGNORECASE)
-            suffix = f".{m.group(1).lower()}" if m else ""
-        if suffix in _ATTACHMENT and readable is None:
-            readable = url
-        elif suffix in _NOT_CONVERTIBLE and unreadable is None:
-            unreadable = url
-    return readable, unreadable
-
-
-def _text_length(path: Path) -> int:
-    try:
-        return len("".join(sandbox.run(formats.extract_text, path, name=path.name).split()))
-    except Exception:  # noqa: BLE001 - an unreadable page is as good as empty here
-        return 0
