@@ -394,9 +394,11 @@ class TantivyIndex:
             query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)])
         return query
 
-    def passage_at(self, address) -> Passage:
-        """The passage stored with a document this snapshot's searcher returned."""
-        doc = self.searcher.doc(address)
+    def passage_at(self, address, doc=None) -> Passage:
+        """The passage stored with a document this snapshot's searcher returned (`doc`: that document,
+        when the caller has already read it for `norm_bytes`)."""
+        if doc is None:
+            doc = self.searcher.doc(address)
         fields = {name: doc.get_first(name) for name in ("text", "norm", "rec")}
         if fields["text"] is None or fields["rec"] is None:
             raise KeyError(f"document {self._key(address)} has no stored passage")
@@ -404,9 +406,10 @@ class TantivyIndex:
             del fields["norm"]
         return decode_passage(fields)
 
-    def norm_bytes(self, address) -> bytes:
+    def norm_bytes(self, address, doc=None) -> bytes:
         """A document's normalised text as stored (UTF-8), for substring tests that need no decoding."""
-        doc = self.searcher.doc(address)
+        if doc is None:
+            doc = self.searcher.doc(address)
         data = doc.get_first("norm")
         if data is None:
             data = doc.get_first("text")
