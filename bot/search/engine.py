@@ -608,16 +608,20 @@ class SearchEngine:
             return [Ranked(c, score) for c, score in weighed[:k]], total
         weighed.sort(key=lambda r: -r[1])
         rescored: list[Ranked] = []
-        below: list[float] = []  # the final scores read so far, rounded and negated: best first
+        below: list[tuple[float, int]] = []  # the final order's keys read so far (-rounded score, ord)
         wanted = [p.encode("utf-8", "surrogatepass") for p in phrases]
         for cand, score in weighed:
-            if len(below) >= k and round(score * (1.0 + PHRASE_BONUS), 5) < -below[k - 1]:
-                break  # the rest score at most this much, all below the k-th found
+            if len(below) >= k:
+                most = round(score * (1.0 + PHRASE_BONUS), 5)
+                if most < -below[k - 1][0]:
+                    break  # the rest score at most this much, all below the k-th found
+                if (-most, cand.ord) > below[k - 1]:
+                    continue  # at best a tie with the k-th, which a lower corpus position wins
             doc = self.index.searcher.doc(cand.address)  # kept: the page shown reads its passage from it
             norm = self.index.norm_bytes(cand.address, doc)
             score *= 1.0 + PHRASE_BONUS * (sum(1 for p in wanted if p in norm) / len(phrases))
             rescored.append(Ranked(cand, score, doc))
-            bisect.insort(below, -round(score, 5))
+            bisect.insort(below, (-round(score, 5), cand.ord))
         rescored.sort(key=lambda r: (-round(r.score, 5), r.cand.ord))
         return rescored[:k], total
 
