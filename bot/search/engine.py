@@ -317,10 +317,18 @@ class SearchEngine:
         result.total = total
         weights = dict(plan.terms)
         page = ranked[offset:offset + limit]
-        glossed = [*plan.parts, *(t.removeprefix(CLAUSE) for t in weights)]
+        terms = list(weights)
+        glossary = load_glossary()
+        # the glossary entries among the query's words, found once for the whole page
+        glossed = [t for t in dict.fromkeys([*plan.parts, *(t.removeprefix(CLAUSE) for t in weights)])
+                   if t in glossary.by_zh]
         for r in page:
             passage = self.index.passage_at(r.cand.address, r.doc)
-            result.hits.append(self._hit(passage, r.score, weights, glossed) if snippets else Hit(passage, r.score, ""))
+            if snippets:
+                excerpt, marks = snippet(passage.text, passage.norm, terms, weights)
+                result.hits.append(Hit(passage, r.score, excerpt, marks, glossary.gloss(glossed, passage.norm)))
+            else:
+                result.hits.append(Hit(passage, r.score, ""))
         if not total:
             result.error = result.error or "no_match"
             result.suggestions = self._suggest([*plan.phrases, *plan.unknown])
@@ -625,10 +633,6 @@ class SearchEngine:
         rescored.sort(key=lambda r: (-round(r.score, 5), r.cand.ord))
         return rescored[:k], total
 
-    def _hit(self, passage: Passage, score: float, weights: dict[str, float], glossed: list[str]) -> Hit:
-        excerpt, marks = snippet(passage.text, passage.norm, list(weights), weights)
-        return Hit(passage, score, excerpt, marks, load_glossary().gloss(glossed, passage.norm))
-
 
 @dataclass(frozen=True)
 class QueryPlan:
@@ -707,8 +711,11 @@ def snippet(text: str, norm: str, terms: list[str],
         # only the terms the passage holds can score a sentence (most of a query's terms are clause
         # fragments or synonyms it lacks); same order, so the same sums
         present = [(t, len(t) * weight.get(t, 1.0)) for t in terms if t in norm]
-        scores = [sum(v for t, v in present if t in norm[a:b]) for a, b in spans]
-        best = max(range(len(spans)), key=lambda i: (scores[i], -i))
+        if present:
+            scores = [sum(v for t, v in present if t in norm[a:b]) for a, b in spans]
+            best = max(range(len(spans)), key=lambda i: (scores[i], -i))
+        else:
+            best = 0  # every sentence scores 0: the first
         lo = hi = best
         while True:
             grown = False
