@@ -241,3 +241,25 @@ def test_a_query_plan_is_kept_per_snapshot_and_never_outlives_it(tmp_path):
     assert newer._recover(ValueError("damaged"), newer.index)
     assert not newer._plans
     assert [h.passage.plan_id for h in newer.search("航天科普基地").hits] == ["c"]
+
+
+def test_ties_by_the_hundred_rank_as_reading_everything(tmp_path):
+    """Copies of one passage (a national corpus repeats itself) tie on score: the page takes the lowest
+    corpus positions, whether ranking reads every tied candidate or skips those that can at best tie
+    the k-th; orientation and a passage without the phrase still reorder them."""
+    plans = []
+    for p in range(30):
+        texts = ["推进双减工作，规范校外培训。", "双减工作纳入督导考核。", "落实双减，工作专班每月调度。"]
+        passages = [_passage(f"p{p:02d}", i, text, orientation=("forward", "backward", "neutral")[(p + i) % 3])
+                    for i, text in enumerate(texts)]
+        plans.append(Plan(_meta(f"p{p:02d}"), "", [], passages, []))
+    engine = SearchEngine.from_plans(plans, tmp_path)
+    plan = engine._plan(["双减工作"])
+    assert plan.phrases and len(plan.terms) > 1  # the phrase bonus path, where reading is cut short
+    for allowed in (None, {f"p{p:02d}" for p in range(0, 30, 2)}):
+        for k in (1, 10, 45):
+            ranked, total = engine._rank(plan.terms, plan.phrases, allowed, k)
+            want, want_total = _reference_rank(engine.index, plan.terms, plan.phrases, allowed, k)
+            ids = [engine.index.passage_at(r.cand.address).id for r in ranked]
+            assert (ids, total) == ([pid for pid, _ in want], want_total), (allowed, k)
+            assert [r.score for r in ranked] == pytest.approx([s for _, s in want], rel=1e-5, abs=2e-5)
