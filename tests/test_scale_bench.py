@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from bench.scale_bench import SEEDS, _pool, main, variant, write_corpus
+from bench.scale_bench import PEER, SEEDS, _pool, main, variant, write_corpus
 
 
 def test_a_copy_keeps_each_seed_line_and_its_opening_but_not_its_text():
@@ -45,6 +45,9 @@ def test_every_phase_yields_a_figure_at_x1(tmp_path, capsys):
     assert res["build"]["s"] > 0 and res["cli"]["s"] > 0 and res["tantivy"]["first_s"] > 0
     assert res["serve"]["p50_ms"] > 0 and res["tantivy"]["p50_ms"] > 0 and res["serve"]["queries"]
     assert res["serve"]["paired_p50_ms"] > 0 and res["serve"]["paired_bare_p99_ms"] > 0
+    # the peer reads its page's texts; per-query and not-cached-plan figures come with the pooled ones
+    assert res["tantivy_build"]["peer"] == PEER
+    assert res["serve"]["query_bare_p99_ms"] > 0 and res["serve"]["cold_plan_p50_ms"] > 0
     assert res["add"]["n"] == 1 and res["add"]["search_s"] > 0 and res["refresh"]["refresh_s"] > 0
     assert "search" in res["disk"]["data"] and res["disk"]["plans_mb"] > 0
     table = capsys.readouterr().out

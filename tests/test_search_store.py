@@ -216,3 +216,50 @@ def test_phrase_counts_match_a_scan_of_every_passage(seed_engines, shared_corpus
         assert unbound.phrase_count(phrase) == want, phrase
         assert unbound.phrase_present(phrase) == (want > 0), phrase
         assert unbound.phrase_count(phrase, stop=2) == min(2, want), phrase
+
+
+def test_a_query_plan_is_kept_per_snapshot_and_never_outlives_it(tmp_path):
+    """Plans are cached per engine: asking again answers the same from the same plan, and a plan added
+    later (a new engine from `updated`) is searched with its own words, not the old snapshot's plan
+    that did not know them. A rebuild after damage empties the cache of the index it replaced."""
+    plans = _odd_plans()
+    engine = SearchEngine.from_plans(plans, tmp_path)
+    before = engine.search("航天科普基地")
+    assert not before.hits and before.unknown == ["航天科普基地"]
+    parts = _PART.findall(normalize("推进集团化办学"))
+    assert engine._plan(parts) is engine._plan(parts)
+    assert engine.search("推进集团化办学").as_json() == engine.search("推进集团化办学").as_json()
+
+    space = Plan(_meta("c"), "", [], [_passage("c", 0, "建设青少年航天科普基地，推进集团化办学。")], [])
+    newer = engine.updated([*plans, space])
+    assert newer is not engine
+    after = newer.search("航天科普基地")
+    assert [h.passage.plan_id for h in after.hits] == ["c"] and not after.unknown
+    assert not engine.search("航天科普基地").hits  # the old snapshot still answers as it did
+
+    assert newer._plans
+    assert newer._recover(ValueError("damaged"), newer.index)
+    assert not newer._plans
+    assert [h.passage.plan_id for h in newer.search("航天科普基地").hits] == ["c"]
+
+
+def test_ties_by_the_hundred_rank_as_reading_everything(tmp_path):
+    """Copies of one passage (a national corpus repeats itself) tie on score: the page takes the lowest
+    corpus positions, whether ranking reads every tied candidate or skips those that can at best tie
+    the k-th; orientation and a passage without the phrase still reorder them."""
+    plans = []
+    for p in range(30):
+        texts = ["推进双减工作，规范校外培训。", "双减工作纳入督导考核。", "落实双减，工作专班每月调度。"]
+        passages = [_passage(f"p{p:02d}", i, text, orientation=("forward", "backward", "neutral")[(p + i) % 3])
+                    for i, text in enumerate(texts)]
+        plans.append(Plan(_meta(f"p{p:02d}"), "", [], passages, []))
+    engine = SearchEngine.from_plans(plans, tmp_path)
+    plan = engine._plan(["双减工作"])
+    assert plan.phrases and len(plan.terms) > 1  # the phrase bonus path, where reading is cut short
+    for allowed in (None, {f"p{p:02d}" for p in range(0, 30, 2)}):
+        for k in (1, 10, 45):
+            ranked, total = engine._rank(plan.terms, plan.phrases, allowed, k)
+            want, want_total = _reference_rank(engine.index, plan.terms, plan.phrases, allowed, k)
+            ids = [engine.index.passage_at(r.cand.address).id for r in ranked]
+            assert (ids, total) == ([pid for pid, _ in want], want_total), (allowed, k)
+            assert [r.score for r in ranked] == pytest.approx([s for _, s in want], rel=1e-5, abs=2e-5)

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 64
 MAX_LIMIT = 50
 CANDIDATES = 40
+PLAN_CACHE = 512  # query plans kept per engine (a few KB each)
 PHRASE_BONUS = 0.25
 RELATIVE_CUTOFF = 0.2
 # Readers ask what a city *plans*; at equal relevance a task outranks last year's review.
@@ -174,6 +176,7 @@ class SearchEngine:
         self.plans = {m.plan_id: m for m in index.plans}
         self._lexicon: Lexicon | None = None
         self._lock = threading.Lock()
+        self._plans: OrderedDict[tuple, QueryPlan] = OrderedDict()  # see `_plan`
         # The query segmenter's dictionary total, summed once rather than at every query part.
         self._seg_total = sum(index.words.values()) + sum(index.chars.values())
 
@@ -241,6 +244,7 @@ class SearchEngine:
             with _index_lock(broken.directory):
                 self.index = TantivyIndex.rebuild(broken.directory, broken.index_plans)
             self._seg_total = sum(self.index.words.values()) + sum(self.index.chars.values())
+            self._plans.clear()
         return True
 
     @property
@@ -304,7 +308,7 @@ class SearchEngine:
         if english:
             parts = [p for zh in english.terms for p in _PART.findall(zh)] + list(english.rest)
             result.translated = list(english.matches)
-        plan = self._plan(self._join_pinyin(parts), report_unknown=not english)
+        plan = self._plan(parts, report_unknown=not english)
         result.unknown = list(plan.unknown)
         self._explain(result, plan)
         limit = max(1, min(int(limit or 10), MAX_LIMIT))
@@ -313,18 +317,49 @@ class SearchEngine:
         result.total = total
         weights = dict(plan.terms)
         page = ranked[offset:offset + limit]
-        glossed = plan.parts + [t.removeprefix(CLAUSE) for t in weights]
+        terms = list(weights)
+        glossary = load_glossary()
+        # the glossary entries among the query's words, found once for the whole page
+        glossed = [t for t in dict.fromkeys([*plan.parts, *(t.removeprefix(CLAUSE) for t in weights)])
+                   if t in glossary.by_zh]
         for r in page:
-            passage = self.index.passage_at(r.cand.address)
-            result.hits.append(self._hit(passage, r.score, weights, glossed) if snippets else Hit(passage, r.score, ""))
+            passage = self.index.passage_at(r.cand.address, r.doc)
+            if snippets:
+                excerpt, marks = snippet(passage.text, passage.norm, terms, weights)
+                result.hits.append(Hit(passage, r.score, excerpt, marks, glossary.gloss(glossed, passage.norm)))
+            else:
+                result.hits.append(Hit(passage, r.score, ""))
         if not total:
             result.error = result.error or "no_match"
-            result.suggestions = self._suggest(plan.phrases + plan.unknown)
+            result.suggestions = self._suggest([*plan.phrases, *plan.unknown])
         return result
 
     # -- query planning
 
-    def _plan(self, parts: list[str], report_unknown: bool = True) -> SimpleNamespace:
+    def _plan(self, parts: list[str], report_unknown: bool = True) -> QueryPlan:
+        """The plan for these query parts (pinyin syllables typed apart joined first), from this engine's cache when it was made before.
+
+        Planning (corrections, fuzzy steps, phrase counts, compound parts) depends only on the parts
+        and on this snapshot's index, and readers repeat themselves (the popular topics, the next
+        page of the same answer), so a plan is kept per engine: an add or remove makes a new engine
+        (`updated`) and so a fresh cache, and `_recover` clears it when it swaps the index.
+        """
+        key = (tuple(parts), report_unknown)
+        with self._lock:
+            plan = self._plans.get(key)
+            if plan is not None:
+                self._plans.move_to_end(key)
+                return plan
+        index = self.index
+        plan = self._make_plan(self._join_pinyin(parts), report_unknown)
+        with self._lock:
+            if self.index is index:  # not planned against an index `_recover` has since replaced
+                self._plans[key] = plan
+                if len(self._plans) > PLAN_CACHE:
+                    self._plans.popitem(last=False)
+        return plan
+
+    def _make_plan(self, parts: list[str], report_unknown: bool = True) -> QueryPlan:
         idx = self.index
         terms: dict[str, float] = {}
         final_parts, corrections, expansions, unknown = [], [], [], []
@@ -348,9 +383,8 @@ class SearchEngine:
                 terms.setdefault(syn, SYNONYM_BOOST)
         phrases = [p for p in final_parts if len(p) >= 2]
         ordered = sorted(terms.items(), key=lambda tw: (-len(tw[0]), tw[0]))
-        return SimpleNamespace(parts=final_parts, terms=[(t, w) for t, w in ordered if t in idx.vocab],
-                               phrases=phrases, corrections=corrections, expansions=expansions,
-                               unknown=unknown)
+        return QueryPlan(tuple(final_parts), tuple((t, w) for t, w in ordered if t in idx.vocab), tuple(phrases),
+                         tuple(corrections), tuple(expansions), tuple(unknown))
 
     def _credible(self, typed: str, fixed: str) -> bool:
         """A correction stands only when it names a term the plans hold and finds far more than the
@@ -510,7 +544,7 @@ class SearchEngine:
         """Whether some passage contains `phrase` verbatim (bot.search.tantivy_index says how)."""
         return self.index.phrase_present(phrase)
 
-    def _explain(self, result: SearchResult, plan: SimpleNamespace) -> None:
+    def _explain(self, result: SearchResult, plan: QueryPlan) -> None:
         notes = [result.notice] if result.notice else []
         if result.translated:
             result.corrected = " ".join(plan.parts)
@@ -582,21 +616,35 @@ class SearchEngine:
             return [Ranked(c, score) for c, score in weighed[:k]], total
         weighed.sort(key=lambda r: -r[1])
         rescored: list[Ranked] = []
-        below: list[float] = []  # the final scores read so far, rounded and negated: best first
+        below: list[tuple[float, int]] = []  # the final order's keys read so far (-rounded score, ord)
         wanted = [p.encode("utf-8", "surrogatepass") for p in phrases]
         for cand, score in weighed:
-            if len(below) >= k and round(score * (1.0 + PHRASE_BONUS), 5) < -below[k - 1]:
-                break  # the rest score at most this much, all below the k-th found
-            norm = self.index.norm_bytes(cand.address)
+            if len(below) >= k:
+                most = round(score * (1.0 + PHRASE_BONUS), 5)
+                if most < -below[k - 1][0]:
+                    break  # the rest score at most this much, all below the k-th found
+                if (-most, cand.ord) > below[k - 1]:
+                    continue  # at best a tie with the k-th, which a lower corpus position wins
+            doc = self.index.searcher.doc(cand.address)  # kept: the page shown reads its passage from it
+            norm = self.index.norm_bytes(cand.address, doc)
             score *= 1.0 + PHRASE_BONUS * (sum(1 for p in wanted if p in norm) / len(phrases))
-            rescored.append(Ranked(cand, score))
-            bisect.insort(below, -round(score, 5))
+            rescored.append(Ranked(cand, score, doc))
+            bisect.insort(below, (-round(score, 5), cand.ord))
         rescored.sort(key=lambda r: (-round(r.score, 5), r.cand.ord))
         return rescored[:k], total
 
-    def _hit(self, passage: Passage, score: float, weights: dict[str, float], glossed: list[str]) -> Hit:
-        excerpt, marks = snippet(passage.text, passage.norm, list(weights), weights)
-        return Hit(passage, score, excerpt, marks, load_glossary().gloss(glossed, passage.norm))
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """What a query's parts are searched as: kept in the engine's plan cache and shared by the queries
+    that ask the same, so it is immutable (tuples)."""
+
+    parts: tuple[str, ...]
+    terms: tuple[tuple[str, float], ...]  # longest first, only terms the index holds
+    phrases: tuple[str, ...]
+    corrections: tuple[tuple[str, str, str], ...]  # (typed, searched, kind)
+    expansions: tuple[str, ...]
+    unknown: tuple[str, ...]
 
 
 @dataclass
@@ -605,6 +653,7 @@ class Ranked:
 
     cand: Candidate
     score: float
+    doc: object = None  # the stored document, when ranking read it (the phrase bonus)
 
 
 class _RelativeCutoff:
@@ -652,13 +701,21 @@ def snippet(text: str, norm: str, terms: list[str],
     Sentences are weighed by the query weights, so the sentence with the word the reader typed wins
     over one that only has a synonym searched alongside it.
     """
+    if len(text) <= EXCERPT_MAX:
+        return _cut(text, norm, terms, 0, len(text))
     spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(norm) if m.end() > m.start()]
-    if len(text) <= EXCERPT_MAX or not spans:
+    if not spans:
         start, end = 0, len(text)
     else:
         weight = weights or {}
-        scores = [sum(len(t) * weight.get(t, 1.0) for t in terms if t in norm[a:b]) for a, b in spans]
-        best = max(range(len(spans)), key=lambda i: (scores[i], -i))
+        # only the terms the passage holds can score a sentence (most of a query's terms are clause
+        # fragments or synonyms it lacks); same order, so the same sums
+        present = [(t, len(t) * weight.get(t, 1.0)) for t in terms if t in norm]
+        if present:
+            scores = [sum(v for t, v in present if t in norm[a:b]) for a, b in spans]
+            best = max(range(len(spans)), key=lambda i: (scores[i], -i))
+        else:
+            best = 0  # every sentence scores 0: the first
         lo = hi = best
         while True:
             grown = False
@@ -695,15 +752,18 @@ def _cut(text: str, norm: str, terms: list[str], start: int, end: int):
 
 def _marks(norm: str, terms: list[str]) -> list[tuple[int, int]]:
     """Non-overlapping occurrences, longest terms first, merged when adjacent."""
-    taken = [False] * len(norm)
+    present = sorted({t for t in terms if t in norm}, key=lambda t: (-len(t), t))
+    if not present:
+        return []
+    taken = bytearray(len(norm))  # 1 where a longer term was already marked
     found = []
-    for term in sorted(set(terms), key=lambda t: (-len(t), t)):
+    for term in present:
+        size = len(term)
         pos = norm.find(term)
         while pos >= 0:
-            if not any(taken[pos:pos + len(term)]):
-                found.append((pos, pos + len(term)))
-                for i in range(pos, pos + len(term)):
-                    taken[i] = True
+            if taken.find(1, pos, pos + size) < 0:
+                found.append((pos, pos + size))
+                taken[pos:pos + size] = b"\x01" * size
             pos = norm.find(term, pos + 1)
     merged: list[tuple[int, int]] = []
     for a, b in sorted(found):

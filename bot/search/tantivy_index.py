@@ -324,8 +324,8 @@ class TantivyIndex:
         `total` is what SCAN candidates would give (counting every match would defeat tantivy's
         pruning, so `total` is at most SCAN). A document's score on
         the parts alone matters only between `cutoff.floor` and `cutoff.sure`; for those few a second,
-        narrow query (the parts, restricted to their `ord`s) gives it. Documents tied with the last one
-        kept come along, so ties never depend on `need`.
+        narrow query (the parts, restricted to their `ord`s) gives it. Among documents tied with the
+        last one kept, the lowest `ord`s win; the candidates come best first (score, then `ord`).
         """
         terms = first + rest
         query = self._query(terms, allowed) if terms else None
@@ -349,11 +349,14 @@ class TantivyIndex:
             end += 1
         if not end:
             return [], len(chosen)
-        addresses = [a for _, a in chosen[:end]]
-        ords = self.searcher.fast_field_values("ord", addresses)
-        orients = self.searcher.fast_field_values("orient", addresses)
-        return [Candidate(int(o), float(s), int(r), a)
-                for (s, a), o, r in zip(chosen[:end], ords, orients, strict=True)], len(chosen)
+        tied = chosen[:end]
+        ords = self.searcher.fast_field_values("ord", [a for _, a in tied])
+        # the best `need` by score, then corpus position: ties decided by `ord`, not by where tantivy
+        # keeps a document, so the answer does not depend on segment layout (only these become objects)
+        best = sorted(zip((-float(s) for s, _ in tied), (int(o) for o in ords), range(end), strict=True))[:need]
+        orients = self.searcher.fast_field_values("orient", [tied[i][1] for _, _, i in best])
+        return [Candidate(o, -s, int(r), tied[i][1]) for (s, o, i), r in zip(best, orients, strict=True)], \
+            len(chosen)
 
     def _part_scores(self, first: list[tuple[str, float]], hits: list, floor: float, sure: float) -> np.ndarray:
         """Each hit's score on the parts alone, asked only for the hits it can decide (between `floor`
@@ -394,9 +397,11 @@ class TantivyIndex:
             query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)])
         return query
 
-    def passage_at(self, address) -> Passage:
-        """The passage stored with a document this snapshot's searcher returned."""
-        doc = self.searcher.doc(address)
+    def passage_at(self, address, doc=None) -> Passage:
+        """The passage stored with a document this snapshot's searcher returned (`doc`: that document,
+        when the caller has already read it for `norm_bytes`)."""
+        if doc is None:
+            doc = self.searcher.doc(address)
         fields = {name: doc.get_first(name) for name in ("text", "norm", "rec")}
         if fields["text"] is None or fields["rec"] is None:
             raise KeyError(f"document {self._key(address)} has no stored passage")
@@ -404,9 +409,10 @@ class TantivyIndex:
             del fields["norm"]
         return decode_passage(fields)
 
-    def norm_bytes(self, address) -> bytes:
+    def norm_bytes(self, address, doc=None) -> bytes:
         """A document's normalised text as stored (UTF-8), for substring tests that need no decoding."""
-        doc = self.searcher.doc(address)
+        if doc is None:
+            doc = self.searcher.doc(address)
         data = doc.get_first("norm")
         if data is None:
             data = doc.get_first("text")
