@@ -280,6 +280,14 @@ class PlanStore:
     def row(self, folder: str, plan_id: str) -> Row | None:
         return self.rows([folder]).get((folder, plan_id)) if folder else None
 
+    def summary(self, folder: str, plan_id: str) -> dict | None:
+        """One plan's recorded summary (metadata, headline priorities, counts), by its primary key:
+        what an answer needs of the few plans it cites, without reading every row."""
+        with self._lock:
+            found = self._db.execute("SELECT summary FROM plans WHERE folder=? AND plan_id=?",
+                                     (folder, plan_id)).fetchone()
+        return json.loads(found[0]) if found else None
+
     def manifest_digest(self, folder: str) -> str | None:
         """The digest of the folder's manifest at the last load that checked every entry against its row."""
         with self._lock:
