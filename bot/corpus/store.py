@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 from bot.corpus import cache as corpus_cache
-from bot.corpus.targets import key_targets
 from bot.models import Node, Passage, Plan, PlanMeta, Priority
 
 log = logging.getLogger(__name__)
@@ -127,6 +126,8 @@ class Row:
 
 def summary_of(plan: Plan) -> str:
     """What listings, `/city`, digests and stats read of a plan without reading its passages."""
+    from bot.corpus.targets import key_targets  # here: only a parse writes a summary
+
     return json.dumps({"meta": plan.meta.as_dict(), "priorities": [p.as_dict() for p in plan.priorities],
                        "passages": len(plan.passages), "targets": key_targets(plan.passages)},
                       ensure_ascii=False)
