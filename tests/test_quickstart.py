@@ -171,3 +171,20 @@ def test_no_stamp_without_the_plan_store(seeds, loads, capsys, monkeypatch):
     assert not (index_dir(None) / quickstart.STAMP).exists()
     loads.clear()
     assert _search(capsys) == first and loads[0] == "load"
+
+
+def test_a_relative_seeds_folder_from_another_directory_is_another_corpus(seeds, loads, capsys, monkeypatch,
+                                                                           tmp_path):
+    monkeypatch.delenv("PLANBRIEF_SEEDS")
+    other = tmp_path / "other" / "seeds"
+    shutil.copytree(seeds, other)
+    plan = other / json.loads((other / "manifest.json").read_text(encoding="utf-8"))["plans"][0]["file"]
+    plan.write_text(plan.read_text(encoding="utf-8").replace("。", f"，{UNIQUE}。", 1), encoding="utf-8")
+    monkeypatch.chdir(seeds.parent)
+    assert cli.main(["--seeds", "seeds", "search", UNIQUE, "--json"]) == 0
+    assert not any(UNIQUE in t for t in _texts(json.loads(capsys.readouterr().out)))
+    monkeypatch.chdir(other.parent)
+    loads.clear()
+    assert cli.main(["--seeds", "seeds", "search", UNIQUE, "--json"]) == 0
+    assert loads and loads[0] == "load"
+    assert any(UNIQUE in t for t in _texts(json.loads(capsys.readouterr().out)))

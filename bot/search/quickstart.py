@@ -57,7 +57,8 @@ def _digest(path: str) -> str | None:
 
 
 def _folders(folders: Folders) -> list[str | None]:
-    return [str(folders.seeds), str(folders.user) if folders.user is not None else None]
+    """Absolute, so `--seeds seeds` run from another directory is another corpus."""
+    return [os.path.abspath(folders.seeds), os.path.abspath(folders.user) if folders.user is not None else None]
 
 
 def _store_path() -> str:
@@ -85,8 +86,8 @@ def remember(corpus: Corpus, engine: SearchEngine) -> bool:
                 return False
             manifests = {}
             for path, digest in checked.manifests.items():
-                manifests[path] = _manifest_mark(path, digest)
-                if manifests[path] is None:
+                mark = manifests[os.path.abspath(path)] = _manifest_mark(path, digest)
+                if mark is None:
                     return False
             if any("\n" in path for path, _, _ in checked.files):
                 return False
@@ -100,7 +101,7 @@ def remember(corpus: Corpus, engine: SearchEngine) -> bool:
                     racy[str(i)] = digest
             stamp = {"version": VERSION, "format": FORMAT, "code": checked.code, "folders": _folders(corpus.folders),
                      "store": _store_path(), "keys": checked.keys, "manifests": manifests,
-                     "paths": "\n".join(path for path, _, _ in checked.files),
+                     "paths": "\n".join(os.path.abspath(path) for path, _, _ in checked.files),
                      "stats": base64.b64encode(stats.tobytes()).decode("ascii"), "racy": racy,
                      "state": state_stat, "tantivy": meta_stat,
                      "words": state.words, "chars": state.chars, "pinyin": state.pinyin}
