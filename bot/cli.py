@@ -999,7 +999,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parsed without loading the Chinese tables (bot.telegram.i18n: a start's worth of import); help and
     errors are parsed again with them."""
     words = sys.argv[1:] if argv is None else list(argv)
-    if not any(w in ("-h", "--help") for w in words):
+    if not any(w == "-h" or (len(w) > 3 and "--help".startswith(w)) for w in words):  # --he: argparse's abbreviation
         with contextlib.suppress(_Unsure):
             return build_parser(_SilentParser).parse_args(words)
     with _argparse_language():  # group titles and -h's help are looked up when the parser is built

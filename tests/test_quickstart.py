@@ -188,3 +188,25 @@ def test_a_relative_seeds_folder_from_another_directory_is_another_corpus(seeds,
     assert cli.main(["--seeds", "seeds", "search", UNIQUE, "--json"]) == 0
     assert loads and loads[0] == "load"
     assert any(UNIQUE in t for t in _texts(json.loads(capsys.readouterr().out)))
+
+
+def test_a_quick_start_imports_neither_the_reader_nor_the_writers(seeds, capsys):
+    """What a start that answers from the index leaves unimported: the plan reader (cleaning, outline,
+    regions), the index writer's segmenters, the file lock, argparse's Chinese tables."""
+    import subprocess
+    import sys
+
+    _search(capsys)  # writes the stamp
+    heavy = ("bot.corpus.clean", "bot.corpus.outline", "bot.corpus.enumerations", "bot.corpus.regions",
+             "bot.telegram.i18n", "jieba", "pypinyin", "filelock")
+    probe = ("import io, sys, contextlib, bot.cli as c\n"
+             "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+             "    assert c.main(['search', '双减', '--json']) == 0\n"
+             "assert out.getvalue().startswith('{')\n"
+             f"print([m for m in {heavy!r} if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONHASHSEED": "0"}, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+    help_text = subprocess.run([sys.executable, "-m", "bot", "search", "--he"], cwd=ROOT, capture_output=True,
+                               text=True, env={**os.environ, "PLANBRIEF_LANG": "zh"})
+    assert help_text.returncode == 0 and "用法" in help_text.stdout  # help is still in the reader's language
