@@ -34,7 +34,7 @@ from bot.corpus import store as plan_store
 from bot.corpus.loader import Corpus, Folders
 from bot.models import PlanMeta
 from bot.search.engine import SearchEngine, _index_lock, index_dir
-from bot.search.tantivy_index import FORMAT, STATE, State, TantivyIndex, plan_hash
+from bot.search.tantivy_index import FORMAT, STATE, IndexUnusable, State, TantivyIndex, plan_hash
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def remember(corpus: Corpus, engine: SearchEngine) -> bool:
             tmp.write_text(json.dumps(stamp, ensure_ascii=False), encoding="utf-8")
             tmp.replace(directory / STAMP)
             return True
-    except OSError as exc:  # a read-only or vanished folder: the next start loads the corpus, as before
+    except (OSError, IndexUnusable) as exc:  # a read-only or vanished folder: the next start loads the corpus
         log.debug("start stamp not written: %s", exc)
         return False
 
