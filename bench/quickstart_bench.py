@@ -17,9 +17,12 @@ its two cores CPU time is the steadier figure. Bytecode: whatever the caller's e
 - check ×k: the stamp check alone (read, parse, a stat per plan file), in this process, on the stamp
   with its file list repeated k times: the part that grows with the corpus.
 
-Measured on the 2-core machine, ×1000 (5,000 plans), PYTHONDONTWRITEBYTECODE=1, load 6–9 from other
-work: main's start took 1.41 s CPU (4.3 s wall); the quick start 0.37–0.45 s CPU (0.6–1.4 s wall); its
-check 23 ms at ×1000 and about 190 ms CPU for 50,000 files (×10,000), so ×10,000 ≈ 0.6 s CPU.
+Measured on the 2-core machine, ×1000 (5,000 plans), PYTHONDONTWRITEBYTECODE=1, 7 fresh processes each,
+medians, load 7 from other work: main's start 2.03 s wall, 1.28 s CPU; the quick start 0.65 s wall,
+0.42 s CPU; the full start (stamp removed) 1.91 s wall, 1.25 s CPU. The check: 25 ms CPU for 5,000 files,
+198 ms for 50,000 (×10,000), so ×10,000 ≈ 0.42 + 0.17 ≈ 0.6 s CPU plus what the query itself grows by.
+With bytecode cached (no PYTHONDONTWRITEBYTECODE) the quick start is about 0.08 s CPU less. What is left is
+mostly fixed: numpy's import (≈ 0.13 s CPU, used by ranking), compiling bot/ without bytecode, tantivy.
 """
 
 from __future__ import annotations
