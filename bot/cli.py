@@ -16,13 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.corpus.loader import CorpusError, load_corpus, plan_summary
-from bot.corpus.regions import short_name
 
 EXIT_NOT_FOUND = 3
 EXIT_BAD_INPUT = 4
 EXIT_INDEX = 5  # the search index location cannot hold an index (a file, a read-only folder)
 # C0/C1 controls (terminal escape sequences start with ESC or CSI) and lone surrogates, never printed raw
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def short_name(name: str) -> str:
+    """bot.corpus.regions.short_name, imported on first use: the region tables cost a start that
+    prints JSON (or nothing with a place in it)."""
+    from bot.corpus.regions import short_name as short
+
+    return short(name)
 
 
 def printable(text: str) -> str:
@@ -213,7 +220,10 @@ def _index_added(args) -> None:
     if not (index_dir(None) / STATE).exists():
         return
     with contextlib.suppress(CorpusError, IndexBusy, IndexUnusable, OSError, ValueError, RuntimeError):
-        SearchEngine.from_corpus(load_corpus(args.seeds))
+        corpus = load_corpus(args.seeds)
+        from bot.search.quickstart import remember
+
+        remember(corpus, SearchEngine.from_corpus(corpus))  # so the next search starts from the index alone
 
 
 def _add_one(args, corpus, target: str) -> dict:
@@ -316,14 +326,46 @@ def _bad_line(bad: BadLine, as_json: bool, shape: dict) -> None:
         sys.stderr.write(f"planbrief: {printable(bad.message)}\n")
 
 
-def _engine(corpus):
+class _Deferred:
+    """The corpus of a start that answers from the index alone (bot.search.quickstart): loaded only if a
+    message needs it (an unknown place or plan, said with the ones there are)."""
+
+    def __init__(self, seeds: str | None, engine) -> None:
+        self.engine = engine
+        self._seeds = seeds
+        self._corpus = None
+
+    def __getattr__(self, name: str):
+        if self._corpus is None:
+            self._corpus = load_corpus(self._seeds)
+        return getattr(self._corpus, name)
+
+
+def _engine(corpus, remember: bool = False):
+    if isinstance(corpus, _Deferred):
+        return corpus.engine
     from bot.search.engine import SearchEngine
 
-    return SearchEngine.from_corpus(corpus)
+    engine = SearchEngine.from_corpus(corpus)
+    if remember:
+        from bot.search.quickstart import remember as stamp
+
+        stamp(corpus, engine)
+    return engine
+
+
+def _quick(args):
+    """A `search` start that needs no corpus: the index answers when nothing changed since the last full
+    load (bot.search.quickstart); None when something did (or might have)."""
+    from bot.corpus.loader import folders_for
+    from bot.search.quickstart import quick_engine
+
+    engine = quick_engine(folders_for(args.seeds), lambda: load_corpus(args.seeds).plans)
+    return _Deferred(args.seeds, engine) if engine is not None else None
 
 
 def cmd_search(args, corpus) -> int:
-    engine = _engine(corpus)
+    engine = _engine(corpus, remember=True)
     code = 0
     for query in _queries(args.query):
         if isinstance(query, BadLine):
@@ -350,7 +392,7 @@ def cmd_search(args, corpus) -> int:
         elif not result.hits:
             print(_not_found(query, result.suggestions))
         for n, hit in enumerate(result.hits, 1):
-            meta = corpus.plan(hit.passage.plan_id).meta
+            meta = result.plans[hit.passage.plan_id]
             print(f"{n}. {short_name(meta.city)} · {meta.title} · {' › '.join(hit.passage.section)}")
             print(f"   {hit.excerpt}")
     return code
@@ -790,8 +832,8 @@ def _sources_parser(sub) -> None:
     p.set_defaults(func=cmd_sources)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="planbrief", description="PlanBrief 教育规划简报")
+def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser = parser_class(prog="planbrief", description="PlanBrief 教育规划简报")
     parser.add_argument("--seeds", help="use this seeds folder alone, and add to it (default: $PLANBRIEF_SEEDS, "
                                         "else the shipped seeds plus your plans in $PLANBRIEF_DATA_DIR/plans)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -943,10 +985,30 @@ def _localise_help(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+class _Unsure(Exception):
+    """The command line needs argparse to speak (an error): parse it again with the reader's words."""
+
+
+class _SilentParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise _Unsure(message)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """A command line that parses and asks for no help never shows argparse's own words, so it is
+    parsed without loading the Chinese tables (bot.telegram.i18n: a start's worth of import); help and
+    errors are parsed again with them."""
+    words = sys.argv[1:] if argv is None else list(argv)
+    if not any(w == "-h" or (len(w) > 3 and "--help".startswith(w)) for w in words):  # --he: argparse's abbreviation
+        with contextlib.suppress(_Unsure):
+            return build_parser(_SilentParser).parse_args(words)
     with _argparse_language():  # group titles and -h's help are looked up when the parser is built
         parser = _localise_help(build_parser())
-        args = parser.parse_args(argv)
+        return parser.parse_args(words)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.command == "sources" and args.action not in ("check", "accept", "reject"):
         args.no_corpus = True  # the watch list and triage need no corpus: answer at once
     if getattr(args, "no_corpus", False):
@@ -955,7 +1017,7 @@ def main(argv: list[str] | None = None) -> int:
 
     load_dotenv_file()  # PLANBRIEF_SEEDS / PLANBRIEF_DATA_DIR in .env choose the corpus, as for `run`
     try:
-        corpus = load_corpus(args.seeds)
+        corpus = (_quick(args) if args.command == "search" else None) or load_corpus(args.seeds)
     except CorpusError as exc:
         return _fail(str(exc))
     if args.command not in ("run", "console") and not getattr(args, "json", False):
@@ -964,6 +1026,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args, corpus)
+    except CorpusError as exc:  # a deferred corpus (see _Deferred) that fails to load when a message needs it
+        return _fail(str(exc))
     except IndexUnusable as exc:
         return _fail(str(exc), EXIT_INDEX)
     except BrokenPipeError:

@@ -25,13 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import filelock
-
-from bot.corpus import regions
+from bot.corpus import cache as corpus_cache
 from bot.corpus import store as plan_store
-from bot.corpus.clean import TERMINAL, clean
-from bot.corpus.enumerations import inline_priorities
-from bot.corpus.outline import is_framing, parse, priorities
 from bot.models import Node, Passage, Plan, PlanMeta, Priority
 from bot.textnorm import normalize
 
@@ -152,6 +147,8 @@ def manifest_lock(seeds_dir: Path, wait: float = LOCK_WAIT) -> Iterator[None]:
     with its text orphaned. Holding the lock also makes it safe to sweep `*.tmp` files: only a writer
     killed mid-write can have left one, since a live writer holds the lock while its temp file exists.
     """
+    import filelock  # here: only writers lock, and importing it costs a start that only reads
+
     lock = filelock.FileLock(str(seeds_dir / LOCK_FILE), timeout=wait)
     try:
         seeds_dir.mkdir(parents=True, exist_ok=True)  # the user's plans folder, on the first add
@@ -169,6 +166,8 @@ def manifest_lock(seeds_dir: Path, wait: float = LOCK_WAIT) -> Iterator[None]:
 
 
 def plan_meta(entry: dict) -> PlanMeta:
+    from bot.corpus import regions
+
     city = str(entry["city"])
     place = regions.find_place(city, within=entry.get("province"))
     province = entry.get("province") or (place.province if place else "")
@@ -219,6 +218,8 @@ def _strip_title(preamble: list[str], title: str) -> list[str]:
 
 def sentence_windows(text: str, size: int = WINDOW) -> list[str]:
     """Cut a long item at sentence ends into windows of about `size` characters."""
+    from bot.corpus.clean import TERMINAL
+
     sentences = re.findall(rf"[^{TERMINAL}]+[{TERMINAL}]?[”’」』）)]*", text)
     windows: list[str] = []
     current = ""
@@ -261,6 +262,8 @@ def line_windows(text: str, size: int = 120) -> list[str]:
 
 
 def _cut(plan_id: str, node: Node, section: tuple[str, ...], body: str, lead: bool = False) -> list[Passage]:
+    from bot.corpus.clean import TERMINAL
+
     if "\n" in body:
         pieces = line_windows(body)
     elif lead and len(body) > LEAD_WINDOW and len(re.findall(rf"[{TERMINAL}]", body)) >= LEAD_SENTENCES:
@@ -285,7 +288,14 @@ def body_key_of(cleaned_paragraphs: list[str]) -> str:
 
 
 def parse_plan(entry: dict, raw: str) -> tuple[Plan, str]:
-    """The plan and its body key (what duplicate checks compare), from one cleaning of the text."""
+    """The plan and its body key (what duplicate checks compare), from one cleaning of the text.
+
+    The reader's modules (cleaning, outline, enumerations, regions) are imported here and not at the top:
+    a start that finds every plan stored parses nothing and need not load (or, without bytecode,
+    compile) them."""
+    from bot.corpus.clean import clean
+    from bot.corpus.outline import parse, priorities
+
     meta = plan_meta(entry)
     cleaned = clean(raw)
     # a review (工作总结, 工作汇报材料) looks back in every part unless a part says it plans
@@ -307,6 +317,9 @@ def _inline_heads(preamble: list[str], tree: list[Node], year: int) -> list[Prio
     Only asked when the headings gave none, so a plan whose outline names its priorities keeps
     exactly those; paragraphs under a review heading are never searched.
     """
+    from bot.corpus.enumerations import inline_priorities
+    from bot.corpus.outline import is_framing
+
     paragraphs = list(preamble)
     for root in tree:
         for node in root.walk():
@@ -328,6 +341,19 @@ def _decode(data: bytes, path: Path) -> str:
     raise CorpusError(f"无法识别文件编码：{path}")
 
 
+@dataclass(frozen=True)
+class Checked:
+    """What a load through the store found current: the reader's code, each manifest's digest (None:
+    absent), and every listed file's stat in listing order. A stat taken too soon after the file was
+    written to be trusted (size -1, see store.file_stat) comes with the SHA-256 of the bytes the store
+    holds the parse of, so a later check compares those instead."""
+
+    code: str
+    manifests: dict[str, str | None]
+    files: list[tuple[str, tuple[int, int, int], str | None]]
+    keys: list[str]  # the store's folder keys, the seeds' first (a plan id resolves there first)
+
+
 @dataclass
 class Corpus:
     """The plans of a corpus, newest first. Plans loaded through the store (bot.corpus.store) hold
@@ -340,6 +366,9 @@ class Corpus:
     # reuse the parsed plan for
     sources: dict[str, str] = field(default_factory=dict, repr=False)
     folders: Folders | None = field(default=None, repr=False)  # None: `seeds_dir` alone
+    # what this load checked through the plan store (None: parsed without it): a later start that finds
+    # all of it unchanged may answer without loading the corpus (bot.search.quickstart)
+    checked: Checked | None = field(default=None, repr=False)
     _by_id: dict[str, Plan] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -442,6 +471,7 @@ def _load_stored(folders: Folders, listed: list[tuple[Path, dict]], store: plan_
             plans[slot] = store.plan(row)
         pending.clear()
 
+    files: list[tuple[str, tuple[int, int, int], str | None]] = []
     for folder, entry in listed:
         path = _entry_file(folder, entry)
         plan_id, key = str(entry.get("plan_id")), names[folder]
@@ -450,11 +480,14 @@ def _load_stored(folders: Folders, listed: list[tuple[Path, dict]], store: plan_
             stat = plan_store.file_stat(path)
         except OSError as exc:
             raise CorpusError(f"无法读取 {entry.get('file')}: {exc}") from exc
+        files.append((str(path), stat, None))
         row = rows.get((key, plan_id))
         if row is None or not row.current(stat, as_json):
             as_json = as_json or plan_store.entry_json(entry)
             data = _read(path, entry)
             source = plan_store.source_digest(as_json, data)
+            if stat[0] < 0:
+                files[-1] = (str(path), stat, hashlib.sha256(data).hexdigest())
             if row is None or row.source != source:
                 plan, body_key = parse_plan(entry, _decode(data, path))
                 sources[plan.plan_id] = source
@@ -472,7 +505,9 @@ def _load_stored(folders: Folders, listed: list[tuple[Path, dict]], store: plan_
         store.forget(key, {str(e.get("plan_id")) for f, e in listed if f == folder})
         if manifests[folder] is not None and not trusted[folder]:
             store.set_manifest_digest(key, manifests[folder])
-    return Corpus(folders.seeds, newest_first(plans), _fingerprint(sources), sources, folders)
+    checked = Checked(corpus_cache.code_fingerprint(),
+                      {str(folder / MANIFEST): manifests[folder] for folder in names}, files, list(names.values()))
+    return Corpus(folders.seeds, newest_first(plans), _fingerprint(sources), sources, folders, checked)
 
 
 def _manifest_digest(folder: Path) -> str | None:

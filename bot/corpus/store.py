@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 from bot.corpus import cache as corpus_cache
-from bot.corpus.targets import key_targets
 from bot.models import Node, Passage, Plan, PlanMeta, Priority
 
 log = logging.getLogger(__name__)
@@ -127,6 +126,8 @@ class Row:
 
 def summary_of(plan: Plan) -> str:
     """What listings, `/city`, digests and stats read of a plan without reading its passages."""
+    from bot.corpus.targets import key_targets  # here: only a parse writes a summary
+
     return json.dumps({"meta": plan.meta.as_dict(), "priorities": [p.as_dict() for p in plan.priorities],
                        "passages": len(plan.passages), "targets": key_targets(plan.passages)},
                       ensure_ascii=False)
@@ -279,6 +280,14 @@ class PlanStore:
 
     def row(self, folder: str, plan_id: str) -> Row | None:
         return self.rows([folder]).get((folder, plan_id)) if folder else None
+
+    def summary(self, folder: str, plan_id: str) -> dict | None:
+        """One plan's recorded summary (metadata, headline priorities, counts), by its primary key:
+        what an answer needs of the few plans it cites, without reading every row."""
+        with self._lock:
+            found = self._db.execute("SELECT summary FROM plans WHERE folder=? AND plan_id=?",
+                                     (folder, plan_id)).fetchone()
+        return json.loads(found[0]) if found else None
 
     def manifest_digest(self, folder: str) -> str | None:
         """The digest of the folder's manifest at the last load that checked every entry against its row."""

@@ -23,13 +23,13 @@ import re
 import shutil
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-from filelock import FileLock
 
 from bot.models import Hit, Passage, Plan, PlanMeta
 from bot.search.fuzzy import Lexicon
@@ -88,7 +88,7 @@ class SearchResult:
     total: int = 0
     suggestions: list[str] = field(default_factory=list)
     error: str | None = None  # "empty" | "too_long" | "no_match" | "unknown_city" | "unknown_plan"
-    plans: dict[str, PlanMeta] = field(default_factory=dict, repr=False)
+    plans: Mapping[str, PlanMeta] = field(default_factory=dict, repr=False)
     translated: list[tuple[str, str]] = field(default_factory=list)  # (English as read, Chinese searched)
     unknown: list[str] = field(default_factory=list)  # typed words no plan contains and nothing corrects
 
@@ -125,8 +125,10 @@ def index_dir(cache_dir: Path | str | None) -> Path:
     return root / f"tantivy-v{FORMAT}"
 
 
-def _sync_lock(directory: Path) -> FileLock:
+def _sync_lock(directory: Path):
     """One process at a time creates or changes the index folder (tantivy allows one writer)."""
+    from filelock import FileLock  # here: a start that only reads takes no lock and need not import it
+
     directory.parent.mkdir(parents=True, exist_ok=True)
     return FileLock(str(directory) + ".lock")
 
@@ -171,9 +173,13 @@ def _why(exc: Exception) -> str:
 class SearchEngine:
     """Query planning, ranking and snippets over one snapshot of the tantivy index."""
 
-    def __init__(self, index: TantivyIndex) -> None:
+    def __init__(self, index: TantivyIndex, plans: Mapping[str, PlanMeta] | None = None,
+                 corpus_plans: Callable[[], list[Plan]] | None = None) -> None:
+        """`plans` (default: every plan the index holds) answers a hit's citation fields;
+        `corpus_plans` gives the plans to rebuild a damaged index from when it holds none."""
         self.index = index
-        self.plans = {m.plan_id: m for m in index.plans}
+        self.plans = plans if plans is not None else {m.plan_id: m for m in index.plans}
+        self._corpus_plans = corpus_plans
         self._lexicon: Lexicon | None = None
         self._lock = threading.Lock()
         self._plans: OrderedDict[tuple, QueryPlan] = OrderedDict()  # see `_plan`
@@ -234,15 +240,18 @@ class SearchEngine:
     def _recover(self, exc: Exception, broken: TantivyIndex) -> bool:
         """A search failed inside the index: say so once, rebuild it from the plans this snapshot
         holds, and swap it in; False when there is nothing to rebuild from (then the error stands)."""
-        if broken.directory is None or broken.index_plans is None:
+        if broken.directory is None or (broken.index_plans is None and self._corpus_plans is None):
             return False
         with self._lock:
             if self.index is not broken:  # another thread already rebuilt it
                 return True
             log.warning("search index %s is damaged (%s); rebuilding it from the corpus", broken.directory,
                         _why(exc))
+            plans = broken.index_plans if broken.index_plans is not None else self._corpus_plans()
             with _index_lock(broken.directory):
-                self.index = TantivyIndex.rebuild(broken.directory, broken.index_plans)
+                self.index = TantivyIndex.rebuild(broken.directory, plans)
+            if not isinstance(self.plans, dict):  # metadata read on demand: from the rebuilt index now
+                self.plans = {m.plan_id: m for m in self.index.plans}
             self._seg_total = sum(self.index.words.values()) + sum(self.index.chars.values())
             self._plans.clear()
         return True

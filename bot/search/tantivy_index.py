@@ -197,14 +197,37 @@ class TantivyIndex:
         self.words = state.words
         self.chars = state.chars
         self.meta = {"pinyin": state.pinyin}
-        self.plans = [PlanMeta(**p["meta"]) for p in state.plans]
+        self._metas: list[PlanMeta] | None = None
+        self._state_on_disk = False  # `state` holds the lexicon only: its plans are read on first use
         self.bound = plans is not None  # answers read the stored passages; the plans serve a rebuild
         self.index_plans = plans  # what a rebuild needs, when this snapshot turns out damaged
         self.n_docs = self.searcher.num_docs
         self.vocab = Vocabulary(self)
         self._df: dict[str, int] = {}
 
+    @property
+    def plans(self) -> list[PlanMeta]:
+        """The plans' metadata in corpus order (filters, listings); built when first asked for, so an
+        answer that needs only its hits' plans never builds thousands."""
+        if self._metas is None:
+            source = self.state.plans
+            if self._state_on_disk and self.directory is not None:
+                source = (State.load(self.directory) or self.state).plans
+            self._metas = [PlanMeta(**p["meta"]) for p in source]
+        return self._metas
+
     # -- opening and changing
+
+    @classmethod
+    def reopen(cls, directory: Path, lexicon: State) -> TantivyIndex:
+        """The index as a start that checked it is current finds it (bot.search.quickstart): opened
+        read-only, no lock, no sync; `lexicon` is the sidecar's query-side part, its plans read from
+        the sidecar only if a filter asks for them. Raises ValueError when tantivy cannot open it."""
+        index = tantivy.Index.open(str(directory))
+        index.register_tokenizer("ws", _WS)
+        opened = cls(directory, index, lexicon)
+        opened._state_on_disk = True
+        return opened
 
     @classmethod
     def open(cls, directory: Path | None) -> TantivyIndex:

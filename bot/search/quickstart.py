@@ -1,0 +1,233 @@
+"""A `planbrief search` that answers without loading the corpus, when nothing changed since the last load.
+
+Why: a fresh CLI process used to load every plan's stored summary, build its metadata, read the index
+sidecar's plan list twice and diff it against the corpus, all before the first answer (1.5 s at ×1000,
+growing with the number of plans). When a full load has just found every plan current and the index
+synced to exactly those plans, the next start only has to prove that nothing moved since:
+
+- the reader's code (its fingerprint) is the same;
+- every manifest and every listed plan file has the same stat (size, mtime_ns, inode); one that was
+  too fresh to trust its stat then (see bot.corpus.store.file_stat) has the same bytes instead (SHA-256
+  of the bytes the load read);
+- the index sidecar and tantivy's meta.json have the same stat (each is replaced by rename on write).
+
+Then the index answers alone: its lexicon comes from the stamp written after that load, and a hit's
+citation fields (city, year, title) are read from the plan store for the plans it cites only. A plan
+edited behind the store's back changes its stat, so the full load runs (and re-reads it), exactly as
+before. The stamp (`start.json` in the index folder) is written by the CLI after a full load that
+synced the index; a filter (--city, --year, --plan) reads the plans' metadata from the sidecar.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+from array import array
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from bot.corpus import cache as corpus_cache
+from bot.corpus import store as plan_store
+from bot.corpus.loader import Corpus, Folders
+from bot.models import PlanMeta
+from bot.search.engine import SearchEngine, _index_lock, index_dir
+from bot.search.tantivy_index import FORMAT, STATE, IndexUnusable, State, TantivyIndex, plan_hash
+
+log = logging.getLogger(__name__)
+
+STAMP = "start.json"
+VERSION = 2
+TANTIVY_META = "meta.json"
+
+
+def _stat(path: Path | str) -> list[int]:
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _digest(path: str) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def _folders(folders: Folders) -> list[str | None]:
+    """Absolute, so `--seeds seeds` run from another directory is another corpus."""
+    return [os.path.abspath(folders.seeds), os.path.abspath(folders.user) if folders.user is not None else None]
+
+
+def _store_path() -> str:
+    return str((corpus_cache.cache_dir() / plan_store.FILE).absolute())
+
+
+def remember(corpus: Corpus, engine: SearchEngine) -> bool:
+    """Write the stamp after a full load whose plans the index now holds (True when written).
+
+    Under the index lock, so the sidecar it vouches for is the one on disk: its plan list must be the
+    corpus's plans and hashes in order, else (another process synced meanwhile) nothing is written.
+    """
+    checked = corpus.checked
+    directory = engine.index.directory
+    if checked is None or directory is None or not corpus_cache.enabled() or corpus.folders is None:
+        return False
+    try:
+        with _index_lock(directory):
+            state_stat, meta_stat = _stat(directory / STATE), _stat(directory / TANTIVY_META)
+            state = State.load(directory)
+            if state is None or [(p["meta"]["plan_id"], p["hash"]) for p in state.plans] != \
+                    [(p.plan_id, plan_hash(p)) for p in corpus.plans]:
+                return False
+            if _stat(directory / STATE) != state_stat:
+                return False
+            manifests = {}
+            for path, digest in checked.manifests.items():
+                mark = manifests[os.path.abspath(path)] = _manifest_mark(path, digest)
+                if mark is None:
+                    return False
+            if any("\n" in path for path, _, _ in checked.files):
+                return False
+            stats = array("q")
+            racy = {}
+            for i, (_, stat, digest) in enumerate(checked.files):
+                stats.extend(stat)
+                if stat[0] < 0:
+                    if digest is None:
+                        return False
+                    racy[str(i)] = digest
+            stamp = {"version": VERSION, "format": FORMAT, "code": checked.code, "folders": _folders(corpus.folders),
+                     "store": _store_path(), "keys": checked.keys, "manifests": manifests,
+                     "paths": "\n".join(os.path.abspath(path) for path, _, _ in checked.files),
+                     "stats": base64.b64encode(stats.tobytes()).decode("ascii"), "racy": racy,
+                     "state": state_stat, "tantivy": meta_stat,
+                     "words": state.words, "chars": state.chars, "pinyin": state.pinyin}
+            tmp = directory / f"{STAMP}.tmp{os.getpid()}"
+            tmp.write_text(json.dumps(stamp, ensure_ascii=False), encoding="utf-8")
+            tmp.replace(directory / STAMP)
+            return True
+    except (OSError, IndexUnusable) as exc:  # a read-only or vanished folder: the next start loads the corpus
+        log.debug("start stamp not written: %s", exc)
+        return False
+
+
+def _manifest_mark(path: str, digest: str | None) -> dict | None:
+    """How a later start recognises the manifest the load read (its `digest`; None: there was none): its
+    stat when that can be trusted, else its digest; None when it changed since the load read it."""
+    if digest is None:
+        return {"absent": True} if not os.path.exists(path) else None
+    try:
+        before = plan_store.file_stat(Path(path))
+        if _digest(path) != digest or plan_store.file_stat(Path(path)) != before:
+            return None
+    except OSError:
+        return None
+    return {"stat": list(before)} if before[0] >= 0 else {"digest": digest}
+
+
+def _manifest_same(path: str, mark: dict) -> bool:
+    if mark.get("absent"):
+        return not os.path.exists(path)
+    if "stat" in mark:
+        try:
+            return _stat(path) == mark["stat"]
+        except OSError:
+            return False
+    return _digest(path) == mark["digest"]
+
+
+def forget(cache_dir: Path | str | None = None) -> None:
+    """Drop the stamp (tests; an operator who wants the next start to check everything)."""
+    (index_dir(cache_dir) / STAMP).unlink(missing_ok=True)
+
+
+def _current(stamp: dict, folders: Folders, directory: Path) -> bool:
+    if stamp.get("version") != VERSION or stamp.get("format") != FORMAT:
+        return False
+    if stamp["folders"] != _folders(folders) or stamp["store"] != _store_path():
+        return False
+    if stamp["code"] != corpus_cache.code_fingerprint():
+        return False
+    if _stat(directory / STATE) != stamp["state"] or _stat(directory / TANTIVY_META) != stamp["tantivy"]:
+        return False
+    if not all(_manifest_same(path, mark) for path, mark in stamp["manifests"].items()):
+        return False
+    paths = stamp["paths"].split("\n") if stamp["paths"] else []
+    want = array("q")
+    want.frombytes(base64.b64decode(stamp["stats"]))
+    if len(want) != 3 * len(paths):
+        return False
+    got = array("q")
+    stat = os.stat
+    for path in paths:
+        st = stat(path)
+        got.extend((st.st_size, st.st_mtime_ns, st.st_ino))
+    for i, digest in stamp["racy"].items():
+        n = int(i)
+        if _digest(paths[n]) != digest:
+            return False
+        got[3 * n:3 * n + 3] = want[3 * n:3 * n + 3]
+    return got == want
+
+
+def quick_engine(folders: Folders, corpus_plans=None, cache_dir: Path | str | None = None) -> SearchEngine | None:
+    """An engine over the index as it is, when the stamp proves the corpus unchanged; else None (and the
+    caller loads the corpus). `corpus_plans` loads the plans should the index prove damaged."""
+    if not corpus_cache.enabled():
+        return None
+    directory = index_dir(cache_dir)
+    try:
+        stamp = json.loads((directory / STAMP).read_bytes())
+        if not _current(stamp, folders, directory):
+            return None
+        index = TantivyIndex.reopen(directory, State(words=stamp["words"], chars=stamp["chars"],
+                                                     pinyin=stamp["pinyin"]))
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:  # a stamp of other code
+        log.debug("quick start not possible: %s", exc)
+        return None
+    return SearchEngine(index, StoredMetas(stamp["keys"], index), corpus_plans)
+
+
+class StoredMetas(Mapping):
+    """Plan id → metadata, read from the plan store one plan at a time (an answer cites a handful);
+    iterating, or a plan the store does not hold, falls back to every plan in the index sidecar."""
+
+    def __init__(self, keys: list[str], index: TantivyIndex) -> None:
+        self._keys = keys
+        self._index = index
+        self._found: dict[str, PlanMeta] = {}
+        self._every: dict[str, PlanMeta] | None = None
+
+    def __getitem__(self, plan_id: str) -> PlanMeta:
+        meta = self._found.get(plan_id)
+        if meta is None:
+            meta = self._stored(plan_id) or self._all()[plan_id]
+            self._found[plan_id] = meta
+        return meta
+
+    def _stored(self, plan_id: str) -> PlanMeta | None:
+        store = plan_store.open_store()
+        if store is None:
+            return None
+        try:
+            for key in self._keys:
+                summary = store.summary(key, plan_id)
+                if summary is not None:
+                    return PlanMeta(**summary["meta"])
+        except (plan_store.sqlite3.Error, ValueError, KeyError, TypeError):
+            return None
+        return None
+
+    def _all(self) -> dict[str, PlanMeta]:
+        if self._every is None:
+            self._every = {m.plan_id: m for m in self._index.plans}
+        return self._every
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())

@@ -1,0 +1,212 @@
+"""A `search` start answers from the index alone when nothing changed since the last full load
+(bot.search.quickstart), with the same JSON; any change behind the store's back (a plan file edited,
+even within the same mtime tick, a manifest rewritten, the index synced by another process) makes it
+load the corpus as before, and the answer shows the change."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import bot.cli as cli
+from bot.corpus import store as plan_store
+from bot.search import quickstart
+from bot.search.engine import index_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+UNIQUE = "建设青少年航天科普基地"
+
+
+@pytest.fixture()
+def seeds(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLANBRIEF_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("PLANBRIEF_CORPUS_CACHE", raising=False)
+    target = tmp_path / "seeds"
+    shutil.copytree(ROOT / "seeds", target)
+    then = time.time() - 10  # written a while ago: their stats can be trusted (see store.RACY_SECONDS)
+    for path in target.iterdir():
+        os.utime(path, (then, then))
+    monkeypatch.setenv("PLANBRIEF_SEEDS", str(target))
+    yield target
+    plan_store.reset()
+
+
+@pytest.fixture()
+def loads(monkeypatch) -> list[str]:
+    """Every full corpus load the CLI makes from now on, and every read of all the store's rows."""
+    seen: list[str] = []
+    real_load, real_rows = cli.load_corpus, plan_store.PlanStore.rows
+
+    def load(seeds_dir=None, reuse=None):
+        seen.append("load")
+        return real_load(seeds_dir, reuse)
+
+    def rows(self, folders):
+        seen.append("rows")
+        return real_rows(self, folders)
+
+    monkeypatch.setattr(cli, "load_corpus", load)
+    monkeypatch.setattr(plan_store.PlanStore, "rows", rows)
+    return seen
+
+
+def _search(capsys, query: str = "双减", *extra: str) -> dict:
+    code = cli.main(["search", query, "--json", *extra])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+def _texts(answer: dict) -> list[str]:
+    return [r["text"] for r in answer["results"]]
+
+
+def test_unchanged_corpus_answers_from_the_index_alone_with_the_same_json(seeds, loads, capsys):
+    first = {}
+    for query in ("双减", "县管校骋", "shuangjian", "qzxwvk", "推进集团化办学和县管校聘"):
+        quickstart.forget()  # each answered by a start that loads the corpus (and writes the stamp)
+        first[query] = _search(capsys, query)
+    assert loads.count("load") == len(first) and "rows" in loads
+    loads.clear()
+    again = {q: _search(capsys, q) for q in first}
+    assert again == first
+    assert loads == [], "a start with nothing changed must not load the corpus or read every plan's row"
+    assert all(r["city"] and r["title"] for r in again["双减"]["results"])  # citation fields from the store
+
+
+def test_filters_and_text_output_on_the_quick_path(seeds, loads, capsys):
+    _search(capsys)
+    filtered = _search(capsys, "双减", "--city", "无锡", "--year", "2023")
+    loads.clear()
+    assert _search(capsys, "双减", "--city", "无锡", "--year", "2023") == filtered
+    assert cli.main(["search", "双减"]) == 0
+    out = capsys.readouterr().out
+    assert "1. " in out and "双减" in out
+    assert loads == []
+
+
+def test_a_plan_edited_behind_the_stores_back_is_read_again(seeds, loads, capsys):
+    assert not any(UNIQUE in t for t in _texts(_search(capsys, UNIQUE)))
+    plan = seeds / json.loads((seeds / "manifest.json").read_text(encoding="utf-8"))["plans"][0]["file"]
+    text = plan.read_text(encoding="utf-8")
+    plan.write_text(text.replace("。", f"，{UNIQUE}。", 1), encoding="utf-8")
+    then = time.time() - 5
+    os.utime(plan, (then, then))
+    loads.clear()
+    found = _search(capsys, UNIQUE)
+    assert loads and loads[0] == "load", "an edited plan file must send the start through the full load"
+    assert any(UNIQUE in t for t in _texts(found))
+    loads.clear()
+    assert _search(capsys, UNIQUE) == found and loads == []  # and the next start is quick again
+
+
+def test_a_fresh_file_is_checked_by_its_bytes_even_with_the_same_stat(seeds, loads, capsys):
+    """A file written within RACY_SECONDS of the load has a stat that cannot vouch for it: the stamp
+    keeps its bytes' digest, so an edit of the same size with the mtime put back is still seen."""
+    plan = seeds / json.loads((seeds / "manifest.json").read_text(encoding="utf-8"))["plans"][1]["file"]
+    text = plan.read_text(encoding="utf-8")
+    plan.write_text(text, encoding="utf-8")  # fresh: written just now
+    _search(capsys)
+    stamp = json.loads((index_dir(None) / quickstart.STAMP).read_text(encoding="utf-8"))
+    assert list(stamp["racy"].values()), "the fresh file is vouched for by its digest"
+    loads.clear()
+    _search(capsys)
+    assert loads == []  # same bytes: still quick
+    before = os.stat(plan)
+    edited = text.replace("双减", "双增", 1)
+    assert len(edited.encode()) == len(text.encode()) and edited != text
+    with open(plan, "r+b") as f:  # in place: same inode, same size
+        f.write(edited.encode("utf-8"))
+    os.utime(plan, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(plan)
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+    loads.clear()
+    found = _search(capsys, "双增")
+    assert loads and loads[0] == "load"
+    assert any("双增" in t for t in _texts(found))
+
+
+def test_a_manifest_change_and_another_processs_sync_end_the_quick_path(seeds, loads, capsys):
+    first = _search(capsys)
+    manifest = seeds / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    gone = data["plans"].pop(0)["plan_id"]
+    manifest.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    loads.clear()
+    answer = _search(capsys)
+    assert loads and loads[0] == "load"
+    assert gone not in {r["plan_id"] for r in answer["results"]}
+    assert any(r["plan_id"] == gone for r in first["results"])
+    # the index synced by someone else (its sidecar replaced): the stamp no longer vouches for it
+    state = index_dir(None) / "state.json"
+    os.replace(state, state.with_suffix(".old"))
+    shutil.copy(state.with_suffix(".old"), state)
+    loads.clear()
+    assert _search(capsys) == answer
+    assert loads and loads[0] == "load"
+
+
+def test_a_damaged_index_on_the_quick_path_is_rebuilt_from_the_corpus(seeds, loads, capsys, caplog):
+    import gc
+
+    first = _search(capsys)
+    gc.collect()
+    for path in index_dir(None).glob("*.pos"):
+        path.unlink()
+    loads.clear()
+    again = _search(capsys)
+    assert [r["passage_id"] for r in again["results"]] == [r["passage_id"] for r in first["results"]]
+    assert "load" in loads  # the rebuild needed the plans
+    assert any("rebuilding" in r.getMessage() for r in caplog.records)
+
+
+def test_no_stamp_without_the_plan_store(seeds, loads, capsys, monkeypatch):
+    monkeypatch.setenv("PLANBRIEF_CORPUS_CACHE", "0")
+    first = _search(capsys)
+    assert not (index_dir(None) / quickstart.STAMP).exists()
+    loads.clear()
+    assert _search(capsys) == first and loads[0] == "load"
+
+
+def test_a_relative_seeds_folder_from_another_directory_is_another_corpus(seeds, loads, capsys, monkeypatch,
+                                                                           tmp_path):
+    monkeypatch.delenv("PLANBRIEF_SEEDS")
+    other = tmp_path / "other" / "seeds"
+    shutil.copytree(seeds, other)
+    plan = other / json.loads((other / "manifest.json").read_text(encoding="utf-8"))["plans"][0]["file"]
+    plan.write_text(plan.read_text(encoding="utf-8").replace("。", f"，{UNIQUE}。", 1), encoding="utf-8")
+    monkeypatch.chdir(seeds.parent)
+    assert cli.main(["--seeds", "seeds", "search", UNIQUE, "--json"]) == 0
+    assert not any(UNIQUE in t for t in _texts(json.loads(capsys.readouterr().out)))
+    monkeypatch.chdir(other.parent)
+    loads.clear()
+    assert cli.main(["--seeds", "seeds", "search", UNIQUE, "--json"]) == 0
+    assert loads and loads[0] == "load"
+    assert any(UNIQUE in t for t in _texts(json.loads(capsys.readouterr().out)))
+
+
+def test_a_quick_start_imports_neither_the_reader_nor_the_writers(seeds, capsys):
+    """What a start that answers from the index leaves unimported: the plan reader (cleaning, outline,
+    regions), the index writer's segmenters, the file lock, argparse's Chinese tables."""
+    import subprocess
+    import sys
+
+    _search(capsys)  # writes the stamp
+    heavy = ("bot.corpus.clean", "bot.corpus.outline", "bot.corpus.enumerations", "bot.corpus.regions",
+             "bot.telegram.i18n", "jieba", "pypinyin", "filelock")
+    probe = ("import io, sys, contextlib, bot.cli as c\n"
+             "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+             "    assert c.main(['search', '双减', '--json']) == 0\n"
+             "assert out.getvalue().startswith('{')\n"
+             f"print([m for m in {heavy!r} if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONHASHSEED": "0"}, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+    help_text = subprocess.run([sys.executable, "-m", "bot", "search", "--he"], cwd=ROOT, capture_output=True,
+                               text=True, env={**os.environ, "PLANBRIEF_LANG": "zh"})
+    assert help_text.returncode == 0 and "用法" in help_text.stdout  # help is still in the reader's language
