@@ -13,6 +13,7 @@ manifest is replaced atomically, so a failed add leaves the corpus exactly as it
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import re
@@ -36,6 +37,7 @@ from bot.corpus.loader import (
     MANIFEST,
     CorpusError,
     Folders,
+    _manifest_digest,
     body_key_of,
     build_plan,
     folder_key,
@@ -270,6 +272,12 @@ def duplicate_of(folders: Path | Folders, draft: Draft) -> str | None:
 def publish_plan(folders: Path | Folders, draft: Draft) -> dict:
     """Write the draft's text and manifest entry into the writable folder, under its manifest lock;
     refuses duplicates of any plan, shipped or added, and gives the draft an id no plan has."""
+    return publish(folders, draft).summary()
+
+
+def publish(folders: Path | Folders, draft: Draft) -> Draft:
+    """`publish_plan`, returning the draft as published (its final id, and the plan under that id:
+    what the caller indexes)."""
     folders = folders_for(folders)
     target = folders.target
     try:
@@ -279,29 +287,59 @@ def publish_plan(folders: Path | Folders, draft: Draft) -> dict:
                               draft.entry["title"])
             draft = _with_id(draft, unique_id(draft.entry["plan_id"], {str(e.get("plan_id")) for _, e in listed}))
             own = read_manifest(target) if (target / MANIFEST).exists() else []
+            trusted = _manifest_trusted(target, own)
             _write_plan(target, own, draft.entry, draft.text)
+            if _record(target, draft) and trusted:
+                _trust_manifest(target)
     except CorpusError as exc:
         raise AddError(str(exc)) from exc
-    _record(target, draft)
-    return draft.summary()
+    return draft
 
 
-def _record(folder: Path, draft: Draft) -> None:
-    """Put the plan just written into the plan store, parsed as it is, so the next load (this process,
-    the bot, the next CLI call) parses nothing. Best effort: without it the next load parses this plan."""
+def _manifest_trusted(folder: Path, entries: list[dict]) -> bool:
+    """Whether the plan store vouches for every entry of this folder's manifest as it is now (its
+    digest was recorded by a load that compared every entry with its row; no manifest: nothing to vouch
+    for). Call it under the manifest lock."""
     store = plan_store.open_store()
     if store is None:
+        return False
+    digest = _manifest_digest(folder)
+    try:
+        return (digest is None and not entries) or (
+            digest is not None and store.manifest_digest(folder_key(folder)) == digest)
+    except sqlite3.Error:
+        return False
+
+
+def _trust_manifest(folder: Path) -> None:
+    """After a write that changed only entries whose rows it recorded: the new manifest is vouched for
+    too, so the next load (the CLI, the bot's refresh) does not compare thousands of entries again."""
+    store = plan_store.open_store()
+    digest = _manifest_digest(folder)
+    if store is None or digest is None:
         return
+    with contextlib.suppress(sqlite3.Error):
+        store.set_manifest_digest(folder_key(folder), digest)
+
+
+def _record(folder: Path, draft: Draft) -> bool:
+    """Put the plan just written into the plan store, parsed as it is, so the next load (this process,
+    the bot, the next CLI call) parses nothing. Best effort: without it the next load parses this plan.
+    True when it was recorded."""
+    store = plan_store.open_store()
+    if store is None:
+        return False
     path = folder / draft.entry["file"]
     try:
         data = path.read_bytes()
         if data.decode("utf-8-sig") != draft.text:  # what a load would read differs: let it parse
-            return
+            return False
         as_json = plan_store.entry_json(draft.entry)
         store.put_many([(folder_key(folder), draft.plan, plan_store.file_stat(path), as_json,
                          plan_store.source_digest(as_json, data), draft.body_key)])
     except (OSError, UnicodeDecodeError, sqlite3.Error):
-        return
+        return False
+    return True
 
 
 def _with_id(draft: Draft, plan_id: str) -> Draft:
@@ -327,11 +365,17 @@ class _Duplicate(AddError):
 _BODY_KEYS: dict[str, str] = {}  # sha256 of a stored file's bytes → its body key (cleaning is the cost)
 
 
-def _stored_body_key(path: Path, row: plan_store.Row | None = None, entry: dict | None = None) -> str:
+def _stored_body_key(path: Path, row: plan_store.Row | None = None, entry: dict | None = None,
+                     trusted: bool = False) -> str | None:
     """From the plan store when the file is as it recorded (no read at all); else memoised on the
     file's bytes, so a running bot checks each publish against thousands of plans without cleaning
-    every one of them again; a changed file is a new entry."""
-    if row is not None and entry is not None and row.current(plan_store.file_stat(path), plan_store.entry_json(entry)):
+    every one of them again; a changed file is a new entry. None: the file is not there. `trusted`: the
+    store vouches for the manifest's entries (`_manifest_trusted`), so they need no comparing."""
+    try:
+        stat = plan_store.file_stat(path)
+    except OSError:
+        return None
+    if row is not None and entry is not None and row.current(stat, None if trusted else plan_store.entry_json(entry)):
         return row.body_key
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
@@ -341,26 +385,33 @@ def _stored_body_key(path: Path, row: plan_store.Row | None = None, entry: dict 
     return key
 
 
-def _store_rows(listed: list[tuple[Path, dict]]) -> dict[tuple[str, str], plan_store.Row]:
+def _store_rows(keys: list[str]) -> dict[tuple[str, str], plan_store.Row]:
     store = plan_store.open_store()
     if store is None:
         return {}
     try:
-        return store.rows(sorted({folder_key(folder) for folder, _ in listed}))
+        return store.rows(keys, summaries=False)
     except sqlite3.Error:
         return {}
 
 
 def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str, year: int, title: str) -> None:
-    rows = _store_rows(listed)
+    folders = list(dict.fromkeys(folder for folder, _ in listed))
+    keys = {folder: folder_key(folder) for folder in folders}
+    rows = _store_rows(sorted(set(keys.values())))
+    by_folder: dict[Path, list[dict]] = {}
+    for folder, entry in listed:
+        by_folder.setdefault(folder, []).append(entry)
+    trusted = {folder: _manifest_trusted(folder, by_folder.get(folder, [])) for folder in folders}
+    wanted_title = normalize(title)
     for folder, entry in listed:
         existing = folder / entry["file"]
-        row = rows.get((folder_key(folder), str(entry.get("plan_id"))))
-        if existing.exists() and _stored_body_key(existing, row, entry) == body_key:
+        row = rows.get((keys[folder], str(entry.get("plan_id"))))
+        if _stored_body_key(existing, row, entry, trusted[folder]) == body_key:
             raise _Duplicate(f"重复：这份文件已在语料中（{entry['plan_id']}）",
                              f"duplicate: this text is already in the corpus ({entry['plan_id']})", entry["plan_id"])
-        if normalize(entry.get("title", "")) == normalize(title) and str(entry.get("city")) == city \
-                and int(entry.get("year", 0)) == year:
+        if str(entry.get("city")) == city and int(entry.get("year", 0)) == year \
+                and normalize(entry.get("title", "")) == wanted_title:
             raise _Duplicate(f"重复：{city} {year}「{title}」已在语料中（{entry['plan_id']}）",
                              f"duplicate: {city} {year} '{title}' is already in the corpus ({entry['plan_id']})",
                              entry["plan_id"])
@@ -434,7 +485,11 @@ def remove_plan(folders: Path | Folders, plan_id: str) -> dict:
         with manifest_lock(target):
             folder, entry = removable(folders, plan_id)
             try:
-                write_manifest(target, [e for e in read_manifest(target) if e.get("plan_id") != plan_id])
+                own = read_manifest(target)
+                trusted = _manifest_trusted(target, own)
+                write_manifest(target, [e for e in own if e.get("plan_id") != plan_id])
+                if trusted:  # the entries left are each as their row recorded them
+                    _trust_manifest(target)
                 (folder / entry["file"]).unlink(missing_ok=True)
             except OSError as exc:
                 raise RemoveError(f"写入失败：{target}（{exc.strerror or exc}）") from exc

@@ -140,7 +140,10 @@ def write_manifest(seeds_dir: Path, entries: list[dict]) -> None:
     seeds_dir.mkdir(parents=True, exist_ok=True)
     path = seeds_dir / MANIFEST
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"plans": entries}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    # one entry a line: as easy to read and diff as an indented file, and written by json's C encoder
+    # (an `indent` falls back to the pure-Python one: a second at 5,000 plans, for every add)
+    lines = ",\n".join("  " + json.dumps(entry, ensure_ascii=False) for entry in entries)
+    tmp.write_text('{"plans": [\n' + lines + ("\n" if entries else "") + "]}\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -376,7 +379,13 @@ class Corpus:
 def newest_first(plans: list[Plan]) -> list[Plan]:
     """Newest year and date first; a bare year ("2023") sorts after dated plans of that year."""
     by_id = sorted(plans, key=lambda p: p.plan_id)
-    return sorted(by_id, key=lambda p: (p.meta.year, p.meta.date if len(p.meta.date) > 4 else ""), reverse=True)
+    return sorted(by_id, key=lambda p: newest_key(p.meta.year, p.meta.date), reverse=True)
+
+
+def newest_key(year: int, date: str) -> tuple[int, str]:
+    """The corpus order's key (descending; ties by plan id ascending), for whoever orders plans known
+    only by their metadata (the index's sidecar, adding one plan without loading the others)."""
+    return (int(year), date if len(date) > 4 else "")
 
 
 def load_corpus(seeds_dir: Path | str | Folders | None = None, reuse: Corpus | None = None) -> Corpus:

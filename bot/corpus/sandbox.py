@@ -13,6 +13,12 @@ Children are forked from a small forkserver rather than from the caller: the bot
 it could copy a held lock) and a large address space (an address-space limit on a copy of it would
 mean nothing). The forkserver preloads the readers, so a child starts in milliseconds.
 
+A process that reads one file and exits (`planbrief add FILE`) would pay for that warm-up (every reader
+library, jieba's dictionary, the PDF character maps: seconds) to save it once; it asks for a fresh
+interpreter instead (`alone=True`, multiprocessing's spawn), which imports only what reading this one
+file needs. Same child, same limits: the deadline and the CPU limit count from when the child reports
+its limits set, so neither its start-up nor a loaded machine's import time is charged to the input.
+
 The calls block the calling thread while the child works. The bot makes them from `EXECUTOR`, its own
 small pool, never from the default executor that answers readers' searches, so no number of hostile
 inputs delays `/topic`; `SLOTS` caps how many children run at once.
@@ -33,7 +39,6 @@ import shutil
 import signal
 import tempfile
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -94,6 +99,9 @@ def _context():
         return ctx
 
 
+READY = ("ready",)  # the child's first message: its limits are set, the input's time starts now
+START_SECONDS = 120.0  # a child that has not reported ready by then (a machine loaded past use) is stopped
+
 _live: set = set()  # children running now, for stop_all
 _live_lock = threading.Lock()
 
@@ -120,27 +128,32 @@ def warm() -> None:
         log.warning("sandbox warm-up failed: %s", exc)
 
 
-def run(func, *args, limits: SandboxLimits | None = None, name: str = "", **kwargs):
+def run(func, *args, limits: SandboxLimits | None = None, name: str = "", alone: bool = False, **kwargs):
     """`func(*args, **kwargs)` in a limited child: its result, or its refusal re-raised here.
 
     AddError, FetchError and the readers' own errors come back as themselves (their one line, both
     languages); anything else the child raises, and a child that is killed or dies, is a SandboxError.
     `func` must be importable (a module-level function), its arguments and result picklable.
+    `alone`: a fresh interpreter for this one child instead of a fork of the warmed forkserver (a
+    process that reads once and exits; see the module's docstring).
     """
     limits = limits or SandboxLimits.from_env()
     label = name or "input"
     with _slot(limits.workers):
-        ctx = _context()
+        ctx = multiprocessing.get_context("spawn") if alone else _context()
         receiver, sender = ctx.Pipe(duplex=False)
         child = ctx.Process(target=_child, args=(sender, limits, _settings(), func, args, kwargs), daemon=True)
-        child.start()  # blocks while a forkserver starts: the deadline is the input's, counted after
-        started = time.monotonic()
+        child.start()  # blocks while a forkserver starts
         with _live_lock:
             _live.add(child)
         sender.close()
         message, timed_out = None, False
         try:
-            if receiver.poll(max(0.0, limits.seconds - (time.monotonic() - started))):
+            if not receiver.poll(START_SECONDS):
+                timed_out = True
+            elif receiver.recv() != READY:
+                message = None  # not our child's protocol: treated as a child that died
+            elif receiver.poll(limits.seconds):  # the deadline is the input's, counted from here
                 message = receiver.recv()
             else:
                 timed_out = True
@@ -247,7 +260,8 @@ def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, 
         del os.environ[key]
     os.environ.update(settings)
     memory = int(limits.memory_bytes)
-    cpu = max(1, int(limits.cpu_seconds + 0.999))
+    used = resource.getrusage(resource.RUSAGE_SELF)  # a spawned child's imports; a fork's is nought
+    cpu = max(1, int(used.ru_utime + used.ru_stime + limits.cpu_seconds + 0.999))
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU at the soft limit ends it
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -255,6 +269,7 @@ def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, 
         if os.nice(0) < 10:  # the forkserver is niced already (sandbox_preload)
             os.nice(10 - os.nice(0))  # a hostile input spinning the CPU yields it to the process answering readers
     try:
+        sender.send(READY)
         message = ("ok", func(*args, **kwargs))
     except MemoryError:
         message = ("err", "memory", "", "")
@@ -276,12 +291,13 @@ def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, 
 # ------------------------------------------------------------------------------------- entry points
 
 
-def read_untrusted(file: Path, *, limits: SandboxLimits | None = None, **metadata) -> Draft:
-    """`ingest.prepare_plan` on `file` in a limited child: the Draft, or an AddError's one line."""
+def read_untrusted(file: Path, *, limits: SandboxLimits | None = None, alone: bool = False, **metadata) -> Draft:
+    """`ingest.prepare_plan` on `file` in a limited child: the Draft, or an AddError's one line.
+    `alone`: in a fresh interpreter of its own, for a process that reads only this file (see `run`)."""
     file = Path(file)
     name = _short(metadata.get("original_name") or file.name)  # what the sender calls it, not our temp name
     try:
-        return run(prepare_plan, file, limits=limits, name=name, **metadata)
+        return run(prepare_plan, file, limits=limits, name=name, alone=alone, **metadata)
     except AddError as exc:
         if name == file.name:
             raise
@@ -289,13 +305,14 @@ def read_untrusted(file: Path, *, limits: SandboxLimits | None = None, **metadat
         raise type(exc)(str(exc).replace(file.name, name), exc.en.replace(file.name, name)) from exc
 
 
-def fetch_untrusted(url: str, *, limits: SandboxLimits | None = None, **fetch_kwargs) -> Fetched:
+def fetch_untrusted(url: str, *, limits: SandboxLimits | None = None, alone: bool = False,
+                    **fetch_kwargs) -> Fetched:
     """`fetch.fetch(url, …)` in a limited child: the downloaded file (the caller deletes it), or a
     FetchError / SandboxError line. The child downloads into a folder of its own, so a child killed
-    mid-download leaves nothing behind."""
+    mid-download leaves nothing behind. `alone` as for `run`."""
     folder = Path(tempfile.mkdtemp(prefix="planbrief-sandbox-"))
     try:
-        fetched = run(fetch, url, limits=limits, name=_short(url), directory=folder, **fetch_kwargs)
+        fetched = run(fetch, url, limits=limits, name=_short(url), directory=folder, alone=alone, **fetch_kwargs)
         fd, name = tempfile.mkstemp(prefix="planbrief-fetch-", suffix=fetched.path.suffix)
         os.close(fd)
         shutil.move(fetched.path, name)
