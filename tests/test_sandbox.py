@@ -69,12 +69,14 @@ def test_inflating_pdf_is_refused_by_the_stream_bound(seeds, tmp_path, capsys, m
     assert "解压后过大" in _one_line(err)
 
 
-def test_inflating_pdf_over_the_memory_limit_still_gets_one_line(tmp_path, monkeypatch):
-    """With the stream bound set out of the way, the child's address-space limit is what stops it."""
+@pytest.mark.parametrize("alone", [False, True], ids=["forkserver", "alone"])
+def test_inflating_pdf_over_the_memory_limit_still_gets_one_line(tmp_path, monkeypatch, alone):
+    """With the stream bound set out of the way, the child's address-space limit is what stops it,
+    in a fork of the forkserver and in a fresh interpreter alike."""
     monkeypatch.setenv("PLANBRIEF_MAX_DOCX_MEMBER_MB", "4096")
     pdf = hostile.inflating_pdf(tmp_path / "bomb.pdf", 900)
     with pytest.raises(AddError) as caught:
-        sandbox.read_untrusted(pdf, limits=sandbox.SandboxLimits(memory_bytes=700 * 2**20, seconds=20))
+        sandbox.read_untrusted(pdf, limits=sandbox.SandboxLimits(memory_bytes=700 * 2**20, seconds=20), alone=alone)
     assert "\n" not in str(caught.value) and "bomb.pdf" in str(caught.value)
 
 
@@ -93,6 +95,25 @@ def test_a_normal_file_reads_the_same_in_the_child(tmp_path):
     inside, outside = sandbox.read_untrusted(path, limits=FAST), prepare_plan(path)
     assert inside.entry == outside.entry
     assert [p.text for p in inside.plan.passages] == [p.text for p in outside.plan.passages]
+
+
+def test_a_child_alone_reads_the_same_and_is_our_own_child(tmp_path):
+    """`alone` (the CLI's one read): no forkserver in between, the same Draft as the forkserver's child."""
+    path = tmp_path / "plan.txt"
+    path.write_text(PLAN_TEXT, encoding="utf-8")
+    alone, forked = sandbox.read_untrusted(path, limits=FAST, alone=True), sandbox.read_untrusted(path, limits=FAST)
+    assert alone.entry == forked.entry and alone.body_key == forked.body_key
+    assert [p.text for p in alone.plan.passages] == [p.text for p in forked.plan.passages]
+    assert sandbox.run(os.getppid, limits=FAST, alone=True) == os.getpid()
+
+
+def test_a_spinning_child_alone_is_stopped_at_the_deadline_counted_from_its_start(tmp_path, small_deadline):
+    """The deadline is the input's: a fresh interpreter's imports are not charged to it, and a cycle
+    still ends at it with one line."""
+    pdf = hostile.cycle_pdf(tmp_path / "cycle.pdf")
+    with pytest.raises(AddError) as caught:
+        sandbox.read_untrusted(pdf, alone=True)
+    assert "超过 2 秒" in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_english_wording_survives_the_child(tmp_path, monkeypatch):

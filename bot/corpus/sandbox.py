@@ -99,6 +99,12 @@ def _context():
         return ctx
 
 
+# What a child alone imports before it reports ready, by the file's suffix: the readers a forkserver
+# would have preloaded, but only this format's (a .txt waits for no PDF library), and pypinyin for the
+# plan's id. Imported before the deadline starts, as the forkserver's were.
+READERS = {".pdf": ("pdfplumber", "pdfminer.pdftypes"), ".docx": ("docx",), ".html": ("trafilatura", "lxml.html", "bs4"),
+           ".htm": ("trafilatura", "lxml.html", "bs4"), ".txt": ("charset_normalizer",)}
+ALWAYS = ("pypinyin",)
 READY = ("ready",)  # the child's first message: its limits are set, the input's time starts now
 START_SECONDS = 120.0  # a child that has not reported ready by then (a machine loaded past use) is stopped
 
@@ -128,21 +134,24 @@ def warm() -> None:
         log.warning("sandbox warm-up failed: %s", exc)
 
 
-def run(func, *args, limits: SandboxLimits | None = None, name: str = "", alone: bool = False, **kwargs):
+def run(func, *args, limits: SandboxLimits | None = None, name: str = "", alone: bool = False,
+        preload: tuple[str, ...] = (), **kwargs):
     """`func(*args, **kwargs)` in a limited child: its result, or its refusal re-raised here.
 
     AddError, FetchError and the readers' own errors come back as themselves (their one line, both
     languages); anything else the child raises, and a child that is killed or dies, is a SandboxError.
     `func` must be importable (a module-level function), its arguments and result picklable.
     `alone`: a fresh interpreter for this one child instead of a fork of the warmed forkserver (a
-    process that reads once and exits; see the module's docstring).
+    process that reads once and exits; see the module's docstring), which imports `preload` before its
+    deadline starts.
     """
     limits = limits or SandboxLimits.from_env()
     label = name or "input"
     with _slot(limits.workers):
         ctx = multiprocessing.get_context("spawn") if alone else _context()
         receiver, sender = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=_child, args=(sender, limits, _settings(), func, args, kwargs), daemon=True)
+        child = ctx.Process(target=_child, args=(sender, limits, _settings(), func, args, kwargs, preload),
+                            daemon=True)
         child.start()  # blocks while a forkserver starts
         with _live_lock:
             _live.add(child)
@@ -254,8 +263,14 @@ def _settings() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(("PLANBRIEF_", "LANG", "LC_"))}
 
 
-def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, kwargs) -> None:
-    """In the child: limits first, then the work; one message back, whatever happens."""
+def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, kwargs,
+           preload: tuple[str, ...] = ()) -> None:
+    """In the child: our own modules, limits, then the work; one message back, whatever happens."""
+    import importlib
+
+    for module in preload:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
     for key in [k for k in os.environ if k.startswith(("PLANBRIEF_", "LANG", "LC_"))]:
         del os.environ[key]
     os.environ.update(settings)
@@ -297,7 +312,8 @@ def read_untrusted(file: Path, *, limits: SandboxLimits | None = None, alone: bo
     file = Path(file)
     name = _short(metadata.get("original_name") or file.name)  # what the sender calls it, not our temp name
     try:
-        return run(prepare_plan, file, limits=limits, name=name, alone=alone, **metadata)
+        preload = (*READERS.get(file.suffix.lower(), ()), *ALWAYS) if alone else ()
+        return run(prepare_plan, file, limits=limits, name=name, alone=alone, preload=preload, **metadata)
     except AddError as exc:
         if name == file.name:
             raise
