@@ -127,3 +127,16 @@ def test_the_parse_key_leaves_out_only_modules_a_load_never_runs():
     from bot.corpus.cache import ADD_ONLY
 
     assert not {m.rsplit(".", 1)[1] + ".py" for m in loaded} & ADD_ONLY
+
+
+def test_a_renamed_plan_is_the_plan_parsed_under_that_id(tmp_path):
+    """Naming a draft (its id taken, or provisional in a sandbox child) parses nothing again: the
+    renamed plan is what parsing the text under the new id gives."""
+    from bot.corpus.ingest import prepare_plan, renamed
+    from bot.corpus.loader import build_plan
+
+    draft = prepare_plan(_plan_file(tmp_path))
+    entry = {**draft.entry, "plan_id": "changzhou-2024-workpoints-2", "file": "changzhou-2024-workpoints-2.txt"}
+    again = build_plan(entry, draft.text)
+    assert renamed(draft.plan, entry) == again
+    assert renamed(draft.plan, entry).content_hash == again.content_hash

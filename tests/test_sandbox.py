@@ -20,7 +20,7 @@ import pytest
 from bot.cli import main
 from bot.corpus import sandbox
 from bot.corpus.fetch import FetchError, effective_address, fetch, is_public, looks_like_url
-from bot.corpus.ingest import AddError, RemoveError, remove_plan
+from bot.corpus.ingest import AddError, RemoveError, _with_id, remove_plan
 from bot.corpus.loader import read_manifest, write_manifest
 from tests.support import hostile
 from tests.support.folders import folder_bytes
@@ -102,8 +102,10 @@ def test_a_child_alone_reads_the_same_and_is_our_own_child(tmp_path):
     path = tmp_path / "plan.txt"
     path.write_text(PLAN_TEXT, encoding="utf-8")
     alone, forked = sandbox.read_untrusted(path, limits=FAST, alone=True), sandbox.read_untrusted(path, limits=FAST)
-    assert alone.entry == forked.entry and alone.body_key == forked.body_key
-    assert [p.text for p in alone.plan.passages] == [p.text for p in forked.plan.passages]
+    assert not alone.named and alone.body_key == forked.body_key  # its id is given by publish, in the parent
+    named = _with_id(alone, forked.entry["plan_id"])
+    assert named.entry == forked.entry and named.named
+    assert named.plan == forked.plan and named.plan.content_hash == forked.plan.content_hash
     assert sandbox.run(os.getppid, limits=FAST, alone=True) == os.getpid()
 
 

@@ -44,6 +44,7 @@ from bot.corpus.loader import (
     folders_for,
     listed_entries,
     manifest_lock,
+    plan_meta,
     read_manifest,
     read_text,
     write_manifest,
@@ -117,6 +118,7 @@ def batch_files(paths: list[Path]) -> list[Path]:
 
 
 # the seeds' own words for each kind (wuxi-2023-conference, jiangyin-2023-speech, suzhou-2023-workpoints)
+UNNAMED = "unnamed"  # a provisional id's first part, never a place's pinyin (those are places)
 KIND_SLUGS = {KIND_POINTS: "workpoints", KIND_PLAN: "workplan", KIND_HALF_YEAR: "review-plan",
               KIND_REVIEW: "review", KIND_SPEECH: "speech", KIND_NEWS: "conference"}
 
@@ -154,6 +156,7 @@ class Draft:
     body_key: str
     warnings: list[str]  # codes: "no_priorities", "city_from_body"
     city_guess: dict | None = None  # the place read from the text: where, the words, a sentence in zh and en
+    named: bool = True  # False: a provisional id, `publish` names it (prepare_plan's `named`)
 
     def summary(self) -> dict:
         """The `add --json` contract: the manifest entry plus what the parse found."""
@@ -173,19 +176,22 @@ def prepare_plan(
     date: str | None = None,
     source_site: str | None = None,
     original_name: str | None = None,
+    named: bool = True,
 ) -> Draft:
-    """Read, detect metadata, validate and parse; writes nothing. Raises AddError with the reason."""
+    """Read, detect metadata, validate and parse; writes nothing. Raises AddError with the reason.
+    `named=False` leaves the readable id (pypinyin: half a second to load) to `publish`, for a
+    sandbox child that would load it for one place name while its parent has it loaded anyway."""
     limits = Limits.from_env()
     try:
         with parse_deadline(limits.max_parse_seconds, file.name) as deadline:
             return _prepare(file, limits, deadline, city=city, year=year, title=title, kind=kind, issuer=issuer,
-                            date=date, source_site=source_site, original_name=original_name)
+                            date=date, source_site=source_site, original_name=original_name, named=named)
     except LimitError as exc:
         raise AddError(exc.zh, exc.en) from exc
 
 
 def _prepare(file: Path, limits: Limits, deadline: Deadline, *, city, year, title, kind, issuer, date,
-             source_site, original_name) -> Draft:
+             source_site, original_name, named=True) -> Draft:
     text = extract_text(file, limits)
     deadline.check()
     if not normalize(text).strip():
@@ -217,7 +223,8 @@ def _prepare(file: Path, limits: Limits, deadline: Deadline, *, city, year, titl
 
     body_key = body_key_of(cleaned.paragraphs)
     kind = kind or (found.kind if title == found.title else kind_of(title))
-    plan_id = readable_id(city, int(year), kind)  # publish adds -2, -3 if the corpus has it by then
+    # publish adds -2, -3 if the corpus has it by then
+    plan_id = readable_id(city, int(year), kind) if named else f"{UNNAMED}-{int(year)}-{KIND_SLUGS.get(kind, 'plan')}"
     place = regions.find_place(city)
     entry = {
         "plan_id": plan_id,
@@ -242,7 +249,7 @@ def _prepare(file: Path, limits: Limits, deadline: Deadline, *, city, year, titl
     warnings = [] if plan.priorities else ["no_priorities"]
     if not city_given and regions.short_name(city) not in title:
         warnings.append("city_from_body")
-    return Draft(entry, text, plan, body_key, warnings, None if city_given else _city_guess(city, found))
+    return Draft(entry, text, plan, body_key, warnings, None if city_given else _city_guess(city, found), named)
 
 
 _GUESS_FROM = {"title": ("标题", "the title"), "lead": ("导语", "the lead"), "body": ("正文", "the body")}
@@ -285,7 +292,9 @@ def publish(folders: Path | Folders, draft: Draft) -> Draft:
             listed = listed_entries(folders)  # read under the lock: another process may just have added
             _refuse_duplicate(listed, draft.body_key, draft.entry["city"], draft.entry["year"],
                               draft.entry["title"])
-            draft = _with_id(draft, unique_id(draft.entry["plan_id"], {str(e.get("plan_id")) for _, e in listed}))
+            base = draft.entry["plan_id"] if draft.named else \
+                readable_id(draft.entry["city"], int(draft.entry["year"]), draft.entry["kind"])
+            draft = _with_id(draft, unique_id(base, {str(e.get("plan_id")) for _, e in listed}))
             own = read_manifest(target) if (target / MANIFEST).exists() else []
             trusted = _manifest_trusted(target, own)
             _write_plan(target, own, draft.entry, draft.text)
@@ -343,17 +352,26 @@ def _record(folder: Path, draft: Draft) -> bool:
 
 
 def _with_id(draft: Draft, plan_id: str) -> Draft:
-    """The draft under another id; its passages carry the id, so the plan is read again (rare: only
-    when the corpus already has a plan of that place, year and kind)."""
-    if plan_id == draft.entry["plan_id"]:
+    """The draft under another id (the corpus has a plan of that place, year and kind, or the draft's
+    id was provisional); its passages carry the id, renamed without parsing the text again."""
+    if plan_id == draft.entry["plan_id"] and draft.named:
         return draft
     entry = {**draft.entry, "plan_id": plan_id, "file": f"{plan_id}.txt"}
-    return replace(draft, entry=entry, plan=build_plan(entry, draft.text))
+    return replace(draft, entry=entry, plan=renamed(draft.plan, entry), named=True)
 
 
 def add_plan(folders: Path | Folders, file: Path, **metadata) -> dict:
     """Validate, then write the text and manifest entry; returns the new manifest entry (`add --json`)."""
     return publish_plan(folders, prepare_plan(file, **metadata))
+
+
+def renamed(plan: Plan, entry: dict) -> Plan:
+    """`plan` as `build_plan(entry, its text)` gives it when only the entry's id (and file) differ:
+    passage ids carry the plan id, nothing else of a parse does, so nothing is parsed again (the text
+    may be hostile: it was parsed once, in the sandbox)."""
+    old, new = plan.plan_id, str(entry["plan_id"])
+    passages = [replace(p, id=new + p.id[len(old):], plan_id=new) for p in plan.passages]
+    return Plan(plan_meta(entry), plan.preamble, plan.tree, passages, plan.priorities)
 
 
 class _Duplicate(AddError):

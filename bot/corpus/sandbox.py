@@ -37,6 +37,7 @@ import os
 import resource
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -100,11 +101,10 @@ def _context():
 
 
 # What a child alone imports before it reports ready, by the file's suffix: the readers a forkserver
-# would have preloaded, but only this format's (a .txt waits for no PDF library), and pypinyin for the
-# plan's id. Imported before the deadline starts, as the forkserver's were.
+# would have preloaded, but only this format's (a .txt waits for no PDF library). Imported before the
+# deadline starts, as the forkserver's were. Its plan is unnamed (no pypinyin): the parent names it.
 READERS = {".pdf": ("pdfplumber", "pdfminer.pdftypes"), ".docx": ("docx",), ".html": ("trafilatura", "lxml.html", "bs4"),
            ".htm": ("trafilatura", "lxml.html", "bs4"), ".txt": ("charset_normalizer",)}
-ALWAYS = ("pypinyin",)
 READY = ("ready",)  # the child's first message: its limits are set, the input's time starts now
 START_SECONDS = 120.0  # a child that has not reported ready by then (a machine loaded past use) is stopped
 
@@ -301,6 +301,12 @@ def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, 
         sender.send(("err", "memory", "", ""))
     finally:
         sender.close()
+    # The answer is sent: exit now. A spawned interpreter's orderly shutdown (finalisers, freeing every
+    # module) would cost the waiting parent most of a second; a fork of the forkserver exits so anyway.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
 
 
 # ------------------------------------------------------------------------------------- entry points
@@ -312,8 +318,10 @@ def read_untrusted(file: Path, *, limits: SandboxLimits | None = None, alone: bo
     file = Path(file)
     name = _short(metadata.get("original_name") or file.name)  # what the sender calls it, not our temp name
     try:
-        preload = (*READERS.get(file.suffix.lower(), ()), *ALWAYS) if alone else ()
-        return run(prepare_plan, file, limits=limits, name=name, alone=alone, preload=preload, **metadata)
+        if alone:
+            return run(prepare_plan, file, limits=limits, name=name, alone=True, named=False,
+                       preload=READERS.get(file.suffix.lower(), ()), **metadata)
+        return run(prepare_plan, file, limits=limits, name=name, **metadata)
     except AddError as exc:
         if name == file.name:
             raise
