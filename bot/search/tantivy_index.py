@@ -252,8 +252,13 @@ class TantivyIndex:
         removed = [pid for pid, p in have.items() if want.get(pid) != p["hash"]]
         added = [p for p in plans if have.get(p.plan_id, {}).get("hash") != want[p.plan_id]]
         order = [p["meta"]["plan_id"] for p in base.plans] != [p.plan_id for p in plans]
-        if not removed and not added and not order and base.plans == self.state.plans:
-            return self if self.bound else TantivyIndex(self.directory, self._index, self.state, plans)
+        if not removed and not added and not order:
+            if base.plans == self.state.plans:
+                return self if self.bound else TantivyIndex(self.directory, self._index, self.state, plans)
+            # Another process (`planbrief add`) brought the index up to these plans: its sidecar is right
+            # as it is (a plan's hash covers its metadata), so adopt it rather than write it again.
+            self._index.reload()
+            return TantivyIndex(self.directory, self._index, base, plans)
         state = State(words=dict(base.words), chars=dict(base.chars),
                       pinyin={k: list(v) for k, v in base.pinyin.items()})
         seq = {pid: p["seq"] for pid, p in have.items() if pid not in removed}
