@@ -140,3 +140,25 @@ def test_a_renamed_plan_is_the_plan_parsed_under_that_id(tmp_path):
     again = build_plan(entry, draft.text)
     assert renamed(draft.plan, entry) == again
     assert renamed(draft.plan, entry).content_hash == again.content_hash
+
+
+def test_an_add_appends_to_the_manifest_byte_for_byte_as_a_whole_rewrite(tmp_path):
+    """Only the new entry is serialised, and the file is what writing every entry gives; a manifest of
+    another shape (a compact one, written by hand or a script) is rewritten whole, its entries kept."""
+    from bot.corpus.ingest import _append_manifest
+    from bot.corpus.loader import read_manifest, write_manifest
+
+    entries = [{"plan_id": f"p{i}", "city": "无锡市", "tags": [i, "二"], "note": None} for i in range(3)]
+    new = {"plan_id": "new", "city": "常州市", "tags": [], "note": "新"}
+    appended, whole = tmp_path / "a", tmp_path / "b"
+    write_manifest(appended, entries)
+    _append_manifest(appended, entries, new)
+    write_manifest(whole, [*entries, new])
+    assert (appended / MANIFEST).read_bytes() == (whole / MANIFEST).read_bytes()
+
+    compact = tmp_path / "c"
+    compact.mkdir()
+    (compact / MANIFEST).write_text(json.dumps({"plans": entries}, ensure_ascii=False), encoding="utf-8")
+    _append_manifest(compact, entries, new)
+    assert read_manifest(compact) == [*entries, new]
+    assert (compact / MANIFEST).read_bytes() == (whole / MANIFEST).read_bytes()

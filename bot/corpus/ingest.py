@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
+import json
+import os
 import re
 import sqlite3
 from dataclasses import dataclass, replace
@@ -435,6 +437,33 @@ def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str,
                              entry["plan_id"])
 
 
+_TAIL = "\n  ]\n}\n"  # how `write_manifest` ends a manifest with entries
+
+
+def _append_manifest(folder: Path, entries: list[dict], entry: dict) -> None:
+    """`write_manifest(folder, [*entries, entry])`, byte for byte, serialising only the new entry: the
+    others are the file's own text (an indented dump of 50,000 entries is json's pure-Python encoder:
+    seconds, at every add). A file of another shape (edited by hand) is written whole, as before."""
+    path = folder / MANIFEST
+    try:
+        old = path.read_text(encoding="utf-8") if entries else ""
+    except OSError:
+        old = ""
+    if old.endswith(_TAIL):
+        one = json.dumps({"plans": [entry]}, ensure_ascii=False, indent=2)
+        text = old[:-len(_TAIL)] + ",\n" + one[one.index("[") + 2:-len(_TAIL) + 1] + _TAIL
+        try:
+            same = json.loads(text) == {"plans": [*entries, entry]}
+        except ValueError:
+            same = False
+        if same:
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+            return
+    write_manifest(folder, [*entries, entry])
+
+
 def _write_plan(seeds_dir: Path, entries: list[dict], entry: dict, text: str) -> None:
     """Text first, then the manifest that names it: a crash between them leaves an unlisted file, never
     a listed plan without its text."""
@@ -443,7 +472,7 @@ def _write_plan(seeds_dir: Path, entries: list[dict], entry: dict, text: str) ->
     try:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(target)
-        write_manifest(seeds_dir, [*entries, entry])
+        _append_manifest(seeds_dir, entries, entry)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         target.unlink(missing_ok=True)

@@ -140,10 +140,7 @@ def write_manifest(seeds_dir: Path, entries: list[dict]) -> None:
     seeds_dir.mkdir(parents=True, exist_ok=True)
     path = seeds_dir / MANIFEST
     tmp = path.with_suffix(".json.tmp")
-    # one entry a line: as easy to read and diff as an indented file, and written by json's C encoder
-    # (an `indent` falls back to the pure-Python one: a second at 5,000 plans, for every add)
-    lines = ",\n".join("  " + json.dumps(entry, ensure_ascii=False) for entry in entries)
-    tmp.write_text('{"plans": [\n' + lines + ("\n" if entries else "") + "]}\n", encoding="utf-8")
+    tmp.write_text(json.dumps({"plans": entries}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
