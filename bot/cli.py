@@ -171,7 +171,6 @@ def cmd_add(args, corpus) -> int:
     folders = corpus.folders if corpus is not None else folders_for(args.seeds)  # add loads no corpus
     paths = [Path(f) for f in args.files]
     if len(args.files) == 1 and (looks_like_url(args.files[0]) or not paths[0].is_dir()):
-        _warm_writer()
         try:
             entry, plan = _add_one(args, folders, args.files[0], alone=True)
         except (AddError, FetchError) as exc:
@@ -209,15 +208,14 @@ def cmd_add(args, corpus) -> int:
 
 
 def _warm_writer() -> None:
-    """Load the index writer's tokenizer (jieba's dictionary, pypinyin) in a thread while the sandbox
-    child reads the file: on two cores the two overlap, and the add then costs its own plan."""
-    import threading
-
+    """Load the index writer's tokenizer (jieba's dictionary, pypinyin: about a second) while the
+    sandbox child reads the file: on two cores the two overlap. Here, not in a thread beside the
+    publish: a thread holding the GIL through jieba's load made the publish's thousands of stats wait."""
     from bot.search.engine import index_dir
     from bot.search.tantivy_index import STATE, warm_writer
 
     if (index_dir(None) / STATE).exists():
-        threading.Thread(target=warm_writer, name="warm-writer", daemon=True).start()
+        warm_writer()
 
 
 def _index_added(plans) -> None:
@@ -247,7 +245,8 @@ def _add_one(args, folders, target: str, alone: bool = False) -> tuple[dict, obj
         draft = read_untrusted(fetched.path if fetched else Path(target), city=args.city,
                                year=args.year, title=args.title, kind=args.kind, issuer=args.issuer, date=args.date,
                                source_site=args.source or (fetched.site if fetched else None),
-                               original_name=fetched.url if fetched else None, alone=alone)
+                               original_name=fetched.url if fetched else None, alone=alone,
+                               meanwhile=_warm_writer if alone else None)
         draft = publish(folders, draft)
         return draft.summary(), draft.plan
     finally:

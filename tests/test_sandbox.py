@@ -118,6 +118,25 @@ def test_a_spinning_child_alone_is_stopped_at_the_deadline_counted_from_its_star
     assert "超过 2 秒" in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_work_done_meanwhile_neither_breaks_a_read_nor_stretches_a_deadline(tmp_path, small_deadline):
+    """The CLI loads its tokenizer while the child reads (`meanwhile`): a failure there is ignored, a
+    normal file reads as ever, and a spinning input is still refused at its own deadline even when the
+    parent was busy past it."""
+    import time as clock
+
+    path = tmp_path / "plan.txt"
+    path.write_text(PLAN_TEXT, encoding="utf-8")
+
+    def fails():
+        raise RuntimeError("tokenizer unavailable")
+
+    assert sandbox.read_untrusted(path, alone=True, meanwhile=fails).plan.passages
+    pdf = hostile.cycle_pdf(tmp_path / "cycle.pdf")
+    with pytest.raises(AddError) as caught:
+        sandbox.read_untrusted(pdf, alone=True, meanwhile=lambda: clock.sleep(3))
+    assert "超过 2 秒" in str(caught.value) and "\n" not in str(caught.value)
+
+
 def test_english_wording_survives_the_child(tmp_path, monkeypatch):
     path = tmp_path / "empty.txt"
     path.write_text("   \n", encoding="utf-8")

@@ -40,6 +40,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -105,7 +106,8 @@ def _context():
 # deadline starts, as the forkserver's were. Its plan is unnamed (no pypinyin): the parent names it.
 READERS = {".pdf": ("pdfplumber", "pdfminer.pdftypes"), ".docx": ("docx",), ".html": ("trafilatura", "lxml.html", "bs4"),
            ".htm": ("trafilatura", "lxml.html", "bs4"), ".txt": ("charset_normalizer",)}
-READY = ("ready",)  # the child's first message: its limits are set, the input's time starts now
+READY = "ready"  # the child's first message, with the time (CLOCK_MONOTONIC, shared by all processes) its
+# limits were set: the input's time starts then
 START_SECONDS = 120.0  # a child that has not reported ready by then (a machine loaded past use) is stopped
 
 _live: set = set()  # children running now, for stop_all
@@ -135,7 +137,7 @@ def warm() -> None:
 
 
 def run(func, *args, limits: SandboxLimits | None = None, name: str = "", alone: bool = False,
-        preload: tuple[str, ...] = (), **kwargs):
+        preload: tuple[str, ...] = (), meanwhile=None, **kwargs):
     """`func(*args, **kwargs)` in a limited child: its result, or its refusal re-raised here.
 
     AddError, FetchError and the readers' own errors come back as themselves (their one line, both
@@ -143,7 +145,8 @@ def run(func, *args, limits: SandboxLimits | None = None, name: str = "", alone:
     `func` must be importable (a module-level function), its arguments and result picklable.
     `alone`: a fresh interpreter for this one child instead of a fork of the warmed forkserver (a
     process that reads once and exits; see the module's docstring), which imports `preload` before its
-    deadline starts.
+    deadline starts. `meanwhile()` runs here while the child works (the CLI loads its index writer's
+    tokenizer): its errors are ignored, and the child's deadline is kept however long it takes.
     """
     limits = limits or SandboxLimits.from_env()
     label = name or "input"
@@ -156,13 +159,18 @@ def run(func, *args, limits: SandboxLimits | None = None, name: str = "", alone:
         with _live_lock:
             _live.add(child)
         sender.close()
+        started = time.monotonic()
+        if meanwhile is not None:
+            with contextlib.suppress(Exception):
+                meanwhile()
         message, timed_out = None, False
         try:
-            if not receiver.poll(START_SECONDS):
+            ready = receiver.recv() if receiver.poll(max(0.0, START_SECONDS - (time.monotonic() - started))) else None
+            if ready is None:
                 timed_out = True
-            elif receiver.recv() != READY:
+            elif not (isinstance(ready, tuple) and ready[0] == READY):
                 message = None  # not our child's protocol: treated as a child that died
-            elif receiver.poll(limits.seconds):  # the deadline is the input's, counted from here
+            elif receiver.poll(max(0.0, limits.seconds - (time.monotonic() - ready[1]))):  # the input's time
                 message = receiver.recv()
             else:
                 timed_out = True
@@ -284,7 +292,7 @@ def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, 
         if os.nice(0) < 10:  # the forkserver is niced already (sandbox_preload)
             os.nice(10 - os.nice(0))  # a hostile input spinning the CPU yields it to the process answering readers
     try:
-        sender.send(READY)
+        sender.send((READY, time.monotonic()))
         message = ("ok", func(*args, **kwargs))
     except MemoryError:
         message = ("err", "memory", "", "")
@@ -312,16 +320,18 @@ def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, 
 # ------------------------------------------------------------------------------------- entry points
 
 
-def read_untrusted(file: Path, *, limits: SandboxLimits | None = None, alone: bool = False, **metadata) -> Draft:
+def read_untrusted(file: Path, *, limits: SandboxLimits | None = None, alone: bool = False, meanwhile=None,
+                   **metadata) -> Draft:
     """`ingest.prepare_plan` on `file` in a limited child: the Draft, or an AddError's one line.
-    `alone`: in a fresh interpreter of its own, for a process that reads only this file (see `run`)."""
+    `alone`: in a fresh interpreter of its own, for a process that reads only this file; `meanwhile`
+    runs here while it reads (see `run`)."""
     file = Path(file)
     name = _short(metadata.get("original_name") or file.name)  # what the sender calls it, not our temp name
     try:
         if alone:
             return run(prepare_plan, file, limits=limits, name=name, alone=True, named=False,
-                       preload=READERS.get(file.suffix.lower(), ()), **metadata)
-        return run(prepare_plan, file, limits=limits, name=name, **metadata)
+                       preload=READERS.get(file.suffix.lower(), ()), meanwhile=meanwhile, **metadata)
+        return run(prepare_plan, file, limits=limits, name=name, meanwhile=meanwhile, **metadata)
     except AddError as exc:
         if name == file.name:
             raise
