@@ -173,14 +173,16 @@ def cmd_show(args, corpus) -> int:
 def cmd_add(args, corpus) -> int:
     from bot.corpus.fetch import FetchError, looks_like_url
     from bot.corpus.ingest import AddError, batch_files
+    from bot.corpus.loader import folders_for
 
+    folders = corpus.folders if corpus is not None else folders_for(args.seeds)  # add loads no corpus
     paths = [Path(f) for f in args.files]
     if len(args.files) == 1 and (looks_like_url(args.files[0]) or not paths[0].is_dir()):
         try:
-            entry = _add_one(args, corpus, args.files[0])
+            entry, plan = _add_one(args, folders, args.files[0], alone=True)
         except (AddError, FetchError) as exc:
             return _fail(_said(exc))
-        _index_added(args)
+        _index_added([plan], args.seeds)
         if args.json:
             _print_json(entry)
         else:
@@ -192,17 +194,19 @@ def cmd_add(args, corpus) -> int:
     files = batch_files(paths)
     if not files:
         return _fail("没有可添加的文件" if not _english() else "no files to add")
-    added, refused = [], []
+    added, refused, plans = [], [], []
     for n, path in enumerate(files, 1):
         _progress(n, len(files), path.name)
         try:
-            added.append(_add_one(args, corpus, str(path)))
+            entry, plan = _add_one(args, folders, str(path))
+            added.append(entry)
+            plans.append(plan)
             added[-1]["file_added"] = str(path)
         except (AddError, FetchError) as exc:
             refused.append({"file": str(path), "reason": _said(exc)})
     sys.stderr.write("\n")
     if added:
-        _index_added(args)
+        _index_added(plans, args.seeds)
     if args.json:
         _print_json({"added": added, "refused": refused})
     else:
@@ -210,38 +214,52 @@ def cmd_add(args, corpus) -> int:
     return 0 if not refused else 1
 
 
-def _index_added(args) -> None:
-    """Bring the search index up to the corpus now, so the next search starts at once: the add stored
-    its parse, so this indexes the added plans alone. A data folder without an index yet is left for
-    the first search to build; an index that cannot be written now (busy, unusable) likewise."""
-    from bot.search.engine import SearchEngine, index_dir
-    from bot.search.tantivy_index import STATE, IndexBusy, IndexUnusable
+def _warm_writer() -> None:
+    """Load the index writer's tokenizer (jieba's dictionary, pypinyin: about a second) while the
+    sandbox child reads the file: on two cores the two overlap. Here, not in a thread beside the
+    publish: a thread holding the GIL through jieba's load made the publish's thousands of stats wait."""
+    from bot.search.engine import index_dir
+    from bot.search.tantivy_index import STATE, warm_writer
 
-    if not (index_dir(None) / STATE).exists():
-        return
+    if (index_dir(None) / STATE).exists():
+        warm_writer()
+
+
+def _index_added(plans, seeds=None) -> None:
+    """Put the added plans into the search index now, so the next search starts at once: only these
+    plans are written, the others are not even read. A data folder without an index yet is left for
+    the first search to build; an index that cannot be written now (busy, unusable, damaged) likewise:
+    the next search's sync brings it up to the corpus."""
+    from bot.search.engine import SearchEngine
+    from bot.search.tantivy_index import IndexBusy, IndexUnusable
+
     with contextlib.suppress(CorpusError, IndexBusy, IndexUnusable, OSError, ValueError, RuntimeError):
-        corpus = load_corpus(args.seeds)
+        SearchEngine.index_added(plans)
+        corpus = load_corpus(seeds)  # stored parses only: writes the stamp a quick search start needs
         from bot.search.quickstart import remember
 
-        remember(corpus, SearchEngine.from_corpus(corpus))  # so the next search starts from the index alone
+        remember(corpus, SearchEngine.from_corpus(corpus))
 
 
-def _add_one(args, corpus, target: str) -> dict:
+def _add_one(args, folders, target: str, alone: bool = False) -> tuple[dict, object]:
     """One file or link through the add pipeline; a link is fetched first and its file removed after.
-    Fetching and reading happen in a limited child process (bot.corpus.sandbox); writing here."""
+    Fetching and reading happen in a limited child process (bot.corpus.sandbox); writing here. The
+    `add --json` entry and the plan as published."""
     from bot.config import allow_private_urls
     from bot.corpus.fetch import looks_like_url
-    from bot.corpus.ingest import publish_plan
+    from bot.corpus.ingest import publish
     from bot.corpus.sandbox import fetch_untrusted, read_untrusted
 
     allow = args.allow_private or allow_private_urls()
-    fetched = fetch_untrusted(target, allow_private=allow) if looks_like_url(target) else None
+    fetched = fetch_untrusted(target, allow_private=allow, alone=alone) if looks_like_url(target) else None
     try:
         draft = read_untrusted(fetched.path if fetched else Path(target), city=args.city,
                                year=args.year, title=args.title, kind=args.kind, issuer=args.issuer, date=args.date,
                                source_site=args.source or (fetched.site if fetched else None),
-                               original_name=fetched.url if fetched else None)
-        return publish_plan(corpus.folders, draft)
+                               original_name=fetched.url if fetched else None, alone=alone,
+                               meanwhile=_warm_writer if alone else None)
+        draft = publish(folders, draft)
+        return draft.summary(), draft.plan
     finally:
         if fetched:
             fetched.path.unlink(missing_ok=True)
@@ -1017,7 +1035,10 @@ def main(argv: list[str] | None = None) -> int:
 
     load_dotenv_file()  # PLANBRIEF_SEEDS / PLANBRIEF_DATA_DIR in .env choose the corpus, as for `run`
     try:
-        corpus = (_quick(args) if args.command == "search" else None) or load_corpus(args.seeds)
+        if args.command == "add":
+            corpus = None  # add reads only the manifests
+        else:
+            corpus = (_quick(args) if args.command == "search" else None) or load_corpus(args.seeds)
     except CorpusError as exc:
         return _fail(str(exc))
     if args.command not in ("run", "console") and not getattr(args, "json", False):

@@ -20,7 +20,7 @@ import pytest
 from bot.cli import main
 from bot.corpus import sandbox
 from bot.corpus.fetch import FetchError, effective_address, fetch, is_public, looks_like_url
-from bot.corpus.ingest import AddError, RemoveError, remove_plan
+from bot.corpus.ingest import AddError, RemoveError, _with_id, remove_plan
 from bot.corpus.loader import read_manifest, write_manifest
 from tests.support import hostile
 from tests.support.folders import folder_bytes
@@ -69,12 +69,14 @@ def test_inflating_pdf_is_refused_by_the_stream_bound(seeds, tmp_path, capsys, m
     assert "解压后过大" in _one_line(err)
 
 
-def test_inflating_pdf_over_the_memory_limit_still_gets_one_line(tmp_path, monkeypatch):
-    """With the stream bound set out of the way, the child's address-space limit is what stops it."""
+@pytest.mark.parametrize("alone", [False, True], ids=["forkserver", "alone"])
+def test_inflating_pdf_over_the_memory_limit_still_gets_one_line(tmp_path, monkeypatch, alone):
+    """With the stream bound set out of the way, the child's address-space limit is what stops it,
+    in a fork of the forkserver and in a fresh interpreter alike."""
     monkeypatch.setenv("PLANBRIEF_MAX_DOCX_MEMBER_MB", "4096")
     pdf = hostile.inflating_pdf(tmp_path / "bomb.pdf", 900)
     with pytest.raises(AddError) as caught:
-        sandbox.read_untrusted(pdf, limits=sandbox.SandboxLimits(memory_bytes=700 * 2**20, seconds=20))
+        sandbox.read_untrusted(pdf, limits=sandbox.SandboxLimits(memory_bytes=700 * 2**20, seconds=20), alone=alone)
     assert "\n" not in str(caught.value) and "bomb.pdf" in str(caught.value)
 
 
@@ -93,6 +95,46 @@ def test_a_normal_file_reads_the_same_in_the_child(tmp_path):
     inside, outside = sandbox.read_untrusted(path, limits=FAST), prepare_plan(path)
     assert inside.entry == outside.entry
     assert [p.text for p in inside.plan.passages] == [p.text for p in outside.plan.passages]
+
+
+def test_a_child_alone_reads_the_same_and_is_our_own_child(tmp_path):
+    """`alone` (the CLI's one read): no forkserver in between, the same Draft as the forkserver's child."""
+    path = tmp_path / "plan.txt"
+    path.write_text(PLAN_TEXT, encoding="utf-8")
+    alone, forked = sandbox.read_untrusted(path, limits=FAST, alone=True), sandbox.read_untrusted(path, limits=FAST)
+    assert not alone.named and alone.body_key == forked.body_key  # its id is given by publish, in the parent
+    named = _with_id(alone, forked.entry["plan_id"])
+    assert named.entry == forked.entry and named.named
+    assert named.plan == forked.plan and named.plan.content_hash == forked.plan.content_hash
+    assert sandbox.run(os.getppid, limits=FAST, alone=True) == os.getpid()
+
+
+def test_a_spinning_child_alone_is_stopped_at_the_deadline_counted_from_its_start(tmp_path, small_deadline):
+    """The deadline is the input's: a fresh interpreter's imports are not charged to it, and a cycle
+    still ends at it with one line."""
+    pdf = hostile.cycle_pdf(tmp_path / "cycle.pdf")
+    with pytest.raises(AddError) as caught:
+        sandbox.read_untrusted(pdf, alone=True)
+    assert "超过 2 秒" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_work_done_meanwhile_neither_breaks_a_read_nor_stretches_a_deadline(tmp_path, small_deadline):
+    """The CLI loads its tokenizer while the child reads (`meanwhile`): a failure there is ignored, a
+    normal file reads as ever, and a spinning input is still refused at its own deadline even when the
+    parent was busy past it."""
+    import time as clock
+
+    path = tmp_path / "plan.txt"
+    path.write_text(PLAN_TEXT, encoding="utf-8")
+
+    def fails():
+        raise RuntimeError("tokenizer unavailable")
+
+    assert sandbox.read_untrusted(path, alone=True, meanwhile=fails).plan.passages
+    pdf = hostile.cycle_pdf(tmp_path / "cycle.pdf")
+    with pytest.raises(AddError) as caught:
+        sandbox.read_untrusted(pdf, alone=True, meanwhile=lambda: clock.sleep(3))
+    assert "超过 2 秒" in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_english_wording_survives_the_child(tmp_path, monkeypatch):

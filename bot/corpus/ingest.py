@@ -13,8 +13,11 @@ manifest is replaced atomically, so a failed add leaves the corpus exactly as it
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
+import json
+import os
 import re
 import sqlite3
 from dataclasses import dataclass, replace
@@ -36,12 +39,14 @@ from bot.corpus.loader import (
     MANIFEST,
     CorpusError,
     Folders,
+    _manifest_digest,
     body_key_of,
     build_plan,
     folder_key,
     folders_for,
     listed_entries,
     manifest_lock,
+    plan_meta,
     read_manifest,
     read_text,
     write_manifest,
@@ -115,6 +120,7 @@ def batch_files(paths: list[Path]) -> list[Path]:
 
 
 # the seeds' own words for each kind (wuxi-2023-conference, jiangyin-2023-speech, suzhou-2023-workpoints)
+UNNAMED = "unnamed"  # a provisional id's first part, never a place's pinyin (those are places)
 KIND_SLUGS = {KIND_POINTS: "workpoints", KIND_PLAN: "workplan", KIND_HALF_YEAR: "review-plan",
               KIND_REVIEW: "review", KIND_SPEECH: "speech", KIND_NEWS: "conference"}
 
@@ -152,6 +158,7 @@ class Draft:
     body_key: str
     warnings: list[str]  # codes: "no_priorities", "city_from_body"
     city_guess: dict | None = None  # the place read from the text: where, the words, a sentence in zh and en
+    named: bool = True  # False: a provisional id, `publish` names it (prepare_plan's `named`)
 
     def summary(self) -> dict:
         """The `add --json` contract: the manifest entry plus what the parse found."""
@@ -171,19 +178,22 @@ def prepare_plan(
     date: str | None = None,
     source_site: str | None = None,
     original_name: str | None = None,
+    named: bool = True,
 ) -> Draft:
-    """Read, detect metadata, validate and parse; writes nothing. Raises AddError with the reason."""
+    """Read, detect metadata, validate and parse; writes nothing. Raises AddError with the reason.
+    `named=False` leaves the readable id (pypinyin: half a second to load) to `publish`, for a
+    sandbox child that would load it for one place name while its parent has it loaded anyway."""
     limits = Limits.from_env()
     try:
         with parse_deadline(limits.max_parse_seconds, file.name) as deadline:
             return _prepare(file, limits, deadline, city=city, year=year, title=title, kind=kind, issuer=issuer,
-                            date=date, source_site=source_site, original_name=original_name)
+                            date=date, source_site=source_site, original_name=original_name, named=named)
     except LimitError as exc:
         raise AddError(exc.zh, exc.en) from exc
 
 
 def _prepare(file: Path, limits: Limits, deadline: Deadline, *, city, year, title, kind, issuer, date,
-             source_site, original_name) -> Draft:
+             source_site, original_name, named=True) -> Draft:
     text = extract_text(file, limits)
     deadline.check()
     if not normalize(text).strip():
@@ -215,7 +225,8 @@ def _prepare(file: Path, limits: Limits, deadline: Deadline, *, city, year, titl
 
     body_key = body_key_of(cleaned.paragraphs)
     kind = kind or (found.kind if title == found.title else kind_of(title))
-    plan_id = readable_id(city, int(year), kind)  # publish adds -2, -3 if the corpus has it by then
+    # publish adds -2, -3 if the corpus has it by then
+    plan_id = readable_id(city, int(year), kind) if named else f"{UNNAMED}-{int(year)}-{KIND_SLUGS.get(kind, 'plan')}"
     place = regions.find_place(city)
     entry = {
         "plan_id": plan_id,
@@ -240,7 +251,7 @@ def _prepare(file: Path, limits: Limits, deadline: Deadline, *, city, year, titl
     warnings = [] if plan.priorities else ["no_priorities"]
     if not city_given and regions.short_name(city) not in title:
         warnings.append("city_from_body")
-    return Draft(entry, text, plan, body_key, warnings, None if city_given else _city_guess(city, found))
+    return Draft(entry, text, plan, body_key, warnings, None if city_given else _city_guess(city, found), named)
 
 
 _GUESS_FROM = {"title": ("标题", "the title"), "lead": ("导语", "the lead"), "body": ("正文", "the body")}
@@ -270,6 +281,12 @@ def duplicate_of(folders: Path | Folders, draft: Draft) -> str | None:
 def publish_plan(folders: Path | Folders, draft: Draft) -> dict:
     """Write the draft's text and manifest entry into the writable folder, under its manifest lock;
     refuses duplicates of any plan, shipped or added, and gives the draft an id no plan has."""
+    return publish(folders, draft).summary()
+
+
+def publish(folders: Path | Folders, draft: Draft) -> Draft:
+    """`publish_plan`, returning the draft as published (its final id, and the plan under that id:
+    what the caller indexes)."""
     folders = folders_for(folders)
     target = folders.target
     try:
@@ -277,45 +294,86 @@ def publish_plan(folders: Path | Folders, draft: Draft) -> dict:
             listed = listed_entries(folders)  # read under the lock: another process may just have added
             _refuse_duplicate(listed, draft.body_key, draft.entry["city"], draft.entry["year"],
                               draft.entry["title"])
-            draft = _with_id(draft, unique_id(draft.entry["plan_id"], {str(e.get("plan_id")) for _, e in listed}))
+            base = draft.entry["plan_id"] if draft.named else \
+                readable_id(draft.entry["city"], int(draft.entry["year"]), draft.entry["kind"])
+            draft = _with_id(draft, unique_id(base, {str(e.get("plan_id")) for _, e in listed}))
             own = read_manifest(target) if (target / MANIFEST).exists() else []
+            trusted = _manifest_trusted(target, own)
             _write_plan(target, own, draft.entry, draft.text)
+            if _record(target, draft) and trusted:
+                _trust_manifest(target)
     except CorpusError as exc:
         raise AddError(str(exc)) from exc
-    _record(target, draft)
-    return draft.summary()
+    return draft
 
 
-def _record(folder: Path, draft: Draft) -> None:
-    """Put the plan just written into the plan store, parsed as it is, so the next load (this process,
-    the bot, the next CLI call) parses nothing. Best effort: without it the next load parses this plan."""
+def _manifest_trusted(folder: Path, entries: list[dict]) -> bool:
+    """Whether the plan store vouches for every entry of this folder's manifest as it is now (its
+    digest was recorded by a load that compared every entry with its row; no manifest: nothing to vouch
+    for). Call it under the manifest lock."""
     store = plan_store.open_store()
     if store is None:
+        return False
+    digest = _manifest_digest(folder)
+    try:
+        return (digest is None and not entries) or (
+            digest is not None and store.manifest_digest(folder_key(folder)) == digest)
+    except sqlite3.Error:
+        return False
+
+
+def _trust_manifest(folder: Path) -> None:
+    """After a write that changed only entries whose rows it recorded: the new manifest is vouched for
+    too, so the next load (the CLI, the bot's refresh) does not compare thousands of entries again."""
+    store = plan_store.open_store()
+    digest = _manifest_digest(folder)
+    if store is None or digest is None:
         return
+    with contextlib.suppress(sqlite3.Error):
+        store.set_manifest_digest(folder_key(folder), digest)
+
+
+def _record(folder: Path, draft: Draft) -> bool:
+    """Put the plan just written into the plan store, parsed as it is, so the next load (this process,
+    the bot, the next CLI call) parses nothing. Best effort: without it the next load parses this plan.
+    True when it was recorded."""
+    store = plan_store.open_store()
+    if store is None:
+        return False
     path = folder / draft.entry["file"]
     try:
         data = path.read_bytes()
         if data.decode("utf-8-sig") != draft.text:  # what a load would read differs: let it parse
-            return
+            return False
         as_json = plan_store.entry_json(draft.entry)
         store.put_many([(folder_key(folder), draft.plan, plan_store.file_stat(path), as_json,
                          plan_store.source_digest(as_json, data), draft.body_key)])
     except (OSError, UnicodeDecodeError, sqlite3.Error):
-        return
+        return False
+    return True
 
 
 def _with_id(draft: Draft, plan_id: str) -> Draft:
-    """The draft under another id; its passages carry the id, so the plan is read again (rare: only
-    when the corpus already has a plan of that place, year and kind)."""
-    if plan_id == draft.entry["plan_id"]:
+    """The draft under another id (the corpus has a plan of that place, year and kind, or the draft's
+    id was provisional); its passages carry the id, renamed without parsing the text again."""
+    if plan_id == draft.entry["plan_id"] and draft.named:
         return draft
     entry = {**draft.entry, "plan_id": plan_id, "file": f"{plan_id}.txt"}
-    return replace(draft, entry=entry, plan=build_plan(entry, draft.text))
+    return replace(draft, entry=entry, plan=renamed(draft.plan, entry), named=True)
 
 
 def add_plan(folders: Path | Folders, file: Path, **metadata) -> dict:
     """Validate, then write the text and manifest entry; returns the new manifest entry (`add --json`)."""
     return publish_plan(folders, prepare_plan(file, **metadata))
+
+
+def renamed(plan: Plan, entry: dict) -> Plan:
+    """`plan` as `build_plan(entry, its text)` gives it when only the entry's id (and file) differ:
+    passage ids carry the plan id, nothing else of a parse does, so nothing is parsed again (the text
+    may be hostile: it was parsed once, in the sandbox)."""
+    old, new = plan.plan_id, str(entry["plan_id"])
+    passages = [replace(p, id=new + p.id[len(old):], plan_id=new) for p in plan.passages]
+    return Plan(plan_meta(entry), plan.preamble, plan.tree, passages, plan.priorities)
 
 
 class _Duplicate(AddError):
@@ -327,11 +385,17 @@ class _Duplicate(AddError):
 _BODY_KEYS: dict[str, str] = {}  # sha256 of a stored file's bytes → its body key (cleaning is the cost)
 
 
-def _stored_body_key(path: Path, row: plan_store.Row | None = None, entry: dict | None = None) -> str:
+def _stored_body_key(path: Path, row: plan_store.Row | None = None, entry: dict | None = None,
+                     trusted: bool = False) -> str | None:
     """From the plan store when the file is as it recorded (no read at all); else memoised on the
     file's bytes, so a running bot checks each publish against thousands of plans without cleaning
-    every one of them again; a changed file is a new entry."""
-    if row is not None and entry is not None and row.current(plan_store.file_stat(path), plan_store.entry_json(entry)):
+    every one of them again; a changed file is a new entry. None: the file is not there. `trusted`: the
+    store vouches for the manifest's entries (`_manifest_trusted`), so they need no comparing."""
+    try:
+        stat = plan_store.file_stat(path)
+    except OSError:
+        return None
+    if row is not None and entry is not None and row.current(stat, None if trusted else plan_store.entry_json(entry)):
         return row.body_key
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
@@ -341,29 +405,63 @@ def _stored_body_key(path: Path, row: plan_store.Row | None = None, entry: dict 
     return key
 
 
-def _store_rows(listed: list[tuple[Path, dict]]) -> dict[tuple[str, str], plan_store.Row]:
+def _store_rows(keys: list[str]) -> dict[tuple[str, str], plan_store.Row]:
     store = plan_store.open_store()
     if store is None:
         return {}
     try:
-        return store.rows(sorted({folder_key(folder) for folder, _ in listed}))
+        return store.rows(keys, summaries=False)
     except sqlite3.Error:
         return {}
 
 
 def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str, year: int, title: str) -> None:
-    rows = _store_rows(listed)
+    folders = list(dict.fromkeys(folder for folder, _ in listed))
+    keys = {folder: folder_key(folder) for folder in folders}
+    rows = _store_rows(sorted(set(keys.values())))
+    by_folder: dict[Path, list[dict]] = {}
+    for folder, entry in listed:
+        by_folder.setdefault(folder, []).append(entry)
+    trusted = {folder: _manifest_trusted(folder, by_folder.get(folder, [])) for folder in folders}
+    wanted_title = normalize(title)
     for folder, entry in listed:
         existing = folder / entry["file"]
-        row = rows.get((folder_key(folder), str(entry.get("plan_id"))))
-        if existing.exists() and _stored_body_key(existing, row, entry) == body_key:
+        row = rows.get((keys[folder], str(entry.get("plan_id"))))
+        if _stored_body_key(existing, row, entry, trusted[folder]) == body_key:
             raise _Duplicate(f"重复：这份文件已在语料中（{entry['plan_id']}）",
                              f"duplicate: this text is already in the corpus ({entry['plan_id']})", entry["plan_id"])
-        if normalize(entry.get("title", "")) == normalize(title) and str(entry.get("city")) == city \
-                and int(entry.get("year", 0)) == year:
+        if str(entry.get("city")) == city and int(entry.get("year", 0)) == year \
+                and normalize(entry.get("title", "")) == wanted_title:
             raise _Duplicate(f"重复：{city} {year}「{title}」已在语料中（{entry['plan_id']}）",
                              f"duplicate: {city} {year} '{title}' is already in the corpus ({entry['plan_id']})",
                              entry["plan_id"])
+
+
+_TAIL = "\n  ]\n}\n"  # how `write_manifest` ends a manifest with entries
+
+
+def _append_manifest(folder: Path, entries: list[dict], entry: dict) -> None:
+    """`write_manifest(folder, [*entries, entry])`, byte for byte, serialising only the new entry: the
+    others are the file's own text (an indented dump of 50,000 entries is json's pure-Python encoder:
+    seconds, at every add). A file of another shape (edited by hand) is written whole, as before."""
+    path = folder / MANIFEST
+    try:
+        old = path.read_text(encoding="utf-8") if entries else ""
+    except OSError:
+        old = ""
+    if old.endswith(_TAIL):
+        one = json.dumps({"plans": [entry]}, ensure_ascii=False, indent=2)
+        text = old[:-len(_TAIL)] + ",\n" + one[one.index("[") + 2:-len(_TAIL) + 1] + _TAIL
+        try:
+            same = json.loads(text) == {"plans": [*entries, entry]}
+        except ValueError:
+            same = False
+        if same:
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+            return
+    write_manifest(folder, [*entries, entry])
 
 
 def _write_plan(seeds_dir: Path, entries: list[dict], entry: dict, text: str) -> None:
@@ -374,7 +472,7 @@ def _write_plan(seeds_dir: Path, entries: list[dict], entry: dict, text: str) ->
     try:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(target)
-        write_manifest(seeds_dir, [*entries, entry])
+        _append_manifest(seeds_dir, entries, entry)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         target.unlink(missing_ok=True)
@@ -434,7 +532,11 @@ def remove_plan(folders: Path | Folders, plan_id: str) -> dict:
         with manifest_lock(target):
             folder, entry = removable(folders, plan_id)
             try:
-                write_manifest(target, [e for e in read_manifest(target) if e.get("plan_id") != plan_id])
+                own = read_manifest(target)
+                trusted = _manifest_trusted(target, own)
+                write_manifest(target, [e for e in own if e.get("plan_id") != plan_id])
+                if trusted:  # the entries left are each as their row recorded them
+                    _trust_manifest(target)
                 (folder / entry["file"]).unlink(missing_ok=True)
             except OSError as exc:
                 raise RemoveError(f"写入失败：{target}（{exc.strerror or exc}）") from exc

@@ -405,7 +405,13 @@ class Corpus:
 def newest_first(plans: list[Plan]) -> list[Plan]:
     """Newest year and date first; a bare year ("2023") sorts after dated plans of that year."""
     by_id = sorted(plans, key=lambda p: p.plan_id)
-    return sorted(by_id, key=lambda p: (p.meta.year, p.meta.date if len(p.meta.date) > 4 else ""), reverse=True)
+    return sorted(by_id, key=lambda p: newest_key(p.meta.year, p.meta.date), reverse=True)
+
+
+def newest_key(year: int, date: str) -> tuple[int, str]:
+    """The corpus order's key (descending; ties by plan id ascending), for whoever orders plans known
+    only by their metadata (the index's sidecar, adding one plan without loading the others)."""
+    return (int(year), date if len(date) > 4 else "")
 
 
 def load_corpus(seeds_dir: Path | str | Folders | None = None, reuse: Corpus | None = None) -> Corpus:

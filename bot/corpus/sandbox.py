@@ -13,6 +13,12 @@ Children are forked from a small forkserver rather than from the caller: the bot
 it could copy a held lock) and a large address space (an address-space limit on a copy of it would
 mean nothing). The forkserver preloads the readers, so a child starts in milliseconds.
 
+A process that reads one file and exits (`planbrief add FILE`) would pay for that warm-up (every reader
+library, jieba's dictionary, the PDF character maps: seconds) to save it once; it asks for a fresh
+interpreter instead (`alone=True`, multiprocessing's spawn), which imports only what reading this one
+file needs. Same child, same limits: the deadline and the CPU limit count from when the child reports
+its limits set, so neither its start-up nor a loaded machine's import time is charged to the input.
+
 The calls block the calling thread while the child works. The bot makes them from `EXECUTOR`, its own
 small pool, never from the default executor that answers readers' searches, so no number of hostile
 inputs delays `/topic`; `SLOTS` caps how many children run at once.
@@ -31,6 +37,7 @@ import os
 import resource
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -95,6 +102,15 @@ def _context():
         return ctx
 
 
+# What a child alone imports before it reports ready, by the file's suffix: the readers a forkserver
+# would have preloaded, but only this format's (a .txt waits for no PDF library). Imported before the
+# deadline starts, as the forkserver's were. Its plan is unnamed (no pypinyin): the parent names it.
+READERS = {".pdf": ("pdfplumber", "pdfminer.pdftypes"), ".docx": ("docx",), ".html": ("trafilatura", "lxml.html", "bs4"),
+           ".htm": ("trafilatura", "lxml.html", "bs4"), ".txt": ("charset_normalizer",)}
+READY = "ready"  # the child's first message, with the time (CLOCK_MONOTONIC, shared by all processes) its
+# limits were set: the input's time starts then
+START_SECONDS = 120.0  # a child that has not reported ready by then (a machine loaded past use) is stopped
+
 _live: set = set()  # children running now, for stop_all
 _live_lock = threading.Lock()
 
@@ -124,29 +140,43 @@ def warm() -> None:
 _in_background = False  # set in a background child (a source round): its own children are background too
 
 
-def run(func, *args, limits: SandboxLimits | None = None, name: str = "", **kwargs):
+def run(func, *args, limits: SandboxLimits | None = None, name: str = "", alone: bool = False,
+        preload: tuple[str, ...] = (), meanwhile=None, **kwargs):
     """`func(*args, **kwargs)` in a limited child: its result, or its refusal re-raised here.
 
     AddError, FetchError and the readers' own errors come back as themselves (their one line, both
     languages); anything else the child raises, and a child that is killed or dies, is a SandboxError.
     `func` must be importable (a module-level function), its arguments and result picklable.
+    `alone`: a fresh interpreter for this one child instead of a fork of the warmed forkserver (a
+    process that reads once and exits; see the module's docstring), which imports `preload` before its
+    deadline starts. `meanwhile()` runs here while the child works (the CLI loads its index writer's
+    tokenizer): its errors are ignored, and the child's deadline is kept however long it takes.
     """
     limits = limits or SandboxLimits.from_env()
     if _in_background and not limits.background:
         limits = replace(limits, background=True)
     label = name or "input"
     with _slot(limits.workers):
-        ctx = _context()
+        ctx = multiprocessing.get_context("spawn") if alone else _context()
         receiver, sender = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=_child, args=(sender, limits, _settings(), func, args, kwargs), daemon=True)
-        child.start()  # blocks while a forkserver starts: the deadline is the input's, counted after
-        started = time.monotonic()
+        child = ctx.Process(target=_child, args=(sender, limits, _settings(), func, args, kwargs, preload),
+                            daemon=True)
+        child.start()  # blocks while a forkserver starts
         with _live_lock:
             _live.add(child)
         sender.close()
+        started = time.monotonic()
+        if meanwhile is not None:
+            with contextlib.suppress(Exception):
+                meanwhile()
         message, timed_out = None, False
         try:
-            if receiver.poll(max(0.0, limits.seconds - (time.monotonic() - started))):
+            ready = receiver.recv() if receiver.poll(max(0.0, START_SECONDS - (time.monotonic() - started))) else None
+            if ready is None:
+                timed_out = True
+            elif not (isinstance(ready, tuple) and ready[0] == READY):
+                message = None  # not our child's protocol: treated as a child that died
+            elif receiver.poll(max(0.0, limits.seconds - (time.monotonic() - ready[1]))):  # the input's time
                 message = receiver.recv()
             else:
                 timed_out = True
@@ -307,13 +337,20 @@ def _settings() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(("PLANBRIEF_", "LANG", "LC_"))}
 
 
-def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, kwargs) -> None:
-    """In the child: limits first, then the work; one message back, whatever happens."""
+def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, kwargs,
+           preload: tuple[str, ...] = ()) -> None:
+    """In the child: our own modules, limits, then the work; one message back, whatever happens."""
+    import importlib
+
+    for module in preload:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
     for key in [k for k in os.environ if k.startswith(("PLANBRIEF_", "LANG", "LC_"))]:
         del os.environ[key]
     os.environ.update(settings)
     memory = int(limits.memory_bytes)
-    cpu = max(1, int(limits.cpu_seconds + 0.999))
+    used = resource.getrusage(resource.RUSAGE_SELF)  # a spawned child's imports; a fork's is nought
+    cpu = max(1, int(used.ru_utime + used.ru_stime + limits.cpu_seconds + 0.999))
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU at the soft limit ends it
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -323,6 +360,7 @@ def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, 
     if limits.background:
         _to_background()
     try:
+        sender.send((READY, time.monotonic()))
         message = ("ok", func(*args, **kwargs))
     except MemoryError:
         message = ("err", "memory", "", "")
@@ -339,6 +377,12 @@ def _child(sender, limits: SandboxLimits, settings: dict[str, str], func, args, 
         sender.send(("err", "memory", "", ""))
     finally:
         sender.close()
+    # The answer is sent: exit now. A spawned interpreter's orderly shutdown (finalisers, freeing every
+    # module) would cost the waiting parent most of a second; a fork of the forkserver exits so anyway.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
 
 
 def _to_background() -> None:
@@ -363,12 +407,18 @@ def _background_now() -> bool:
 # ------------------------------------------------------------------------------------- entry points
 
 
-def read_untrusted(file: Path, *, limits: SandboxLimits | None = None, **metadata) -> Draft:
-    """`ingest.prepare_plan` on `file` in a limited child: the Draft, or an AddError's one line."""
+def read_untrusted(file: Path, *, limits: SandboxLimits | None = None, alone: bool = False, meanwhile=None,
+                   **metadata) -> Draft:
+    """`ingest.prepare_plan` on `file` in a limited child: the Draft, or an AddError's one line.
+    `alone`: in a fresh interpreter of its own, for a process that reads only this file; `meanwhile`
+    runs here while it reads (see `run`)."""
     file = Path(file)
     name = _short(metadata.get("original_name") or file.name)  # what the sender calls it, not our temp name
     try:
-        return run(prepare_plan, file, limits=limits, name=name, **metadata)
+        if alone:
+            return run(prepare_plan, file, limits=limits, name=name, alone=True, named=False,
+                       preload=READERS.get(file.suffix.lower(), ()), meanwhile=meanwhile, **metadata)
+        return run(prepare_plan, file, limits=limits, name=name, meanwhile=meanwhile, **metadata)
     except AddError as exc:
         if name == file.name:
             raise
@@ -376,13 +426,14 @@ def read_untrusted(file: Path, *, limits: SandboxLimits | None = None, **metadat
         raise type(exc)(str(exc).replace(file.name, name), exc.en.replace(file.name, name)) from exc
 
 
-def fetch_untrusted(url: str, *, limits: SandboxLimits | None = None, **fetch_kwargs) -> Fetched:
+def fetch_untrusted(url: str, *, limits: SandboxLimits | None = None, alone: bool = False,
+                    **fetch_kwargs) -> Fetched:
     """`fetch.fetch(url, …)` in a limited child: the downloaded file (the caller deletes it), or a
     FetchError / SandboxError line. The child downloads into a folder of its own, so a child killed
-    mid-download leaves nothing behind."""
+    mid-download leaves nothing behind. `alone` as for `run`."""
     folder = Path(tempfile.mkdtemp(prefix="planbrief-sandbox-"))
     try:
-        fetched = run(fetch, url, limits=limits, name=_short(url), directory=folder, **fetch_kwargs)
+        fetched = run(fetch, url, limits=limits, name=_short(url), directory=folder, alone=alone, **fetch_kwargs)
         return _kept(fetched)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -269,13 +269,15 @@ class PlanStore:
 
     # -- rows
 
-    def rows(self, folders: list[str]) -> dict[tuple[str, str], Row]:
-        """Every recorded plan of these folders."""
+    def rows(self, folders: list[str], summaries: bool = True) -> dict[tuple[str, str], Row]:
+        """Every recorded plan of these folders (without their summaries, `summary` empty: a duplicate
+        check, which needs only stats and body keys)."""
         marks = ",".join("?" * len(folders))
+        summary = "summary" if summaries else "''"
         with self._lock:
             found = self._db.execute(
-                "SELECT folder, plan_id, size, mtime_ns, ino, entry, code, source, content_hash, body_key, summary"
-                f" FROM plans WHERE folder IN ({marks})", folders).fetchall()
+                "SELECT folder, plan_id, size, mtime_ns, ino, entry, code, source, content_hash, body_key, "
+                f"{summary} FROM plans WHERE folder IN ({marks})", folders).fetchall()
         return {(r[0], r[1]): Row(r[0], r[1], (r[2], r[3], r[4]), *r[5:]) for r in found}
 
     def row(self, folder: str, plan_id: str) -> Row | None:

@@ -217,6 +217,20 @@ class SearchEngine:
         _drop_older_formats(directory)
         return engine
 
+    @staticmethod
+    def index_added(plans: list[Plan], cache_dir: Path | str | None = None) -> bool:
+        """Put plans just added into the index on disk, touching no other plan (`planbrief add`); False
+        when there is no index yet (the first search builds it whole). A damaged index is left for the
+        next search, which rebuilds it from the corpus."""
+        from bot.search.tantivy_index import STATE
+
+        directory = index_dir(cache_dir)
+        if not (directory / STATE).exists():
+            return False
+        with _index_lock(directory):
+            TantivyIndex.open(directory).add(plans)
+        return True
+
     def updated(self, plans: list[Plan]) -> SearchEngine:
         """This engine with `plans` applied to the live index (self when nothing changed).
 

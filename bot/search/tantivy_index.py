@@ -275,8 +275,13 @@ class TantivyIndex:
         removed = [pid for pid, p in have.items() if want.get(pid) != p["hash"]]
         added = [p for p in plans if have.get(p.plan_id, {}).get("hash") != want[p.plan_id]]
         order = [p["meta"]["plan_id"] for p in base.plans] != [p.plan_id for p in plans]
-        if not removed and not added and not order and base.plans == self.state.plans:
-            return self if self.bound else TantivyIndex(self.directory, self._index, self.state, plans)
+        if not removed and not added and not order:
+            if base.plans == self.state.plans:
+                return self if self.bound else TantivyIndex(self.directory, self._index, self.state, plans)
+            # Another process (`planbrief add`) brought the index up to these plans: its sidecar is right
+            # as it is (a plan's hash covers its metadata), so adopt it rather than write it again.
+            self._index.reload()
+            return TantivyIndex(self.directory, self._index, base, plans)
         state = State(words=dict(base.words), chars=dict(base.chars),
                       pinyin={k: list(v) for k, v in base.pinyin.items()})
         seq = {pid: p["seq"] for pid, p in have.items() if pid not in removed}
@@ -287,6 +292,33 @@ class TantivyIndex:
             state.save(self.directory)
         self._index.reload()
         return TantivyIndex(self.directory, self._index, state, plans)
+
+    def add(self, plans: list[Plan]) -> None:
+        """Index plans just added to the corpus, without reading or diffing the others (`planbrief
+        add`: it costs the new plans only, at any corpus size). The sidecar gains them in corpus order,
+        so the next `sync` of the whole corpus finds nothing to do; a plan of the same id already
+        indexed is replaced. Call it on a snapshot just opened, holding the folder's lock (the sidecar
+        read by `open` is the one on disk); the snapshot is spent after it."""
+        from bot.corpus.loader import newest_key
+
+        state = self.state
+        have = {p["meta"]["plan_id"]: p for p in state.plans}
+        fresh = [p for p in {p.plan_id: p for p in plans}.values()
+                 if have.get(p.plan_id, {}).get("hash") != plan_hash(p)]
+        if not fresh:
+            return
+        removed = [p.plan_id for p in fresh if p.plan_id in have]
+        seq = {pid: p["seq"] for pid, p in have.items() if pid not in removed}
+        self._write(removed, fresh, seq, state)
+        gone = set(removed)
+        entries = [p for p in state.plans if p["meta"]["plan_id"] not in gone]
+        entries += [{"meta": p.meta.as_dict(), "hash": plan_hash(p), "seq": seq[p.plan_id]} for p in fresh]
+        entries.sort(key=lambda p: p["meta"]["plan_id"])
+        entries.sort(key=lambda p: newest_key(p["meta"]["year"], p["meta"]["date"]), reverse=True)
+        state.plans = entries
+        if self.directory is not None:
+            state.save(self.directory)
+        self._index.reload()
 
     def _write(self, removed: list[str], added: list[Plan], seq: dict[str, int], state: State) -> None:
         bulk = len(added) > 20

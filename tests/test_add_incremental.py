@@ -1,0 +1,164 @@
+"""`planbrief add FILE` costs the new plan, not the corpus: it loads no corpus, indexes the new plan
+alone (the next full sync finds nothing to do), and keeps the plan store vouching for the manifest so
+the next load compares no entries. What is asserted is the work done or not done, never a timing
+(bench/scale_bench.py times it)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bot.cli import main
+from bot.corpus import store as plan_store
+from bot.corpus.loader import MANIFEST, folder_key, load_corpus
+from bot.search import tantivy_index
+from bot.search.engine import SearchEngine, index_dir
+from tests.test_add_and_cli import PLAN_TEXT
+
+UNIQUE = "建设青少年航天科普基地"
+
+
+def _run(capsys, *argv) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def data(tmp_path, monkeypatch):
+    folder = tmp_path / "data"
+    monkeypatch.setenv("PLANBRIEF_DATA_DIR", str(folder))
+    return folder
+
+
+def _plan_file(tmp_path, city: str = "常州") -> object:
+    path = tmp_path / f"{city}.txt"
+    path.write_text(PLAN_TEXT.replace("常州", city).replace("示范课堂，", f"示范课堂，{UNIQUE}，"), encoding="utf-8")
+    return path
+
+
+def test_add_indexes_the_plan_alone_and_the_next_sync_writes_nothing(seeds, data, tmp_path, capsys, monkeypatch):
+    code, _, err = _run(capsys, "--seeds", str(seeds), "search", "双减", "--json")  # builds the index
+    assert code == 0, err
+
+    def no_corpus(*args, **kwargs):
+        raise AssertionError("add loaded the whole corpus")
+
+    with monkeypatch.context() as m:
+        m.setattr("bot.cli.load_corpus", no_corpus)
+        code, out, err = _run(capsys, "--seeds", str(seeds), "add", str(_plan_file(tmp_path)), "--json")
+    assert code == 0, err
+    added = json.loads(out)["plan_id"]
+
+    corpus = load_corpus(seeds)
+    state = tantivy_index.State.load(index_dir(None))
+    assert [p["meta"]["plan_id"] for p in state.plans] == [p.plan_id for p in corpus.plans]  # corpus order
+    assert added in {p["meta"]["plan_id"] for p in state.plans}
+
+    def no_write(*args, **kwargs):
+        raise AssertionError("the sync after an add wrote to the index")
+
+    monkeypatch.setattr(tantivy_index.TantivyIndex, "_write", no_write)
+    engine = SearchEngine.from_corpus(corpus)
+    found = engine.search(UNIQUE).as_json()["results"]
+    assert found[0]["plan_id"] == added and UNIQUE in found[0]["text"]
+    assert tantivy_index.State.load(index_dir(None)).plans == state.plans
+
+
+def test_a_second_add_of_the_same_text_is_refused_and_the_index_keeps_one_copy(seeds, data, tmp_path, capsys):
+    _run(capsys, "--seeds", str(seeds), "search", "双减", "--json")
+    path = _plan_file(tmp_path)
+    assert _run(capsys, "--seeds", str(seeds), "add", str(path), "--json")[0] == 0
+    code, _, err = _run(capsys, "--seeds", str(seeds), "add", str(path))
+    assert code == 1 and "重复" in err
+    engine = SearchEngine.from_corpus(load_corpus(seeds))
+    assert sum(UNIQUE in r["text"] for r in engine.search(UNIQUE).as_json()["results"]) == 1
+
+
+def test_add_and_remove_keep_the_manifest_vouched_for(seeds, data, tmp_path, capsys, monkeypatch):
+    _run(capsys, "--seeds", str(seeds), "search", "双减", "--json")  # a load vouches for the manifest
+    store = plan_store.open_store()
+
+    def vouched() -> bool:
+        digest = hashlib.sha256((seeds / MANIFEST).read_bytes()).hexdigest()
+        return store.manifest_digest(folder_key(seeds)) == digest
+
+    assert vouched()
+    code, out, err = _run(capsys, "--seeds", str(seeds), "add", str(_plan_file(tmp_path)), "--json")
+    assert code == 0, err
+    assert vouched()
+
+    compared = []
+    real = plan_store.entry_json
+    monkeypatch.setattr(plan_store, "entry_json", lambda entry: compared.append(entry) or real(entry))
+    corpus = load_corpus(seeds)
+    assert json.loads(out)["plan_id"] in {p.plan_id for p in corpus.plans}
+    # no entry compared one by one (the store vouched for them all) but the new file's, when its stat is
+    # too recent to trust (bot.corpus.store.RACY_SECONDS)
+    assert [e["plan_id"] for e in compared] in ([], [json.loads(out)["plan_id"]])
+
+    monkeypatch.setattr(plan_store, "entry_json", real)
+    assert _run(capsys, "--seeds", str(seeds), "remove", json.loads(out)["plan_id"], "--json")[0] == 0
+    assert vouched()
+
+
+def test_a_changed_entry_is_not_vouched_for(seeds, data, tmp_path, capsys):
+    """A manifest edited by hand (not through add/remove) is compared entry by entry at the next load."""
+    _run(capsys, "--seeds", str(seeds), "search", "双减", "--json")
+    manifest = json.loads((seeds / MANIFEST).read_text(encoding="utf-8"))
+    manifest["plans"][0]["title"] = manifest["plans"][0]["title"] + "（修订）"
+    (seeds / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    assert _run(capsys, "--seeds", str(seeds), "add", str(_plan_file(tmp_path)), "--json")[0] == 0
+    digest = hashlib.sha256((seeds / MANIFEST).read_bytes()).hexdigest()
+    assert plan_store.open_store().manifest_digest(folder_key(seeds)) != digest
+    assert any(p.meta.title.endswith("（修订）") for p in load_corpus(seeds).plans)
+
+
+def test_the_parse_key_leaves_out_only_modules_a_load_never_runs():
+    """Editing the add pipeline must not re-parse every plan; editing what a load runs must."""
+    code = ("import sys, bot.corpus.loader, bot.corpus.store; "
+            "print(sorted(m for m in sys.modules if m.startswith('bot.corpus.')))")
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                       check=True).stdout.replace("'", '"'))
+    from bot.corpus.cache import ADD_ONLY
+
+    assert not {m.rsplit(".", 1)[1] + ".py" for m in loaded} & ADD_ONLY
+
+
+def test_a_renamed_plan_is_the_plan_parsed_under_that_id(tmp_path):
+    """Naming a draft (its id taken, or provisional in a sandbox child) parses nothing again: the
+    renamed plan is what parsing the text under the new id gives."""
+    from bot.corpus.ingest import prepare_plan, renamed
+    from bot.corpus.loader import build_plan
+
+    draft = prepare_plan(_plan_file(tmp_path))
+    entry = {**draft.entry, "plan_id": "changzhou-2024-workpoints-2", "file": "changzhou-2024-workpoints-2.txt"}
+    again = build_plan(entry, draft.text)
+    assert renamed(draft.plan, entry) == again
+    assert renamed(draft.plan, entry).content_hash == again.content_hash
+
+
+def test_an_add_appends_to_the_manifest_byte_for_byte_as_a_whole_rewrite(tmp_path):
+    """Only the new entry is serialised, and the file is what writing every entry gives; a manifest of
+    another shape (a compact one, written by hand or a script) is rewritten whole, its entries kept."""
+    from bot.corpus.ingest import _append_manifest
+    from bot.corpus.loader import read_manifest, write_manifest
+
+    entries = [{"plan_id": f"p{i}", "city": "无锡市", "tags": [i, "二"], "note": None} for i in range(3)]
+    new = {"plan_id": "new", "city": "常州市", "tags": [], "note": "新"}
+    appended, whole = tmp_path / "a", tmp_path / "b"
+    write_manifest(appended, entries)
+    _append_manifest(appended, entries, new)
+    write_manifest(whole, [*entries, new])
+    assert (appended / MANIFEST).read_bytes() == (whole / MANIFEST).read_bytes()
+
+    compact = tmp_path / "c"
+    compact.mkdir()
+    (compact / MANIFEST).write_text(json.dumps({"plans": entries}, ensure_ascii=False), encoding="utf-8")
+    _append_manifest(compact, entries, new)
+    assert read_manifest(compact) == [*entries, new]
+    assert (compact / MANIFEST).read_bytes() == (whole / MANIFEST).read_bytes()
