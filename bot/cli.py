@@ -182,7 +182,7 @@ def cmd_add(args, corpus) -> int:
             entry, plan = _add_one(args, folders, args.files[0], alone=True)
         except (AddError, FetchError) as exc:
             return _fail(_said(exc))
-        _index_added([plan], args.seeds)
+        _index_added([plan])
         if args.json:
             _print_json(entry)
         else:
@@ -206,7 +206,7 @@ def cmd_add(args, corpus) -> int:
             refused.append({"file": str(path), "reason": _said(exc)})
     sys.stderr.write("\n")
     if added:
-        _index_added(plans, args.seeds)
+        _index_added(plans)
     if args.json:
         _print_json({"added": added, "refused": refused})
     else:
@@ -225,7 +225,7 @@ def _warm_writer() -> None:
         warm_writer()
 
 
-def _index_added(plans, seeds=None) -> None:
+def _index_added(plans) -> None:
     """Put the added plans into the search index now, so the next search starts at once: only these
     plans are written, the others are not even read. A data folder without an index yet is left for
     the first search to build; an index that cannot be written now (busy, unusable, damaged) likewise:
@@ -235,10 +235,8 @@ def _index_added(plans, seeds=None) -> None:
 
     with contextlib.suppress(CorpusError, IndexBusy, IndexUnusable, OSError, ValueError, RuntimeError):
         SearchEngine.index_added(plans)
-        corpus = load_corpus(seeds)  # stored parses only: writes the stamp a quick search start needs
-        from bot.search.quickstart import remember
-
-        remember(corpus, SearchEngine.from_corpus(corpus))
+        # No quick-start stamp here: writing one needs a corpus load (about a second at 5,000 plans);
+        # the next search takes the full start once and writes it.
 
 
 def _add_one(args, folders, target: str, alone: bool = False) -> tuple[dict, object]:
