@@ -19,11 +19,10 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 
-from bot.digests import schedule
 from bot.digests.state import StateStore
-from bot.digests.store import Store, deliveries, subscriptions
+from bot.digests.store import Store, deliveries
 
 TICK_KEY = ("service", "last_tick")
 SOURCE_HOOKS: dict[str, Callable[[Store], object]] = {}
@@ -40,16 +39,15 @@ def _kind(city: str | None, topic: str | None) -> str:
 
 
 def _outcomes(conn, since: datetime) -> dict[str, int]:
-    rows = conn.execute(select(deliveries.c.status, deliveries.c.error).where(
-        deliveries.c.claimed_at >= since, deliveries.c.status.in_(("sent", "failed")))).all()
+    """Sent / failed / blocked since an instant, counted by the database (a week is every digest sent)."""
+    blocked = deliveries.c.error.like("blocked%")
+    flag = case((blocked, True), else_=False)
+    rows = conn.execute(select(deliveries.c.status, flag, func.count()).where(
+        deliveries.c.claimed_at >= since, deliveries.c.status.in_(("sent", "failed"))).group_by(
+        deliveries.c.status, flag)).all()
     counts = {"sent": 0, "failed": 0, "blocked": 0}
-    for status, error in rows:
-        if status == "sent":
-            counts["sent"] += 1
-        elif (error or "").startswith("blocked"):
-            counts["blocked"] += 1
-        else:
-            counts["failed"] += 1
+    for status, is_blocked, count in rows:
+        counts["sent" if status == "sent" else "blocked" if is_blocked else "failed"] += count
     return counts
 
 
@@ -91,29 +89,28 @@ def collect(store: Store, corpus=None, *, cache_dir: Path | None = None, tz: str
     zone = ZoneInfo(tz)
     midnight = datetime.combine(now.astimezone(zone).date(), time(0), zone).astimezone(UTC)
     with store.engine.connect() as conn:
-        subs = conn.execute(select(subscriptions.c.id, subscriptions.c.frequency, subscriptions.c.city,
-                                   subscriptions.c.topic, subscriptions.c.active)).all()
         today, week = _outcomes(conn, midnight), _outcomes(conn, now - timedelta(days=7))
         sending = conn.scalar(select(func.count()).select_from(deliveries).where(
             and_(deliveries.c.status == "sending"))) or 0
     by_kind: dict[str, int] = {}
     by_frequency: dict[str, int] = {}
-    active = [s for s in subs if s.active]
-    for s in active:
-        by_kind[_kind(s.city, s.topic)] = by_kind.get(_kind(s.city, s.topic), 0) + 1
-        by_frequency[s.frequency] = by_frequency.get(s.frequency, 0) + 1
-    next_due = None
-    for sub in store.list_active_subscriptions():
-        occurrence = schedule.next_occurrence(sub, now)
-        if next_due is None or occurrence.at < next_due[0]:
-            next_due = (occurrence.at, sub.id)
+    active = inactive = 0
+    for frequency, has_city, has_topic, is_active, count in store.subscription_counts():
+        if not is_active:
+            inactive += count
+            continue
+        active += count
+        kind = _kind("c" if has_city else None, "t" if has_topic else None)
+        by_kind[kind] = by_kind.get(kind, 0) + count
+        by_frequency[frequency] = by_frequency.get(frequency, 0) + count
+    next_due = store.soonest_occurrence(now)
     return {
         "generated_at": _iso(now),
         "chats_seen": {"7d": state.seen_since("chat", now - timedelta(days=7)),
                        "30d": state.seen_since("chat", now - timedelta(days=30))},
         "users_seen": {"7d": state.seen_since("user", now - timedelta(days=7)),
                        "30d": state.seen_since("user", now - timedelta(days=30))},
-        "subscriptions": {"active": len(active), "inactive": len(subs) - len(active),
+        "subscriptions": {"active": active, "inactive": inactive,
                           "by_kind": dict(sorted(by_kind.items())), "by_frequency": dict(sorted(by_frequency.items()))},
         "digests": {"today": today, "7d": week, "sending_now": sending},
         "last_tick": state.get(*TICK_KEY),

@@ -11,6 +11,7 @@ processes, retries or restarts can produce two claims for one period.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
     BigInteger,
@@ -39,10 +41,12 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     create_engine,
     delete,
     event,
     exists,
+    func,
     insert,
     or_,
     select,
@@ -604,6 +608,55 @@ class Store:
             settled = self._settled_latest(conn, self._latest_keys(subs, now))
         cursor = (rows[-1].next_due, rows[-1].id) if rows else None
         return DueBatch(subs, settled, cursor)
+
+    def soonest_occurrence(self, now: datetime) -> tuple[datetime, int] | None:
+        """The earliest next occurrence after `now` over the active subscriptions, with its id: /stats' "next due".
+
+        A next occurrence depends only on the schedule (zone, frequency, weekday, time), so the database
+        groups the active rows by schedule, with each group's lowest id, and only one per group is worked
+        out: at 100,000 subscriptions that is some hundreds of schedules, not 100,000 rows (the rows a
+        tick still owes included, which a walk of the next_due index would have to read one by one).
+        """
+        now = schedule.require_aware(now)
+        query = select(chats.c.tz, subscriptions.c.frequency, subscriptions.c.weekday, subscriptions.c.time,
+                       func.min(subscriptions.c.id)).join(chats, chats.c.chat_id == subscriptions.c.chat_id).where(
+            ACTIVE).group_by(chats.c.tz, subscriptions.c.frequency, subscriptions.c.weekday, subscriptions.c.time)
+        with self._tx() as conn:
+            groups = conn.execute(query).all()
+        by_rule: dict[tuple, list[tuple[str, int]]] = {}
+        for tz, frequency, weekday, at_time, first_id in groups:
+            by_rule.setdefault((tz, frequency, weekday), []).append((at_time, first_id))
+        best: tuple[datetime, int] | None = None
+        for (tz, frequency, weekday), times in by_rule.items():
+            for at_time, first_id in self._soonest_candidates(tz, times, now):
+                sub = Subscription(first_id, 0, frequency, at_time, weekday=weekday, tz=tz)
+                at = schedule.next_occurrence(sub, now).at
+                if best is None or (at, first_id) < best:
+                    best = (at, first_id)
+        return best
+
+    @staticmethod
+    def _soonest_candidates(tz: str | None, times: list[tuple[str, int]], now: datetime) -> list[tuple[str, int]]:
+        """Within one zone and weekday rule, the next occurrence goes by wall time: the soonest is among the
+        first times after the local clock (today's) or the earliest times (the next firing day). Three of
+        each, not one, so that a wall time a DST change moves (a gap shifts it forward) still competes."""
+        try:
+            times = sorted(times, key=lambda t: (schedule.time_of(t[0]), t[1]))
+            clock = now.astimezone(ZoneInfo(tz or schedule.DEFAULT_TZ)).time()
+        except (ZoneInfoNotFoundError, ValueError):
+            return times  # an unknown zone or time: let next_occurrence decide each, as before
+        later = bisect.bisect_right([schedule.time_of(t) for t, _ in times], clock)
+        return times[later:later + 3] + times[:3] + times[max(0, later - 3):later]
+
+    def subscription_counts(self) -> list[tuple[str, bool, bool, bool, int]]:
+        """(frequency, has city, has topic, active, count) groups: /stats' breakdown without reading every row."""
+        has_city = subscriptions.c.city.is_not(None) & (subscriptions.c.city != "")
+        has_topic = subscriptions.c.topic.is_not(None) & (subscriptions.c.topic != "")
+        city_col, topic_col = case((has_city, True), else_=False), case((has_topic, True), else_=False)
+        query = select(subscriptions.c.frequency, city_col, topic_col, subscriptions.c.active,
+                       func.count()).group_by(subscriptions.c.frequency, city_col, topic_col, subscriptions.c.active)
+        with self._tx() as conn:
+            return [(f, bool(c), bool(t), bool(a), n) for f, c, t, a, n in conn.execute(query).all()]
 
     def reschedule_subscription(self, chat_id: int, sub_id: int, *, time: str | None = None,
                                 frequency: str | None = None, weekday: int | None = None) -> Subscription | None:
