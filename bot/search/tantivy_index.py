@@ -40,7 +40,6 @@ import shutil
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import itemgetter
 from pathlib import Path
 from typing import Protocol
 
@@ -397,8 +396,8 @@ class TantivyIndex:
             hits = self.searcher.search(query, limit=SCAN, count=False).hits
         scores = np.array([s for s, _ in hits], dtype=np.float32)
         part_scores = self._part_scores(first, hits, floor, cutoff.sure(hits[0][0])) if first else None
+        # tantivy returns hits best first (ties by address), so the kept ones are already in that order
         chosen = [hits[i] for i in np.flatnonzero(cutoff.keep(scores, part_scores)).tolist()]
-        chosen.sort(key=itemgetter(0), reverse=True)  # stable: tantivy's order among equal scores stays
         end = min(need, len(chosen))
         while 0 < end < len(chosen) and chosen[end][0] == chosen[end - 1][0]:
             end += 1
