@@ -336,7 +336,7 @@ class SearchEngine:
         self._explain(result, plan)
         limit = max(1, min(int(limit or 10), MAX_LIMIT))
         offset = max(0, int(offset or 0))
-        ranked, total = self._rank(plan.terms, plan.phrases, allowed, offset + limit)
+        ranked, total = self._rank(plan.terms, plan.phrases, allowed, offset + limit, plan.absent)
         result.total = total
         weights = dict(plan.terms)
         page = ranked[offset:offset + limit]
@@ -406,8 +406,11 @@ class SearchEngine:
                 terms.setdefault(syn, SYNONYM_BOOST)
         phrases = [p for p in final_parts if len(p) >= 2]
         ordered = sorted(terms.items(), key=lambda tw: (-len(tw[0]), tw[0]))
-        return QueryPlan(tuple(final_parts), tuple((t, w) for t, w in ordered if t in idx.vocab), tuple(phrases),
-                         tuple(corrections), tuple(expansions), tuple(unknown))
+        searched = tuple((t, w) for t, w in ordered if t in idx.vocab)
+        # a phrase no passage holds adds no bonus anywhere: ranking need not read candidates to find it
+        absent = tuple(p for p in phrases if idx.phrase_absent(p)) if len(searched) > 1 else ()
+        return QueryPlan(tuple(final_parts), searched, tuple(phrases), tuple(corrections), tuple(expansions),
+                         tuple(unknown), absent)
 
     def _credible(self, typed: str, fixed: str) -> bool:
         """A correction stands only when it names a term the plans hold and finds far more than the
@@ -619,13 +622,14 @@ class SearchEngine:
         return keep
 
     def _rank(self, terms: list[tuple[str, float]], phrases: list[str], allowed: set[str] | None,
-              k: int) -> tuple[list[Ranked], int]:
+              k: int, absent: tuple[str, ...] = ()) -> tuple[list[Ranked], int]:
         """tantivy's BM25 top candidates above the relative cutoff, then orientation and phrase bonus.
 
         Orientation comes from a fast field; only the phrase bonus needs a passage's text, and it can
-        raise a score by PHRASE_BONUS at most, so candidates are read best-first and reading stops once
-        no unread one can reach the k-th score found. Without a bonus nothing is read here at all: the
-        caller reads the page it shows.
+        raise a score by PHRASE_BONUS times the share of phrases some passage may hold (`absent`: those
+        proven in none) at most, so candidates are read best-first and reading stops once no unread one
+        can reach the k-th score found. Without a bonus nothing is read here at all: the caller reads
+        the page it shows.
         """
         parts = [(t, w) for t, w in terms if w == PART_WEIGHT]
         others = [(t, w) for t, w in terms if w != PART_WEIGHT]
@@ -634,16 +638,18 @@ class SearchEngine:
             return [], 0
         found.sort(key=lambda c: (-c.score, c.ord))
         weighed = [(c, c.score * ORIENTATION_WEIGHT[c.orient]) for c in found[:max(k, CANDIDATES)]]
-        if not (phrases and len(terms) > 1):
+        possible = [p for p in phrases if p not in absent]
+        if not (possible and len(terms) > 1):  # no bonus anywhere: each score times 1.0, as below
             weighed.sort(key=lambda r: (-round(r[1], 5), r[0].ord))
             return [Ranked(c, score) for c, score in weighed[:k]], total
         weighed.sort(key=lambda r: -r[1])
         rescored: list[Ranked] = []
         below: list[tuple[float, int]] = []  # the final order's keys read so far (-rounded score, ord)
-        wanted = [p.encode("utf-8", "surrogatepass") for p in phrases]
+        wanted = [p.encode("utf-8", "surrogatepass") for p in possible]
+        bonus = PHRASE_BONUS * (len(possible) / len(phrases))  # the most, in the same float steps as below
         for cand, score in weighed:
             if len(below) >= k:
-                most = round(score * (1.0 + PHRASE_BONUS), 5)
+                most = round(score * (1.0 + bonus), 5)
                 if most < -below[k - 1][0]:
                     break  # the rest score at most this much, all below the k-th found
                 if (-most, cand.ord) > below[k - 1]:
@@ -668,6 +674,7 @@ class QueryPlan:
     corrections: tuple[tuple[str, str, str], ...]  # (typed, searched, kind)
     expansions: tuple[str, ...]
     unknown: tuple[str, ...]
+    absent: tuple[str, ...] = ()  # phrases proven in no passage (TantivyIndex.phrase_absent)
 
 
 @dataclass

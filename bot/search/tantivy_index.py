@@ -514,6 +514,27 @@ class TantivyIndex:
                     break
         return count
 
+    def phrase_absent(self, phrase: str) -> bool:
+        """Whether it is proven that no live passage holds `phrase` verbatim: one of its bigrams is in no
+        passage, or the passages holding all of them are fewer than PHRASE_SCAN and none of them holds
+        it (each was read). False when some passage holds it, or when too many hold its bigrams to read:
+        the caller must then assume any passage may (ranking skips the phrase bonus's reads only for a
+        phrase proven absent, such as a whole typed sentence that no plan says word for word)."""
+        bigrams = list(dict.fromkeys(t[len(CLAUSE):] for t in clause_terms(phrase)))
+        if not bigrams:
+            return False  # not a CJK run: no bigram covers it, nothing is proven
+        if any(not self.df(b) + self.df(CLAUSE + b) for b in bigrams):
+            return True
+        if self.searcher.doc_freq("words", phrase):
+            return False  # a word of some passage's text (or of a deleted one: then it is merely not proven)
+        each = [(tantivy.Occur.Must, self._either(b)) for b in bigrams]
+        query = each[0][1] if len(each) == 1 else tantivy.Query.boolean_query(each)
+        hits = self.searcher.search(query, limit=PHRASE_SCAN, count=False).hits
+        if len(hits) >= PHRASE_SCAN:
+            return False  # more passages hold every bigram than are read here
+        wanted = _utf8(phrase)
+        return not any(wanted in self.norm_bytes(address) for _, address in hits)
+
     @staticmethod
     def _either(bigram: str) -> tantivy.Query:
         """A bigram in the text, as a word-field term or as a clause term."""
