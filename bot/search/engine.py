@@ -341,6 +341,7 @@ class SearchEngine:
         weights = dict(plan.terms)
         page = ranked[offset:offset + limit]
         terms = list(weights)
+        longest = marking_order(terms)
         glossary = load_glossary()
         # the glossary entries among the query's words, found once for the whole page
         glossed = [t for t in dict.fromkeys([*plan.parts, *(t.removeprefix(CLAUSE) for t in weights)])
@@ -348,7 +349,7 @@ class SearchEngine:
         for r in page:
             passage = self.index.passage_at(r.cand.address, r.doc)
             if snippets:
-                excerpt, marks = snippet(passage.text, passage.norm, terms, weights)
+                excerpt, marks = snippet(passage.text, passage.norm, terms, weights, longest)
                 result.hits.append(Hit(passage, r.score, excerpt, marks, glossary.gloss(glossed, passage.norm)))
             else:
                 result.hits.append(Hit(passage, r.score, ""))
@@ -724,18 +725,20 @@ def compound_parts(word: str, words: dict[str, int], chars: dict[str, int], tota
     return [word[i:i + 2] for i in range(0, len(word) - 1, 2)]
 
 
-def snippet(text: str, norm: str, terms: list[str],
-            weights: dict[str, float] | None = None) -> tuple[str, tuple[tuple[int, int], ...]]:
+def snippet(text: str, norm: str, terms: list[str], weights: dict[str, float] | None = None,
+            longest: list[str] | None = None) -> tuple[str, tuple[tuple[int, int], ...]]:
     """The best sentence plus neighbours (~120–200 chars) and the offsets of matched words in it.
 
     Sentences are weighed by the query weights, so the sentence with the word the reader typed wins
-    over one that only has a synonym searched alongside it.
+    over one that only has a synonym searched alongside it. `longest` is `terms` in marking order
+    (`marking_order`), which a page's caller sorts once for all its passages.
     """
     # only the terms the passage holds can score a sentence or be marked (most of a query's terms are
     # clause fragments or synonyms it lacks): found once, in the query's order, so the same sums
     present = [t for t in terms if t in norm]
+    marked = [t for t in (longest if longest is not None else marking_order(terms)) if t in norm]
     if len(text) <= EXCERPT_MAX:
-        return _cut(text, norm, present, 0, len(text))
+        return _cut(text, norm, marked, 0, len(text))
     spans = _sentences(norm)
     if not spans:
         start, end = 0, len(text)
@@ -743,7 +746,10 @@ def snippet(text: str, norm: str, terms: list[str],
         weight = weights or {}
         valued = [(t, len(t) * weight.get(t, 1.0)) for t in present]
         if valued:
-            scores = [sum(v for t, v in valued if t in norm[a:b]) for a, b in spans]
+            scores = []
+            for a, b in spans:
+                sentence = norm[a:b]
+                scores.append(sum(v for t, v in valued if t in sentence))
             best = max(range(len(spans)), key=lambda i: (scores[i], -i))
         else:
             best = 0  # every sentence scores 0: the first
@@ -760,7 +766,16 @@ def snippet(text: str, norm: str, terms: list[str],
         start, end = spans[lo][0], spans[hi][1]
         if end - start > EXCERPT_MAX:
             start, end = _window_around(norm, present, start, end)
-    return _cut(text, norm, present, start, end)
+    return _cut(text, norm, marked, start, end)
+
+
+def marking_order(terms: list[str]) -> list[str]:
+    """The distinct terms, longest first (then by text): the order marks are taken in."""
+    return sorted(set(terms), key=_longest_first)
+
+
+def _longest_first(term: str) -> tuple[int, str]:
+    return -len(term), term
 
 
 def _sentences(norm: str) -> list[tuple[int, int]]:
@@ -789,21 +804,26 @@ def _window_around(norm: str, terms: list[str], start: int, end: int) -> tuple[i
     return lo, min(end, lo + EXCERPT_MAX)
 
 
-def _cut(text: str, norm: str, terms: list[str], start: int, end: int):
+def _cut(text: str, norm: str, longest: list[str], start: int, end: int):
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
         end -= 1
     prefix = "…" if start > 0 else ""
     suffix = "…" if end < len(text.rstrip()) else ""
-    marks = _marks(norm[start:end], terms)
+    marks = _taken(norm[start:end], longest)
     shift = len(prefix)
     return prefix + text[start:end] + suffix, tuple((a + shift, b + shift) for a, b in marks)
 
 
 def _marks(norm: str, terms: list[str]) -> list[tuple[int, int]]:
     """Non-overlapping occurrences, longest terms first, merged when adjacent."""
-    present = sorted({t for t in terms if t in norm}, key=lambda t: (-len(t), t))
+    return _taken(norm, marking_order(terms))
+
+
+def _taken(norm: str, longest: list[str]) -> list[tuple[int, int]]:
+    """`_marks` for distinct terms already in marking order."""
+    present = [t for t in longest if t in norm]
     if not present:
         return []
     taken = bytearray(len(norm))  # 1 where a longer term was already marked
