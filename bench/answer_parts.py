@@ -82,7 +82,7 @@ def main(argv=None) -> int:
             "o10": cpu_ms(lambda ours=ours: index.searcher.search(ours, limit=10, count=False), a.runs),
             "o200": cpu_ms(lambda ours=ours: index.searcher.search(ours, limit=200, count=False), a.runs),
             "top": cpu_ms(lambda parts=parts, rest=rest: index.top(parts, rest, None, _CUTOFF, 40), a.runs),
-            "rank": cpu_ms(lambda plan=plan: engine._rank(plan.terms, plan.phrases, None, 10), a.runs),
+            "rank": cpu_ms(lambda plan=plan: engine._rank(plan.terms, plan.phrases, None, 10, plan.absent), a.runs),
         }
         for c in COLUMNS:
             table[c].append(row[c])

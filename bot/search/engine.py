@@ -746,10 +746,18 @@ def snippet(text: str, norm: str, terms: list[str], weights: dict[str, float] | 
         weight = weights or {}
         valued = [(t, len(t) * weight.get(t, 1.0)) for t in present]
         if valued:
-            scores = []
-            for a, b in spans:
-                sentence = norm[a:b]
-                scores.append(sum(v for t, v in valued if t in sentence))
+            # a sentence scores the value of each term it holds, added in the query's order; a term
+            # (no sentence end inside it) lies within one sentence, found from its start by bisection
+            starts = [a for a, _ in spans]
+            scores: list[float] = [0] * len(spans)
+            for term, value in valued:
+                size, pos, last = len(term), norm.find(term), -1
+                while pos >= 0:
+                    i = bisect.bisect_right(starts, pos) - 1
+                    if i != last and pos + size <= spans[i][1]:
+                        scores[i] += value
+                        last = i
+                    pos = norm.find(term, pos + 1)
             best = max(range(len(spans)), key=lambda i: (scores[i], -i))
         else:
             best = 0  # every sentence scores 0: the first
@@ -830,11 +838,13 @@ def _taken(norm: str, longest: list[str]) -> list[tuple[int, int]]:
     found = []
     for term in present:
         size = len(term)
+        fill = b"\x01" * size
         pos = norm.find(term)
         while pos >= 0:
-            if taken.find(1, pos, pos + size) < 0:
-                found.append((pos, pos + size))
-                taken[pos:pos + size] = b"\x01" * size
+            end = pos + size
+            if taken.find(1, pos, end) < 0:
+                found.append((pos, end))
+                taken[pos:end] = fill
             pos = norm.find(term, pos + 1)
     merged: list[tuple[int, int]] = []
     for a, b in sorted(found):
