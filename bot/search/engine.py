@@ -678,7 +678,7 @@ class QueryPlan:
     absent: tuple[str, ...] = ()  # phrases proven in no passage (TantivyIndex.phrase_absent)
 
 
-@dataclass
+@dataclass(slots=True)
 class Ranked:
     """A candidate with its final score; its passage is read for the page shown only."""
 

@@ -108,7 +108,7 @@ def plan_hash(plan: Plan) -> str:
 ORIENTATIONS = ("forward", "backward", "neutral")  # the `orient` fast field's values, by index
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     """One scored document; `ord` is its corpus position (plan sequence, passage index), `orient` its
     orientation's index in ORIENTATIONS, `address` where this snapshot's searcher finds its passage."""
@@ -399,7 +399,11 @@ class TantivyIndex:
         scores = np.array([s for s, _ in hits], dtype=np.float32)
         part_scores = self._part_scores(first, hits, floor, cutoff.sure(hits[0][0])) if first else None
         # tantivy returns hits best first (ties by address), so the kept ones are already in that order
-        chosen = [hits[i] for i in np.flatnonzero(cutoff.keep(scores, part_scores)).tolist()]
+        keep = cutoff.keep(scores, part_scores)
+        if part_scores is None:  # a monotone cutoff over hits best first keeps a prefix of them
+            chosen = hits[:int(np.count_nonzero(keep))]
+        else:
+            chosen = [hits[i] for i in np.flatnonzero(keep).tolist()]
         end = min(need, len(chosen))
         if 0 < end < len(chosen) and chosen[end][0] == chosen[end - 1][0]:
             # every document tied with the last one taken (copies tie by the hundred): best first, so
