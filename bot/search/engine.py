@@ -26,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -318,8 +319,7 @@ class SearchEngine:
             raw = raw[:MAX_QUERY_CHARS]
             result.error = "too_long"
             result.notice = f"查询过长，只按前{MAX_QUERY_CHARS}个字搜索"
-        result.normalized = normalize(raw)
-        parts = _PART.findall(result.normalized)
+        result.normalized, parts, english = _read_query(raw)
         if not parts:
             result.error = "empty"
             result.suggestions = self.popular_topics()
@@ -327,7 +327,6 @@ class SearchEngine:
         allowed = self._filter(result, city, year, plan_id)
         if result.error in ("unknown_city", "unknown_plan"):
             return result
-        english = self._english(result.normalized)
         if english:
             parts = [p for zh in english.terms for p in _PART.findall(zh)] + list(english.rest)
             result.translated = list(english.matches)
@@ -341,15 +340,12 @@ class SearchEngine:
         weights = dict(plan.terms)
         page = ranked[offset:offset + limit]
         terms = list(weights)
-        longest = marking_order(terms)
         glossary = load_glossary()
-        # the glossary entries among the query's words, found once for the whole page
-        glossed = [t for t in dict.fromkeys([*plan.parts, *(t.removeprefix(CLAUSE) for t in weights)])
-                   if t in glossary.by_zh]
+        glossed = list(plan.glossed)
         for r in page:
             passage = self.index.passage_at(r.cand.address, r.doc)
             if snippets:
-                excerpt, marks = snippet(passage.text, passage.norm, terms, weights, longest)
+                excerpt, marks = snippet(passage.text, passage.norm, terms, weights, list(plan.marking))
                 result.hits.append(Hit(passage, r.score, excerpt, marks, glossary.gloss(glossed, passage.norm)))
             else:
                 result.hits.append(Hit(passage, r.score, ""))
@@ -410,8 +406,13 @@ class SearchEngine:
         searched = tuple((t, w) for t, w in ordered if t in idx.vocab)
         # a phrase no passage holds adds no bonus anywhere: ranking need not read candidates to find it
         absent = tuple(p for p in phrases if idx.phrase_absent(p)) if len(searched) > 1 else ()
+        # what every page of this plan needs: the marking order, and the glossary entries among its words
+        words = [t for t, _ in searched]
+        by_zh = load_glossary().by_zh
+        glossed = tuple(t for t in dict.fromkeys([*final_parts, *(t.removeprefix(CLAUSE) for t in words)])
+                        if t in by_zh)
         return QueryPlan(tuple(final_parts), searched, tuple(phrases), tuple(corrections), tuple(expansions),
-                         tuple(unknown), absent)
+                         tuple(unknown), absent, tuple(marking_order(words)), glossed)
 
     def _credible(self, typed: str, fixed: str) -> bool:
         """A correction stands only when it names a term the plans hold and finds far more than the
@@ -676,6 +677,8 @@ class QueryPlan:
     expansions: tuple[str, ...]
     unknown: tuple[str, ...]
     absent: tuple[str, ...] = ()  # phrases proven in no passage (TantivyIndex.phrase_absent)
+    marking: tuple[str, ...] = ()  # the searched terms in marking order (`marking_order`)
+    glossed: tuple[str, ...] = ()  # the glossary entries among the parts and searched words
 
 
 @dataclass(slots=True)
@@ -714,6 +717,15 @@ class _RelativeCutoff:
 
 
 _CUTOFF = _RelativeCutoff()
+
+
+@lru_cache(maxsize=4096)
+def _read_query(raw: str) -> tuple[str, tuple[str, ...], Translation | None]:
+    """A query as typed → normalised text, its parts, and its English reading (an all-Latin query through
+    the glossary). Pure and repeated (readers ask the popular topics, and page through an answer), so
+    kept like the engine's query plans; opencc's conversion is the bulk of it."""
+    normalized = normalize(raw)
+    return normalized, tuple(_PART.findall(normalized)), SearchEngine._english(normalized)
 
 
 def compound_parts(word: str, words: dict[str, int], chars: dict[str, int], total: int | None = None) -> list[str]:
