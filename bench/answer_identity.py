@@ -30,7 +30,8 @@ def queries() -> list[str]:
     return list(dict.fromkeys([*SCALE, *SEARCH, *judged, *extra]))
 
 
-def engine_for(index: str | None):
+def engine_for(index: str | None, scratch: str):
+    """The engine over a built index folder, or over the seeds indexed afresh in `scratch`."""
     from bot.search.engine import SearchEngine
 
     if index:
@@ -40,7 +41,7 @@ def engine_for(index: str | None):
     from bot.corpus.loader import load_corpus
 
     root = Path(__file__).resolve().parent.parent
-    return SearchEngine.from_corpus(load_corpus(root / "seeds"), tempfile.mkdtemp(prefix="identity-"))
+    return SearchEngine.from_corpus(load_corpus(root / "seeds"), scratch)
 
 
 def main(argv=None) -> int:
@@ -48,7 +49,14 @@ def main(argv=None) -> int:
     ap.add_argument("out")
     ap.add_argument("--index", help="a built tantivy index folder (default: the seeds, indexed afresh)")
     a = ap.parse_args(argv)
-    engine = engine_for(a.index)
+    with tempfile.TemporaryDirectory(prefix="identity-") as scratch:
+        lines = answers(engine_for(a.index, scratch))
+    Path(a.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"{len(queries())} queries × {len(VARIANTS)} shapes → {a.out}")
+    return 0
+
+
+def answers(engine) -> list[str]:
     lines = []
     for query in queries():
         for kwargs in VARIANTS:
@@ -57,9 +65,7 @@ def main(argv=None) -> int:
                                     sort_keys=True))
         lines.append(json.dumps({"q": query, "plans_matching": sorted(engine.plans_matching(query))},
                                 ensure_ascii=False))
-    Path(a.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"{len(queries())} queries × {len(VARIANTS)} shapes → {a.out}")
-    return 0
+    return lines
 
 
 if __name__ == "__main__":
