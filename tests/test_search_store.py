@@ -161,23 +161,25 @@ def test_ranking_reads_less_but_answers_as_reading_everything(seed_engines, monk
     for two page depths: the same passages, scores and total as the two-search, read-all ranking."""
     monkeypatch.setattr(tantivy_index, "FIRST_SCAN", first_scan)
     engine = seed_engines[0]
-    compounds = 0
-    for query in _queries() + ["师德师风", "集团化办学", "推进集团化办学和县管校聘", "教师队伍建设"]:
+    compounds = absent = 0
+    for query in _queries() + ["师德师风", "集团化办学", "推进集团化办学和县管校聘", "教师队伍建设", "双减和县管校聘"]:
         norm = normalize(query)
         english = engine._english(norm)
         parts = [p for zh in english.terms for p in _PART.findall(zh)] + list(english.rest) if english \
             else _PART.findall(norm)
         plan = engine._plan(engine._join_pinyin(parts))
         compounds += any(w == PART_WEIGHT for _, w in plan.terms)
+        absent += bool(plan.absent)
         for allowed in (None, {m.plan_id for m in engine.index.plans if m.city == "无锡"}):
             for k in (10, 60):
-                ranked, total = engine._rank(plan.terms, plan.phrases, allowed, k)
+                ranked, total = engine._rank(plan.terms, plan.phrases, allowed, k, plan.absent)
                 ids = [engine.index.passage_at(r.cand.address).id for r in ranked]
                 want, want_total = _reference_rank(engine.index, plan.terms, plan.phrases, allowed, k)
                 assert (ids, total) == ([pid for pid, _ in want], want_total), query
                 # tantivy may sum a document's term scores in another order for another top-k size
                 assert [r.score for r in ranked] == pytest.approx([s for _, s in want], rel=1e-5, abs=2e-5), query
     assert compounds >= 3  # the set does exercise compound parts
+    assert absent >= 1  # ... and a typed phrase no passage holds (its bonus reads nothing)
 
 
 def test_an_upgrade_removes_the_older_format_index(tmp_path):
@@ -216,6 +218,8 @@ def test_phrase_counts_match_a_scan_of_every_passage(seed_engines, shared_corpus
         assert unbound.phrase_count(phrase) == want, phrase
         assert unbound.phrase_present(phrase) == (want > 0), phrase
         assert unbound.phrase_count(phrase, stop=2) == min(2, want), phrase
+        # absence is proven only when true; here (fewer than PHRASE_SCAN candidates) always when true
+        assert unbound.phrase_absent(phrase) == (want == 0), phrase
 
 
 def test_a_query_plan_is_kept_per_snapshot_and_never_outlives_it(tmp_path):

@@ -26,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -65,7 +66,7 @@ SUGGESTIONS = 3
 EXCERPT_MAX = 200
 EXCERPT_TARGET = 120
 _PART = re.compile(r"[\u3400-\u9fff]+|[0-9a-z]+(?:[.+][0-9a-z]+)*")
-_SENTENCE = re.compile(r"[^。；！？;!?\n]*[。；！？;!?\n]?")
+_ENDS = "。；！？;!?\n"  # what ends a sentence (as bot.search.tokenize cuts them)
 _ORIENT = ("forward", "backward", "neutral")
 _JOINERS = frozenset("和与及或并的之等在对把将")
 
@@ -318,8 +319,7 @@ class SearchEngine:
             raw = raw[:MAX_QUERY_CHARS]
             result.error = "too_long"
             result.notice = f"查询过长，只按前{MAX_QUERY_CHARS}个字搜索"
-        result.normalized = normalize(raw)
-        parts = _PART.findall(result.normalized)
+        result.normalized, parts, english = _read_query(raw)
         if not parts:
             result.error = "empty"
             result.suggestions = self.popular_topics()
@@ -327,7 +327,6 @@ class SearchEngine:
         allowed = self._filter(result, city, year, plan_id)
         if result.error in ("unknown_city", "unknown_plan"):
             return result
-        english = self._english(result.normalized)
         if english:
             parts = [p for zh in english.terms for p in _PART.findall(zh)] + list(english.rest)
             result.translated = list(english.matches)
@@ -336,19 +335,17 @@ class SearchEngine:
         self._explain(result, plan)
         limit = max(1, min(int(limit or 10), MAX_LIMIT))
         offset = max(0, int(offset or 0))
-        ranked, total = self._rank(plan.terms, plan.phrases, allowed, offset + limit)
+        ranked, total = self._rank(plan.terms, plan.phrases, allowed, offset + limit, plan.absent)
         result.total = total
         weights = dict(plan.terms)
         page = ranked[offset:offset + limit]
         terms = list(weights)
         glossary = load_glossary()
-        # the glossary entries among the query's words, found once for the whole page
-        glossed = [t for t in dict.fromkeys([*plan.parts, *(t.removeprefix(CLAUSE) for t in weights)])
-                   if t in glossary.by_zh]
+        glossed = list(plan.glossed)
         for r in page:
             passage = self.index.passage_at(r.cand.address, r.doc)
             if snippets:
-                excerpt, marks = snippet(passage.text, passage.norm, terms, weights)
+                excerpt, marks = snippet(passage.text, passage.norm, terms, weights, list(plan.marking))
                 result.hits.append(Hit(passage, r.score, excerpt, marks, glossary.gloss(glossed, passage.norm)))
             else:
                 result.hits.append(Hit(passage, r.score, ""))
@@ -406,8 +403,16 @@ class SearchEngine:
                 terms.setdefault(syn, SYNONYM_BOOST)
         phrases = [p for p in final_parts if len(p) >= 2]
         ordered = sorted(terms.items(), key=lambda tw: (-len(tw[0]), tw[0]))
-        return QueryPlan(tuple(final_parts), tuple((t, w) for t, w in ordered if t in idx.vocab), tuple(phrases),
-                         tuple(corrections), tuple(expansions), tuple(unknown))
+        searched = tuple((t, w) for t, w in ordered if t in idx.vocab)
+        # a phrase no passage holds adds no bonus anywhere: ranking need not read candidates to find it
+        absent = tuple(p for p in phrases if idx.phrase_absent(p)) if len(searched) > 1 else ()
+        # what every page of this plan needs: the marking order, and the glossary entries among its words
+        words = [t for t, _ in searched]
+        by_zh = load_glossary().by_zh
+        glossed = tuple(t for t in dict.fromkeys([*final_parts, *(t.removeprefix(CLAUSE) for t in words)])
+                        if t in by_zh)
+        return QueryPlan(tuple(final_parts), searched, tuple(phrases), tuple(corrections), tuple(expansions),
+                         tuple(unknown), absent, tuple(marking_order(words)), glossed)
 
     def _credible(self, typed: str, fixed: str) -> bool:
         """A correction stands only when it names a term the plans hold and finds far more than the
@@ -619,13 +624,14 @@ class SearchEngine:
         return keep
 
     def _rank(self, terms: list[tuple[str, float]], phrases: list[str], allowed: set[str] | None,
-              k: int) -> tuple[list[Ranked], int]:
+              k: int, absent: tuple[str, ...] = ()) -> tuple[list[Ranked], int]:
         """tantivy's BM25 top candidates above the relative cutoff, then orientation and phrase bonus.
 
         Orientation comes from a fast field; only the phrase bonus needs a passage's text, and it can
-        raise a score by PHRASE_BONUS at most, so candidates are read best-first and reading stops once
-        no unread one can reach the k-th score found. Without a bonus nothing is read here at all: the
-        caller reads the page it shows.
+        raise a score by PHRASE_BONUS times the share of phrases some passage may hold (`absent`: those
+        proven in none) at most, so candidates are read best-first and reading stops once no unread one
+        can reach the k-th score found. Without a bonus nothing is read here at all: the caller reads
+        the page it shows.
         """
         parts = [(t, w) for t, w in terms if w == PART_WEIGHT]
         others = [(t, w) for t, w in terms if w != PART_WEIGHT]
@@ -634,16 +640,18 @@ class SearchEngine:
             return [], 0
         found.sort(key=lambda c: (-c.score, c.ord))
         weighed = [(c, c.score * ORIENTATION_WEIGHT[c.orient]) for c in found[:max(k, CANDIDATES)]]
-        if not (phrases and len(terms) > 1):
+        possible = [p for p in phrases if p not in absent]
+        if not (possible and len(terms) > 1):  # no bonus anywhere: each score times 1.0, as below
             weighed.sort(key=lambda r: (-round(r[1], 5), r[0].ord))
             return [Ranked(c, score) for c, score in weighed[:k]], total
         weighed.sort(key=lambda r: -r[1])
         rescored: list[Ranked] = []
         below: list[tuple[float, int]] = []  # the final order's keys read so far (-rounded score, ord)
-        wanted = [p.encode("utf-8", "surrogatepass") for p in phrases]
+        wanted = [p.encode("utf-8", "surrogatepass") for p in possible]
+        bonus = PHRASE_BONUS * (len(possible) / len(phrases))  # the most, in the same float steps as below
         for cand, score in weighed:
             if len(below) >= k:
-                most = round(score * (1.0 + PHRASE_BONUS), 5)
+                most = round(score * (1.0 + bonus), 5)
                 if most < -below[k - 1][0]:
                     break  # the rest score at most this much, all below the k-th found
                 if (-most, cand.ord) > below[k - 1]:
@@ -668,9 +676,12 @@ class QueryPlan:
     corrections: tuple[tuple[str, str, str], ...]  # (typed, searched, kind)
     expansions: tuple[str, ...]
     unknown: tuple[str, ...]
+    absent: tuple[str, ...] = ()  # phrases proven in no passage (TantivyIndex.phrase_absent)
+    marking: tuple[str, ...] = ()  # the searched terms in marking order (`marking_order`)
+    glossed: tuple[str, ...] = ()  # the glossary entries among the parts and searched words
 
 
-@dataclass
+@dataclass(slots=True)
 class Ranked:
     """A candidate with its final score; its passage is read for the page shown only."""
 
@@ -708,6 +719,15 @@ class _RelativeCutoff:
 _CUTOFF = _RelativeCutoff()
 
 
+@lru_cache(maxsize=4096)
+def _read_query(raw: str) -> tuple[str, tuple[str, ...], Translation | None]:
+    """A query as typed → normalised text, its parts, and its English reading (an all-Latin query through
+    the glossary). Pure and repeated (readers ask the popular topics, and page through an answer), so
+    kept like the engine's query plans; opencc's conversion is the bulk of it."""
+    normalized = normalize(raw)
+    return normalized, tuple(_PART.findall(normalized)), SearchEngine._english(normalized)
+
+
 def compound_parts(word: str, words: dict[str, int], chars: dict[str, int], total: int | None = None) -> list[str]:
     """The words a compound is made of (集团化办学 → 集团化, 办学), by the dictionary without the compound
     itself; a compound the dictionary cannot split (师德师风) falls back to its aligned two-character halves."""
@@ -717,25 +737,39 @@ def compound_parts(word: str, words: dict[str, int], chars: dict[str, int], tota
     return [word[i:i + 2] for i in range(0, len(word) - 1, 2)]
 
 
-def snippet(text: str, norm: str, terms: list[str],
-            weights: dict[str, float] | None = None) -> tuple[str, tuple[tuple[int, int], ...]]:
+def snippet(text: str, norm: str, terms: list[str], weights: dict[str, float] | None = None,
+            longest: list[str] | None = None) -> tuple[str, tuple[tuple[int, int], ...]]:
     """The best sentence plus neighbours (~120–200 chars) and the offsets of matched words in it.
 
     Sentences are weighed by the query weights, so the sentence with the word the reader typed wins
-    over one that only has a synonym searched alongside it.
+    over one that only has a synonym searched alongside it. `longest` is `terms` in marking order
+    (`marking_order`), which a page's caller sorts once for all its passages.
     """
+    # only the terms the passage holds can score a sentence or be marked (most of a query's terms are
+    # clause fragments or synonyms it lacks): found once, in the query's order, so the same sums
+    present = [t for t in terms if t in norm]
+    marked = [t for t in (longest if longest is not None else marking_order(terms)) if t in norm]
     if len(text) <= EXCERPT_MAX:
-        return _cut(text, norm, terms, 0, len(text))
-    spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(norm) if m.end() > m.start()]
+        return _cut(text, norm, marked, 0, len(text))
+    spans = _sentences(norm)
     if not spans:
         start, end = 0, len(text)
     else:
         weight = weights or {}
-        # only the terms the passage holds can score a sentence (most of a query's terms are clause
-        # fragments or synonyms it lacks); same order, so the same sums
-        present = [(t, len(t) * weight.get(t, 1.0)) for t in terms if t in norm]
-        if present:
-            scores = [sum(v for t, v in present if t in norm[a:b]) for a, b in spans]
+        valued = [(t, len(t) * weight.get(t, 1.0)) for t in present]
+        if valued:
+            # a sentence scores the value of each term it holds, added in the query's order; a term
+            # (no sentence end inside it) lies within one sentence, found from its start by bisection
+            starts = [a for a, _ in spans]
+            scores: list[float] = [0] * len(spans)
+            for term, value in valued:
+                size, pos, last = len(term), norm.find(term), -1
+                while pos >= 0:
+                    i = bisect.bisect_right(starts, pos) - 1
+                    if i != last and pos + size <= spans[i][1]:
+                        scores[i] += value
+                        last = i
+                    pos = norm.find(term, pos + 1)
             best = max(range(len(spans)), key=lambda i: (scores[i], -i))
         else:
             best = 0  # every sentence scores 0: the first
@@ -751,8 +785,37 @@ def snippet(text: str, norm: str, terms: list[str],
                 break
         start, end = spans[lo][0], spans[hi][1]
         if end - start > EXCERPT_MAX:
-            start, end = _window_around(norm, terms, start, end)
-    return _cut(text, norm, terms, start, end)
+            start, end = _window_around(norm, present, start, end)
+    return _cut(text, norm, marked, start, end)
+
+
+def marking_order(terms: list[str]) -> list[str]:
+    """The distinct terms, longest first (then by text): the order marks are taken in."""
+    return sorted(set(terms), key=_longest_first)
+
+
+def _longest_first(term: str) -> tuple[int, str]:
+    return -len(term), term
+
+
+def _sentences(norm: str) -> list[tuple[int, int]]:
+    """The sentences of `norm` as (start, end): each runs to just past a sentence end, the last to the
+    text's end. Found with one `str.find` pass per ending character, which for a passage of a few
+    hundred characters costs a third of a regular expression's character-class scan."""
+    cuts = []
+    for end in _ENDS:
+        i = norm.find(end)
+        while i >= 0:
+            cuts.append(i + 1)
+            i = norm.find(end, i + 1)
+    cuts.sort()
+    spans, prev = [], 0
+    for cut in cuts:
+        spans.append((prev, cut))
+        prev = cut
+    if prev < len(norm):
+        spans.append((prev, len(norm)))
+    return spans
 
 
 def _window_around(norm: str, terms: list[str], start: int, end: int) -> tuple[int, int]:
@@ -761,32 +824,39 @@ def _window_around(norm: str, terms: list[str], start: int, end: int) -> tuple[i
     return lo, min(end, lo + EXCERPT_MAX)
 
 
-def _cut(text: str, norm: str, terms: list[str], start: int, end: int):
+def _cut(text: str, norm: str, longest: list[str], start: int, end: int):
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
         end -= 1
     prefix = "…" if start > 0 else ""
     suffix = "…" if end < len(text.rstrip()) else ""
-    marks = _marks(norm[start:end], terms)
+    marks = _taken(norm[start:end], longest)
     shift = len(prefix)
     return prefix + text[start:end] + suffix, tuple((a + shift, b + shift) for a, b in marks)
 
 
 def _marks(norm: str, terms: list[str]) -> list[tuple[int, int]]:
     """Non-overlapping occurrences, longest terms first, merged when adjacent."""
-    present = sorted({t for t in terms if t in norm}, key=lambda t: (-len(t), t))
+    return _taken(norm, marking_order(terms))
+
+
+def _taken(norm: str, longest: list[str]) -> list[tuple[int, int]]:
+    """`_marks` for distinct terms already in marking order."""
+    present = [t for t in longest if t in norm]
     if not present:
         return []
     taken = bytearray(len(norm))  # 1 where a longer term was already marked
     found = []
     for term in present:
         size = len(term)
+        fill = b"\x01" * size
         pos = norm.find(term)
         while pos >= 0:
-            if taken.find(1, pos, pos + size) < 0:
-                found.append((pos, pos + size))
-                taken[pos:pos + size] = b"\x01" * size
+            end = pos + size
+            if taken.find(1, pos, end) < 0:
+                found.append((pos, end))
+                taken[pos:end] = fill
             pos = norm.find(term, pos + 1)
     merged: list[tuple[int, int]] = []
     for a, b in sorted(found):

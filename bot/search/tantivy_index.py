@@ -30,6 +30,7 @@ returns a new one over a new searcher, and queries holding the old one finish on
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import ctypes
 import ctypes.util
@@ -40,7 +41,6 @@ import shutil
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import itemgetter
 from pathlib import Path
 from typing import Protocol
 
@@ -59,6 +59,7 @@ PLAN_SHIFT = 20  # ord = plan sequence << PLAN_SHIFT | passage position: corpus 
 SCAN = 200  # candidates read per query: the relative cutoff and `total` are computed over these
 FIRST_SCAN = 50  # ... unless the first FIRST_SCAN already fall below the cutoff (the top is clear)
 PHRASE_SCAN = 300
+QUERY_CACHE = 512  # built unfiltered queries kept per snapshot (the engine's PLAN_CACHE)
 PHRASE_FIRST = 10
 BULK_HEAP = 256_000_000
 SMALL_HEAP = 15_000_000  # tantivy's floor; one plan needs little, and a bigger arena stays resident
@@ -107,7 +108,7 @@ def plan_hash(plan: Plan) -> str:
 ORIENTATIONS = ("forward", "backward", "neutral")  # the `orient` fast field's values, by index
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     """One scored document; `ord` is its corpus position (plan sequence, passage index), `orient` its
     orientation's index in ORIENTATIONS, `address` where this snapshot's searcher finds its passage."""
@@ -204,6 +205,8 @@ class TantivyIndex:
         self.n_docs = self.searcher.num_docs
         self.vocab = Vocabulary(self)
         self._df: dict[str, int] = {}
+        self._queries: dict[tuple, tuple[tantivy.Query | None, bool]] = {}  # see `_prepared`
+        self._queries_lock = threading.Lock()
 
     @property
     def plans(self) -> list[PlanMeta]:
@@ -383,11 +386,9 @@ class TantivyIndex:
         last one kept, the lowest `ord`s win; the candidates come best first (score, then `ord`).
         """
         terms = first + rest
-        query = self._query(terms, allowed) if terms else None
+        query, broad = self._prepared(terms, allowed) if terms else (None, False)
         if query is None:
             return [], 0
-        # A word typed whole that many passages hold makes a broad answer: read SCAN at once.
-        broad = sum(self.df(t) for t, w in terms if w >= 1.0) > FIRST_SCAN
         limit = SCAN if broad else min(SCAN, max(need, FIRST_SCAN))
         hits = self.searcher.search(query, limit=limit, count=False).hits
         if not hits:
@@ -397,18 +398,27 @@ class TantivyIndex:
             hits = self.searcher.search(query, limit=SCAN, count=False).hits
         scores = np.array([s for s, _ in hits], dtype=np.float32)
         part_scores = self._part_scores(first, hits, floor, cutoff.sure(hits[0][0])) if first else None
-        chosen = [hits[i] for i in np.flatnonzero(cutoff.keep(scores, part_scores)).tolist()]
-        chosen.sort(key=itemgetter(0), reverse=True)  # stable: tantivy's order among equal scores stays
+        # tantivy returns hits best first (ties by address), so the kept ones are already in that order
+        keep = cutoff.keep(scores, part_scores)
+        if part_scores is None:  # a monotone cutoff over hits best first keeps a prefix of them
+            chosen = hits[:int(np.count_nonzero(keep))]
+        else:
+            chosen = [hits[i] for i in np.flatnonzero(keep).tolist()]
         end = min(need, len(chosen))
-        while 0 < end < len(chosen) and chosen[end][0] == chosen[end - 1][0]:
-            end += 1
+        if 0 < end < len(chosen) and chosen[end][0] == chosen[end - 1][0]:
+            # every document tied with the last one taken (copies tie by the hundred): best first, so
+            # the run of equal scores ends where bisection finds it
+            keys = [-s for s, _ in chosen]
+            end = bisect.bisect_right(keys, keys[end - 1])
         if not end:
             return [], len(chosen)
         tied = chosen[:end]
         ords = self.searcher.fast_field_values("ord", [a for _, a in tied])
         # the best `need` by score, then corpus position: ties decided by `ord`, not by where tantivy
         # keeps a document, so the answer does not depend on segment layout (only these become objects)
-        best = sorted(zip((-float(s) for s, _ in tied), (int(o) for o in ords), range(end), strict=True))[:need]
+        best = [(-s, int(o), i) for i, ((s, _), o) in enumerate(zip(tied, ords, strict=True))]
+        best.sort()
+        del best[need:]
         orients = self.searcher.fast_field_values("orient", [tied[i][1] for _, _, i in best])
         return [Candidate(o, -s, int(r), tied[i][1]) for (s, o, i), r in zip(best, orients, strict=True)], \
             len(chosen)
@@ -442,6 +452,25 @@ class TantivyIndex:
             subs.append((tantivy.Occur.Should, tantivy.Query.boost_query(
                 tantivy.Query.term_query(SCHEMA, "heading", term), weight * HEADING_WEIGHT)))
         return tantivy.Query.boolean_query(subs)
+
+    def _prepared(self, terms: list[tuple[str, float]], allowed: set[str] | None) -> tuple[tantivy.Query | None, bool]:
+        """The query for `terms` and whether it is broad (a word typed whole that many passages hold: read
+        SCAN at once). Unfiltered ones are kept per snapshot, as the engine keeps its query plans: a
+        query of thirty term clauses costs tens of microseconds to build, and readers repeat themselves."""
+        if allowed is not None:
+            return self._query(terms, allowed), self._broad(terms)
+        key = tuple(terms)
+        found = self._queries.get(key)
+        if found is None:
+            found = (self._query(terms, None), self._broad(terms))
+            with self._queries_lock:
+                self._queries[key] = found
+                if len(self._queries) > QUERY_CACHE:
+                    self._queries.pop(next(iter(self._queries)))
+        return found
+
+    def _broad(self, terms: list[tuple[str, float]]) -> bool:
+        return sum(self.df(t) for t, w in terms if w >= 1.0) > FIRST_SCAN
 
     def _query(self, terms: list[tuple[str, float]], allowed: set[str] | None) -> tantivy.Query | None:
         query = self._terms_query(terms)
@@ -514,6 +543,27 @@ class TantivyIndex:
                 if stop is not None and count >= stop:
                     break
         return count
+
+    def phrase_absent(self, phrase: str) -> bool:
+        """Whether it is proven that no live passage holds `phrase` verbatim: one of its bigrams is in no
+        passage, or the passages holding all of them are fewer than PHRASE_SCAN and none of them holds
+        it (each was read). False when some passage holds it, or when too many hold its bigrams to read:
+        the caller must then assume any passage may (ranking skips the phrase bonus's reads only for a
+        phrase proven absent, such as a whole typed sentence that no plan says word for word)."""
+        bigrams = list(dict.fromkeys(t[len(CLAUSE):] for t in clause_terms(phrase)))
+        if not bigrams:
+            return False  # not a CJK run: no bigram covers it, nothing is proven
+        if any(not self.df(b) + self.df(CLAUSE + b) for b in bigrams):
+            return True
+        if self.searcher.doc_freq("words", phrase):
+            return False  # a word of some passage's text (or of a deleted one: then it is merely not proven)
+        each = [(tantivy.Occur.Must, self._either(b)) for b in bigrams]
+        query = each[0][1] if len(each) == 1 else tantivy.Query.boolean_query(each)
+        hits = self.searcher.search(query, limit=PHRASE_SCAN, count=False).hits
+        if len(hits) >= PHRASE_SCAN:
+            return False  # more passages hold every bigram than are read here
+        wanted = _utf8(phrase)
+        return not any(wanted in self.norm_bytes(address) for _, address in hits)
 
     @staticmethod
     def _either(bigram: str) -> tantivy.Query:
