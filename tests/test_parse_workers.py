@@ -5,7 +5,11 @@ load with its name. Small loads (seeds, tests, an add) start no workers."""
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,8 @@ import bot.corpus.loader as loader
 from bench.scale_bench import write_corpus
 from bot.corpus import store as plan_store
 from bot.corpus.loader import CorpusError, load_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load(folder, data, monkeypatch, workers: str):
@@ -82,3 +88,27 @@ def test_small_loads_start_no_workers(monkeypatch):
     assert loader.parse_workers(50_000) == 0
     monkeypatch.setenv(loader.WORKERS_ENV, "2")
     assert loader.parse_workers(0) == 0
+
+
+def test_a_parser_error_in_a_worker_is_raised_as_it_was(corpus, tmp_path, monkeypatch):
+    """What a load alone would raise (here a manifest entry without its city) comes back as itself."""
+    manifest = json.loads((corpus / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["plans"][7]["city"]
+    (corpus / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(KeyError, match="city"):
+        _load(corpus, tmp_path / "alone", monkeypatch, "0")
+    with pytest.raises(KeyError, match="city"):
+        _load(corpus, tmp_path / "apart", monkeypatch, "2")
+
+
+def test_a_script_without_a_main_guard_can_build(corpus, tmp_path):
+    """The workers are not forks or spawns of the caller: a plain script's top level runs once."""
+    script = tmp_path / "build.py"
+    script.write_text("from bot.corpus.loader import load_corpus\n"
+                      f"print(len(load_corpus({str(corpus)!r}).plans), flush=True)\n", encoding="utf-8")
+    env = {**os.environ, "PLANBRIEF_DATA_DIR": str(tmp_path / "data"), loader.WORKERS_ENV: "2",
+           "PYTHONPATH": str(ROOT)}
+    env.pop("PLANBRIEF_CORPUS_CACHE", None)
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["15"]

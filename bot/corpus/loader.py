@@ -558,23 +558,11 @@ def parse_files(jobs: list[tuple[str, dict, str, bool]]) -> list[tuple[plan_stor
 
 
 def _parsed_apart(jobs: list[tuple[str, dict, str, bool]], workers: int) -> Iterator[list[tuple]]:
-    """`parse_files` of every chunk of jobs, in order, on `workers` fresh interpreters (spawned: a bot
-    has threads, which a fork would copy mid-lock). At most three chunks a worker are in flight, so
-    parsed plans never pile up in memory while the store is written."""
-    import multiprocessing
-    from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
-    from itertools import islice
+    """`parse_files` of every chunk of jobs, in order, on `workers` worker processes
+    (bot.corpus.build_workers)."""
+    from bot.corpus.build_workers import run_chunks
 
-    chunks = iter([jobs[i:i + POOL_CHUNK] for i in range(0, len(jobs), POOL_CHUNK)])
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        flight = deque(pool.submit(parse_files, chunk) for chunk in islice(chunks, 3 * workers))
-        while flight:
-            done = flight.popleft().result()
-            chunk = next(chunks, None)
-            if chunk is not None:
-                flight.append(pool.submit(parse_files, chunk))
-            yield done
+    return run_chunks(iter([jobs[i:i + POOL_CHUNK] for i in range(0, len(jobs), POOL_CHUNK)]), workers)
 
 
 def _store_apart(deferred: list[tuple], workers: int, store: plan_store.PlanStore, plans: list,
