@@ -7,6 +7,7 @@ is necessary, which these tests check over generated text (bench.parse_identity 
 
 from __future__ import annotations
 
+import re
 import sys
 
 from hypothesis import given, settings
@@ -62,3 +63,44 @@ def test_split_inline_still_cuts_numbered_runs():
     assert pieces[1].startswith("一、加强党的建设")
     assert [p[:2] for p in pieces[3:]] == ["1.", "2.", "3."]
     assert outline.split_inline("２０２４年，全市新建学校３所，新增学位５０００个。") == ["２０２４年，全市新建学校３所，新增学位５０００个。"]
+
+
+def _anchored_by_re(pattern: str) -> bool:
+    """The same question asked of Python's own regex parser (a private module: tests only)."""
+    from re import _constants, _parser
+
+    items = list(_parser.parse(pattern))
+    if len(items) == 1 and items[0][0] is _constants.BRANCH:
+        branches = [list(b) for b in items[0][1][1]]
+    else:
+        branches = [items]
+    return all(b and b[0] == (_constants.AT, _constants.AT_BEGINNING) for b in branches)
+
+
+def test_anchored_rules_are_told_apart_like_the_regex_parser_does():
+    tricky = [r"^a|b", r"^a|^b", r"^(a|b)$", r"a|^b", r"^[|]x", r"^\|x|^y", r"^[]|]x", r"^[^]|]x|y", r"(^a|^b)"]
+    for pattern in clean._CHROME + tricky:
+        assert clean.anchored(pattern) == _anchored_by_re(pattern), pattern
+
+
+def _chrome_one_by_one(line: str) -> bool:
+    line = line.strip()
+    if len(line) > clean.CHROME_MAX:
+        return False
+    stripped = clean._BULLET.sub("", clean.normalize(line))
+    # the rules as they were written before (字号 with a leading .*), each searched on its own
+    rules = [r".*字号[:：].{0,12}$" if p.startswith("字号") else p for p in clean._CHROME]
+    return any(re.search(p, stripped) for p in rules)
+
+
+def test_is_chrome_answers_as_every_rule_searched_alone():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    lines = [ln for path in [*root.glob("seeds/*.txt"), *root.glob("tests/data/real/*.txt")]
+             for ln in path.read_text(encoding="utf-8").split("\n")]
+    lines += ["当前位置：首页 > 新闻", "字号：大 中 小", "· 打印本页", "本站支持IPv6", "版权所有 © 2024", "图为会议现场",
+              "分享到：微信", "相关文档", "x.png 关闭", "预览结束", "附件：", "教育局 www.example.com"]
+    assert sum(map(clean.is_chrome, lines)) > 100
+    for line in lines:
+        assert clean.is_chrome(line) == _chrome_one_by_one(line), line
