@@ -23,7 +23,7 @@ _CHROME = [
     r"^欢迎访问.{0,30}(网站|网)$",
     r"^\d+\.\s*(本站支持ipv6|繁体版|无障碍|english)",
     r"^(本站支持ipv6|繁体版|简体版|无障碍浏览|english)$",
-    r".*字号[:：].{0,12}$",
+    r"字号[:：].{0,12}$",  # (a leading .* found nothing more, and cost a scan from every position)
     r"^时间[:：].*来源[:：]",
     r"浏览次数",
     r"^扫一扫",
@@ -80,7 +80,43 @@ _CHROME = [
     # a public-information index table flattened to text: 索引号: | … | 分类: | |
     r"^(索引号|分类|发文机关|发文日期|名称|文号|主题分类|发布机构|成文日期)\s*[:：]\s*\|",
 ]
-_CHROME_RE = [re.compile(p) for p in _CHROME]
+
+
+def alternatives(pattern: str) -> list[str]:
+    """A pattern cut at its top-level | (outside groups and character classes)."""
+    parts, depth, start, i, in_class = [], 0, 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            i += 1 + (pattern[i + 1:i + 2] == "^")
+            i += pattern[i:i + 1] == "]"  # a ] first in a class is one of its characters
+            continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and not depth:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    return [*parts, pattern[start:]]
+
+
+def anchored(pattern: str) -> bool:
+    """Every way the pattern can match starts at the line's start (^ with no MULTILINE)."""
+    return all(part.startswith("^") for part in alternatives(pattern))
+
+
+# The anchored rules (most of them) can only match at the line's start: one alternation tried there
+# answers for all of them, instead of each one searched on its own; the others are searched apart.
+_CHROME_AT_START = re.compile("|".join(f"(?:{p})" for p in _CHROME if anchored(p)))
+_CHROME_ANYWHERE = [re.compile(p) for p in _CHROME if not anchored(p)]
 
 # A newspaper page-teaser marker ("B2版") announces another article: the marker and the block of
 # lines after it (up to the next blank line) belong to that other article.
@@ -93,8 +129,15 @@ _PAGE_NUMBER = re.compile(r"\n(\d{1,3})、")
 _RUBY = re.compile(r"(?<=[\u3400-\u9fff])[(?][a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,6}\)")
 
 
+# The gloss without the look-behind: a text it does not occur in (nearly every one) is scanned once
+# quickly instead of trying the look-behind at every character.
+_RUBY_GLOSS = re.compile(r"[(?][a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,6}\)")
+
+
 def strip_ruby(text: str) -> str:
     """Pinyin glued after characters, its opening bracket sometimes lost to ? (梁平日?qǐng)?bào)訊)."""
+    if not _RUBY_GLOSS.search(text):
+        return text
     for _ in range(3):
         stripped = _RUBY.sub("", text)
         if stripped == text:
@@ -122,7 +165,7 @@ def is_chrome(line: str) -> bool:
     if len(line) > CHROME_MAX:
         return False
     stripped = _BULLET.sub("", normalize(line))
-    return any(rx.search(stripped) for rx in _CHROME_RE)
+    return _CHROME_AT_START.match(stripped) is not None or any(rx.search(stripped) for rx in _CHROME_ANYWHERE)
 
 
 # A breadcrumb: "首页 > 新闻 > 正文", "首页>>图片新闻>>正文" (at least two separators, short crumbs).
@@ -143,6 +186,8 @@ _INSET_NOTICE = re.compile(r"-{2,}[^-\n]{0,40}(来源于网络|仅供参考|侵�
 # " 公文汇,办公文档之家" at a paragraph's end.
 _SITE_STAMPS = re.compile(r"^编号[:：]\d{5,}|\[标签[:：][^\]]{0,20}\]|\s+\S{2,6}[,，]办公文档之家(?=\s*$)", re.MULTILINE)
 _DOUBLED = re.compile(r"([,，])[,，]+|[,，]+(?=[、。；！？])|(?<=[、。；！？])[,，]+")
+# Every match of _DOUBLED has a comma beside a comma or a stop: a text without such a pair has none.
+_DOUBLED_PAIR = re.compile(r"[,，][,，、。；！？]|[、。；！？][,，]")
 
 
 def _drop_breadcrumb_list(lines: list[str]) -> list[str]:
@@ -455,13 +500,18 @@ def strip_markup(text: str) -> str:
 
 def clean(raw: str) -> Cleaned:
     text = strip_markup(raw.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", ""))
-    text = _DOUBLED.sub(lambda m: m.group(1) or "", strip_ruby(text))
+    text = strip_ruby(text)
+    if _DOUBLED_PAIR.search(text):
+        text = _DOUBLED.sub(lambda m: m.group(1) or "", text)
     text = _INLINE_BUTTONS.sub("", _INSET_NOTICE.sub("", text))
-    text = _SITE_STAMPS.sub("", text)
+    # each stamp has a literal word of its own: a text without any of them is left unscanned
+    if "编号" in text or "[标签" in text or "办公文档之家" in text:
+        text = _SITE_STAMPS.sub("", text)
     text = re.sub("[㈠-㈩]", lambda m: f"（{'一二三四五六七八九十'[ord(m.group()) - 0x3220]}）", text)
     text = repair_page_numbers(text)
     text = _PAGE_STAMP.sub("", text)
-    text = _TITLE_BLURB.sub(lambda m: m.group("title") + "\n", text)
+    if "下面是" in text:  # the blurb's own words; its pattern tries 30 characters at every position
+        text = _TITLE_BLURB.sub(lambda m: m.group("title") + "\n", text)
     lines = [piece.strip() for ln in text.split("\n") for piece in _split_flattened(ln)]
     lines = _drop_teasers(lines)
     lines = _drop_captions(_drop_breadcrumb_list(_drop_contact_blocks(_drop_related_lists(_drop_watermarks(lines)))))

@@ -13,6 +13,7 @@ report they have not seen.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.textnorm import normalize
@@ -167,17 +168,18 @@ def _common_prefix(parts: list[str]) -> str:
     return first[:n]
 
 
-def _parallel(pieces: list[str], min_prefix: int) -> tuple[int, list[str]] | None:
+def _parallel(pieces: list[str], min_prefix: int,
+              norm: Callable[[str], str] = normalize) -> tuple[int, list[str]] | None:
     """Pieces 2..n open with one prefix (突出/坚持/聚焦/要强化); the first piece carries a lead-in and
     then the same prefix. Returns (offset of the list inside the first piece, item texts)."""
     if len(pieces) < 3:
         return None
     rest = [p.strip() for p in pieces[1:]]
-    prefix = _common_prefix([normalize(p) for p in rest])
+    prefix = _common_prefix([norm(p) for p in rest])
     prefix = re.sub(r"[^\u4e00-\u9fff]+$", "", prefix)
     if len(prefix) < min_prefix:
         return None
-    first = normalize(pieces[0])
+    first = norm(pieces[0])
     for size in range(min(len(prefix), 6), min_prefix - 1, -1):
         at = _prefix_at(first, prefix[:size])
         if at >= 0:
@@ -510,11 +512,22 @@ def _candidates(paragraph: str) -> list[tuple[int, int, list[str]]]:
             found.append((3, start + hit[0], hit[1]))
     sentences = _sentences(paragraph)
     done = False
+    # Each sentence is tried in groups of every size from every start: normalised once, not each time.
+    memo: dict[str, str] = {}
+
+    def norm(text: str) -> str:
+        found = memo.get(text)
+        if found is None:
+            found = memo[text] = normalize(text)
+        return found
+
     for i in range(len(sentences) - 2):
         group = [s for _, s in sentences[i:]]
+        if len(_common_prefix([norm(group[1].strip()), norm(group[2].strip())])) < 2:
+            continue  # every group from here holds these two, so no group's prefix can reach 2 characters
         for size in range(len(group), 2, -1):
             # sentences opening alike: 要以…。要以…。要以…。
-            hit = _parallel(group[:size], 2)
+            hit = _parallel(group[:size], 2, norm)
             if hit is not None and hit[0] <= 30 and not _reported(hit[1]):
                 found.append((4, sentences[i][0] + hit[0], hit[1]))
                 done = True

@@ -478,6 +478,9 @@ def _load_stored(folders: Folders, listed: list[tuple[Path, dict]], store: plan_
         pending.clear()
 
     files: list[tuple[str, tuple[int, int, int], str | None]] = []
+    # a first build (thousands of plans the store has never seen) parses them in worker processes
+    apart = parse_workers(sum((names[folder], str(entry.get("plan_id"))) not in rows for folder, entry in listed))
+    deferred: list[tuple] = []
     for folder, entry in listed:
         path = _entry_file(folder, entry)
         plan_id, key = str(entry.get("plan_id")), names[folder]
@@ -488,6 +491,13 @@ def _load_stored(folders: Folders, listed: list[tuple[Path, dict]], store: plan_
             raise CorpusError(f"无法读取 {entry.get('file')}: {exc}") from exc
         files.append((str(path), stat, None))
         row = rows.get((key, plan_id))
+        if row is None and apart:
+            # parsed in a worker process below; its source digest keeps its place in listing order
+            deferred.append((len(plans), len(files) - 1, key, folder, entry, stat,
+                             as_json or plan_store.entry_json(entry)))
+            sources[plan_id] = ""
+            plans.append(None)
+            continue
         if row is None or not row.current(stat, as_json):
             as_json = as_json or plan_store.entry_json(entry)
             data = _read(path, entry)
@@ -507,6 +517,8 @@ def _load_stored(folders: Folders, listed: list[tuple[Path, dict]], store: plan_
         sources[plan_id] = row.source
         plans.append(_reusable(reuse, plan_id, row.source) or store.plan(row))
     flush()
+    if deferred:
+        _store_apart(deferred, apart, store, plans, sources, files)
     for folder, key in names.items():
         store.forget(key, {str(e.get("plan_id")) for f, e in listed if f == folder})
         if manifests[folder] is not None and not trusted[folder]:
@@ -514,6 +526,69 @@ def _load_stored(folders: Folders, listed: list[tuple[Path, dict]], store: plan_
     checked = Checked(corpus_cache.code_fingerprint(),
                       {str(folder / MANIFEST): manifests[folder] for folder in names}, files, list(names.values()))
     return Corpus(folders.seeds, newest_first(plans), _fingerprint(sources), sources, folders, checked)
+
+
+POOL_MIN = 200  # new plans a load parses in worker processes rather than alone (seeds, tests, adds: alone)
+POOL_CHUNK = 8  # plans a worker parses per task: few enough that the ones in flight stay small
+WORKERS_ENV = "PLANBRIEF_PARSE_WORKERS"  # how many (0: none); unset: one per core, when POOL_MIN are new
+
+
+def parse_workers(new: int) -> int:
+    """Worker processes to parse `new` plans with: none for a handful, where starting them costs more
+    than they save."""
+    asked = os.environ.get(WORKERS_ENV, "").strip()
+    if asked.isdigit():
+        return int(asked) if new else 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cores, 8) if cores > 1 and new >= POOL_MIN else 0
+
+
+def parse_files(jobs: list[tuple[str, dict, str, bool]]) -> list[tuple[plan_store.Prepared, str, str | None]]:
+    """A worker's share of a build: each plan's file read, digested and parsed, and made ready for the
+    store there (pickled and compressed), so what comes back is small and the writer only inserts it.
+    A job is (folder, manifest entry, entry as JSON, whether the bytes' SHA-256 is wanted too)."""
+    out = []
+    for folder, entry, as_json, want_sha in jobs:
+        path = _entry_file(Path(folder), entry)
+        data = _read(path, entry)
+        plan, body_key = parse_plan(entry, _decode(data, path))
+        out.append((plan_store.prepare(plan, body_key), plan_store.source_digest(as_json, data),
+                    hashlib.sha256(data).hexdigest() if want_sha else None))
+    return out
+
+
+def _parsed_apart(jobs: list[tuple[str, dict, str, bool]], workers: int) -> Iterator[list[tuple]]:
+    """`parse_files` of every chunk of jobs, in order, on `workers` worker processes
+    (bot.corpus.build_workers)."""
+    from bot.corpus.build_workers import run_chunks
+
+    return run_chunks(iter([jobs[i:i + POOL_CHUNK] for i in range(0, len(jobs), POOL_CHUNK)]), workers)
+
+
+def _store_apart(deferred: list[tuple], workers: int, store: plan_store.PlanStore, plans: list,
+                 sources: dict[str, str], files: list) -> None:
+    """Parse the deferred plans in worker processes and write them to the store, FLUSH at a time,
+    filling their places in `plans`, `sources` and `files`."""
+    jobs = [(str(folder), entry, as_json, stat[0] < 0) for _, _, _, folder, entry, stat, as_json in deferred]
+    batch: list[tuple[int, tuple]] = []
+
+    def write() -> None:
+        for (slot, _), row in zip(batch, store.put_prepared([record for _, record in batch]), strict=True):
+            plans[slot] = store.plan(row)
+        batch.clear()
+
+    done = 0
+    for results in _parsed_apart(jobs, workers):
+        for ready, source, sha in results:
+            slot, at, key, _, _, stat, as_json = deferred[done]
+            done += 1
+            if sha is not None:
+                files[at] = (files[at][0], stat, sha)
+            sources[ready.plan_id] = source
+            batch.append((slot, (key, stat, as_json, source, ready)))
+        if len(batch) >= FLUSH:
+            write()
+    write()
 
 
 def _manifest_digest(folder: Path) -> str | None:

@@ -150,6 +150,10 @@ _INLINE_SECTION = re.compile(rf"({_CN})、")
 _GLUED_TITLE = re.compile(r"(工作要点|工作计划|工作安排|实施方案|工作方案|工作思路)$")
 _INLINE_SUB = re.compile(rf"[（(]({_CN})[)）]")
 _INLINE_ITEM = re.compile(r"(\d{1,2})\s*[.．、]?\s*(?=[\u4e00-\u9fff])")
+# The next character split_inline must look at: anything but the ideographs (numerals apart) and
+# the commas and quotes of running prose, none of which can open a label or end a sentence.
+SKIPPED = "\u3400-\u4dbf\u4e00-\u9fff，、“”："
+_LABEL_OR_STOP = re.compile(rf"[^{SKIPPED}]|[{CN_NUM}]")
 
 
 def split_inline(para: str) -> list[str]:
@@ -166,7 +170,11 @@ def split_inline(para: str) -> list[str]:
         if not (para[i] in CN_NUM or para[i].isdigit() or para[i] in "（("):  # only a label can open a cut
             if para[i] in TERMINAL:
                 heading_open_at = None
-            i += 1
+            found = _LABEL_OR_STOP.search(para, i + 1)  # the prose between is neither
+            i = found.start() if found else len(para)
+            continue
+        if not (_INLINE_SECTION.match(para, i) or _INLINE_SUB.match(para, i) or _INLINE_ITEM.match(para, i)):
+            i += 1  # 一 inside a word, a year's digits: no label opens here, so nothing below could cut
             continue
         # the characters before i, spaces skipped (a reflowed docx leaves "。 一、")
         j = i - 1

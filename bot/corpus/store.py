@@ -133,6 +133,23 @@ def summary_of(plan: Plan) -> str:
                       ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A parsed plan as the store keeps it: small enough to send from a build's worker process, which
+    makes it, to the one process that writes the file."""
+
+    plan_id: str
+    content_hash: str
+    body_key: str
+    summary: str
+    blob: bytes  # zlib'd pickle of (preamble, tree, passages), what `heavy` reads back
+
+
+def prepare(plan: Plan, body_key: str) -> Prepared:
+    blob = zlib.compress(pickle.dumps((plan.preamble, plan.tree, plan.passages), protocol=pickle.HIGHEST_PROTOCOL), 1)
+    return Prepared(plan.plan_id, plan.content_hash, body_key, summary_of(plan), blob)
+
+
 class StoredPlan(Plan):
     """A plan whose metadata, headline priorities and counts are in memory and whose outline and
     passages are read from the store on first use (and dropped again when others are read)."""
@@ -310,25 +327,29 @@ class PlanStore:
 
     def put_many(self, records: list[tuple[str, Plan, tuple[int, int, int], str, str, str]]) -> list[Row]:
         """Write parsed plans: (folder, plan, stat, entry json, source, body key) each, in one transaction."""
+        return self.put_prepared([(folder, stat, entry, source, prepare(plan, body_key))
+                                  for folder, plan, stat, entry, source, body_key in records])
+
+    def put_prepared(self, records: list[tuple[str, tuple[int, int, int], str, str, Prepared]]) -> list[Row]:
+        """Write plans made ready for the store where they were parsed (`prepare`): (folder, stat, entry
+        json, source, prepared) each, in one transaction."""
         rows, now = [], time.time()
         code = corpus_cache.code_fingerprint()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for folder, plan, stat, entry, source, body_key in records:
-                    row = Row(folder, plan.plan_id, stat, entry, code, source, plan.content_hash, body_key,
-                              summary_of(plan))
+                for folder, stat, entry, source, ready in records:
+                    row = Row(folder, ready.plan_id, stat, entry, code, source, ready.content_hash, ready.body_key,
+                              ready.summary)
                     old = self._db.execute("SELECT source FROM plans WHERE folder=? AND plan_id=?",
-                                           (folder, plan.plan_id)).fetchone()
-                    blob = zlib.compress(pickle.dumps((plan.preamble, plan.tree, plan.passages),
-                                                      protocol=pickle.HIGHEST_PROTOCOL), 1)
+                                           (folder, ready.plan_id)).fetchone()
                     self._db.execute("INSERT INTO blobs (source, data, dropped_at) VALUES (?, ?, NULL) "
                                      "ON CONFLICT(source) DO UPDATE SET data=excluded.data, dropped_at=NULL",
-                                     (source, blob))
+                                     (source, ready.blob))
                     self._db.execute(
                         "INSERT OR REPLACE INTO plans (folder, plan_id, size, mtime_ns, ino, entry, code, source,"
                         " content_hash, body_key, summary) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                        (folder, plan.plan_id, *stat, *_rest(row)))
+                        (folder, ready.plan_id, *stat, *_rest(row)))
                     if old and old[0] != source:
                         self._drop(old[0], now)
                     rows.append(row)
