@@ -20,7 +20,7 @@ import json
 import os
 import re
 import sqlite3
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.corpus import formats, regions
@@ -144,6 +144,20 @@ def unique_id(base: str, taken: set[str]) -> str:
     return f"{base}-{n}"
 
 
+@dataclass(frozen=True)
+class Written:
+    """What one `publish` changed, as it saw it under the manifest lock: the manifest before (its stat
+    and SHA-256; None when there was none) and after, and the plan file with the bytes it holds. A
+    quick-start stamp (bot.search.quickstart) may vouch for them only if nobody else wrote in between."""
+
+    manifest: Path
+    before_stat: tuple[int, int, int] | None
+    before_digest: str | None
+    after_digest: str
+    file: Path
+    file_digest: str
+
+
 @dataclass
 class Draft:
     """A plan read and parsed but not yet in the corpus: what a preview shows and what publish writes.
@@ -159,6 +173,7 @@ class Draft:
     warnings: list[str]  # codes: "no_priorities", "city_from_body"
     city_guess: dict | None = None  # the place read from the text: where, the words, a sentence in zh and en
     named: bool = True  # False: a provisional id, `publish` names it (prepare_plan's `named`)
+    written: Written | None = field(default=None, repr=False)  # set by `publish`: what it changed on disk
 
     def summary(self) -> dict:
         """The `add --json` contract: the manifest entry plus what the parse found."""
@@ -298,23 +313,40 @@ def publish(folders: Path | Folders, draft: Draft) -> Draft:
                 readable_id(draft.entry["city"], int(draft.entry["year"]), draft.entry["kind"])
             draft = _with_id(draft, unique_id(base, {str(e.get("plan_id")) for _, e in listed}))
             own = read_manifest(target) if (target / MANIFEST).exists() else []
-            trusted = _manifest_trusted(target, own)
+            before = _manifest_seen(target)
+            trusted = _manifest_trusted(target, own, before[1])
             _write_plan(target, own, draft.entry, draft.text)
+            after = _manifest_digest(target)
             if _record(target, draft) and trusted:
-                _trust_manifest(target)
+                _trust_manifest(target, after)
+            if after is not None:
+                draft = replace(draft, written=Written(
+                    target / MANIFEST, *before, after, target / draft.entry["file"],
+                    hashlib.sha256(draft.text.encode("utf-8")).hexdigest()))
     except CorpusError as exc:
         raise AddError(str(exc)) from exc
     return draft
 
 
-def _manifest_trusted(folder: Path, entries: list[dict]) -> bool:
+def _manifest_seen(folder: Path) -> tuple[tuple[int, int, int] | None, str | None]:
+    """The manifest's stat and digest as this writer finds it (under its lock), or (None, None)."""
+    path = folder / MANIFEST
+    try:
+        st = path.stat()
+        data = path.read_bytes()
+    except OSError:
+        return None, None
+    return (st.st_size, st.st_mtime_ns, st.st_ino), hashlib.sha256(data).hexdigest()
+
+
+def _manifest_trusted(folder: Path, entries: list[dict], digest: str | None = None) -> bool:
     """Whether the plan store vouches for every entry of this folder's manifest as it is now (its
     digest was recorded by a load that compared every entry with its row; no manifest: nothing to vouch
     for). Call it under the manifest lock."""
     store = plan_store.open_store()
     if store is None:
         return False
-    digest = _manifest_digest(folder)
+    digest = digest or _manifest_digest(folder)
     try:
         return (digest is None and not entries) or (
             digest is not None and store.manifest_digest(folder_key(folder)) == digest)
@@ -322,11 +354,11 @@ def _manifest_trusted(folder: Path, entries: list[dict]) -> bool:
         return False
 
 
-def _trust_manifest(folder: Path) -> None:
+def _trust_manifest(folder: Path, digest: str | None = None) -> None:
     """After a write that changed only entries whose rows it recorded: the new manifest is vouched for
     too, so the next load (the CLI, the bot's refresh) does not compare thousands of entries again."""
     store = plan_store.open_store()
-    digest = _manifest_digest(folder)
+    digest = digest or _manifest_digest(folder)
     if store is None or digest is None:
         return
     with contextlib.suppress(sqlite3.Error):

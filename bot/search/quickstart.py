@@ -105,9 +105,7 @@ def remember(corpus: Corpus, engine: SearchEngine) -> bool:
                      "stats": base64.b64encode(stats.tobytes()).decode("ascii"), "racy": racy,
                      "state": state_stat, "tantivy": meta_stat,
                      "words": state.words, "chars": state.chars, "pinyin": state.pinyin}
-            tmp = directory / f"{STAMP}.tmp{os.getpid()}"
-            tmp.write_text(json.dumps(stamp, ensure_ascii=False), encoding="utf-8")
-            tmp.replace(directory / STAMP)
+            _write_stamp(directory, stamp)
             return True
     except (OSError, IndexUnusable) as exc:  # a read-only or vanished folder: the next start loads the corpus
         log.debug("start stamp not written: %s", exc)
@@ -139,21 +137,124 @@ def _manifest_same(path: str, mark: dict) -> bool:
     return _digest(path) == mark["digest"]
 
 
+def index_added(plans: list, folders: Folders, written: list, cache_dir: Path | str | None = None) -> bool:
+    """`SearchEngine.index_added` for `planbrief add`, carrying the stamp over to the corpus with these
+    plans (True when carried), so the next `search` starts quick without anyone loading the corpus.
+
+    The stamp is carried only when it was current just before this add changed anything: the index
+    files as it recorded them (checked under the index lock, before the add), each manifest this add
+    wrote as it recorded it before the write (`written`: what `publish` saw under the manifest lock,
+    in order), every other manifest and plan file as it recorded them (checked after). The old files
+    keep the stats the stamp had (never re-read ones: an edit in between must still show); the new
+    ones are vouched for by the bytes this add wrote. Anything else (another writer in between, an
+    edit behind its back) leaves the stamp stale, and the next start takes the full load as before.
+    """
+    directory = index_dir(cache_dir)
+    if not (directory / STATE).exists():
+        return False
+    with _index_lock(directory):
+        index = TantivyIndex.open(directory)
+        try:
+            stamp = json.loads((directory / STAMP).read_bytes())
+            carry = stamp.get("version") == VERSION and stamp.get("format") == FORMAT and \
+                _stat(directory / STATE) == stamp["state"] and _stat(directory / TANTIVY_META) == stamp["tantivy"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            carry = False
+        index.add(plans)
+        if not carry or len(written) != len(plans):
+            return False
+        try:
+            return _carry(stamp, folders, written, directory, index.state)
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            log.debug("start stamp not carried over the add: %s", exc)
+            return False
+
+
+def _carry(stamp: dict, folders: Folders, written: list, directory: Path, state: State) -> bool:
+    if stamp["folders"] != _folders(folders) or stamp["store"] != _store_path() or \
+            stamp["code"] != corpus_cache.code_fingerprint():
+        return False
+    manifests: dict[str, dict] = stamp["manifests"]
+    wrote: dict[str, str] = {}
+    for w in written:
+        path = os.path.abspath(w.manifest)
+        mark = manifests.get(path)
+        if mark is None:
+            return False
+        if path in wrote:
+            same = w.before_digest == wrote[path]
+        elif mark.get("absent"):
+            same = w.before_stat is None
+        elif "stat" in mark:
+            same = w.before_stat is not None and list(w.before_stat) == mark["stat"]
+        else:
+            same = w.before_digest == mark["digest"]
+        if not same:
+            return False
+        wrote[path] = w.after_digest
+    if not all(_manifest_same(path, mark) for path, mark in manifests.items() if path not in wrote):
+        return False
+    paths = stamp["paths"].split("\n") if stamp["paths"] else []
+    stats = array("q")
+    stats.frombytes(base64.b64decode(stamp["stats"]))
+    racy = dict(stamp["racy"])
+    if not _current(stamp, folders, directory, check_index=False, check_manifests=False):
+        return False
+    for path, digest in wrote.items():
+        mark = _manifest_mark(path, digest)
+        if mark is None:
+            return False
+        manifests[path] = mark
+    for w in written:
+        path = os.path.abspath(w.file)
+        if "\n" in path or path in paths:
+            return False
+        seen = _vouch(w.file, w.file_digest)
+        if seen is None:
+            return False
+        if seen[0] < 0:
+            racy[str(len(paths))] = w.file_digest
+        paths.append(path)
+        stats.extend(seen)
+    stamp.update(manifests=manifests, paths="\n".join(paths), stats=base64.b64encode(stats.tobytes()).decode("ascii"),
+                 racy=racy, state=_stat(directory / STATE), tantivy=_stat(directory / TANTIVY_META),
+                 words=state.words, chars=state.chars, pinyin=state.pinyin)
+    _write_stamp(directory, stamp)
+    return True
+
+
+def _vouch(path: Path, digest: str) -> tuple[int, int, int] | None:
+    """The file's stat (size -1 when too fresh to trust, see store.file_stat) if it holds exactly the
+    bytes of `digest` and did not change while being read; else None."""
+    before = plan_store.file_stat(path)
+    if _digest(str(path)) != digest or plan_store.file_stat(path) != before:
+        return None
+    return before
+
+
+def _write_stamp(directory: Path, stamp: dict) -> None:
+    tmp = directory / f"{STAMP}.tmp{os.getpid()}"
+    tmp.write_text(json.dumps(stamp, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(directory / STAMP)
+
+
 def forget(cache_dir: Path | str | None = None) -> None:
     """Drop the stamp (tests; an operator who wants the next start to check everything)."""
     (index_dir(cache_dir) / STAMP).unlink(missing_ok=True)
 
 
-def _current(stamp: dict, folders: Folders, directory: Path) -> bool:
+def _current(stamp: dict, folders: Folders, directory: Path, check_index: bool = True,
+             check_manifests: bool = True) -> bool:
     if stamp.get("version") != VERSION or stamp.get("format") != FORMAT:
         return False
     if stamp["folders"] != _folders(folders) or stamp["store"] != _store_path():
         return False
     if stamp["code"] != corpus_cache.code_fingerprint():
         return False
-    if _stat(directory / STATE) != stamp["state"] or _stat(directory / TANTIVY_META) != stamp["tantivy"]:
+    if check_index and (_stat(directory / STATE) != stamp["state"] or
+                        _stat(directory / TANTIVY_META) != stamp["tantivy"]):
         return False
-    if not all(_manifest_same(path, mark) for path, mark in stamp["manifests"].items()):
+    if check_manifests and not all(_manifest_same(path, mark) for path, mark in stamp["manifests"].items()):
         return False
     paths = stamp["paths"].split("\n") if stamp["paths"] else []
     want = array("q")
