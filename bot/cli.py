@@ -222,7 +222,7 @@ def _warm_writer() -> None:
     from bot.search.tantivy_index import STATE, warm_writer
 
     if (index_dir(None) / STATE).exists():
-        warm_writer()
+        warm_writer(index_dir(None))
 
 
 def _index_added(folders, drafts) -> None:

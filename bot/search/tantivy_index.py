@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -49,7 +50,7 @@ import tantivy
 
 from bot.models import Passage, Plan, PlanMeta
 from bot.search.fuzzy import word_pinyin
-from bot.search.tokenize import CLAUSE, IndexTokenizer, clause_terms, is_cjk, jieba_tokenizer
+from bot.search.tokenize import CLAUSE, HeadTable, IndexTokenizer, clause_terms, is_cjk, jieba_tokenizer
 from bot.textnorm import normalize
 
 FORMAT = 4  # 4: passages stored in the index, orientation as a fast field
@@ -63,12 +64,17 @@ PHRASE_FIRST = 10
 BULK_HEAP = 256_000_000
 SMALL_HEAP = 15_000_000  # tantivy's floor; one plan needs little, and a bigger arena stays resident
 STATE = "state.json"
+HEADS = "jieba-heads.sqlite"  # jieba's dictionary by first two characters (bot.search.tokenize.HeadTable)
 
 
-def warm_writer() -> None:
+def warm_writer(directory: Path | None = None) -> None:
     """Load what writing a plan needs (jieba's dictionary, pypinyin: about a second) ahead of the first
-    plan an editor publishes, so that publish costs only its own plan."""
-    jieba_tokenizer()
+    plan an editor publishes, so that publish costs only its own plan. With the index `directory`
+    holding a current head table, a few plans need no dictionary: only jieba's code is loaded."""
+    if directory is not None and HeadTable.current(directory / HEADS):
+        import jieba  # noqa: F401
+    else:
+        jieba_tokenizer()
     word_pinyin("预热")
 
 
@@ -329,7 +335,8 @@ class TantivyIndex:
         try:
             for plan_id in dict.fromkeys(removed + [p.plan_id for p in added]):
                 writer.delete_documents_by_term("plan", plan_id)  # an added plan's too: never twice
-            tokenizer = IndexTokenizer()
+            heads = HeadTable.open(self.directory / HEADS) if self.directory is not None and not bulk else None
+            tokenizer = IndexTokenizer(heads)
             headings: dict[tuple[str, ...], str] = {}
             next_seq = max(seq.values(), default=-1) + 1
             for plan in added:
@@ -353,6 +360,12 @@ class TantivyIndex:
             del writer
             _release_arenas()
         state.add_words(tokenizer.words, tokenizer.chars)
+        if heads is None and self.directory is not None and added:  # the dictionary is loaded now
+            try:
+                if not HeadTable.current(self.directory / HEADS):
+                    HeadTable.write(self.directory / HEADS)
+            except (OSError, sqlite3.Error) as exc:  # an add without it loads the dictionary, as before
+                log.warning("jieba head table not written: %s", exc)
 
     # -- reading
 
