@@ -48,23 +48,26 @@ def test_a_table_of_another_dictionary_or_none_is_not_used(tmp_path):
     assert not HeadTable.current(path)
 
 
-def test_adding_a_plan_to_a_built_index_loads_no_full_dictionary(tmp_path):
-    """In a fresh process: the build writes the table; adding one plan then reads it, and the shared
-    full-dictionary tokenizer is never built."""
-    probe = (
-        "import sys\n"
-        "from pathlib import Path\n"
-        "from bot.corpus.loader import load_corpus\n"
-        "from bot.search import tokenize\n"
-        "from bot.search.tantivy_index import HEADS, TantivyIndex\n"
-        "plans = load_corpus(Path(sys.argv[1])).plans\n"
-        "d = Path(sys.argv[2])\n"
-        "TantivyIndex.open(d).sync(plans[1:])\n"
-        "assert (d / HEADS).exists()\n"
-        "tokenize._TOKENIZER = None\n"
-        "TantivyIndex.open(d).add(plans[:1])\n"
-        "print(tokenize._TOKENIZER is None, TantivyIndex.open(d).searcher.num_docs == sum(len(p.passages) for p in plans))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", probe, str(ROOT / "seeds"), str(tmp_path / "index")], cwd=ROOT,
-                          capture_output=True, text=True, env={**os.environ}, timeout=300)
-    assert done.stdout.split() == ["True", "True"], done.stdout + done.stderr
+def test_adding_a_plan_to_a_built_index_loads_neither_jieba_nor_its_dictionary(tmp_path):
+    """Fresh processes: the build writes the table; adding one plan then reads it, and imports no jieba."""
+    build = ("import sys\n"
+             "from pathlib import Path\n"
+             "from bot.corpus.loader import load_corpus\n"
+             "from bot.search.tantivy_index import HEADS, TantivyIndex\n"
+             "d = Path(sys.argv[2])\n"
+             "TantivyIndex.open(d).sync(load_corpus(Path(sys.argv[1])).plans[1:])\n"
+             "print((d / HEADS).exists())\n")
+    add = ("import sys\n"
+           "from pathlib import Path\n"
+           "from bot.corpus.loader import load_corpus\n"
+           "from bot.search.tantivy_index import TantivyIndex\n"
+           "plans = load_corpus(Path(sys.argv[1])).plans\n"
+           "d = Path(sys.argv[2])\n"
+           "TantivyIndex.open(d).add(plans[:1])\n"
+           "print('jieba' in sys.modules, TantivyIndex.open(d).searcher.num_docs == sum(len(p.passages) for p in plans))\n")
+    out = []
+    for probe in (build, add):
+        done = subprocess.run([sys.executable, "-c", probe, str(ROOT / "seeds"), str(tmp_path / "index")], cwd=ROOT,
+                              capture_output=True, text=True, env={**os.environ}, timeout=300)
+        out += done.stdout.split() or [done.stderr[-500:]]
+    assert out == ["True", "False", "True"]

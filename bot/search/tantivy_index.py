@@ -70,10 +70,8 @@ HEADS = "jieba-heads.sqlite"  # jieba's dictionary by first two characters (bot.
 def warm_writer(directory: Path | None = None) -> None:
     """Load what writing a plan needs (jieba's dictionary, pypinyin: about a second) ahead of the first
     plan an editor publishes, so that publish costs only its own plan. With the index `directory`
-    holding a current head table, a few plans need no dictionary: only jieba's code is loaded."""
-    if directory is not None and HeadTable.current(directory / HEADS):
-        import jieba  # noqa: F401
-    else:
+    holding a current head table, a few plans need neither jieba's dictionary nor jieba."""
+    if directory is None or not HeadTable.current(directory / HEADS):
         jieba_tokenizer()
     word_pinyin("预热")
 

@@ -31,7 +31,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -97,14 +97,84 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _heads_fingerprint() -> str:
-    """What the table's entries depend on: jieba's version and dictionary file, the policy terms."""
-    import jieba
+    """What the table's entries depend on: jieba's code and dictionary file (found without importing
+    jieba: its import alone costs a few hundred milliseconds), the policy terms."""
+    from importlib.util import find_spec
 
-    st = (Path(jieba.__file__).parent / "dict.txt").stat()
-    digest = hashlib.sha256(f"{HEADS_VERSION}:{jieba.__version__}:{st.st_size}:{st.st_mtime_ns}:{POLICY_FREQ}:"
-                            .encode())
+    spec = find_spec("jieba")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("jieba is not installed")
+    home = Path(spec.submodule_search_locations[0])
+    digest = hashlib.sha256(f"{HEADS_VERSION}:{POLICY_FREQ}:".encode())
+    for name in ("__init__.py", "dict.txt"):
+        st = (home / name).stat()
+        digest.update(f"{name}:{st.st_size}:{st.st_mtime_ns}:".encode())
     digest.update(POLICY_DICT.read_bytes())
     return digest.hexdigest()
+
+
+# jieba 0.42's own block patterns (jieba.re_han_default, re_skip_default, re_eng), for `_HeadCut`
+_HAN = re.compile("([\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+)", re.U)
+_SKIP = re.compile("(\r\n|\\s)", re.U)
+_ENG = re.compile("[a-zA-Z0-9]", re.U)
+
+
+class _HeadCut:
+    """jieba.Tokenizer.cut(sentence, HMM=False), line for line, over a given prefix dictionary: the
+    index cuts with it when the dictionary comes from a HeadTable, so an add imports no jieba.
+    tests/test_tokenize_heads.py holds it to jieba's own cut on every seed text."""
+
+    def __init__(self, freq: dict[str, int], total: int) -> None:
+        self.FREQ = freq  # noqa: N815 - jieba's name, read the same way
+        self.total = total
+
+    def cut(self, sentence: str, HMM: bool = False) -> Iterator[str]:  # noqa: N803 - jieba's signature
+        for blk in _HAN.split(sentence):
+            if not blk:
+                continue
+            if _HAN.match(blk):
+                yield from self._cut_block(blk)
+            else:
+                for x in _SKIP.split(blk):
+                    if _SKIP.match(x):
+                        yield x
+                    else:
+                        yield from x
+
+    def _cut_block(self, sentence: str) -> Iterator[str]:
+        freq = self.FREQ
+        n = len(sentence)
+        dag: dict[int, list[int]] = {}
+        for k in range(n):
+            ends = []
+            i = k
+            frag = sentence[k]
+            while i < n and frag in freq:
+                if freq[frag]:
+                    ends.append(i)
+                i += 1
+                frag = sentence[k:i + 1]
+            dag[k] = ends or [k]
+        route: dict[int, tuple] = {n: (0, 0)}
+        log_total = math.log(self.total)
+        for idx in range(n - 1, -1, -1):
+            route[idx] = max((math.log(freq.get(sentence[idx:x + 1]) or 1) - log_total + route[x + 1][0], x)
+                             for x in dag[idx])
+        x = 0
+        buf = ""
+        while x < n:
+            y = route[x][1] + 1
+            word = sentence[x:y]
+            if _ENG.match(word) and len(word) == 1:
+                buf += word
+            else:
+                if buf:
+                    yield buf
+                    buf = ""
+                yield word
+            x = y
+        if buf:
+            yield buf
 
 
 class HeadTable:
@@ -138,13 +208,9 @@ class HeadTable:
                                            (json.dumps(wanted, ensure_ascii=False),)):
             self.freq.update(json.loads(entries))
 
-    def tokenizer(self):
-        """A jieba.Tokenizer over `freq` (filled as texts are covered), without loading its dictionary."""
-        import jieba
-
-        tk = jieba.Tokenizer()
-        tk.FREQ, tk.total, tk.initialized = self.freq, self.total, True
-        return tk
+    def tokenizer(self) -> _HeadCut:
+        """jieba's cut over `freq` (filled as texts are covered), without loading its dictionary."""
+        return _HeadCut(self.freq, self.total)
 
     @staticmethod
     def open(path: Path) -> HeadTable | None:
