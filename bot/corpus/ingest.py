@@ -306,37 +306,60 @@ def publish(folders: Path | Folders, draft: Draft) -> Draft:
     target = folders.target
     try:
         with manifest_lock(target):
-            listed = listed_entries(folders)  # read under the lock: another process may just have added
+            own = _read_own(target)  # under the lock: another process may just have added
+            listed = listed_entries(folders, lambda f: own.entries if f == target and own.stat else read_manifest(f))
             _refuse_duplicate(listed, draft.body_key, draft.entry["city"], draft.entry["year"],
-                              draft.entry["title"])
+                              draft.entry["title"], {target: own.digest})
             base = draft.entry["plan_id"] if draft.named else \
                 readable_id(draft.entry["city"], int(draft.entry["year"]), draft.entry["kind"])
             draft = _with_id(draft, unique_id(base, {str(e.get("plan_id")) for _, e in listed}))
-            own = read_manifest(target) if (target / MANIFEST).exists() else []
-            before = _manifest_seen(target)
-            trusted = _manifest_trusted(target, own, before[1])
-            _write_plan(target, own, draft.entry, draft.text)
+            trusted = _manifest_trusted(target, own.entries, own.digest)
+            _write_plan(target, own.entries, draft.entry, draft.text, own)
             after = _manifest_digest(target)
             if _record(target, draft) and trusted:
                 _trust_manifest(target, after)
             if after is not None:
                 draft = replace(draft, written=Written(
-                    target / MANIFEST, *before, after, target / draft.entry["file"],
+                    target / MANIFEST, own.stat, own.digest, after, target / draft.entry["file"],
                     hashlib.sha256(draft.text.encode("utf-8")).hexdigest()))
     except CorpusError as exc:
         raise AddError(str(exc)) from exc
     return draft
 
 
-def _manifest_seen(folder: Path) -> tuple[tuple[int, int, int] | None, str | None]:
-    """The manifest's stat and digest as this writer finds it (under its lock), or (None, None)."""
+@dataclass(frozen=True)
+class _Own:
+    """The writable folder's manifest as read once under its lock: entries, text, stat, digest, and
+    whether its top-level object holds nothing but "plans" (then appending an entry is a splice)."""
+
+    entries: list[dict]
+    text: str
+    stat: tuple[int, int, int] | None  # None: no manifest; (-1, -1, -1): it changed while being read
+    digest: str | None
+    plans_only: bool
+
+
+def _read_own(folder: Path) -> _Own:
     path = folder / MANIFEST
     try:
         st = path.stat()
         data = path.read_bytes()
-    except OSError:
-        return None, None
-    return (st.st_size, st.st_mtime_ns, st.st_ino), hashlib.sha256(data).hexdigest()
+        after = path.stat()
+    except FileNotFoundError:
+        return _Own([], "", None, None, True)
+    except OSError as exc:
+        raise CorpusError(f"清单文件无法读取：{path}: {exc}") from exc
+    try:
+        parsed = json.loads(data.decode("utf-8"))
+    except ValueError as exc:
+        raise CorpusError(f"清单文件无法读取：{path}: {exc}") from exc
+    entries = parsed.get("plans") if isinstance(parsed, dict) else None
+    if not isinstance(entries, list):
+        raise CorpusError(f"清单文件格式不对：{path} 需要 {{\"plans\": [...]}}")
+    stat = (st.st_size, st.st_mtime_ns, st.st_ino)
+    steady = stat == (after.st_size, after.st_mtime_ns, after.st_ino)
+    return _Own(entries, data.decode("utf-8"), stat if steady else (-1, -1, -1),
+                hashlib.sha256(data).hexdigest() if steady else "", set(parsed) == {"plans"})
 
 
 def _manifest_trusted(folder: Path, entries: list[dict], digest: str | None = None) -> bool:
@@ -447,14 +470,16 @@ def _store_rows(keys: list[str]) -> dict[tuple[str, str], plan_store.Row]:
         return {}
 
 
-def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str, year: int, title: str) -> None:
+def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str, year: int, title: str,
+                      digests: dict[Path, str | None] | None = None) -> None:
     folders = list(dict.fromkeys(folder for folder, _ in listed))
     keys = {folder: folder_key(folder) for folder in folders}
     rows = _store_rows(sorted(set(keys.values())))
     by_folder: dict[Path, list[dict]] = {}
     for folder, entry in listed:
         by_folder.setdefault(folder, []).append(entry)
-    trusted = {folder: _manifest_trusted(folder, by_folder.get(folder, [])) for folder in folders}
+    digests = digests or {}
+    trusted = {folder: _manifest_trusted(folder, by_folder.get(folder, []), digests.get(folder)) for folder in folders}
     wanted_title = normalize(title)
     for folder, entry in listed:
         existing = folder / entry["file"]
@@ -472,20 +497,24 @@ def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str,
 _TAIL = "\n  ]\n}\n"  # how `write_manifest` ends a manifest with entries
 
 
-def _append_manifest(folder: Path, entries: list[dict], entry: dict) -> None:
+def _append_manifest(folder: Path, entries: list[dict], entry: dict, own: _Own | None = None) -> None:
     """`write_manifest(folder, [*entries, entry])`, byte for byte, serialising only the new entry: the
     others are the file's own text (an indented dump of 50,000 entries is json's pure-Python encoder:
-    seconds, at every add). A file of another shape (edited by hand) is written whole, as before."""
+    seconds, at every add). A file of another shape (edited by hand) is written whole, as before.
+
+    `own`, the file as just read (its `entries`): when its top-level object holds only "plans" and it
+    ends in `_TAIL`, that "]" closes the plans list, so the splice is that list plus the entry and
+    needs no parsing again (0.3 s at 50,000 entries)."""
     path = folder / MANIFEST
     try:
-        old = path.read_text(encoding="utf-8") if entries else ""
+        old = (own.text if own is not None else path.read_text(encoding="utf-8")) if entries else ""
     except OSError:
         old = ""
     if old.endswith(_TAIL):
         one = json.dumps({"plans": [entry]}, ensure_ascii=False, indent=2)
         text = old[:-len(_TAIL)] + ",\n" + one[one.index("[") + 2:-len(_TAIL) + 1] + _TAIL
         try:
-            same = json.loads(text) == {"plans": [*entries, entry]}
+            same = (own is not None and own.plans_only) or json.loads(text) == {"plans": [*entries, entry]}
         except ValueError:
             same = False
         if same:
@@ -496,7 +525,7 @@ def _append_manifest(folder: Path, entries: list[dict], entry: dict) -> None:
     write_manifest(folder, [*entries, entry])
 
 
-def _write_plan(seeds_dir: Path, entries: list[dict], entry: dict, text: str) -> None:
+def _write_plan(seeds_dir: Path, entries: list[dict], entry: dict, text: str, own: _Own | None = None) -> None:
     """Text first, then the manifest that names it: a crash between them leaves an unlisted file, never
     a listed plan without its text."""
     target = seeds_dir / entry["file"]
@@ -504,7 +533,7 @@ def _write_plan(seeds_dir: Path, entries: list[dict], entry: dict, text: str) ->
     try:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(target)
-        _append_manifest(seeds_dir, entries, entry)
+        _append_manifest(seeds_dir, entries, entry, own)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         target.unlink(missing_ok=True)
