@@ -9,7 +9,8 @@ synced to exactly those plans, the next start only has to prove that nothing mov
 - every manifest and every listed plan file has the same stat (size, mtime_ns, inode); one that was
   too fresh to trust its stat then (see bot.corpus.store.file_stat) has the same bytes instead (SHA-256
   of the bytes the load read);
-- the index sidecar and tantivy's meta.json have the same stat (each is replaced by rename on write).
+- the index sidecar, its log of adds and tantivy's meta.json have the same stat (the sidecar and meta
+  are replaced by rename on write, the log grows by appends).
 
 Then the index answers alone: its lexicon comes from the stamp written after that load, and a hit's
 citation fields (city, year, title) are read from the plan store for the plans it cites only. A plan
@@ -34,18 +35,31 @@ from bot.corpus import store as plan_store
 from bot.corpus.loader import Corpus, Folders
 from bot.models import PlanMeta
 from bot.search.engine import SearchEngine, _index_lock, index_dir
-from bot.search.tantivy_index import FORMAT, STATE, IndexUnusable, State, TantivyIndex, plan_hash
+from bot.search.tantivy_index import FORMAT, LOG, STATE, IndexUnusable, State, TantivyIndex, plan_hash
 
 log = logging.getLogger(__name__)
 
 STAMP = "start.json"
-VERSION = 2
+VERSION = 3  # 3: the sidecar's log of adds is part of the index state
 TANTIVY_META = "meta.json"
 
 
 def _stat(path: Path | str) -> list[int]:
     st = os.stat(path)
     return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _index_stats(directory: Path) -> dict:
+    """The index files a stamp vouches for: the sidecar, its log of adds (None: none), tantivy's meta."""
+    try:
+        log_stat = _stat(directory / LOG)
+    except FileNotFoundError:
+        log_stat = None
+    return {"state": _stat(directory / STATE), "log": log_stat, "tantivy": _stat(directory / TANTIVY_META)}
+
+
+def _same_index(stamp: dict, directory: Path) -> bool:
+    return all(stamp[k] == v for k, v in _index_stats(directory).items())
 
 
 def _digest(path: str) -> str | None:
@@ -77,12 +91,12 @@ def remember(corpus: Corpus, engine: SearchEngine) -> bool:
         return False
     try:
         with _index_lock(directory):
-            state_stat, meta_stat = _stat(directory / STATE), _stat(directory / TANTIVY_META)
+            index_stats = _index_stats(directory)
             state = State.load(directory)
             if state is None or [(p["meta"]["plan_id"], p["hash"]) for p in state.plans] != \
                     [(p.plan_id, plan_hash(p)) for p in corpus.plans]:
                 return False
-            if _stat(directory / STATE) != state_stat:
+            if _index_stats(directory) != index_stats:
                 return False
             manifests = {}
             for path, digest in checked.manifests.items():
@@ -103,7 +117,7 @@ def remember(corpus: Corpus, engine: SearchEngine) -> bool:
                      "store": _store_path(), "keys": checked.keys, "manifests": manifests,
                      "paths": "\n".join(os.path.abspath(path) for path, _, _ in checked.files),
                      "stats": base64.b64encode(stats.tobytes()).decode("ascii"), "racy": racy,
-                     "state": state_stat, "tantivy": meta_stat,
+                     **index_stats,
                      "words": state.words, "chars": state.chars, "pinyin": state.pinyin}
             _write_stamp(directory, stamp)
             return True
@@ -156,8 +170,7 @@ def index_added(plans: list, folders: Folders, written: list, cache_dir: Path | 
         index = TantivyIndex.open(directory)
         try:
             stamp = json.loads((directory / STAMP).read_bytes())
-            carry = stamp.get("version") == VERSION and stamp.get("format") == FORMAT and \
-                _stat(directory / STATE) == stamp["state"] and _stat(directory / TANTIVY_META) == stamp["tantivy"]
+            carry = stamp.get("version") == VERSION and stamp.get("format") == FORMAT and _same_index(stamp, directory)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             carry = False
         index.add(plans)
@@ -217,7 +230,7 @@ def _carry(stamp: dict, folders: Folders, written: list, directory: Path, state:
         paths.append(path)
         stats.extend(seen)
     stamp.update(manifests=manifests, paths="\n".join(paths), stats=base64.b64encode(stats.tobytes()).decode("ascii"),
-                 racy=racy, state=_stat(directory / STATE), tantivy=_stat(directory / TANTIVY_META),
+                 racy=racy, **_index_stats(directory),
                  words=state.words, chars=state.chars, pinyin=state.pinyin)
     _write_stamp(directory, stamp)
     return True
@@ -251,8 +264,7 @@ def _current(stamp: dict, folders: Folders, directory: Path, check_index: bool =
         return False
     if stamp["code"] != corpus_cache.code_fingerprint():
         return False
-    if check_index and (_stat(directory / STATE) != stamp["state"] or
-                        _stat(directory / TANTIVY_META) != stamp["tantivy"]):
+    if check_index and not _same_index(stamp, directory):
         return False
     if check_manifests and not all(_manifest_same(path, mark) for path, mark in stamp["manifests"].items()):
         return False

@@ -64,6 +64,8 @@ PHRASE_FIRST = 10
 BULK_HEAP = 256_000_000
 SMALL_HEAP = 15_000_000  # tantivy's floor; one plan needs little, and a bigger arena stays resident
 STATE = "state.json"
+LOG = "state.log"  # adds since state.json was written, one JSON line each (State.append)
+LOG_LIMIT = 8_000_000  # past this the next add writes state.json whole again (and drops the log)
 HEADS = "jieba-heads.sqlite"  # jieba's dictionary by first two characters (bot.search.tokenize.HeadTable)
 
 
@@ -150,33 +152,123 @@ class State:
 
     @classmethod
     def load(cls, directory: Path) -> State | None:
+        """The sidecar with the adds logged since it was written (`append`). The log is opened before
+        the sidecar is read, so a writer replacing both meanwhile (`save`) leaves this reader the old
+        log (which it applies only to the sidecar it extends) or none (the new sidecar holds it all)."""
         try:
-            data = json.loads((directory / STATE).read_text(encoding="utf-8"))
+            log_file = open(directory / LOG, "rb")  # noqa: SIM115 - closed below, opened first on purpose
+        except OSError:
+            log_file = None
+        try:
+            with open(directory / STATE, "rb") as f:
+                stat = _fstat(f.fileno())
+                data = json.loads(f.read().decode("utf-8"))
             if data.get("format") != FORMAT:
                 return None
-            return cls(list(data["plans"]), dict(data["words"]), dict(data["chars"]), dict(data["pinyin"]))
+            state = cls(list(data["plans"]), dict(data["words"]), dict(data["chars"]), dict(data["pinyin"]))
+            if log_file is not None:
+                state._replay(log_file.read(), stat)
+            return state
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
+        finally:
+            if log_file is not None:
+                log_file.close()
+
+    def _replay(self, log_bytes: bytes, stat: list[int]) -> None:
+        """Apply the logged adds whose header names this sidecar file; a torn last line (a writer killed
+        mid-append) is not a line yet, and is left out."""
+        lines = log_bytes.split(b"\n")[:-1]  # the part after the last newline is never complete
+        if not lines or json.loads(lines[0]).get("state") != stat:
+            return
+        by_id: dict[str, dict] = {}
+        for line in lines[1:]:
+            add = json.loads(line)
+            by_id.update((p["meta"]["plan_id"], p) for p in add["plans"])
+            for word, freq in add["words"].items():
+                self.words.setdefault(word, freq)
+            for ch, freq in add["chars"].items():
+                self.chars.setdefault(ch, freq)
+            for key, words in add["pinyin"].items():
+                bucket = self.pinyin.setdefault(key, [])
+                bucket.extend(w for w in words if w not in bucket)
+                bucket.sort()
+        if by_id:
+            self.plans = _in_corpus_order([p for p in self.plans if p["meta"]["plan_id"] not in by_id]
+                                          + list(by_id.values()))
 
     def save(self, directory: Path) -> None:
-        """Beside and rename: a reader in another process never sees half a file."""
+        """Beside and rename: a reader in another process never sees half a file. The log of adds goes
+        (the sidecar now holds them)."""
         data = {"format": FORMAT, "plans": self.plans, "words": self.words, "chars": self.chars,
                 "pinyin": self.pinyin}
         tmp = directory / f"{STATE}.tmp{os.getpid()}.{threading.get_ident()}"
         tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
         tmp.replace(directory / STATE)
+        (directory / LOG).unlink(missing_ok=True)
 
-    def add_words(self, words: dict[str, int], chars: dict[str, int]) -> None:
-        """Grow the lexicon by a plan's words (the pinyin table gains only the new ones)."""
+    def append(self, directory: Path, plans: list[dict], added: dict) -> None:
+        """Record an add (its plans' entries, the lexicon it `added`) as one line of the sidecar's log,
+        instead of writing the whole sidecar again (28 MB at ×10,000). Under the index lock. A log
+        grown past LOG_LIMIT, or one of another sidecar, is folded into a fresh sidecar instead."""
+        path = directory / LOG
+        stat = _stat_list(directory / STATE)
+        header = json.dumps({"state": stat}).encode("utf-8") + b"\n"
+        try:
+            old = path.read_bytes()
+        except FileNotFoundError:
+            old = b""
+        if old and not old.startswith(header):
+            old = b""
+        if len(old) > LOG_LIMIT:
+            self.save(directory)
+            return
+        line = json.dumps({"plans": plans, **added}, ensure_ascii=False).encode("utf-8") + b"\n"
+        if not old or not old.endswith(b"\n"):  # new, or a torn last line: write it whole again
+            keep = old[:old.rfind(b"\n") + 1] if old else header
+            tmp = directory / f"{LOG}.tmp{os.getpid()}.{threading.get_ident()}"
+            tmp.write_bytes(keep + line)
+            tmp.replace(path)
+            return
+        with open(path, "ab") as f:
+            f.write(line)
+
+    def add_words(self, words: dict[str, int], chars: dict[str, int]) -> dict:
+        """Grow the lexicon by a plan's words (the pinyin table gains only the new ones); returns what
+        was new, as `append` logs it."""
+        added: dict = {"words": {}, "chars": {}, "pinyin": {}}
         for word, freq in words.items():
             if word not in self.words:
-                self.words[word] = freq
+                self.words[word] = added["words"][word] = freq
                 if 2 <= len(word) <= 8 and all(is_cjk(c) for c in word):
-                    bucket = self.pinyin.setdefault(word_pinyin(word), [])
+                    key = word_pinyin(word)
+                    bucket = self.pinyin.setdefault(key, [])
                     bucket.append(word)
                     bucket.sort()
+                    added["pinyin"].setdefault(key, []).append(word)
         for ch, freq in chars.items():
-            self.chars.setdefault(ch, freq)
+            if ch not in self.chars:
+                self.chars[ch] = added["chars"][ch] = freq
+        return added
+
+
+def _fstat(fd: int) -> list[int]:
+    st = os.fstat(fd)
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _stat_list(path: Path) -> list[int]:
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _in_corpus_order(entries: list[dict]) -> list[dict]:
+    """Sidecar entries newest first, as the loader orders plans (ties by plan id)."""
+    from bot.corpus.loader import newest_key
+
+    entries.sort(key=lambda p: p["meta"]["plan_id"])
+    entries.sort(key=lambda p: newest_key(p["meta"]["year"], p["meta"]["date"]), reverse=True)
+    return entries
 
 
 class Vocabulary:
@@ -303,8 +395,6 @@ class TantivyIndex:
         so the next `sync` of the whole corpus finds nothing to do; a plan of the same id already
         indexed is replaced. Call it on a snapshot just opened, holding the folder's lock (the sidecar
         read by `open` is the one on disk); the snapshot is spent after it."""
-        from bot.corpus.loader import newest_key
-
         state = self.state
         have = {p["meta"]["plan_id"]: p for p in state.plans}
         fresh = [p for p in {p.plan_id: p for p in plans}.values()
@@ -313,18 +403,17 @@ class TantivyIndex:
             return
         removed = [p.plan_id for p in fresh if p.plan_id in have]
         seq = {pid: p["seq"] for pid, p in have.items() if pid not in removed}
-        self._write(removed, fresh, seq, state)
+        added = self._write(removed, fresh, seq, state)
         gone = set(removed)
-        entries = [p for p in state.plans if p["meta"]["plan_id"] not in gone]
-        entries += [{"meta": p.meta.as_dict(), "hash": plan_hash(p), "seq": seq[p.plan_id]} for p in fresh]
-        entries.sort(key=lambda p: p["meta"]["plan_id"])
-        entries.sort(key=lambda p: newest_key(p["meta"]["year"], p["meta"]["date"]), reverse=True)
-        state.plans = entries
+        new = [{"meta": p.meta.as_dict(), "hash": plan_hash(p), "seq": seq[p.plan_id]} for p in fresh]
+        state.plans = _in_corpus_order([p for p in state.plans if p["meta"]["plan_id"] not in gone] + new)
         if self.directory is not None:
-            state.save(self.directory)
+            state.append(self.directory, new, added)
         self._index.reload()
 
-    def _write(self, removed: list[str], added: list[Plan], seq: dict[str, int], state: State) -> None:
+    def _write(self, removed: list[str], added: list[Plan], seq: dict[str, int], state: State) -> dict:
+        """Delete `removed`, index `added` (given the next sequence numbers in `seq`), grow `state`'s
+        lexicon; returns what the lexicon gained (State.add_words)."""
         bulk = len(added) > 20
         try:
             writer = self._index.writer(heap_size=BULK_HEAP if bulk else SMALL_HEAP, num_threads=2 if bulk else 1)
@@ -357,13 +446,14 @@ class TantivyIndex:
         finally:
             del writer
             _release_arenas()
-        state.add_words(tokenizer.words, tokenizer.chars)
+        gained = state.add_words(tokenizer.words, tokenizer.chars)
         if heads is None and self.directory is not None and added:  # the dictionary is loaded now
             try:
                 if not HeadTable.current(self.directory / HEADS):
                     HeadTable.write(self.directory / HEADS)
             except (OSError, sqlite3.Error) as exc:  # an add without it loads the dictionary, as before
                 log.warning("jieba head table not written: %s", exc)
+        return gained
 
     # -- reading
 
