@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import pickle
 import sqlite3
 import threading
@@ -96,9 +97,9 @@ def entry_json(entry: dict) -> str:
     return json.dumps(entry, ensure_ascii=False, sort_keys=True)
 
 
-def file_stat(path: Path) -> tuple[int, int, int]:
+def file_stat(path: Path | str) -> tuple[int, int, int]:
     """(size, mtime_ns, inode), or size -1 when the file changed too recently for its stat to be trusted."""
-    st = path.stat()
+    st = os.stat(path)
     racy = time.time_ns() - st.st_mtime_ns < RACY_SECONDS * 1_000_000_000
     return (-1 if racy else st.st_size, st.st_mtime_ns, st.st_ino)
 
@@ -269,14 +270,16 @@ class PlanStore:
 
     # -- rows
 
-    def rows(self, folders: list[str], summaries: bool = True) -> dict[tuple[str, str], Row]:
+    def rows(self, folders: list[str], summaries: bool = True, entries: bool = True) -> dict[tuple[str, str], Row]:
         """Every recorded plan of these folders (without their summaries, `summary` empty: a duplicate
-        check, which needs only stats and body keys)."""
+        check, which needs only stats and body keys; without `entries`, `entry`, `source` and
+        `content_hash` empty too: a duplicate check of a manifest the store vouches for)."""
         marks = ",".join("?" * len(folders))
         summary = "summary" if summaries else "''"
+        fields = "entry, code, source, content_hash" if entries else "'', code, '', ''"
         with self._lock:
             found = self._db.execute(
-                "SELECT folder, plan_id, size, mtime_ns, ino, entry, code, source, content_hash, body_key, "
+                f"SELECT folder, plan_id, size, mtime_ns, ino, {fields}, body_key, "
                 f"{summary} FROM plans WHERE folder IN ({marks})", folders).fetchall()
         return {(r[0], r[1]): Row(r[0], r[1], (r[2], r[3], r[4]), *r[5:]) for r in found}
 
