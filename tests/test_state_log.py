@@ -69,3 +69,16 @@ def test_a_log_of_another_sidecar_is_not_applied(tmp_path):
     (tmp_path / STATE).write_text(json.dumps({"format": 4, "plans": [], "words": {}, "chars": {}, "pinyin": {}}),
                                   encoding="utf-8")
     assert State.load(tmp_path).plans == []  # the log names the sidecar it extends, not this one
+
+
+def test_a_log_past_its_limit_is_folded_into_a_whole_sidecar(tmp_path, monkeypatch):
+    from bot.search import tantivy_index
+
+    plans = load_corpus(ROOT / "seeds").plans
+    TantivyIndex.open(tmp_path).sync(plans[2:])
+    TantivyIndex.open(tmp_path).add(plans[:1])
+    monkeypatch.setattr(tantivy_index, "LOG_LIMIT", 10)
+    TantivyIndex.open(tmp_path).add(plans[1:2])
+    assert not (tmp_path / LOG).exists()
+    on_disk = json.loads((tmp_path / STATE).read_text(encoding="utf-8"))["plans"]
+    assert [p["meta"]["plan_id"] for p in on_disk] == [p.plan_id for p in plans]

@@ -350,7 +350,8 @@ def _read_own(folder: Path) -> _Own:
     except OSError as exc:
         raise CorpusError(f"清单文件无法读取：{path}: {exc}") from exc
     try:
-        parsed = json.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        parsed = json.loads(text)
     except ValueError as exc:
         raise CorpusError(f"清单文件无法读取：{path}: {exc}") from exc
     entries = parsed.get("plans") if isinstance(parsed, dict) else None
@@ -358,7 +359,7 @@ def _read_own(folder: Path) -> _Own:
         raise CorpusError(f"清单文件格式不对：{path} 需要 {{\"plans\": [...]}}")
     stat = (st.st_size, st.st_mtime_ns, st.st_ino)
     steady = stat == (after.st_size, after.st_mtime_ns, after.st_ino)
-    return _Own(entries, data.decode("utf-8"), stat if steady else (-1, -1, -1),
+    return _Own(entries, text, stat if steady else (-1, -1, -1),
                 hashlib.sha256(data).hexdigest() if steady else "", set(parsed) == {"plans"})
 
 

@@ -194,8 +194,12 @@ class State:
                 bucket.extend(w for w in words if w not in bucket)
                 bucket.sort()
         if by_id:
-            self.plans = _in_corpus_order([p for p in self.plans if p["meta"]["plan_id"] not in by_id]
-                                          + list(by_id.values()))
+            self._merge(list(by_id.values()))
+
+    def _merge(self, plans: list[dict]) -> None:
+        """Plans added (or replaced, by id) into the list, which stays in corpus order."""
+        ids = {p["meta"]["plan_id"] for p in plans}
+        self.plans = _in_corpus_order([p for p in self.plans if p["meta"]["plan_id"] not in ids] + plans)
 
     def save(self, directory: Path) -> None:
         """Beside and rename: a reader in another process never sees half a file. The log of adds goes
@@ -208,9 +212,11 @@ class State:
         (directory / LOG).unlink(missing_ok=True)
 
     def append(self, directory: Path, plans: list[dict], added: dict) -> None:
-        """Record an add (its plans' entries, the lexicon it `added`) as one line of the sidecar's log,
-        instead of writing the whole sidecar again (28 MB at ×10,000). Under the index lock. A log
-        grown past LOG_LIMIT, or one of another sidecar, is folded into a fresh sidecar instead."""
+        """Record an add (its plans' entries, the lexicon it `added`, already in this state's lexicon)
+        as one line of the sidecar's log, instead of writing the whole sidecar again (28 MB at
+        ×10,000); `plans` are not merged into this object's list (no caller reads it again), except
+        when a log grown past LOG_LIMIT is folded into a whole new sidecar. Under the index lock; a log
+        of another sidecar (a writer killed between `save`'s two steps) is started again."""
         path = directory / LOG
         stat = _stat_list(directory / STATE)
         header = json.dumps({"state": stat}).encode("utf-8") + b"\n"
@@ -221,6 +227,7 @@ class State:
         if old and not old.startswith(header):
             old = b""
         if len(old) > LOG_LIMIT:
+            self._merge(plans)
             self.save(directory)
             return
         line = json.dumps({"plans": plans, **added}, ensure_ascii=False).encode("utf-8") + b"\n"
@@ -404,11 +411,12 @@ class TantivyIndex:
         removed = [p.plan_id for p in fresh if p.plan_id in have]
         seq = {pid: p["seq"] for pid, p in have.items() if pid not in removed}
         added = self._write(removed, fresh, seq, state)
-        gone = set(removed)
         new = [{"meta": p.meta.as_dict(), "hash": plan_hash(p), "seq": seq[p.plan_id]} for p in fresh]
-        state.plans = _in_corpus_order([p for p in state.plans if p["meta"]["plan_id"] not in gone] + new)
         if self.directory is not None:
-            state.append(self.directory, new, added)
+            state.append(self.directory, new, added)  # readers fold it in, in corpus order (State.load)
+        else:
+            gone = set(removed)
+            state.plans = _in_corpus_order([p for p in state.plans if p["meta"]["plan_id"] not in gone] + new)
         self._index.reload()
 
     def _write(self, removed: list[str], added: list[Plan], seq: dict[str, int], state: State) -> dict:
