@@ -82,3 +82,42 @@ def test_a_log_past_its_limit_is_folded_into_a_whole_sidecar(tmp_path, monkeypat
     assert not (tmp_path / LOG).exists()
     on_disk = json.loads((tmp_path / STATE).read_text(encoding="utf-8"))["plans"]
     assert [p["meta"]["plan_id"] for p in on_disk] == [p.plan_id for p in plans]
+
+
+def test_an_add_reads_only_the_lexicon_and_ends_as_the_full_read_does(tmp_path):
+    """`open_for_add` reads the sidecar's lexicon and next sequence number, not its plans; the
+    sidecar it leaves is the one an add over the whole sidecar leaves, also for a replaced plan."""
+    import dataclasses
+
+    plans = load_corpus(ROOT / "seeds").plans
+    lean, full = tmp_path / "lean", tmp_path / "full"
+    for folder in (lean, full):
+        TantivyIndex.open(folder).sync(plans[2:])
+    opened = TantivyIndex.open_for_add(lean)
+    assert opened.state.plans == [] and opened.state.words == State.load(lean).words
+    opened.add(plans[:1])
+    TantivyIndex.open(full).add(plans[:1])
+    changed = dataclasses.replace(plans[3], preamble="改过的前言")
+    for plan in (plans[1], changed):
+        TantivyIndex.open_for_add(lean).add([plan])
+        TantivyIndex.open(full).add([plan])
+    got, want = _state(lean), _state(full)
+    assert [p["meta"]["plan_id"] for p in got[0]] == [p["meta"]["plan_id"] for p in want[0]]
+    assert got[1:] == want[1:]
+    assert len({p["seq"] for p in got[0]}) == len(got[0])  # sequence numbers stay unique
+    index = TantivyIndex.open(lean)
+    assert index.searcher.num_docs == sum(len(p.passages) for p in plans)
+
+
+def test_an_older_sidecar_is_read_whole_for_an_add(tmp_path):
+    plans = load_corpus(ROOT / "seeds").plans
+    TantivyIndex.open(tmp_path).sync(plans[1:])
+    data = json.loads((tmp_path / STATE).read_text(encoding="utf-8"))
+    del data["next_seq"]
+    (tmp_path / STATE).write_text(json.dumps({"format": data.pop("format"), "plans": data.pop("plans"), **data},
+                                             ensure_ascii=False), encoding="utf-8")
+    assert State.load_lexicon(tmp_path) is None
+    opened = TantivyIndex.open_for_add(tmp_path)
+    assert len(opened.state.plans) == len(plans) - 1
+    opened.add(plans[:1])
+    assert {p["meta"]["plan_id"] for p in _state(tmp_path)[0]} == {p.plan_id for p in plans}

@@ -167,7 +167,7 @@ def index_added(plans: list, folders: Folders, written: list, cache_dir: Path | 
     if not (directory / STATE).exists():
         return False
     with _index_lock(directory):
-        index = TantivyIndex.open(directory)
+        index = TantivyIndex.open_for_add(directory)
         try:
             stamp = json.loads((directory / STAMP).read_bytes())
             carry = stamp.get("version") == VERSION and stamp.get("format") == FORMAT and _same_index(stamp, directory)
