@@ -189,3 +189,20 @@ def test_a_manifest_read_once_under_the_lock_is_spliced_without_parsing_again_on
     _append_manifest(tricky, own.entries, new, own)
     assert read_manifest(tricky) == [*entries, new]
     assert _read_own(tmp_path / "none").stat is None
+
+
+def test_a_plan_file_edited_behind_the_stores_back_is_still_checked_for_duplicates(seeds, data, tmp_path, capsys):
+    """With the manifest vouched for, the check reads only each row's stat and body key; a file whose
+    stat moved is read again, so a text edited into an old plan's file is still a duplicate."""
+    import os
+    import time
+
+    _run(capsys, "--seeds", str(seeds), "search", "双减", "--json")  # the store records every plan
+    path = _plan_file(tmp_path, "扬州")
+    first = json.loads((seeds / MANIFEST).read_text(encoding="utf-8"))["plans"][0]
+    old = seeds / first["file"]
+    old.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    then = time.time() - 10
+    os.utime(old, (then, then))
+    code, _, err = _run(capsys, "--seeds", str(seeds), "add", str(path))
+    assert code == 1 and "重复" in err and first["plan_id"] in err, err

@@ -23,6 +23,7 @@ import sqlite3
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bot.corpus import cache as corpus_cache
 from bot.corpus import formats, regions
 from bot.corpus import store as plan_store
 from bot.corpus.clean import clean
@@ -462,12 +463,22 @@ def _stored_body_key(path: Path | str, row: plan_store.Row | None = None, entry:
     return key
 
 
-def _store_rows(keys: list[str], entries: bool = True) -> dict[tuple[str, str], plan_store.Row]:
+def _store_rows(keys: list[str]) -> dict[tuple[str, str], plan_store.Row]:
     store = plan_store.open_store()
     if store is None or not keys:
         return {}
     try:
-        return store.rows(keys, summaries=False, entries=entries)
+        return store.rows(keys, summaries=False)
+    except sqlite3.Error:
+        return {}
+
+
+def _store_keys(keys: list[str]) -> dict[tuple[str, str], tuple[tuple[int, int, int], str, str]]:
+    store = plan_store.open_store()
+    if store is None or not keys:
+        return {}
+    try:
+        return store.body_keys(keys)
     except sqlite3.Error:
         return {}
 
@@ -475,7 +486,7 @@ def _store_rows(keys: list[str], entries: bool = True) -> dict[tuple[str, str], 
 def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str, year: int, title: str,
                       digests: dict[Path, str | None] | None = None) -> None:
     """Refuse a text already in the corpus, or the same place, year and title. Each listed file is
-    checked by its stat against its stored row (read without the entries when the store vouches for
+    checked by its stat against its stored row (only stat, code and body key when the store vouches for
     the whole manifest), so 50,000 plans cost a stat each, not a parse."""
     folders = list(dict.fromkeys(folder for folder, _ in listed))  # listed is grouped by folder
     keys = {folder: folder_key(folder) for folder in folders}
@@ -484,14 +495,25 @@ def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str,
         by_folder.setdefault(folder, []).append(entry)
     digests = digests or {}
     trusted = {folder: _manifest_trusted(folder, by_folder.get(folder, []), digests.get(folder)) for folder in folders}
-    rows = _store_rows(sorted({keys[f] for f in folders if trusted[f]}), entries=False)
-    rows.update(_store_rows(sorted({keys[f] for f in folders if not trusted[f]})))
+    recorded = _store_keys(sorted({keys[f] for f in folders if trusted[f]}))
+    rows = _store_rows(sorted({keys[f] for f in folders if not trusted[f]}))
+    code = corpus_cache.code_fingerprint()
     wanted_title = normalize(title)
     for folder in folders:
         key, home, vouched = keys[folder], str(folder), trusted[folder]
         for entry in by_folder[folder]:
-            row = rows.get((key, str(entry.get("plan_id"))))
-            if _stored_body_key(os.path.join(home, entry["file"]), row, entry, vouched) == body_key:
+            path = os.path.join(home, entry["file"])
+            if vouched:  # the row's stat and code decide, as Row.current does with the entry vouched for
+                known = recorded.get((key, str(entry.get("plan_id"))))
+                try:
+                    same = known is not None and known[0][0] >= 0 and known[1] == code and \
+                        plan_store.file_stat(path) == known[0]
+                except OSError:
+                    same = False
+                found = known[2] if same else _stored_body_key(path)
+            else:
+                found = _stored_body_key(path, rows.get((key, str(entry.get("plan_id")))), entry)
+            if found == body_key:
                 raise _Duplicate(f"重复：这份文件已在语料中（{entry['plan_id']}）",
                                  f"duplicate: this text is already in the corpus ({entry['plan_id']})",
                                  entry["plan_id"])

@@ -270,18 +270,26 @@ class PlanStore:
 
     # -- rows
 
-    def rows(self, folders: list[str], summaries: bool = True, entries: bool = True) -> dict[tuple[str, str], Row]:
+    def rows(self, folders: list[str], summaries: bool = True) -> dict[tuple[str, str], Row]:
         """Every recorded plan of these folders (without their summaries, `summary` empty: a duplicate
-        check, which needs only stats and body keys; without `entries`, `entry`, `source` and
-        `content_hash` empty too: a duplicate check of a manifest the store vouches for)."""
+        check, which needs only stats and body keys)."""
         marks = ",".join("?" * len(folders))
         summary = "summary" if summaries else "''"
-        fields = "entry, code, source, content_hash" if entries else "'', code, '', ''"
         with self._lock:
             found = self._db.execute(
-                f"SELECT folder, plan_id, size, mtime_ns, ino, {fields}, body_key, "
+                "SELECT folder, plan_id, size, mtime_ns, ino, entry, code, source, content_hash, body_key, "
                 f"{summary} FROM plans WHERE folder IN ({marks})", folders).fetchall()
         return {(r[0], r[1]): Row(r[0], r[1], (r[2], r[3], r[4]), *r[5:]) for r in found}
+
+    def body_keys(self, folders: list[str]) -> dict[tuple[str, str], tuple[tuple[int, int, int], str, str]]:
+        """(folder, plan id) → (stat, reader code, body key) of every recorded plan of these folders: a
+        duplicate check of a manifest the store vouches for needs no more (plain tuples: 50,000 rows
+        as Row objects cost 0.4 s)."""
+        marks = ",".join("?" * len(folders))
+        with self._lock:
+            found = self._db.execute(f"SELECT folder, plan_id, size, mtime_ns, ino, code, body_key FROM plans "
+                                     f"WHERE folder IN ({marks})", folders).fetchall()
+        return {(r[0], r[1]): ((r[2], r[3], r[4]), r[5], r[6]) for r in found}
 
     def row(self, folder: str, plan_id: str) -> Row | None:
         return self.rows([folder]).get((folder, plan_id)) if folder else None
