@@ -179,10 +179,10 @@ def cmd_add(args, corpus) -> int:
     paths = [Path(f) for f in args.files]
     if len(args.files) == 1 and (looks_like_url(args.files[0]) or not paths[0].is_dir()):
         try:
-            entry, plan = _add_one(args, folders, args.files[0], alone=True)
+            entry, draft = _add_one(args, folders, args.files[0], alone=True)
         except (AddError, FetchError) as exc:
             return _fail(_said(exc))
-        _index_added([plan])
+        _index_added(folders, [draft])
         if args.json:
             _print_json(entry)
         else:
@@ -194,19 +194,19 @@ def cmd_add(args, corpus) -> int:
     files = batch_files(paths)
     if not files:
         return _fail("没有可添加的文件" if not _english() else "no files to add")
-    added, refused, plans = [], [], []
+    added, refused, drafts = [], [], []
     for n, path in enumerate(files, 1):
         _progress(n, len(files), path.name)
         try:
-            entry, plan = _add_one(args, folders, str(path))
+            entry, draft = _add_one(args, folders, str(path))
             added.append(entry)
-            plans.append(plan)
+            drafts.append(draft)
             added[-1]["file_added"] = str(path)
         except (AddError, FetchError) as exc:
             refused.append({"file": str(path), "reason": _said(exc)})
     sys.stderr.write("\n")
     if added:
-        _index_added(plans)
+        _index_added(folders, drafts)
     if args.json:
         _print_json({"added": added, "refused": refused})
     else:
@@ -222,27 +222,28 @@ def _warm_writer() -> None:
     from bot.search.tantivy_index import STATE, warm_writer
 
     if (index_dir(None) / STATE).exists():
-        warm_writer()
+        warm_writer(index_dir(None))
 
 
-def _index_added(plans) -> None:
+def _index_added(folders, drafts) -> None:
     """Put the added plans into the search index now, so the next search starts at once: only these
-    plans are written, the others are not even read. A data folder without an index yet is left for
-    the first search to build; an index that cannot be written now (busy, unusable, damaged) likewise:
-    the next search's sync brings it up to the corpus."""
-    from bot.search.engine import SearchEngine
+    plans are written, the others are not even read, and the quick-start stamp is carried over to
+    them when it was current (bot.search.quickstart.index_added), so that search loads no corpus
+    either. A data folder without an index yet is left for the first search to build; an index that
+    cannot be written now (busy, unusable, damaged) likewise: the next search's sync brings it up to
+    the corpus."""
+    from bot.search.quickstart import index_added
     from bot.search.tantivy_index import IndexBusy, IndexUnusable
 
+    written = [d.written for d in drafts]
     with contextlib.suppress(CorpusError, IndexBusy, IndexUnusable, OSError, ValueError, RuntimeError):
-        SearchEngine.index_added(plans)
-        # No quick-start stamp here: writing one needs a corpus load (about a second at 5,000 plans);
-        # the next search takes the full start once and writes it.
+        index_added([d.plan for d in drafts], folders, written if None not in written else [])
 
 
 def _add_one(args, folders, target: str, alone: bool = False) -> tuple[dict, object]:
     """One file or link through the add pipeline; a link is fetched first and its file removed after.
     Fetching and reading happen in a limited child process (bot.corpus.sandbox); writing here. The
-    `add --json` entry and the plan as published."""
+    `add --json` entry and the draft as published (its plan, what it wrote)."""
     from bot.config import allow_private_urls
     from bot.corpus.fetch import looks_like_url
     from bot.corpus.ingest import publish
@@ -257,7 +258,7 @@ def _add_one(args, folders, target: str, alone: bool = False) -> tuple[dict, obj
                                original_name=fetched.url if fetched else None, alone=alone,
                                meanwhile=_warm_writer if alone else None)
         draft = publish(folders, draft)
-        return draft.summary(), draft.plan
+        return draft.summary(), draft
     finally:
         if fetched:
             fetched.path.unlink(missing_ok=True)

@@ -162,3 +162,47 @@ def test_an_add_appends_to_the_manifest_byte_for_byte_as_a_whole_rewrite(tmp_pat
     _append_manifest(compact, entries, new)
     assert read_manifest(compact) == [*entries, new]
     assert (compact / MANIFEST).read_bytes() == (whole / MANIFEST).read_bytes()
+
+
+def test_a_manifest_read_once_under_the_lock_is_spliced_without_parsing_again_only_when_plans_is_all(tmp_path):
+    """`publish` reads the manifest once (`_read_own`); its splice skips the second parse only when the
+    top-level object holds nothing but "plans", so the "]" before the tail is that list's."""
+    from bot.corpus.ingest import _append_manifest, _read_own
+    from bot.corpus.loader import read_manifest, write_manifest
+
+    entries = [{"plan_id": f"p{i}", "city": "无锡市"} for i in range(3)]
+    new = {"plan_id": "new", "city": "常州市"}
+    canonical, whole = tmp_path / "a", tmp_path / "b"
+    write_manifest(canonical, entries)
+    write_manifest(whole, [*entries, new])
+    own = _read_own(canonical)
+    assert own.plans_only and own.entries == entries and own.digest is not None
+    _append_manifest(canonical, own.entries, new, own)
+    assert (canonical / MANIFEST).read_bytes() == (whole / MANIFEST).read_bytes()
+
+    tricky = tmp_path / "c"
+    tricky.mkdir()  # another key's list ends the file with the same tail
+    (tricky / MANIFEST).write_text(json.dumps({"plans": entries}, ensure_ascii=False)[:-1] + ', "x": [1\n  ]\n}\n',
+                                   encoding="utf-8")
+    own = _read_own(tricky)
+    assert not own.plans_only
+    _append_manifest(tricky, own.entries, new, own)
+    assert read_manifest(tricky) == [*entries, new]
+    assert _read_own(tmp_path / "none").stat is None
+
+
+def test_a_plan_file_edited_behind_the_stores_back_is_still_checked_for_duplicates(seeds, data, tmp_path, capsys):
+    """With the manifest vouched for, the check reads only each row's stat and body key; a file whose
+    stat moved is read again, so a text edited into an old plan's file is still a duplicate."""
+    import os
+    import time
+
+    _run(capsys, "--seeds", str(seeds), "search", "双减", "--json")  # the store records every plan
+    path = _plan_file(tmp_path, "扬州")
+    first = json.loads((seeds / MANIFEST).read_text(encoding="utf-8"))["plans"][0]
+    old = seeds / first["file"]
+    old.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    then = time.time() - 10
+    os.utime(old, (then, then))
+    code, _, err = _run(capsys, "--seeds", str(seeds), "add", str(path))
+    assert code == 1 and "重复" in err and first["plan_id"] in err, err

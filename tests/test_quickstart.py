@@ -46,9 +46,9 @@ def loads(monkeypatch) -> list[str]:
         seen.append("load")
         return real_load(seeds_dir, reuse)
 
-    def rows(self, folders):
+    def rows(self, folders, *args, **kwargs):
         seen.append("rows")
-        return real_rows(self, folders)
+        return real_rows(self, folders, *args, **kwargs)
 
     monkeypatch.setattr(cli, "load_corpus", load)
     monkeypatch.setattr(plan_store.PlanStore, "rows", rows)
@@ -210,3 +210,71 @@ def test_a_quick_start_imports_neither_the_reader_nor_the_writers(seeds, capsys)
     help_text = subprocess.run([sys.executable, "-m", "bot", "search", "--he"], cwd=ROOT, capture_output=True,
                                text=True, env={**os.environ, "PLANBRIEF_LANG": "zh"})
     assert help_text.returncode == 0 and "用法" in help_text.stdout  # help is still in the reader's language
+
+
+def _new_plan(tmp_path, city: str) -> Path:
+    from tests.test_add_and_cli import PLAN_TEXT
+
+    path = tmp_path / f"{city}.txt"
+    own = f"{UNIQUE}，新建{sum(map(ord, city)) % 97}所学校"  # each text its own (not a duplicate)
+    path.write_text(PLAN_TEXT.replace("常州", city).replace("示范课堂，", f"示范课堂，{own}，"), encoding="utf-8")
+    return path
+
+
+def _add(capsys, path: Path) -> str:
+    code = cli.main(["add", str(path), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)["plan_id"]
+
+
+def test_an_add_carries_the_stamp_so_the_next_search_loads_nothing(seeds, loads, capsys, tmp_path):
+    _search(capsys)  # full start: writes the stamp
+    added = [_add(capsys, _new_plan(tmp_path, city)) for city in ("南京", "扬州")]
+    loads.clear()
+    quick = _search(capsys, UNIQUE)
+    assert loads == [], "the search after an add must start from the index alone"
+    assert {r["plan_id"] for r in quick["results"]} >= set(added)
+    assert all(r["city"] and r["title"] for r in quick["results"])
+    quickstart.forget()
+    assert _search(capsys, UNIQUE) == quick and loads[0] == "load"  # the full start answers the same
+    loads.clear()
+    again = _search(capsys, UNIQUE, "--city", "扬州")
+    assert loads == [] and {r["plan_id"] for r in again["results"]} == {added[1]}
+
+
+def test_an_edit_behind_the_adds_back_still_sends_the_start_through_the_full_load(seeds, loads, capsys, tmp_path):
+    _search(capsys)
+    plan = seeds / json.loads((seeds / "manifest.json").read_text(encoding="utf-8"))["plans"][0]["file"]
+    plan.write_text(plan.read_text(encoding="utf-8").replace("。", "，双增。", 1), encoding="utf-8")
+    then = time.time() - 5
+    os.utime(plan, (then, then))
+    _add(capsys, _new_plan(tmp_path, "南京"))  # the stamp was stale before the add: it stays stale
+    loads.clear()
+    found = _search(capsys, "双增")
+    assert loads and loads[0] == "load"
+    assert any("双增" in t for t in _texts(found))
+    loads.clear()
+    _add(capsys, _new_plan(tmp_path, "扬州"))  # current again: carried
+    plan.write_text(plan.read_text(encoding="utf-8").replace("双增", "双升"), encoding="utf-8")
+    loads.clear()
+    found = _search(capsys, "双升")  # an edit after the add, of an old plan: its stat changed
+    assert loads and loads[0] == "load"
+    assert any("双升" in t for t in _texts(found))
+
+
+def test_another_writer_between_publish_and_index_leaves_the_stamp_stale(seeds, loads, capsys, tmp_path):
+    from bot.corpus import ingest
+    from bot.corpus.loader import folders_for
+
+    _search(capsys)
+    folders = folders_for(None)
+    first = ingest.publish(folders, ingest.prepare_plan(_new_plan(tmp_path, "南京")))
+    second = ingest.publish(folders, ingest.prepare_plan(_new_plan(tmp_path, "扬州")))  # another process
+    assert not quickstart.index_added([first.plan], folders, [first.written])  # the manifest moved on
+    loads.clear()
+    found = _search(capsys, UNIQUE)
+    assert loads and loads[0] == "load"
+    assert {first.entry["plan_id"], second.entry["plan_id"]} <= {r["plan_id"] for r in found["results"]}
+    loads.clear()
+    assert _search(capsys, UNIQUE) == found and loads == []

@@ -20,9 +20,10 @@ import json
 import os
 import re
 import sqlite3
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bot.corpus import cache as corpus_cache
 from bot.corpus import formats, regions
 from bot.corpus import store as plan_store
 from bot.corpus.clean import clean
@@ -144,6 +145,20 @@ def unique_id(base: str, taken: set[str]) -> str:
     return f"{base}-{n}"
 
 
+@dataclass(frozen=True)
+class Written:
+    """What one `publish` changed, as it saw it under the manifest lock: the manifest before (its stat
+    and SHA-256; None when there was none) and after, and the plan file with the bytes it holds. A
+    quick-start stamp (bot.search.quickstart) may vouch for them only if nobody else wrote in between."""
+
+    manifest: Path
+    before_stat: tuple[int, int, int] | None
+    before_digest: str | None
+    after_digest: str
+    file: Path
+    file_digest: str
+
+
 @dataclass
 class Draft:
     """A plan read and parsed but not yet in the corpus: what a preview shows and what publish writes.
@@ -159,6 +174,7 @@ class Draft:
     warnings: list[str]  # codes: "no_priorities", "city_from_body"
     city_guess: dict | None = None  # the place read from the text: where, the words, a sentence in zh and en
     named: bool = True  # False: a provisional id, `publish` names it (prepare_plan's `named`)
+    written: Written | None = field(default=None, repr=False)  # set by `publish`: what it changed on disk
 
     def summary(self) -> dict:
         """The `add --json` contract: the manifest entry plus what the parse found."""
@@ -291,30 +307,71 @@ def publish(folders: Path | Folders, draft: Draft) -> Draft:
     target = folders.target
     try:
         with manifest_lock(target):
-            listed = listed_entries(folders)  # read under the lock: another process may just have added
+            own = _read_own(target)  # under the lock: another process may just have added
+            listed = listed_entries(folders, lambda f: own.entries if f == target and own.stat else read_manifest(f))
             _refuse_duplicate(listed, draft.body_key, draft.entry["city"], draft.entry["year"],
-                              draft.entry["title"])
+                              draft.entry["title"], {target: own.digest})
             base = draft.entry["plan_id"] if draft.named else \
                 readable_id(draft.entry["city"], int(draft.entry["year"]), draft.entry["kind"])
             draft = _with_id(draft, unique_id(base, {str(e.get("plan_id")) for _, e in listed}))
-            own = read_manifest(target) if (target / MANIFEST).exists() else []
-            trusted = _manifest_trusted(target, own)
-            _write_plan(target, own, draft.entry, draft.text)
+            trusted = _manifest_trusted(target, own.entries, own.digest)
+            _write_plan(target, own.entries, draft.entry, draft.text, own)
+            after = _manifest_digest(target)
             if _record(target, draft) and trusted:
-                _trust_manifest(target)
+                _trust_manifest(target, after)
+            if after is not None:
+                draft = replace(draft, written=Written(
+                    target / MANIFEST, own.stat, own.digest, after, target / draft.entry["file"],
+                    hashlib.sha256(draft.text.encode("utf-8")).hexdigest()))
     except CorpusError as exc:
         raise AddError(str(exc)) from exc
     return draft
 
 
-def _manifest_trusted(folder: Path, entries: list[dict]) -> bool:
+@dataclass(frozen=True)
+class _Own:
+    """The writable folder's manifest as read once under its lock: entries, text, stat, digest, and
+    whether its top-level object holds nothing but "plans" (then appending an entry is a splice)."""
+
+    entries: list[dict]
+    text: str
+    stat: tuple[int, int, int] | None  # None: no manifest; (-1, -1, -1): it changed while being read
+    digest: str | None
+    plans_only: bool
+
+
+def _read_own(folder: Path) -> _Own:
+    path = folder / MANIFEST
+    try:
+        st = path.stat()
+        data = path.read_bytes()
+        after = path.stat()
+    except FileNotFoundError:
+        return _Own([], "", None, None, True)
+    except OSError as exc:
+        raise CorpusError(f"清单文件无法读取：{path}: {exc}") from exc
+    try:
+        text = data.decode("utf-8")
+        parsed = json.loads(text)
+    except ValueError as exc:
+        raise CorpusError(f"清单文件无法读取：{path}: {exc}") from exc
+    entries = parsed.get("plans") if isinstance(parsed, dict) else None
+    if not isinstance(entries, list):
+        raise CorpusError(f"清单文件格式不对：{path} 需要 {{\"plans\": [...]}}")
+    stat = (st.st_size, st.st_mtime_ns, st.st_ino)
+    steady = stat == (after.st_size, after.st_mtime_ns, after.st_ino)
+    return _Own(entries, text, stat if steady else (-1, -1, -1),
+                hashlib.sha256(data).hexdigest() if steady else "", set(parsed) == {"plans"})
+
+
+def _manifest_trusted(folder: Path, entries: list[dict], digest: str | None = None) -> bool:
     """Whether the plan store vouches for every entry of this folder's manifest as it is now (its
     digest was recorded by a load that compared every entry with its row; no manifest: nothing to vouch
     for). Call it under the manifest lock."""
     store = plan_store.open_store()
     if store is None:
         return False
-    digest = _manifest_digest(folder)
+    digest = digest or _manifest_digest(folder)
     try:
         return (digest is None and not entries) or (
             digest is not None and store.manifest_digest(folder_key(folder)) == digest)
@@ -322,11 +379,11 @@ def _manifest_trusted(folder: Path, entries: list[dict]) -> bool:
         return False
 
 
-def _trust_manifest(folder: Path) -> None:
+def _trust_manifest(folder: Path, digest: str | None = None) -> None:
     """After a write that changed only entries whose rows it recorded: the new manifest is vouched for
     too, so the next load (the CLI, the bot's refresh) does not compare thousands of entries again."""
     store = plan_store.open_store()
-    digest = _manifest_digest(folder)
+    digest = digest or _manifest_digest(folder)
     if store is None or digest is None:
         return
     with contextlib.suppress(sqlite3.Error):
@@ -385,7 +442,7 @@ class _Duplicate(AddError):
 _BODY_KEYS: dict[str, str] = {}  # sha256 of a stored file's bytes → its body key (cleaning is the cost)
 
 
-def _stored_body_key(path: Path, row: plan_store.Row | None = None, entry: dict | None = None,
+def _stored_body_key(path: Path | str, row: plan_store.Row | None = None, entry: dict | None = None,
                      trusted: bool = False) -> str | None:
     """From the plan store when the file is as it recorded (no read at all); else memoised on the
     file's bytes, so a running bot checks each publish against thousands of plans without cleaning
@@ -397,6 +454,7 @@ def _stored_body_key(path: Path, row: plan_store.Row | None = None, entry: dict 
         return None
     if row is not None and entry is not None and row.current(stat, None if trusted else plan_store.entry_json(entry)):
         return row.body_key
+    path = Path(path)
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
     key = _BODY_KEYS.get(digest)
@@ -407,7 +465,7 @@ def _stored_body_key(path: Path, row: plan_store.Row | None = None, entry: dict 
 
 def _store_rows(keys: list[str]) -> dict[tuple[str, str], plan_store.Row]:
     store = plan_store.open_store()
-    if store is None:
+    if store is None or not keys:
         return {}
     try:
         return store.rows(keys, summaries=False)
@@ -415,45 +473,78 @@ def _store_rows(keys: list[str]) -> dict[tuple[str, str], plan_store.Row]:
         return {}
 
 
-def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str, year: int, title: str) -> None:
-    folders = list(dict.fromkeys(folder for folder, _ in listed))
+def _store_keys(keys: list[str]) -> dict[tuple[str, str], tuple[tuple[int, int, int], str, str]]:
+    store = plan_store.open_store()
+    if store is None or not keys:
+        return {}
+    try:
+        return store.body_keys(keys)
+    except sqlite3.Error:
+        return {}
+
+
+def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str, year: int, title: str,
+                      digests: dict[Path, str | None] | None = None) -> None:
+    """Refuse a text already in the corpus, or the same place, year and title. Each listed file is
+    checked by its stat against its stored row (only stat, code and body key when the store vouches for
+    the whole manifest), so 50,000 plans cost a stat each, not a parse."""
+    folders = list(dict.fromkeys(folder for folder, _ in listed))  # listed is grouped by folder
     keys = {folder: folder_key(folder) for folder in folders}
-    rows = _store_rows(sorted(set(keys.values())))
     by_folder: dict[Path, list[dict]] = {}
     for folder, entry in listed:
         by_folder.setdefault(folder, []).append(entry)
-    trusted = {folder: _manifest_trusted(folder, by_folder.get(folder, [])) for folder in folders}
+    digests = digests or {}
+    trusted = {folder: _manifest_trusted(folder, by_folder.get(folder, []), digests.get(folder)) for folder in folders}
+    recorded = _store_keys(sorted({keys[f] for f in folders if trusted[f]}))
+    rows = _store_rows(sorted({keys[f] for f in folders if not trusted[f]}))
+    code = corpus_cache.code_fingerprint()
     wanted_title = normalize(title)
-    for folder, entry in listed:
-        existing = folder / entry["file"]
-        row = rows.get((keys[folder], str(entry.get("plan_id"))))
-        if _stored_body_key(existing, row, entry, trusted[folder]) == body_key:
-            raise _Duplicate(f"重复：这份文件已在语料中（{entry['plan_id']}）",
-                             f"duplicate: this text is already in the corpus ({entry['plan_id']})", entry["plan_id"])
-        if str(entry.get("city")) == city and int(entry.get("year", 0)) == year \
-                and normalize(entry.get("title", "")) == wanted_title:
-            raise _Duplicate(f"重复：{city} {year}「{title}」已在语料中（{entry['plan_id']}）",
-                             f"duplicate: {city} {year} '{title}' is already in the corpus ({entry['plan_id']})",
-                             entry["plan_id"])
+    for folder in folders:
+        key, home, vouched = keys[folder], str(folder), trusted[folder]
+        for entry in by_folder[folder]:
+            path = os.path.join(home, entry["file"])
+            if vouched:  # the row's stat and code decide, as Row.current does with the entry vouched for
+                known = recorded.get((key, str(entry.get("plan_id"))))
+                try:
+                    same = known is not None and known[0][0] >= 0 and known[1] == code and \
+                        plan_store.file_stat(path) == known[0]
+                except OSError:
+                    same = False
+                found = known[2] if same else _stored_body_key(path)
+            else:
+                found = _stored_body_key(path, rows.get((key, str(entry.get("plan_id")))), entry)
+            if found == body_key:
+                raise _Duplicate(f"重复：这份文件已在语料中（{entry['plan_id']}）",
+                                 f"duplicate: this text is already in the corpus ({entry['plan_id']})",
+                                 entry["plan_id"])
+            if str(entry.get("city")) == city and int(entry.get("year", 0)) == year \
+                    and normalize(entry.get("title", "")) == wanted_title:
+                raise _Duplicate(f"重复：{city} {year}「{title}」已在语料中（{entry['plan_id']}）",
+                                 f"duplicate: {city} {year} '{title}' is already in the corpus ({entry['plan_id']})",
+                                 entry["plan_id"])
 
 
 _TAIL = "\n  ]\n}\n"  # how `write_manifest` ends a manifest with entries
 
 
-def _append_manifest(folder: Path, entries: list[dict], entry: dict) -> None:
+def _append_manifest(folder: Path, entries: list[dict], entry: dict, own: _Own | None = None) -> None:
     """`write_manifest(folder, [*entries, entry])`, byte for byte, serialising only the new entry: the
     others are the file's own text (an indented dump of 50,000 entries is json's pure-Python encoder:
-    seconds, at every add). A file of another shape (edited by hand) is written whole, as before."""
+    seconds, at every add). A file of another shape (edited by hand) is written whole, as before.
+
+    `own`, the file as just read (its `entries`): when its top-level object holds only "plans" and it
+    ends in `_TAIL`, that "]" closes the plans list, so the splice is that list plus the entry and
+    needs no parsing again (0.3 s at 50,000 entries)."""
     path = folder / MANIFEST
     try:
-        old = path.read_text(encoding="utf-8") if entries else ""
+        old = (own.text if own is not None else path.read_text(encoding="utf-8")) if entries else ""
     except OSError:
         old = ""
     if old.endswith(_TAIL):
         one = json.dumps({"plans": [entry]}, ensure_ascii=False, indent=2)
         text = old[:-len(_TAIL)] + ",\n" + one[one.index("[") + 2:-len(_TAIL) + 1] + _TAIL
         try:
-            same = json.loads(text) == {"plans": [*entries, entry]}
+            same = (own is not None and own.plans_only) or json.loads(text) == {"plans": [*entries, entry]}
         except ValueError:
             same = False
         if same:
@@ -464,7 +555,7 @@ def _append_manifest(folder: Path, entries: list[dict], entry: dict) -> None:
     write_manifest(folder, [*entries, entry])
 
 
-def _write_plan(seeds_dir: Path, entries: list[dict], entry: dict, text: str) -> None:
+def _write_plan(seeds_dir: Path, entries: list[dict], entry: dict, text: str, own: _Own | None = None) -> None:
     """Text first, then the manifest that names it: a crash between them leaves an unlisted file, never
     a listed plan without its text."""
     target = seeds_dir / entry["file"]
@@ -472,7 +563,7 @@ def _write_plan(seeds_dir: Path, entries: list[dict], entry: dict, text: str) ->
     try:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(target)
-        _append_manifest(seeds_dir, entries, entry)
+        _append_manifest(seeds_dir, entries, entry, own)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         target.unlink(missing_ok=True)

@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,14 +104,16 @@ def folders_for(seeds_dir: Path | str | Folders | None = None) -> Folders:
     return Folders(default_seeds_dir(), user_plans_dir())
 
 
-def listed_entries(folders: Folders) -> list[tuple[Path, dict]]:
+def listed_entries(folders: Folders, read: Callable[[Path], list[dict]] | None = None) -> list[tuple[Path, dict]]:
     """Every manifest entry with the folder its file is in: the seeds (whose manifest must exist), then
     the user's plans (no manifest yet = none). A user entry whose id a shipped plan took since (an
-    upgrade) is left out rather than shadowing it; its text stays on disk."""
-    listed = [(folders.seeds, entry) for entry in read_manifest(folders.seeds)]
+    upgrade) is left out rather than shadowing it; its text stays on disk. `read` (default
+    `read_manifest`): a caller that has just parsed one of the manifests need not parse it again."""
+    read = read or read_manifest
+    listed = [(folders.seeds, entry) for entry in read(folders.seeds)]
     if folders.user is not None and (folders.user / MANIFEST).exists():
         taken = {str(entry.get("plan_id")) for _, entry in listed}
-        listed += [(folders.user, entry) for entry in read_manifest(folders.user)
+        listed += [(folders.user, entry) for entry in read(folders.user)
                    if str(entry.get("plan_id")) not in taken]
     return listed
 

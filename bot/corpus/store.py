@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import pickle
 import sqlite3
 import threading
@@ -96,9 +97,9 @@ def entry_json(entry: dict) -> str:
     return json.dumps(entry, ensure_ascii=False, sort_keys=True)
 
 
-def file_stat(path: Path) -> tuple[int, int, int]:
+def file_stat(path: Path | str) -> tuple[int, int, int]:
     """(size, mtime_ns, inode), or size -1 when the file changed too recently for its stat to be trusted."""
-    st = path.stat()
+    st = os.stat(path)
     racy = time.time_ns() - st.st_mtime_ns < RACY_SECONDS * 1_000_000_000
     return (-1 if racy else st.st_size, st.st_mtime_ns, st.st_ino)
 
@@ -296,6 +297,16 @@ class PlanStore:
                 "SELECT folder, plan_id, size, mtime_ns, ino, entry, code, source, content_hash, body_key, "
                 f"{summary} FROM plans WHERE folder IN ({marks})", folders).fetchall()
         return {(r[0], r[1]): Row(r[0], r[1], (r[2], r[3], r[4]), *r[5:]) for r in found}
+
+    def body_keys(self, folders: list[str]) -> dict[tuple[str, str], tuple[tuple[int, int, int], str, str]]:
+        """(folder, plan id) → (stat, reader code, body key) of every recorded plan of these folders: a
+        duplicate check of a manifest the store vouches for needs no more (plain tuples: 50,000 rows
+        as Row objects cost 0.4 s)."""
+        marks = ",".join("?" * len(folders))
+        with self._lock:
+            found = self._db.execute(f"SELECT folder, plan_id, size, mtime_ns, ino, code, body_key FROM plans "
+                                     f"WHERE folder IN ({marks})", folders).fetchall()
+        return {(r[0], r[1]): ((r[2], r[3], r[4]), r[5], r[6]) for r in found}
 
     def row(self, folder: str, plan_id: str) -> Row | None:
         return self.rows([folder]).get((folder, plan_id)) if folder else None

@@ -229,7 +229,7 @@ class SearchEngine:
         if not (directory / STATE).exists():
             return False
         with _index_lock(directory):
-            TantivyIndex.open(directory).add(plans)
+            TantivyIndex.open_for_add(directory).add(plans)
         return True
 
     def updated(self, plans: list[Plan]) -> SearchEngine:

@@ -9,7 +9,8 @@ synced to exactly those plans, the next start only has to prove that nothing mov
 - every manifest and every listed plan file has the same stat (size, mtime_ns, inode); one that was
   too fresh to trust its stat then (see bot.corpus.store.file_stat) has the same bytes instead (SHA-256
   of the bytes the load read);
-- the index sidecar and tantivy's meta.json have the same stat (each is replaced by rename on write).
+- the index sidecar, its log of adds and tantivy's meta.json have the same stat (the sidecar and meta
+  are replaced by rename on write, the log grows by appends).
 
 Then the index answers alone: its lexicon comes from the stamp written after that load, and a hit's
 citation fields (city, year, title) are read from the plan store for the plans it cites only. A plan
@@ -34,18 +35,31 @@ from bot.corpus import store as plan_store
 from bot.corpus.loader import Corpus, Folders
 from bot.models import PlanMeta
 from bot.search.engine import SearchEngine, _index_lock, index_dir
-from bot.search.tantivy_index import FORMAT, STATE, IndexUnusable, State, TantivyIndex, plan_hash
+from bot.search.tantivy_index import FORMAT, LOG, STATE, IndexUnusable, State, TantivyIndex, plan_hash
 
 log = logging.getLogger(__name__)
 
 STAMP = "start.json"
-VERSION = 2
+VERSION = 3  # 3: the sidecar's log of adds is part of the index state
 TANTIVY_META = "meta.json"
 
 
 def _stat(path: Path | str) -> list[int]:
     st = os.stat(path)
     return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _index_stats(directory: Path) -> dict:
+    """The index files a stamp vouches for: the sidecar, its log of adds (None: none), tantivy's meta."""
+    try:
+        log_stat = _stat(directory / LOG)
+    except FileNotFoundError:
+        log_stat = None
+    return {"state": _stat(directory / STATE), "log": log_stat, "tantivy": _stat(directory / TANTIVY_META)}
+
+
+def _same_index(stamp: dict, directory: Path) -> bool:
+    return all(stamp[k] == v for k, v in _index_stats(directory).items())
 
 
 def _digest(path: str) -> str | None:
@@ -77,12 +91,12 @@ def remember(corpus: Corpus, engine: SearchEngine) -> bool:
         return False
     try:
         with _index_lock(directory):
-            state_stat, meta_stat = _stat(directory / STATE), _stat(directory / TANTIVY_META)
+            index_stats = _index_stats(directory)
             state = State.load(directory)
             if state is None or [(p["meta"]["plan_id"], p["hash"]) for p in state.plans] != \
                     [(p.plan_id, plan_hash(p)) for p in corpus.plans]:
                 return False
-            if _stat(directory / STATE) != state_stat:
+            if _index_stats(directory) != index_stats:
                 return False
             manifests = {}
             for path, digest in checked.manifests.items():
@@ -103,11 +117,9 @@ def remember(corpus: Corpus, engine: SearchEngine) -> bool:
                      "store": _store_path(), "keys": checked.keys, "manifests": manifests,
                      "paths": "\n".join(os.path.abspath(path) for path, _, _ in checked.files),
                      "stats": base64.b64encode(stats.tobytes()).decode("ascii"), "racy": racy,
-                     "state": state_stat, "tantivy": meta_stat,
+                     **index_stats,
                      "words": state.words, "chars": state.chars, "pinyin": state.pinyin}
-            tmp = directory / f"{STAMP}.tmp{os.getpid()}"
-            tmp.write_text(json.dumps(stamp, ensure_ascii=False), encoding="utf-8")
-            tmp.replace(directory / STAMP)
+            _write_stamp(directory, stamp)
             return True
     except (OSError, IndexUnusable) as exc:  # a read-only or vanished folder: the next start loads the corpus
         log.debug("start stamp not written: %s", exc)
@@ -139,21 +151,122 @@ def _manifest_same(path: str, mark: dict) -> bool:
     return _digest(path) == mark["digest"]
 
 
+def index_added(plans: list, folders: Folders, written: list, cache_dir: Path | str | None = None) -> bool:
+    """`SearchEngine.index_added` for `planbrief add`, carrying the stamp over to the corpus with these
+    plans (True when carried), so the next `search` starts quick without anyone loading the corpus.
+
+    The stamp is carried only when it was current just before this add changed anything: the index
+    files as it recorded them (checked under the index lock, before the add), each manifest this add
+    wrote as it recorded it before the write (`written`: what `publish` saw under the manifest lock,
+    in order), every other manifest and plan file as it recorded them (checked after). The old files
+    keep the stats the stamp had (never re-read ones: an edit in between must still show); the new
+    ones are vouched for by the bytes this add wrote. Anything else (another writer in between, an
+    edit behind its back) leaves the stamp stale, and the next start takes the full load as before.
+    """
+    directory = index_dir(cache_dir)
+    if not (directory / STATE).exists():
+        return False
+    with _index_lock(directory):
+        index = TantivyIndex.open_for_add(directory)
+        try:
+            stamp = json.loads((directory / STAMP).read_bytes())
+            carry = stamp.get("version") == VERSION and stamp.get("format") == FORMAT and _same_index(stamp, directory)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            carry = False
+        index.add(plans)
+        if not carry or len(written) != len(plans):
+            return False
+        try:
+            return _carry(stamp, folders, written, directory, index.state)
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            log.debug("start stamp not carried over the add: %s", exc)
+            return False
+
+
+def _carry(stamp: dict, folders: Folders, written: list, directory: Path, state: State) -> bool:
+    if stamp["folders"] != _folders(folders) or stamp["store"] != _store_path() or \
+            stamp["code"] != corpus_cache.code_fingerprint():
+        return False
+    manifests: dict[str, dict] = stamp["manifests"]
+    wrote: dict[str, str] = {}
+    for w in written:
+        path = os.path.abspath(w.manifest)
+        mark = manifests.get(path)
+        if mark is None:
+            return False
+        if path in wrote:
+            same = w.before_digest == wrote[path]
+        elif mark.get("absent"):
+            same = w.before_stat is None
+        elif "stat" in mark:
+            same = w.before_stat is not None and list(w.before_stat) == mark["stat"]
+        else:
+            same = w.before_digest == mark["digest"]
+        if not same:
+            return False
+        wrote[path] = w.after_digest
+    if not all(_manifest_same(path, mark) for path, mark in manifests.items() if path not in wrote):
+        return False
+    paths = stamp["paths"].split("\n") if stamp["paths"] else []
+    stats = array("q")
+    stats.frombytes(base64.b64decode(stamp["stats"]))
+    racy = dict(stamp["racy"])
+    if not _current(stamp, folders, directory, check_index=False, check_manifests=False):
+        return False
+    for path, digest in wrote.items():
+        mark = _manifest_mark(path, digest)
+        if mark is None:
+            return False
+        manifests[path] = mark
+    for w in written:
+        path = os.path.abspath(w.file)
+        if "\n" in path or path in paths:
+            return False
+        seen = _vouch(w.file, w.file_digest)
+        if seen is None:
+            return False
+        if seen[0] < 0:
+            racy[str(len(paths))] = w.file_digest
+        paths.append(path)
+        stats.extend(seen)
+    stamp.update(manifests=manifests, paths="\n".join(paths), stats=base64.b64encode(stats.tobytes()).decode("ascii"),
+                 racy=racy, **_index_stats(directory),
+                 words=state.words, chars=state.chars, pinyin=state.pinyin)
+    _write_stamp(directory, stamp)
+    return True
+
+
+def _vouch(path: Path, digest: str) -> tuple[int, int, int] | None:
+    """The file's stat (size -1 when too fresh to trust, see store.file_stat) if it holds exactly the
+    bytes of `digest` and did not change while being read; else None."""
+    before = plan_store.file_stat(path)
+    if _digest(str(path)) != digest or plan_store.file_stat(path) != before:
+        return None
+    return before
+
+
+def _write_stamp(directory: Path, stamp: dict) -> None:
+    tmp = directory / f"{STAMP}.tmp{os.getpid()}"
+    tmp.write_text(json.dumps(stamp, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(directory / STAMP)
+
+
 def forget(cache_dir: Path | str | None = None) -> None:
     """Drop the stamp (tests; an operator who wants the next start to check everything)."""
     (index_dir(cache_dir) / STAMP).unlink(missing_ok=True)
 
 
-def _current(stamp: dict, folders: Folders, directory: Path) -> bool:
+def _current(stamp: dict, folders: Folders, directory: Path, check_index: bool = True,
+             check_manifests: bool = True) -> bool:
     if stamp.get("version") != VERSION or stamp.get("format") != FORMAT:
         return False
     if stamp["folders"] != _folders(folders) or stamp["store"] != _store_path():
         return False
     if stamp["code"] != corpus_cache.code_fingerprint():
         return False
-    if _stat(directory / STATE) != stamp["state"] or _stat(directory / TANTIVY_META) != stamp["tantivy"]:
+    if check_index and not _same_index(stamp, directory):
         return False
-    if not all(_manifest_same(path, mark) for path, mark in stamp["manifests"].items()):
+    if check_manifests and not all(_manifest_same(path, mark) for path, mark in stamp["manifests"].items()):
         return False
     paths = stamp["paths"].split("\n") if stamp["paths"] else []
     want = array("q")

@@ -14,14 +14,24 @@ side weighs that field by how literal the bigram is, see bot.search.engine).
 Queries never load jieba (about a second of dictionary building): only words present in the index can
 match anyway, so the query is segmented by max-probability over the index's word list
 (`segment_with`), which reproduces jieba's choice on the same text.
+
+Indexing one plan need not load it either: jieba only ever looks up substrings of the text it cuts, so
+the entries of its dictionary (words, policy terms, and the zero-frequency prefixes jieba keeps) whose
+first two characters occur in the text give the same cut. `HeadTable` keeps the dictionary grouped by
+those two characters in a small SQLite file beside the index, written whenever the full dictionary
+was loaded anyway (a build); an add reads the few thousand groups its plan needs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import re
+import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -82,6 +92,169 @@ def jieba_tokenizer():
     return _TOKENIZER
 
 
+HEADS_VERSION = 1
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _heads_fingerprint() -> str:
+    """What the table's entries depend on: jieba's code and dictionary file (found without importing
+    jieba: its import alone costs a few hundred milliseconds), the policy terms."""
+    from importlib.util import find_spec
+
+    spec = find_spec("jieba")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("jieba is not installed")
+    home = Path(spec.submodule_search_locations[0])
+    digest = hashlib.sha256(f"{HEADS_VERSION}:{POLICY_FREQ}:".encode())
+    for name in ("__init__.py", "dict.txt"):
+        st = (home / name).stat()
+        digest.update(f"{name}:{st.st_size}:{st.st_mtime_ns}:".encode())
+    digest.update(POLICY_DICT.read_bytes())
+    return digest.hexdigest()
+
+
+# jieba 0.42's own block patterns (jieba.re_han_default, re_skip_default, re_eng), for `_HeadCut`
+_HAN = re.compile("([\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+)", re.U)
+_SKIP = re.compile("(\r\n|\\s)", re.U)
+_ENG = re.compile("[a-zA-Z0-9]", re.U)
+
+
+class _HeadCut:
+    """jieba.Tokenizer.cut(sentence, HMM=False), line for line, over a given prefix dictionary: the
+    index cuts with it when the dictionary comes from a HeadTable, so an add imports no jieba.
+    tests/test_tokenize_heads.py holds it to jieba's own cut on every seed text."""
+
+    def __init__(self, freq: dict[str, int], total: int) -> None:
+        self.FREQ = freq  # noqa: N815 - jieba's name, read the same way
+        self.total = total
+
+    def cut(self, sentence: str, HMM: bool = False) -> Iterator[str]:  # noqa: N803 - jieba's signature
+        for blk in _HAN.split(sentence):
+            if not blk:
+                continue
+            if _HAN.match(blk):
+                yield from self._cut_block(blk)
+            else:
+                for x in _SKIP.split(blk):
+                    if _SKIP.match(x):
+                        yield x
+                    else:
+                        yield from x
+
+    def _cut_block(self, sentence: str) -> Iterator[str]:
+        freq = self.FREQ
+        n = len(sentence)
+        dag: dict[int, list[int]] = {}
+        for k in range(n):
+            ends = []
+            i = k
+            frag = sentence[k]
+            while i < n and frag in freq:
+                if freq[frag]:
+                    ends.append(i)
+                i += 1
+                frag = sentence[k:i + 1]
+            dag[k] = ends or [k]
+        route: dict[int, tuple] = {n: (0, 0)}
+        log_total = math.log(self.total)
+        for idx in range(n - 1, -1, -1):
+            route[idx] = max((math.log(freq.get(sentence[idx:x + 1]) or 1) - log_total + route[x + 1][0], x)
+                             for x in dag[idx])
+        x = 0
+        buf = ""
+        while x < n:
+            y = route[x][1] + 1
+            word = sentence[x:y]
+            if _ENG.match(word) and len(word) == 1:
+                buf += word
+            else:
+                if buf:
+                    yield buf
+                    buf = ""
+                yield word
+            x = y
+        if buf:
+            yield buf
+
+
+class HeadTable:
+    """jieba's dictionary (with the policy terms) as read for one text: `cover(text)` loads every entry
+    whose first two characters (or only character) occur in `text`, so `freq` answers exactly as the
+    full dictionary does for any substring of the texts covered, which is all jieba's cut asks."""
+
+    def __init__(self, path: Path) -> None:
+        """Raises ValueError when the table is missing, unreadable or of another dictionary."""
+        try:
+            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            meta = dict(self._db.execute("SELECT key, value FROM meta"))
+        except sqlite3.Error as exc:
+            raise ValueError(f"no head table: {exc}") from exc
+        if meta.get("fingerprint") != _heads_fingerprint():
+            self._db.close()
+            raise ValueError("head table of another dictionary")
+        self.total = int(meta["total"])
+        self.freq: dict[str, int] = {}
+        self._seen: set[str] = set()
+
+    def cover(self, text: str) -> None:
+        heads = set(text)
+        heads.update(text[i:i + 2] for i in range(len(text) - 1))
+        heads -= self._seen
+        if not heads:
+            return
+        self._seen |= heads
+        wanted = [h for h in heads if not _SURROGATE.search(h)]  # no dictionary entry holds one
+        for (entries,) in self._db.execute("SELECT entries FROM heads WHERE head IN (SELECT value FROM json_each(?))",
+                                           (json.dumps(wanted, ensure_ascii=False),)):
+            self.freq.update(json.loads(entries))
+
+    def tokenizer(self) -> _HeadCut:
+        """jieba's cut over `freq` (filled as texts are covered), without loading its dictionary."""
+        return _HeadCut(self.freq, self.total)
+
+    @staticmethod
+    def open(path: Path) -> HeadTable | None:
+        try:
+            return HeadTable(path)
+        except (ValueError, OSError):
+            return None
+
+    @staticmethod
+    def current(path: Path) -> bool:
+        table = HeadTable.open(path)
+        if table is None:
+            return False
+        table._db.close()
+        return True
+
+    @staticmethod
+    def write(path: Path) -> None:
+        """The table of the full dictionary (loads it: call where it is loaded anyway), written beside and
+        renamed into place."""
+        tk = jieba_tokenizer()
+        groups: dict[str, dict[str, int]] = {}
+        with _LOCK:
+            for word, freq in tk.FREQ.items():
+                groups.setdefault(word[:2], {})[word] = freq
+            total = tk.total
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}.{threading.get_ident()}")
+        tmp.unlink(missing_ok=True)
+        try:
+            db = sqlite3.connect(tmp)
+            with db:
+                db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+                db.execute("CREATE TABLE heads (head TEXT PRIMARY KEY, entries TEXT) WITHOUT ROWID")
+                db.executemany("INSERT INTO meta VALUES (?, ?)",
+                               [("fingerprint", _heads_fingerprint()), ("total", str(total))])
+                db.executemany("INSERT INTO heads VALUES (?, ?)",
+                               ((head, json.dumps(entries, ensure_ascii=False, separators=(",", ":")))
+                                for head, entries in groups.items() if not _SURROGATE.search(head)))
+            db.close()
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
 def word_freq(word: str) -> int:
     """jieba's frequency for a word (0 when unknown), for the query-side segmenter's dictionary."""
     return int(jieba_tokenizer().FREQ.get(word) or 0)
@@ -129,10 +302,12 @@ def _cjk_runs_bigrams(word: str) -> list[str]:
 
 
 class IndexTokenizer:
-    """Index-time tokenizer with a per-sentence cache: synthetic or repeated text is cut only once."""
+    """Index-time tokenizer with a per-sentence cache: synthetic or repeated text is cut only once.
+    With `heads`, jieba's dictionary is read only for the texts given (same tokens, see HeadTable)."""
 
-    def __init__(self) -> None:
-        self._tk = jieba_tokenizer()
+    def __init__(self, heads: HeadTable | None = None) -> None:
+        self._heads = heads
+        self._tk = heads.tokenizer() if heads is not None else jieba_tokenizer()
         self._freq = self._tk.FREQ
         self._cache: dict[str, tuple[str, ...]] = {}
         self._joined: dict[str, str] = {}
@@ -140,6 +315,8 @@ class IndexTokenizer:
         self.chars: dict[str, int] = {}
 
     def tokens(self, norm: str) -> tuple[str, ...]:
+        if self._heads is not None:
+            self._heads.cover(norm)
         out: list[str] = []
         for sentence in _split_sentences(norm):
             cached = self._cache.get(sentence)
@@ -153,6 +330,8 @@ class IndexTokenizer:
     def text(self, norm: str) -> str:
         """`tokens` space-joined, as the tantivy index takes them (bot.search.tantivy_index); each
         sentence's joined tokens are cached, so a build joins a few strings a passage, not hundreds."""
+        if self._heads is not None:
+            self._heads.cover(norm)
         parts = []
         for sentence in _split_sentences(norm):
             joined = self._joined.get(sentence)
