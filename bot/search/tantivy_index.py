@@ -168,9 +168,8 @@ class State:
             if word not in self.words:
                 self.words[word] = freq
                 if 2 <= len(word) <= 8 and all(is_cjk(c) for c in word):
-                    bucket = self.pinyin.setdefault(word_pinyin(word), [])
-                    bucket.append(word)
-                    bucket.sort()
+                    key = word_pinyin(word)  # a new list, not appended in place: a copied State shares them
+                    self.pinyin[key] = sorted([*self.pinyin.get(key, ()), word])
         for ch, freq in chars.items():
             self.chars.setdefault(ch, freq)
 
@@ -204,6 +203,9 @@ class TantivyIndex:
         self.n_docs = self.searcher.num_docs
         self.vocab = Vocabulary(self)
         self._df: dict[str, int] = {}
+        # the sidecar's and tantivy's meta.json's stats when this snapshot's state was read or written
+        # under the folder's lock: `applied` writes in place only while the folder is as it left it
+        self._disk: tuple | None = None
 
     @property
     def plans(self) -> list[PlanMeta]:
@@ -235,6 +237,7 @@ class TantivyIndex:
 
         It is a cache of the corpus: one that cannot be read is said in one WARNING line and rebuilt.
         A location that cannot hold an index at all (a file, a read-only folder) is IndexUnusable."""
+        disk = _disk_mark(directory)
         state = State.load(directory) if directory is not None else None
         if directory is not None:
             usable_folder(directory)
@@ -249,8 +252,11 @@ class TantivyIndex:
             state = State()
             if directory is not None:
                 state.save(directory)
+            disk = _disk_mark(directory)
         index.register_tokenizer("ws", _WS)
-        return cls(directory, index, state)
+        opened = cls(directory, index, state)
+        opened._disk = disk
+        return opened
 
     @classmethod
     def rebuild(cls, directory: Path, plans: list[Plan]) -> TantivyIndex:
@@ -267,6 +273,7 @@ class TantivyIndex:
         (another one synced the folder meanwhile) never adds a plan twice; callers hold the folder's
         lock. Raises IndexBusy when another writer holds tantivy's lock anyway.
         """
+        disk = _disk_mark(self.directory)
         base = State.load(self.directory) if self.directory is not None else self.state
         if base is None:  # the folder was wiped under us: start it again
             return TantivyIndex.open(self.directory).sync(plans)
@@ -277,11 +284,15 @@ class TantivyIndex:
         order = [p["meta"]["plan_id"] for p in base.plans] != [p.plan_id for p in plans]
         if not removed and not added and not order:
             if base.plans == self.state.plans:
-                return self if self.bound else TantivyIndex(self.directory, self._index, self.state, plans)
+                same = self if self.bound else TantivyIndex(self.directory, self._index, self.state, plans)
+                same._disk = disk
+                return same
             # Another process (`planbrief add`) brought the index up to these plans: its sidecar is right
             # as it is (a plan's hash covers its metadata), so adopt it rather than write it again.
             self._index.reload()
-            return TantivyIndex(self.directory, self._index, base, plans)
+            adopted = TantivyIndex(self.directory, self._index, base, plans)
+            adopted._disk = disk
+            return adopted
         state = State(words=dict(base.words), chars=dict(base.chars),
                       pinyin={k: list(v) for k, v in base.pinyin.items()})
         seq = {pid: p["seq"] for pid, p in have.items() if pid not in removed}
@@ -291,7 +302,44 @@ class TantivyIndex:
         if self.directory is not None:
             state.save(self.directory)
         self._index.reload()
-        return TantivyIndex(self.directory, self._index, state, plans)
+        synced = TantivyIndex(self.directory, self._index, state, plans)
+        synced._disk = _disk_mark(self.directory)
+        return synced
+
+    def applied(self, added: list[Plan], removed: list[str], plans: list[Plan]) -> TantivyIndex | None:
+        """This snapshot with `added` (new or changed plans) written and `removed` deleted, reading and
+        diffing no other plan: the running bot's refresh, which knows what changed (`plans`, the whole
+        corpus after it, only serves a rebuild). A new snapshot; this one keeps its searcher and state.
+
+        None when the folder is not as this snapshot read or wrote it (another process wrote it since):
+        then the caller syncs the whole corpus, which diffs against the sidecar on disk. Callers hold
+        the folder's lock.
+        """
+        if self.directory is not None and (self._disk is None or self._disk != _disk_mark(self.directory)):
+            return None
+        base = self.state
+        # shallow copies: the words and pinyin lists this snapshot's queries read are never changed in place
+        state = State(words=dict(base.words), chars=dict(base.chars), pinyin=dict(base.pinyin))
+        have = {p["meta"]["plan_id"]: p["seq"] for p in base.plans}
+        gone = set(removed) | {p.plan_id for p in added if p.plan_id in have}
+        seq = {pid: s for pid, s in have.items() if pid not in gone}
+        self._write(sorted(gone), added, seq, state)
+        entries = [p for p in base.plans if p["meta"]["plan_id"] not in gone]
+        metas = None if self._metas is None else [m for m in self._metas if m.plan_id not in gone]
+        for plan in added:
+            entry = {"meta": plan.meta.as_dict(), "hash": plan_hash(plan), "seq": seq[plan.plan_id]}
+            at = _position(entries, plan.meta)
+            entries.insert(at, entry)
+            if metas is not None:
+                metas.insert(at, plan.meta)
+        state.plans = entries
+        if self.directory is not None:
+            state.save(self.directory)
+        self._index.reload()
+        changed = TantivyIndex(self.directory, self._index, state, plans)
+        changed._metas = metas
+        changed._disk = _disk_mark(self.directory)
+        return changed
 
     def add(self, plans: list[Plan]) -> None:
         """Index plans just added to the corpus, without reading or diffing the others (`planbrief
@@ -521,6 +569,37 @@ class TantivyIndex:
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, tantivy.Query.term_query(SCHEMA, "words", bigram)),
                                             (tantivy.Occur.Should, tantivy.Query.term_query(SCHEMA, "words",
                                                                                             CLAUSE + bigram))])
+
+
+def _disk_mark(directory: Path | None) -> tuple | None:
+    """The sidecar's and meta.json's (size, mtime_ns, inode): each is replaced by rename at every write."""
+    if directory is None:
+        return None
+    out = []
+    for name in (STATE, "meta.json"):
+        try:
+            st = os.stat(directory / name)
+        except OSError:
+            return None
+        out.append((st.st_size, st.st_mtime_ns, st.st_ino))
+    return tuple(out)
+
+
+def _position(entries: list[dict], meta: PlanMeta) -> int:
+    """Where a plan goes among the sidecar's entries (corpus order: newest first, then plan id)."""
+    from bot.corpus.loader import newest_key
+
+    key = newest_key(meta.year, meta.date)
+    lo, hi = 0, len(entries)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        other = entries[mid]["meta"]
+        theirs = newest_key(other["year"], other["date"])
+        if theirs > key or (theirs == key and other["plan_id"] < meta.plan_id):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _release_arenas() -> None:

@@ -145,6 +145,16 @@ async def load_core(app: Application) -> None:
     """Corpus and search engine once per process, off the event loop (the first index build takes
     seconds); kept in bot_data so handlers never reload."""
     settings: Settings = app.bot_data["settings"]
+    if all(app.bot_data.get(key) is None for key in ("corpus", "engine", common.LIBRARY)):
+        from bot.corpus.loader import folders_for
+        from bot.search.library import Library
+
+        # the library loads them: it reads the manifests before the corpus, so a plan added meanwhile
+        # is picked up by the next refresh, and later changes are applied in place
+        library = Library(folders_for(), settings.cache_dir)
+        snapshot = await asyncio.to_thread(lambda: library.current)
+        app.bot_data["corpus"], app.bot_data["engine"] = snapshot.corpus, snapshot.engine
+        app.bot_data[common.LIBRARY] = library
     if app.bot_data.get("corpus") is None:
         from bot.corpus.loader import load_corpus
 
