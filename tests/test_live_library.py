@@ -109,6 +109,10 @@ def test_the_desks_publish_goes_in_alone_and_answers_as_a_fresh_start(seeds, tmp
     assert any(UNIQUE in h.passage.text for h in now.engine.search(UNIQUE).hits)
     assert not before.engine.search(UNIQUE).hits  # a query holding the old snapshot still sees it
     assert not library.stale() and not library.refresh()  # the version recorded is the one after the publish
+    state = now.engine.index.state
+    written = (now.engine.index.directory / tantivy_index.STATE).read_text(encoding="utf-8")
+    assert written == json.dumps({"format": tantivy_index.FORMAT, "plans": state.plans, "words": state.words,
+                                  "chars": state.chars, "pinyin": state.pinyin}, ensure_ascii=False)
     _same_as_fresh(library, cache)
 
 

@@ -337,6 +337,7 @@ def _compared(old: Corpus, folders: Folders, read, published: dict[str, Any]) ->
         raise Incremental("plans not from the plan store")
     listed = _listed(folders, read)
     store = plan_store.open_store()
+    keys = {folder: folder_key(folder) for folder in _folders(folders)}
     sources: dict[str, str] = {}
     keep: set[str] = set()
     fresh: list[tuple[Plan, str]] = []
@@ -344,7 +345,7 @@ def _compared(old: Corpus, folders: Folders, read, published: dict[str, Any]) ->
         plan_id = str(entry.get("plan_id"))
         had = old.plan(plan_id)
         as_json = plan_store.entry_json(entry)
-        if had is not None and plan_id not in keep and had.origin == (folder_key(folder), as_json) \
+        if had is not None and plan_id not in keep and had.origin == (keys[folder], as_json) \
                 and plan_id in old.sources:
             keep.add(plan_id)
             sources[plan_id] = old.sources[plan_id]
@@ -358,9 +359,9 @@ def _compared(old: Corpus, folders: Folders, read, published: dict[str, Any]) ->
     gone = set(removed) | {plan.plan_id for plan, _ in fresh}
     plans = _inserted([p for p in old.plans if p.plan_id not in gone], [plan for plan, _ in fresh])
     if store is not None and removed:
-        for folder in _folders(folders):  # rows and parses of withdrawn plans go, as a load would drop them
+        for folder, key in keys.items():  # rows and parses of withdrawn plans go, as a load would drop them
             with contextlib.suppress(sqlite3.Error):
-                store.forget(folder_key(folder), {str(e.get("plan_id")) for f, e in listed if f == folder})
+                store.forget(key, {str(e.get("plan_id")) for f, e in listed if f == folder})
     return Change(_corpus(old, plans, sources), [plan for plan, _ in fresh], removed)
 
 
