@@ -174,16 +174,20 @@ async def load_core(app: Application) -> None:
 async def reload_job(context) -> None:
     """Plans added by another process (`planbrief add` on the same folder) appear within seconds."""
     if await common.refresh_corpus(context.application):
-        warm_pictures(context.application)
+        library = context.application.bot_data.get(common.LIBRARY)
+        warm_pictures(context.application, library.current.added if library is not None else None)
 
 
-def warm_pictures(app: Application) -> None:
+def warm_pictures(app: Application, plans=None) -> None:
     """In a background thread: each plan's themes read once and matplotlib with its CJK font loaded, so
     the first /compare or /themes after start-up (or a reload) draws at the warm speed. Start-up itself
-    does not wait for it."""
+    does not wait for it. After a reload only the plans it brought (`plans`): the others' themes are
+    kept beside them already, and reading 50,000 of them again would only compete with the answers."""
+    from types import SimpleNamespace
+
     from bot.digests.figures import warm
 
-    corpus = app.bot_data.get("corpus")
+    corpus = app.bot_data.get("corpus") if plans is None else SimpleNamespace(plans=list(plans))
     if corpus is not None:
         threading.Thread(target=warm, args=(corpus,), name="warm-pictures", daemon=True).start()
 
