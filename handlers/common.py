@@ -58,7 +58,7 @@ async def refresh_corpus(app, published=()) -> bool:
     one snapshot and an engine from another.
     """
     library = app.bot_data.get(LIBRARY)
-    if library is None or not library.stale():
+    if library is None or (not published and not library.stale()):  # after a publish it is: no need to look
         return False
     if not await asyncio.to_thread(library.refresh, published):
         return False
