@@ -129,6 +129,7 @@ def test_adds_from_another_process_and_a_removal_apply_in_place(seeds, tmp_path,
     seen["parsed"].clear()
     assert library.refresh()
     assert seen["parsed"] == [] and seen["loaded"] == []
+    assert seen["synced"] == []  # the other process's index adopted, not diffed
     assert {p.plan_id for p in library.current.added} == {"nantong-2024-workpoints", "yancheng-2024-workpoints"}
     _same_as_fresh(library, cache)
 
@@ -205,4 +206,20 @@ def test_two_refreshes_at_once_apply_the_publish_once(seeds, tmp_path):
         thread.join()
     assert sorted(results) == [False, False, True]
     assert library.current.engine.index.n_docs == sum(len(p.passages) for p in library.current.corpus.plans)
+    _same_as_fresh(library, cache)
+
+
+def test_an_index_changed_beyond_the_manifests_change_is_synced_whole(seeds, tmp_path, monkeypatch):
+    """Another process indexed more than the manifest gained (a plan since withdrawn, say): the library
+    does not adopt that index, it diffs it against the corpus like a start would."""
+    cache = tmp_path / "cache"
+    library = Library(seeds, cache)
+    library.current.engine.search("双减")
+    stray = ingest.prepare_plan(_plan(tmp_path, "盐城", "盐城独有的一句话")).plan  # never published
+    entry = ingest.add_plan(seeds, _plan(tmp_path, "南通"))
+    SearchEngine.index_added([load_corpus(seeds).plan(entry["plan_id"]), stray], cache)
+    seen = _counting(monkeypatch)
+    assert library.refresh()
+    assert seen["synced"] and seen["loaded"] == []
+    assert not library.current.engine.search("盐城独有的一句话").hits
     _same_as_fresh(library, cache)

@@ -261,6 +261,8 @@ class SearchEngine:
 
         def write() -> TantivyIndex:
             index = self.index.applied(added, removed, plans)
+            if index is None and not removed:  # another process indexed them already (`planbrief add`)
+                index = self.index.adopted(added, plans)
             return index if index is not None else self.index.sync(plans)
 
         if self.index.directory is None:

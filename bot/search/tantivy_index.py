@@ -355,6 +355,50 @@ class TantivyIndex:
         changed._disk = _disk_mark(self.directory)
         return changed
 
+    def adopted(self, added: list[Plan], plans: list[Plan]) -> TantivyIndex | None:
+        """The folder as another process left it, when what it did is exactly `added` (new plans: a
+        `planbrief add` or another worker's publish): then its sidecar is, byte for byte, this snapshot's
+        entries with those put in, numbered as `add` numbers them, which is checked without decoding
+        the others; only the lexicon after them is read. A new snapshot over the reloaded searcher; None
+        when the folder holds anything else (the caller syncs). Callers hold the folder's lock."""
+        if self.directory is None or not added:
+            return None
+        disk = _disk_mark(self.directory)
+        try:
+            data = (self.directory / STATE).read_bytes()
+        except OSError:
+            return None
+        head, cut = f'{{"format": {FORMAT}, "plans": ['.encode(), data.rfind(b'], "words": ')
+        base = self.state
+        have = {p["meta"]["plan_id"] for p in base.plans}
+        if disk is None or not data.startswith(head) or cut < 0 or any(p.plan_id in have for p in added):
+            return None
+        texts = list(base.texts) if base.texts is not None and len(base.texts) == len(base.plans) else \
+            [json.dumps(p, ensure_ascii=False) for p in base.plans]
+        entries = list(base.plans)
+        metas = None if self._metas is None else list(self._metas)
+        next_seq = max((p["seq"] for p in entries), default=-1) + 1
+        for plan in added:
+            entry = {"meta": plan.meta.as_dict(), "hash": plan_hash(plan), "seq": next_seq}
+            next_seq += 1
+            at = _position(entries, plan.meta)
+            entries.insert(at, entry)
+            texts.insert(at, json.dumps(entry, ensure_ascii=False))
+            if metas is not None:
+                metas.insert(at, plan.meta)
+        if data[len(head):cut] != ", ".join(texts).encode("utf-8"):
+            return None
+        try:
+            lexicon = json.loads(b"{" + data[cut + 3:])
+            state = State(entries, dict(lexicon["words"]), dict(lexicon["chars"]), dict(lexicon["pinyin"]), texts)
+        except (ValueError, KeyError, TypeError):
+            return None
+        self._index.reload()
+        adopted = TantivyIndex(self.directory, self._index, state, plans)
+        adopted._metas = metas
+        adopted._disk = disk
+        return adopted
+
     def add(self, plans: list[Plan]) -> None:
         """Index plans just added to the corpus, without reading or diffing the others (`planbrief
         add`: it costs the new plans only, at any corpus size). The sidecar gains them in corpus order,
