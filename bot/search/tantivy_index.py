@@ -355,6 +355,12 @@ class TantivyIndex:
         changed._disk = _disk_mark(self.directory)
         return changed
 
+    def warm_texts(self) -> None:
+        """Encode the sidecar's entries once ahead of the first change (`applied` keeps them after it)."""
+        state = self.state
+        if state.texts is None or len(state.texts) != len(state.plans):
+            state.texts = [json.dumps(p, ensure_ascii=False) for p in state.plans]
+
     def adopted(self, added: list[Plan], plans: list[Plan]) -> TantivyIndex | None:
         """The folder as another process left it, when what it did is exactly `added` (new plans: a
         `planbrief add` or another worker's publish): then its sidecar is, byte for byte, this snapshot's
