@@ -162,13 +162,15 @@ class State:
         if self.texts is not None and len(self.texts) == len(self.plans):
             # the bytes json.dumps would write (its separators), the entries already encoded
             rest = json.dumps({"words": self.words, "chars": self.chars, "pinyin": self.pinyin}, ensure_ascii=False)
-            text = f'{{"format": {FORMAT}, "plans": [' + ", ".join(self.texts) + "], " + rest[1:]
+            pieces = [f'{{"format": {FORMAT}, "plans": [', ", ".join(self.texts), "], ", rest[1:]]
         else:
             data = {"format": FORMAT, "plans": self.plans, "words": self.words, "chars": self.chars,
                     "pinyin": self.pinyin}
-            text = json.dumps(data, ensure_ascii=False)
+            pieces = [json.dumps(data, ensure_ascii=False)]
         tmp = directory / f"{STATE}.tmp{os.getpid()}.{threading.get_ident()}"
-        tmp.write_text(text, encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for piece in pieces:  # piece by piece: no second copy of a 20 MB text
+                f.write(piece)
         tmp.replace(directory / STATE)
 
     def add_words(self, words: dict[str, int], chars: dict[str, int]) -> None:
