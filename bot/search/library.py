@@ -339,21 +339,31 @@ def _entries_after(data: bytes, since: int | None) -> list[dict]:
 
 
 def _compared(old: Corpus, folders: Folders, read, published: dict[str, Any]) -> Change | None:
-    """Every entry compared with the entry its stored plan was read from; only the differing ones read."""
-    if any(not isinstance(getattr(p, "origin", None), tuple) or not p.origin[1] for p in old.plans):
-        raise Incremental("plans not from the plan store")
+    """Every entry compared with the entry its stored plan was read from; only the differing ones read.
+
+    First all at once: the listed entries that have a plan encoded in one call, against those plans'
+    entries joined; that holds after a removal or when a manifest was rewritten in another layout with
+    new entries (the common cases here). Entry by entry only when it does not (an entry was edited)."""
     listed = _listed(folders, read)
-    store = plan_store.open_store()
     keys = {folder: folder_key(folder) for folder in _folders(folders)}
-    sources: dict[str, str] = {}
-    keep: set[str] = set()
-    fresh: list[tuple[Plan, str]] = []
+    origins: list[str | None] = []
     for folder, entry in listed:
-        plan_id = str(entry.get("plan_id"))
-        had = old.plan(plan_id)
-        as_json = plan_store.entry_json(entry)
-        if had is not None and plan_id not in keep and had.origin == (keys[folder], as_json) \
-                and plan_id in old.sources:
+        had = old.plan(str(entry.get("plan_id")))
+        origin = getattr(had, "origin", None) if had is not None else None
+        if had is not None and not (isinstance(origin, tuple) and origin[1]):
+            raise Incremental("plans not from the plan store")
+        origins.append(origin[1] if origin is not None and origin[0] == keys[folder] else None)
+    ids = [str(entry.get("plan_id")) for _, entry in listed]
+    known = [i for i, origin in enumerate(origins) if origin is not None and ids[i] in old.sources]
+    same = len(set(ids)) == len(ids) and json.dumps([listed[i][1] for i in known], ensure_ascii=False,
+                                                    sort_keys=True) == "[" + ", ".join(origins[i] for i in known) + "]"
+    store = plan_store.open_store()
+    sources: dict[str, str] = {}
+    fresh: list[tuple[Plan, str]] = []
+    keep: set[str] = set()
+    for (folder, entry), plan_id, origin in zip(listed, ids, origins, strict=True):
+        if origin is not None and plan_id not in keep and plan_id in old.sources \
+                and (same or origin == plan_store.entry_json(entry)):
             keep.add(plan_id)
             sources[plan_id] = old.sources[plan_id]
             continue
