@@ -341,9 +341,9 @@ def _entries_after(data: bytes, since: int | None) -> list[dict]:
 def _compared(old: Corpus, folders: Folders, read, published: dict[str, Any]) -> Change | None:
     """Every entry compared with the entry its stored plan was read from; only the differing ones read.
 
-    First all at once: the listed entries that have a plan encoded in one call, against those plans'
-    entries joined; that holds after a removal or when a manifest was rewritten in another layout with
-    new entries (the common cases here). Entry by entry only when it does not (an entry was edited)."""
+    First all at once: those plans' entries, joined and decoded in one call, against the listed ones;
+    that holds after a removal or when a manifest was rewritten in another layout with new entries (the
+    common cases here). Entry by entry only when it does not (an entry was edited)."""
     listed = _listed(folders, read)
     keys = {folder: folder_key(folder) for folder in _folders(folders)}
     origins: list[str | None] = []
@@ -355,8 +355,8 @@ def _compared(old: Corpus, folders: Folders, read, published: dict[str, Any]) ->
         origins.append(origin[1] if origin is not None and origin[0] == keys[folder] else None)
     ids = [str(entry.get("plan_id")) for _, entry in listed]
     known = [i for i, origin in enumerate(origins) if origin is not None and ids[i] in old.sources]
-    same = len(set(ids)) == len(ids) and json.dumps([listed[i][1] for i in known], ensure_ascii=False,
-                                                    sort_keys=True) == "[" + ", ".join(origins[i] for i in known) + "]"
+    same = len(set(ids)) == len(ids) and \
+        json.loads("[" + ", ".join(origins[i] for i in known) + "]") == [listed[i][1] for i in known]
     store = plan_store.open_store()
     sources: dict[str, str] = {}
     fresh: list[tuple[Plan, str]] = []
@@ -375,11 +375,15 @@ def _compared(old: Corpus, folders: Folders, read, published: dict[str, Any]) ->
         return None
     gone = set(removed) | {plan.plan_id for plan, _ in fresh}
     plans = _inserted([p for p in old.plans if p.plan_id not in gone], [plan for plan, _ in fresh])
-    if store is not None and removed:
-        for folder, key in keys.items():  # rows and parses of withdrawn plans go, as a load would drop them
-            with contextlib.suppress(sqlite3.Error):
-                store.forget(key, {str(e.get("plan_id")) for f, e in listed if f == folder})
+    if store is not None and removed:  # their rows and parses go, as a load would drop them: after the swap
+        threading.Thread(target=_forget, args=(store, keys, listed), name="forget-withdrawn", daemon=True).start()
     return Change(_corpus(old, plans, sources), [plan for plan, _ in fresh], removed)
+
+
+def _forget(store: plan_store.PlanStore, keys: dict[Path, str], listed: list[tuple[Path, dict]]) -> None:
+    for folder, key in keys.items():
+        with contextlib.suppress(sqlite3.Error):
+            store.forget(key, {str(e.get("plan_id")) for f, e in listed if f == folder})
 
 
 def _listed(folders: Folders, read) -> list[tuple[Path, dict]]:
