@@ -49,16 +49,18 @@ def engine(context: ContextTypes.DEFAULT_TYPE):
     return context.bot_data["engine"]
 
 
-async def refresh_corpus(app) -> bool:
-    """Pick up plans added or removed by anyone (this bot's editors, `planbrief add` elsewhere).
+async def refresh_corpus(app, published=()) -> bool:
+    """Pick up plans added or removed by anyone (this bot's editors, `planbrief add` elsewhere);
+    `published`: the drafts this bot just published, whose plans it need not read back.
 
-    The rebuild runs in a worker thread; the swap is two assignments on the event loop with no await
-    between them, so no handler ever sees a corpus from one snapshot and an engine from another.
+    The refresh runs in a worker thread and touches only what changed (bot.search.library); the swap is
+    two assignments on the event loop with no await between them, so no handler ever sees a corpus from
+    one snapshot and an engine from another.
     """
     library = app.bot_data.get(LIBRARY)
-    if library is None or not library.stale():
+    if library is None or (not published and not library.stale()):  # after a publish it is: no need to look
         return False
-    if not await asyncio.to_thread(library.refresh):
+    if not await asyncio.to_thread(library.refresh, published):
         return False
     snapshot = library.current
     app.bot_data["corpus"], app.bot_data["engine"] = snapshot.corpus, snapshot.engine

@@ -3,7 +3,8 @@
 Thin like the other handlers: who may do it (PLANBRIEF_EDITORS) → the core's prepare/publish/remove,
 off the event loop → render_editor's card. Nothing a non-editor sends is downloaded or written: the
 editor check comes before getFile. Drafts wait in bot_data (one per key, the file in the data folder)
-until 收录 or 取消; publishing swaps the running bot's corpus at once (handlers/common.refresh_corpus).
+until 收录 or 取消; publishing puts the plan into the running bot's corpus and index at once, touching
+no other plan (handlers/common.refresh_corpus).
 """
 
 from __future__ import annotations
@@ -204,6 +205,9 @@ async def _preview(update: Update, context, pending: Pending, key: str) -> None:
     _drafts(context)[key] = pending
     _drafts(context).set_last(pending.user_id, key)
     await common.send(update, context, re_.preview_card(pending.draft, key, lang))
+    library = context.bot_data.get(common.LIBRARY)
+    if library is not None:  # while the editor reads the card: 收录 then costs only this plan
+        await asyncio.to_thread(library.warm)
 
 
 async def untrusted(func, *args, **kwargs):
@@ -314,14 +318,14 @@ async def _publish(update: Update, context, key: str, pending: Pending, lang: st
     try:
         if pending.draft is None:  # made by another worker or before a restart: read the file again
             pending.draft = await untrusted(_prepare, pending)
-        summary = await asyncio.to_thread(ingest.publish_plan, common.corpus(context).folders, pending.draft)
+        published = await asyncio.to_thread(ingest.publish, common.corpus(context).folders, pending.draft)
     except ingest.AddError as exc:
         _drafts(context)[key] = pending  # not published: the draft stays for another try or 取消
         await common.send(update, context, t(lang, "ed_failed", reason=render.esc(str(exc))))
         return
     pending.source.unlink(missing_ok=True)
-    await common.refresh_corpus(context.application)
-    reply = re_.published(summary, lang)
+    await common.refresh_corpus(context.application, [published])  # in place: only this plan is indexed
+    reply = re_.published(published.summary(), lang)
     if not await common.edit(update, context, reply):
         await common.send(update, context, reply)
 

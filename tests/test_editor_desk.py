@@ -112,6 +112,31 @@ async def test_editor_publishes_docx_and_topic_finds_it_at_once(fake_api, desk, 
     assert fake_api.rejected_count == 0
 
 
+async def test_publish_and_removal_change_the_running_bot_by_that_plan_alone(fake_api, desk, seeds, monkeypatch):
+    """收录 and 撤下 apply one plan to the live corpus and index (bot.search.library): no corpus load."""
+    import bot.search.library as live
+    from handlers.common import LIBRARY
+
+    loads = []
+    real = live.load_corpus
+    monkeypatch.setattr(live, "load_corpus", lambda *a, **k: loads.append(a) or real(*a, **k))
+    async with desk() as app:
+        library = app.bot_data[LIBRARY]
+        before = library.current.corpus
+        card = await send_file(fake_api, EDITOR, "plan.txt", plan_text("南通").encode())
+        await press(fake_api, EDITOR, card, "收录")
+        plan_id = next(e["plan_id"] for e in read_manifest(seeds) if e["city"] == "南通市")
+        assert [p.plan_id for p in library.current.added] == [plan_id]
+        kept = [p for p in library.current.corpus.plans if p.plan_id != plan_id]
+        assert all(p is before.plan(p.plan_id) for p in kept)  # the other plans by reference
+        assert "南通" in (await say(fake_api, EDITOR, f"/topic {UNIQUE}")).text
+        confirm = await say(fake_api, EDITOR, f"/remove {plan_id}")
+        await press(fake_api, EDITOR, confirm, "撤下")
+        assert library.current.removed == (plan_id,)
+        assert "南通" not in (await say(fake_api, EDITOR, f"/topic {UNIQUE}")).text
+    assert loads == []
+
+
 async def test_non_editor_file_is_refused_and_nothing_written(fake_api, desk, seeds, tmp_path):
     before = snapshot(seeds)
     async with desk():

@@ -252,6 +252,33 @@ class SearchEngine:
                     index = TantivyIndex.rebuild(self.index.directory, plans)
         return self if index is self.index else SearchEngine(index)
 
+    def applied(self, added: list[Plan], removed: list[str], plans: list[Plan]) -> SearchEngine:
+        """This engine with only `added` (new or changed) and `removed` plans written to the live index,
+        when the caller knows what changed (the running bot's refresh): no other plan is hashed or
+        diffed. `plans` is the whole corpus after the change; it is synced whole, as `updated` does,
+        when another process wrote the index since this snapshot (or it turns out damaged)."""
+        if not added and not removed:
+            return self
+
+        def write() -> TantivyIndex:
+            index = self.index.applied(added, removed, plans)
+            if index is None and not removed:  # another process indexed them already (`planbrief add`)
+                index = self.index.adopted(added, plans)
+            return index if index is not None else self.index.sync(plans)
+
+        if self.index.directory is None:
+            return SearchEngine(write())
+        with _index_lock(self.index.directory):
+            try:
+                index = write()
+            except (IndexBusy, IndexUnusable):
+                raise
+            except INDEX_DAMAGE as exc:
+                log.warning("search index %s is damaged (%s); rebuilding it from the corpus",
+                            self.index.directory, _why(exc))
+                index = TantivyIndex.rebuild(self.index.directory, plans)
+        return self if index is self.index else SearchEngine(index)
+
     def _recover(self, exc: Exception, broken: TantivyIndex) -> bool:
         """A search failed inside the index: say so once, rebuild it from the plans this snapshot
         holds, and swap it in; False when there is nothing to rebuild from (then the error stands)."""

@@ -150,6 +150,9 @@ class State:
     words: dict[str, int] = field(default_factory=dict)
     chars: dict[str, int] = field(default_factory=dict)
     pinyin: dict[str, list[str]] = field(default_factory=dict)
+    # Each entry of `plans` as JSON text, in the same order, when known (`TantivyIndex.applied` keeps
+    # them): a save joins them rather than encoding 50,000 entries again for one new plan. Not saved.
+    texts: list[str] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def load(cls, directory: Path) -> State | None:
@@ -216,32 +219,42 @@ class State:
         for line in lines[1:]:
             add = json.loads(line)
             by_id.update((p["meta"]["plan_id"], p) for p in add["plans"])
-            for word, freq in add["words"].items():
-                self.words.setdefault(word, freq)
-            for ch, freq in add["chars"].items():
-                self.chars.setdefault(ch, freq)
-            for key, words in add["pinyin"].items():
-                bucket = self.pinyin.setdefault(key, [])
-                bucket.extend(w for w in words if w not in bucket)
-                bucket.sort()
+            self._replay_lexicon(add)
         if by_id:
             self._merge(list(by_id.values()))
+
+    def _replay_lexicon(self, add: dict) -> None:
+        """What one logged add grew the lexicon by (`add_words`' return), folded in."""
+        for word, freq in add["words"].items():
+            self.words.setdefault(word, freq)
+        for ch, freq in add["chars"].items():
+            self.chars.setdefault(ch, freq)
+        for key, words in add["pinyin"].items():
+            bucket = self.pinyin.get(key, [])  # a new list: a copied State shares the old ones
+            self.pinyin[key] = sorted([*bucket, *(w for w in words if w not in bucket)])
 
     def _merge(self, plans: list[dict]) -> None:
         """Plans added (or replaced, by id) into the list, which stays in corpus order."""
         ids = {p["meta"]["plan_id"] for p in plans}
+        self.texts = None  # no longer entry for entry
         self.plans = _in_corpus_order([p for p in self.plans if p["meta"]["plan_id"] not in ids] + plans)
 
     def save(self, directory: Path) -> None:
         """Beside and rename: a reader in another process never sees half a file. The log of adds goes
         (the sidecar now holds them). The lexicon is written before the plans, with the next sequence
-        number, so an add reads only that much (`load_lexicon`)."""
+        number, so an add reads only that much (`load_lexicon`). The entries already encoded (`texts`,
+        kept by `TantivyIndex.applied`) are joined, not encoded again: the bytes json.dumps writes."""
         head = json.dumps({"format": FORMAT, "next_seq": max((p["seq"] for p in self.plans), default=-1) + 1})
+        if self.texts is not None and len(self.texts) == len(self.plans):
+            plans = ', "plans": [' + ", ".join(self.texts) + "]"
+        else:
+            plans = f', "plans": {json.dumps(self.plans, ensure_ascii=False)}'
         parts = [head[:-1]] + [f', "{name}": {json.dumps(value, ensure_ascii=False)}' for name, value in
-                               (("words", self.words), ("chars", self.chars), ("pinyin", self.pinyin),
-                                ("plans", self.plans))] + ["}"]
+                               (("words", self.words), ("chars", self.chars), ("pinyin", self.pinyin))]
         tmp = directory / f"{STATE}.tmp{os.getpid()}.{threading.get_ident()}"
-        tmp.write_text("".join(parts), encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for piece in [*parts, plans, "}"]:  # piece by piece: no second copy of a 20 MB text
+                f.write(piece)
         tmp.replace(directory / STATE)
         (directory / LOG).unlink(missing_ok=True)
 
@@ -282,10 +295,8 @@ class State:
             if word not in self.words:
                 self.words[word] = added["words"][word] = freq
                 if 2 <= len(word) <= 8 and all(is_cjk(c) for c in word):
-                    key = word_pinyin(word)
-                    bucket = self.pinyin.setdefault(key, [])
-                    bucket.append(word)
-                    bucket.sort()
+                    key = word_pinyin(word)  # a new list, not appended in place: a copied State shares them
+                    self.pinyin[key] = sorted([*self.pinyin.get(key, ()), word])
                     added["pinyin"].setdefault(key, []).append(word)
         for ch, freq in chars.items():
             if ch not in self.chars:
@@ -344,6 +355,9 @@ class TantivyIndex:
         self._queries: dict[tuple, tuple[tantivy.Query | None, bool]] = {}  # see `_prepared`
         self._queries_lock = threading.Lock()
         self._next_seq: int | None = None  # opened for an add only (`open_for_add`): the plans are not read
+        # the sidecar's, its log's and tantivy's meta.json's stats when this snapshot's state was read or
+        # written under the folder's lock: `applied` writes in place only while the folder is as it left it
+        self._disk: tuple | None = None
 
     @property
     def plans(self) -> list[PlanMeta]:
@@ -375,6 +389,7 @@ class TantivyIndex:
 
         It is a cache of the corpus: one that cannot be read is said in one WARNING line and rebuilt.
         A location that cannot hold an index at all (a file, a read-only folder) is IndexUnusable."""
+        disk = _disk_mark(directory)
         state = State.load(directory) if directory is not None else None
         if directory is not None:
             usable_folder(directory)
@@ -389,8 +404,11 @@ class TantivyIndex:
             state = State()
             if directory is not None:
                 state.save(directory)
+            disk = _disk_mark(directory)
         index.register_tokenizer("ws", _WS)
-        return cls(directory, index, state)
+        opened = cls(directory, index, state)
+        opened._disk = disk
+        return opened
 
     @classmethod
     def open_for_add(cls, directory: Path) -> TantivyIndex:
@@ -422,6 +440,7 @@ class TantivyIndex:
         (another one synced the folder meanwhile) never adds a plan twice; callers hold the folder's
         lock. Raises IndexBusy when another writer holds tantivy's lock anyway.
         """
+        disk = _disk_mark(self.directory)
         base = State.load(self.directory) if self.directory is not None else self.state
         if base is None:  # the folder was wiped under us: start it again
             return TantivyIndex.open(self.directory).sync(plans)
@@ -432,11 +451,15 @@ class TantivyIndex:
         order = [p["meta"]["plan_id"] for p in base.plans] != [p.plan_id for p in plans]
         if not removed and not added and not order:
             if base.plans == self.state.plans:
-                return self if self.bound else TantivyIndex(self.directory, self._index, self.state, plans)
+                same = self if self.bound else TantivyIndex(self.directory, self._index, self.state, plans)
+                same._disk = disk
+                return same
             # Another process (`planbrief add`) brought the index up to these plans: its sidecar is right
             # as it is (a plan's hash covers its metadata), so adopt it rather than write it again.
             self._index.reload()
-            return TantivyIndex(self.directory, self._index, base, plans)
+            adopted = TantivyIndex(self.directory, self._index, base, plans)
+            adopted._disk = disk
+            return adopted
         state = State(words=dict(base.words), chars=dict(base.chars),
                       pinyin={k: list(v) for k, v in base.pinyin.items()})
         seq = {pid: p["seq"] for pid, p in have.items() if pid not in removed}
@@ -446,7 +469,106 @@ class TantivyIndex:
         if self.directory is not None:
             state.save(self.directory)
         self._index.reload()
-        return TantivyIndex(self.directory, self._index, state, plans)
+        synced = TantivyIndex(self.directory, self._index, state, plans)
+        synced._disk = _disk_mark(self.directory)
+        return synced
+
+    def applied(self, added: list[Plan], removed: list[str], plans: list[Plan]) -> TantivyIndex | None:
+        """This snapshot with `added` (new or changed plans) written and `removed` deleted, reading and
+        diffing no other plan: the running bot's refresh, which knows what changed (`plans`, the whole
+        corpus after it, only serves a rebuild). A new snapshot; this one keeps its searcher and state.
+
+        None when the folder is not as this snapshot read or wrote it (another process wrote it since):
+        then the caller syncs the whole corpus, which diffs against the sidecar on disk. Callers hold
+        the folder's lock.
+        """
+        if self.directory is not None and (self._disk is None or self._disk != _disk_mark(self.directory)):
+            return None
+        base = self.state
+        # shallow copies: the words and pinyin lists this snapshot's queries read are never changed in place
+        state = State(words=dict(base.words), chars=dict(base.chars), pinyin=dict(base.pinyin))
+        have = {p["meta"]["plan_id"]: p["seq"] for p in base.plans}
+        gone = set(removed) | {p.plan_id for p in added if p.plan_id in have}
+        seq = {pid: s for pid, s in have.items() if pid not in gone}
+        self._write(sorted(gone), added, seq, state)
+        texts = base.texts if base.texts is not None and len(base.texts) == len(base.plans) else \
+            [json.dumps(p, ensure_ascii=False) for p in base.plans]  # once: the next change reuses them
+        kept = [i for i, p in enumerate(base.plans) if p["meta"]["plan_id"] not in gone] if gone else None
+        entries = list(base.plans) if kept is None else [base.plans[i] for i in kept]
+        texts = list(texts) if kept is None else [texts[i] for i in kept]
+        metas = None if self._metas is None else [m for m in self._metas if m.plan_id not in gone]
+        for plan in added:
+            entry = {"meta": plan.meta.as_dict(), "hash": plan_hash(plan), "seq": seq[plan.plan_id]}
+            at = _position(entries, plan.meta)
+            entries.insert(at, entry)
+            texts.insert(at, json.dumps(entry, ensure_ascii=False))
+            if metas is not None:
+                metas.insert(at, plan.meta)
+        state.plans, state.texts = entries, texts
+        if self.directory is not None:
+            state.save(self.directory)
+        self._index.reload()
+        changed = TantivyIndex(self.directory, self._index, state, plans)
+        changed._metas = metas
+        changed._disk = _disk_mark(self.directory)
+        return changed
+
+    def warm_texts(self) -> None:
+        """Encode the sidecar's entries once ahead of the first change (`applied` keeps them after it)."""
+        state = self.state
+        if state.texts is None or len(state.texts) != len(state.plans):
+            state.texts = [json.dumps(p, ensure_ascii=False) for p in state.plans]
+
+    def adopted(self, added: list[Plan], plans: list[Plan]) -> TantivyIndex | None:
+        """The folder as another process left it, when what it did is exactly `added` (new plans: a
+        `planbrief add` or another worker's publish): then the sidecar is the one this snapshot read
+        or wrote, and its log (State.append) holds this snapshot's entries as they are plus those plans
+        with the hashes they have here. Only the log is read. A new snapshot over the reloaded searcher;
+        None when the folder holds anything else (the caller syncs). Callers hold the folder's lock."""
+        if self.directory is None or not added or self._disk is None:
+            return None
+        disk = _disk_mark(self.directory)
+        if disk is None or disk[0] != self._disk[0]:  # the sidecar itself was written again
+            return None
+        try:
+            lines = (self.directory / LOG).read_bytes().split(b"\n")[:-1]
+            if not lines or json.loads(lines[0]).get("state") != list(disk[0]):
+                return None
+            logged = [json.loads(line) for line in lines[1:]]
+        except (OSError, ValueError, AttributeError):
+            return None
+        base = self.state
+        have = {p["meta"]["plan_id"]: p for p in base.plans}
+        want = {p.plan_id: plan_hash(p) for p in added}
+        news: dict[str, dict] = {}
+        for add in logged:
+            for entry in add["plans"]:
+                pid = entry["meta"]["plan_id"]
+                if pid in have and pid not in news:
+                    if entry != have[pid]:
+                        return None  # a plan this snapshot holds was changed by the other process
+                else:
+                    news[pid] = entry
+        if set(news) != set(want) or any(news[pid]["hash"] != h for pid, h in want.items()):
+            return None
+        state = State(list(base.plans), dict(base.words), dict(base.chars), dict(base.pinyin))
+        state.texts = list(base.texts) if base.texts is not None and len(base.texts) == len(base.plans) else \
+            [json.dumps(p, ensure_ascii=False) for p in base.plans]
+        metas = None if self._metas is None else list(self._metas)
+        for add in logged:  # the lexicon each logged add grew (setdefault: the ones already here stay)
+            state._replay_lexicon(add)
+        for plan in added:
+            entry = news[plan.plan_id]
+            at = _position(state.plans, plan.meta)
+            state.plans.insert(at, entry)
+            state.texts.insert(at, json.dumps(entry, ensure_ascii=False))
+            if metas is not None:
+                metas.insert(at, plan.meta)
+        self._index.reload()
+        adopted = TantivyIndex(self.directory, self._index, state, plans)
+        adopted._metas = metas
+        adopted._disk = disk
+        return adopted
 
     def add(self, plans: list[Plan]) -> None:
         """Index plans just added to the corpus, without reading or diffing the others (`planbrief
@@ -733,6 +855,43 @@ class TantivyIndex:
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, tantivy.Query.term_query(SCHEMA, "words", bigram)),
                                             (tantivy.Occur.Should, tantivy.Query.term_query(SCHEMA, "words",
                                                                                             CLAUSE + bigram))])
+
+
+def _disk_mark(directory: Path | None) -> tuple | None:
+    """The sidecar's and meta.json's (size, mtime_ns, inode): each is replaced by rename at every write;
+    and the sidecar's log's (None while there is none), which an add appends to."""
+    if directory is None:
+        return None
+    out = []
+    for name in (STATE, "meta.json"):
+        try:
+            st = os.stat(directory / name)
+        except OSError:
+            return None
+        out.append((st.st_size, st.st_mtime_ns, st.st_ino))
+    try:
+        st = os.stat(directory / LOG)
+        out.append((st.st_size, st.st_mtime_ns, st.st_ino))
+    except OSError:
+        out.append(None)
+    return tuple(out)
+
+
+def _position(entries: list[dict], meta: PlanMeta) -> int:
+    """Where a plan goes among the sidecar's entries (corpus order: newest first, then plan id)."""
+    from bot.corpus.loader import newest_key
+
+    key = newest_key(meta.year, meta.date)
+    lo, hi = 0, len(entries)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        other = entries[mid]["meta"]
+        theirs = newest_key(other["year"], other["date"])
+        if theirs > key or (theirs == key and other["plan_id"] < meta.plan_id):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _release_arenas() -> None:

@@ -145,6 +145,16 @@ async def load_core(app: Application) -> None:
     """Corpus and search engine once per process, off the event loop (the first index build takes
     seconds); kept in bot_data so handlers never reload."""
     settings: Settings = app.bot_data["settings"]
+    if all(app.bot_data.get(key) is None for key in ("corpus", "engine", common.LIBRARY)):
+        from bot.corpus.loader import folders_for
+        from bot.search.library import Library
+
+        # the library loads them: it reads the manifests before the corpus, so a plan added meanwhile
+        # is picked up by the next refresh, and later changes are applied in place
+        library = Library(folders_for(), settings.cache_dir)
+        snapshot = await asyncio.to_thread(lambda: library.current)
+        app.bot_data["corpus"], app.bot_data["engine"] = snapshot.corpus, snapshot.engine
+        app.bot_data[common.LIBRARY] = library
     if app.bot_data.get("corpus") is None:
         from bot.corpus.loader import load_corpus
 
@@ -164,16 +174,20 @@ async def load_core(app: Application) -> None:
 async def reload_job(context) -> None:
     """Plans added by another process (`planbrief add` on the same folder) appear within seconds."""
     if await common.refresh_corpus(context.application):
-        warm_pictures(context.application)
+        library = context.application.bot_data.get(common.LIBRARY)
+        warm_pictures(context.application, library.current.added if library is not None else None)
 
 
-def warm_pictures(app: Application) -> None:
+def warm_pictures(app: Application, plans=None) -> None:
     """In a background thread: each plan's themes read once and matplotlib with its CJK font loaded, so
     the first /compare or /themes after start-up (or a reload) draws at the warm speed. Start-up itself
-    does not wait for it."""
+    does not wait for it. After a reload only the plans it brought (`plans`): the others' themes are
+    kept beside them already, and reading 50,000 of them again would only compete with the answers."""
+    from types import SimpleNamespace
+
     from bot.digests.figures import warm
 
-    corpus = app.bot_data.get("corpus")
+    corpus = app.bot_data.get("corpus") if plans is None else SimpleNamespace(plans=list(plans))
     if corpus is not None:
         threading.Thread(target=warm, args=(corpus,), name="warm-pictures", daemon=True).start()
 
