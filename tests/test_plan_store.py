@@ -212,9 +212,9 @@ def test_an_add_parses_and_indexes_only_the_new_plan(seeds, tmp_path, parses, mo
     written: list[list[str]] = []
     real_write = TantivyIndex._write
 
-    def recording(self, removed, added, seq, state):
+    def recording(self, removed, added, seq, state, *rest):
         written.append([p.plan_id for p in added])
-        return real_write(self, removed, added, seq, state)
+        return real_write(self, removed, added, seq, state, *rest)
 
     monkeypatch.setattr(TantivyIndex, "_write", recording)
     after = load_corpus(folders, reuse=corpus)
@@ -314,9 +314,9 @@ def test_cli_add_then_search_parses_and_indexes_nothing_new(seeds, tmp_path, par
     written: list[list[str]] = []
     real_write = TantivyIndex._write
 
-    def recording(self, removed, added, seq, state):
+    def recording(self, removed, added, seq, state, *rest):
         written.append([p.plan_id for p in added])
-        return real_write(self, removed, added, seq, state)
+        return real_write(self, removed, added, seq, state, *rest)
 
     monkeypatch.setattr(TantivyIndex, "_write", recording)
     capsys.readouterr()
