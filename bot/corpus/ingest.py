@@ -518,11 +518,15 @@ def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str,
     stat moved (edited behind the store's back) is read again, so a text edited into an old plan's file
     is still a duplicate, and one edited out of it no longer is. A folder the store does not vouch for
     (or no store) has every file checked by its stat against its full row, read when they differ."""
-    folders = list(dict.fromkeys(folder for folder, _ in listed))  # listed is grouped by folder
-    keys = {folder: folder_key(folder) for folder in folders}
     by_folder: dict[Path, list[dict]] = {}
-    for folder, entry in listed:
-        by_folder.setdefault(folder, []).append(entry)
+    last: Path | None = None
+    for folder, entry in listed:  # listed is grouped by folder: a Path's hash per entry is 0.15 s at 50,000
+        if folder is not last:
+            group = by_folder.setdefault(folder, [])
+            last = folder
+        group.append(entry)
+    folders = list(by_folder)
+    keys = {folder: folder_key(folder) for folder in folders}
     digests = digests or {}
     trusted = {folder: _manifest_trusted(folder, by_folder.get(folder, []), digests.get(folder)) for folder in folders}
     candidates = {f: _store_candidates(keys[f], body_key) if trusted[f] else None for f in folders}
