@@ -97,6 +97,7 @@ def test_the_desks_publish_goes_in_alone_and_answers_as_a_fresh_start(seeds, tmp
     before = library.current
     assert not before.engine.search(UNIQUE).hits
     draft = ingest.prepare_plan(_plan(tmp_path, "南通"))
+    sidecar = (before.engine.index.directory / tantivy_index.STATE).read_bytes()
     seen = _counting(monkeypatch)
     published = ingest.publish(folders_for(seeds), draft)
     assert library.stale()
@@ -110,10 +111,16 @@ def test_the_desks_publish_goes_in_alone_and_answers_as_a_fresh_start(seeds, tmp
     assert not before.engine.search(UNIQUE).hits  # a query holding the old snapshot still sees it
     assert not library.stale() and not library.refresh()  # the version recorded is the one after the publish
     state = now.engine.index.state
-    written = (now.engine.index.directory / tantivy_index.STATE).read_text(encoding="utf-8")
-    assert written == json.dumps({"format": tantivy_index.FORMAT, "next_seq": max(p["seq"] for p in state.plans) + 1,
-                                  "words": state.words, "chars": state.chars, "pinyin": state.pinyin,
-                                  "plans": state.plans}, ensure_ascii=False)
+    directory = now.engine.index.directory
+    # the new plan is logged (State.append), the sidecar is not written again; read back, they hold the state
+    assert (directory / tantivy_index.STATE).read_bytes() == sidecar
+    lines = (directory / tantivy_index.LOG).read_bytes().split(b"\n")
+    assert len(lines) == 3 and lines[-1] == b""  # the header naming the sidecar, then the publish
+    assert [p["meta"]["plan_id"] for p in json.loads(lines[1])["plans"]] == [published.entry["plan_id"]]
+    on_disk = tantivy_index.State.load(directory)
+    assert (on_disk.plans, on_disk.words, on_disk.chars, on_disk.pinyin) == \
+        (state.plans, state.words, state.chars, state.pinyin)
+    assert now.engine.index._disk == tantivy_index._disk_mark(directory)  # the next change writes in place
     _same_as_fresh(library, cache)
 
 
