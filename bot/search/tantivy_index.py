@@ -360,6 +360,8 @@ class TantivyIndex:
         # the sidecar's, its log's and tantivy's meta.json's stats when this snapshot's state was read or
         # written under the folder's lock: `applied` writes in place only while the folder is as it left it
         self._disk: tuple | None = None
+        # plan id → sequence number of every entry of `state.plans`, when known (`applied` keeps it)
+        self._seqs: dict[str, int] | None = None
 
     @property
     def plans(self) -> list[PlanMeta]:
@@ -489,16 +491,17 @@ class TantivyIndex:
         base = self.state
         # shallow copies: the words and pinyin lists this snapshot's queries read are never changed in place
         state = State(words=dict(base.words), chars=dict(base.chars), pinyin=dict(base.pinyin))
-        have = {p["meta"]["plan_id"]: p["seq"] for p in base.plans}
+        have = self._seqs if self._seqs is not None else {p["meta"]["plan_id"]: p["seq"] for p in base.plans}
         gone = set(removed) | {p.plan_id for p in added if p.plan_id in have}
-        seq = {pid: s for pid, s in have.items() if pid not in gone}
+        seq = {pid: s for pid, s in have.items() if pid not in gone} if gone else dict(have)
         gained = self._write(sorted(gone), added, seq, state)
         texts = base.texts if base.texts is not None and len(base.texts) == len(base.plans) else \
             [json.dumps(p, ensure_ascii=False) for p in base.plans]  # once: the next change reuses them
         kept = [i for i, p in enumerate(base.plans) if p["meta"]["plan_id"] not in gone] if gone else None
         entries = list(base.plans) if kept is None else [base.plans[i] for i in kept]
         texts = list(texts) if kept is None else [texts[i] for i in kept]
-        metas = None if self._metas is None else [m for m in self._metas if m.plan_id not in gone]
+        metas = None if self._metas is None else \
+            [m for m in self._metas if m.plan_id not in gone] if gone else list(self._metas)
         logged = []
         for plan in added:
             entry = {"meta": plan.meta.as_dict(), "hash": plan_hash(plan), "seq": seq[plan.plan_id]}
@@ -519,13 +522,17 @@ class TantivyIndex:
         changed = TantivyIndex(self.directory, self._index, state, plans)
         changed._metas = metas
         changed._disk = _disk_mark(self.directory)
+        changed._seqs = seq  # `_write` gave the added plans theirs: every entry of `entries`
         return changed
 
     def warm_texts(self) -> None:
-        """Encode the sidecar's entries once ahead of the first change (`applied` keeps them after it)."""
+        """Encode the sidecar's entries, and map their ids to their sequence numbers, once ahead of the
+        first change (`applied` keeps both after it)."""
         state = self.state
         if state.texts is None or len(state.texts) != len(state.plans):
             state.texts = [json.dumps(p, ensure_ascii=False) for p in state.plans]
+        if self._seqs is None and not self._state_on_disk:
+            self._seqs = {p["meta"]["plan_id"]: p["seq"] for p in state.plans}
 
     def adopted(self, added: list[Plan], plans: list[Plan]) -> TantivyIndex | None:
         """The folder as another process left it, when what it did is exactly `added` (new plans: a
