@@ -97,6 +97,7 @@ def test_the_desks_publish_goes_in_alone_and_answers_as_a_fresh_start(seeds, tmp
     before = library.current
     assert not before.engine.search(UNIQUE).hits
     draft = ingest.prepare_plan(_plan(tmp_path, "南通"))
+    sidecar = (before.engine.index.directory / tantivy_index.STATE).read_bytes()
     seen = _counting(monkeypatch)
     published = ingest.publish(folders_for(seeds), draft)
     assert library.stale()
@@ -110,10 +111,16 @@ def test_the_desks_publish_goes_in_alone_and_answers_as_a_fresh_start(seeds, tmp
     assert not before.engine.search(UNIQUE).hits  # a query holding the old snapshot still sees it
     assert not library.stale() and not library.refresh()  # the version recorded is the one after the publish
     state = now.engine.index.state
-    written = (now.engine.index.directory / tantivy_index.STATE).read_text(encoding="utf-8")
-    assert written == json.dumps({"format": tantivy_index.FORMAT, "next_seq": max(p["seq"] for p in state.plans) + 1,
-                                  "words": state.words, "chars": state.chars, "pinyin": state.pinyin,
-                                  "plans": state.plans}, ensure_ascii=False)
+    directory = now.engine.index.directory
+    # the new plan is logged (State.append), the sidecar is not written again; read back, they hold the state
+    assert (directory / tantivy_index.STATE).read_bytes() == sidecar
+    lines = (directory / tantivy_index.LOG).read_bytes().split(b"\n")
+    assert len(lines) == 3 and lines[-1] == b""  # the header naming the sidecar, then the publish
+    assert [p["meta"]["plan_id"] for p in json.loads(lines[1])["plans"]] == [published.entry["plan_id"]]
+    on_disk = tantivy_index.State.load(directory)
+    assert (on_disk.plans, on_disk.words, on_disk.chars, on_disk.pinyin) == \
+        (state.plans, state.words, state.chars, state.pinyin)
+    assert now.engine.index._disk == tantivy_index._disk_mark(directory)  # the next change writes in place
     _same_as_fresh(library, cache)
 
 
@@ -223,4 +230,49 @@ def test_an_index_changed_beyond_the_manifests_change_is_synced_whole(seeds, tmp
     assert library.refresh()
     assert seen["synced"] and seen["loaded"] == []
     assert not library.current.engine.search("盐城独有的一句话").hits
+    _same_as_fresh(library, cache)
+
+
+def test_publishes_logged_then_another_process_add_and_a_removal_stay_in_place(seeds, tmp_path, monkeypatch):
+    """Two desk publishes append to the sidecar's log (the sidecar is not written again); another
+    process's add after them is adopted from that log, which now holds our lines too; the removal then
+    writes the sidecar whole and drops the log. Nothing is synced or loaded whole, the fingerprint and
+    the engine's plan metadata are carried over, and every answer is a fresh start's."""
+    cache = tmp_path / "cache"
+    library = Library(seeds, cache)
+    library.current.engine.search("双减")
+    library.warm()  # what the bot does while the editor reads the card
+    assert library.current.digest is not None
+    directory = library.current.engine.index.directory
+    sidecar = (directory / tantivy_index.STATE).read_bytes()
+    seen = _counting(monkeypatch)
+    for city in ("南通", "盐城"):
+        draft = ingest.prepare_plan(_plan(tmp_path, city, f"{UNIQUE}{city}"))
+        assert library.refresh([ingest.publish(folders_for(seeds), draft)])
+        assert library.current.corpus.fingerprint == loader._fingerprint(library.current.corpus.sources)
+        assert library.current.engine.plans == {m.plan_id: m for m in library.current.engine.index.plans}
+    assert (directory / tantivy_index.STATE).read_bytes() == sidecar
+    assert len((directory / tantivy_index.LOG).read_bytes().split(b"\n")) == 4  # header, two publishes, ""
+    _same_as_fresh(library, cache)
+
+    entry = ingest.add_plan(seeds, _plan(tmp_path, "扬州", f"{UNIQUE}扬州"))
+    SearchEngine.index_added([load_corpus(seeds).plan(entry["plan_id"])], cache)
+    for counted in seen.values():  # the fresh library above, and this add's load, counted
+        counted.clear()
+    assert library.refresh()
+    assert seen == {"parsed": [], "synced": [], "loaded": []}  # adopted from the log
+    assert [p.plan_id for p in library.current.added] == [entry["plan_id"]]
+    assert (directory / tantivy_index.STATE).read_bytes() == sidecar
+    _same_as_fresh(library, cache)
+
+    ingest.remove_plan(seeds, "nantong-2024-workpoints")
+    for counted in seen.values():
+        counted.clear()
+    assert library.refresh()
+    assert seen == {"parsed": [], "synced": [], "loaded": []}
+    assert not (directory / tantivy_index.LOG).exists()
+    assert library.current.corpus.fingerprint == loader._fingerprint(library.current.corpus.sources)
+    draft = ingest.prepare_plan(_plan(tmp_path, "泰州", f"{UNIQUE}泰州"))
+    assert library.refresh([ingest.publish(folders_for(seeds), draft)])  # logged again, after the save
+    assert seen["synced"] == [] and (directory / tantivy_index.LOG).exists()
     _same_as_fresh(library, cache)

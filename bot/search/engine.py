@@ -262,12 +262,15 @@ class SearchEngine:
 
         def write() -> TantivyIndex:
             index = self.index.applied(added, removed, plans)
+            if index is not None:
+                in_place.append(index)
             if index is None and not removed:  # another process indexed them already (`planbrief add`)
                 index = self.index.adopted(added, plans)
             return index if index is not None else self.index.sync(plans)
 
+        in_place: list[TantivyIndex] = []
         if self.index.directory is None:
-            return SearchEngine(write())
+            return self._changed(write(), in_place, added, removed)
         with _index_lock(self.index.directory):
             try:
                 index = write()
@@ -277,7 +280,19 @@ class SearchEngine:
                 log.warning("search index %s is damaged (%s); rebuilding it from the corpus",
                             self.index.directory, _why(exc))
                 index = TantivyIndex.rebuild(self.index.directory, plans)
-        return self if index is self.index else SearchEngine(index)
+        return self if index is self.index else self._changed(index, in_place, added, removed)
+
+    def _changed(self, index: TantivyIndex, in_place: list[TantivyIndex], added: list[Plan],
+                 removed: list[str]) -> SearchEngine:
+        """The engine over `index`; when it is this one's with only `added` and `removed` applied in
+        place, its plans' metadata is this engine's with those changed, not all read again."""
+        if not in_place or in_place[0] is not index or not isinstance(self.plans, dict):
+            return SearchEngine(index)
+        metas = dict(self.plans)
+        for plan_id in [*removed, *(p.plan_id for p in added)]:
+            metas.pop(plan_id, None)
+        metas.update((p.plan_id, p.meta) for p in added)
+        return SearchEngine(index, metas)
 
     def _recover(self, exc: Exception, broken: TantivyIndex) -> bool:
         """A search failed inside the index: say so once, rebuild it from the plans this snapshot

@@ -81,6 +81,9 @@ class Snapshot:
     # what the refresh that made this snapshot put in and took out (the bot warms only those)
     added: tuple[Plan, ...] = field(default=(), repr=False)
     removed: tuple[str, ...] = ()
+    # SHA-256 running over `corpus.sources` in order, not yet finalized (its hexdigest is the corpus's
+    # fingerprint): an add only appends sources, so the next fingerprint hashes the new ones alone
+    digest: Any = field(default=None, repr=False, compare=False)
 
 
 def manifest_version(seeds_dir: Path | Folders) -> str:
@@ -157,6 +160,7 @@ class Change:
     corpus: Corpus
     added: list[Plan]  # new or changed plans, as the corpus now holds them
     removed: list[str]  # plan ids gone (a changed plan is in `added` only)
+    digest: Any = None  # the running hash of `corpus.sources` (Snapshot.digest), when it was continued
 
 
 class Incremental(Exception):
@@ -188,6 +192,12 @@ class Library:
         snapshot = self._snapshot
         if snapshot is not None:
             snapshot.engine.index.warm_texts()
+            if snapshot.digest is None and self._refresh_lock.acquire(blocking=False):
+                try:
+                    if self._snapshot is snapshot:
+                        self._snapshot = replace(snapshot, digest=_running(snapshot.corpus.sources))
+                finally:
+                    self._refresh_lock.release()
 
     def stale(self) -> bool:
         """Cheap enough for the event loop: a stat a manifest (its bytes only when the stat cannot tell:
@@ -251,7 +261,8 @@ class Library:
         marks = tuple(mark for mark, _, _ in read)
         try:
             change = changed_corpus(old.corpus, self.folders, read, old.marks if old.exact else None,
-                                    {d.plan.plan_id: d for d in published if getattr(d, "plan", None) is not None})
+                                    {d.plan.plan_id: d for d in published if getattr(d, "plan", None) is not None},
+                                    old.digest)
         except Incremental as why:
             log.info("corpus reload: %s; loading it whole", why)
             corpus = load_corpus(self.folders, reuse=old.corpus)
@@ -259,22 +270,25 @@ class Library:
         if change is None:  # the same entries in other bytes (reformatted)
             return Snapshot(old.corpus, old.engine, version, marks, True)
         engine = old.engine.applied(change.added, change.removed, change.corpus.plans)
-        return Snapshot(change.corpus, engine, version, marks, True, tuple(change.added), tuple(change.removed))
+        return Snapshot(change.corpus, engine, version, marks, True, tuple(change.added), tuple(change.removed),
+                        change.digest)
 
 
 # -- the corpus with what changed put in and taken out
 
 
 def changed_corpus(old: Corpus, folders: Folders, read: list[tuple[Mark, bytes | None, bool]] | None,
-                   previous: Sequence[Mark] | None = None, published: dict[str, Any] | None = None) -> Change | None:
+                   previous: Sequence[Mark] | None = None, published: dict[str, Any] | None = None,
+                   digest: Any = None) -> Change | None:
     """`old` with the manifests' changes applied, reading only the plans that changed (None: nothing
     did). `read`: each manifest's mark, bytes and whether it still starts with what `previous` (the
     marks `old` was read under) read; None when those are not known, and then every entry is compared.
-    Raises Incremental when the change must be loaded whole."""
+    Raises Incremental when the change must be loaded whole. `digest`: the running hash of `old.sources`
+    (Snapshot.digest), if known."""
     published = published or {}
     if read is not None and previous is not None:
         try:
-            return _appended(old, folders, read, previous, published)
+            return _appended(old, folders, read, previous, published, digest)
         except Incremental as why:
             log.info("corpus reload: %s; comparing every entry", why)
     return _compared(old, folders, read, published)
@@ -285,7 +299,7 @@ def _folders(folders: Folders) -> list[Path]:
 
 
 def _appended(old: Corpus, folders: Folders, read: list[tuple[Mark, bytes | None, bool]],
-              previous: Sequence[Mark], published: dict[str, Any]) -> Change | None:
+              previous: Sequence[Mark], published: dict[str, Any], digest: Any = None) -> Change | None:
     """Each manifest the same or only grown: only the entries after what `old` read are read."""
     new: list[tuple[Path, dict]] = []
     for folder, (mark, data, grew), before in zip(_folders(folders), read, previous, strict=True):
@@ -310,9 +324,14 @@ def _appended(old: Corpus, folders: Folders, read: list[tuple[Mark, bytes | None
     store = plan_store.open_store()
     fresh = [_fresh(store, folder, entry, published) for folder, entry in new]
     sources = dict(old.sources)
-    sources.update((plan.plan_id, source) for plan, source in fresh)
+    sources.update((plan.plan_id, source) for plan, source in fresh)  # new ids: after the old ones
+    running = (digest or _running(old.sources)).copy()
+    for _, source in fresh:
+        running.update(source.encode())
+    by_id = dict(old._by_id)
+    by_id.update((plan.plan_id, plan) for plan, _ in fresh)
     plans = _inserted(list(old.plans), [plan for plan, _ in fresh])
-    return Change(_corpus(old, plans, sources), [plan for plan, _ in fresh], [])
+    return Change(_corpus(old, plans, sources, running, by_id), [plan for plan, _ in fresh], [], running)
 
 
 def _entries_after(data: bytes, since: int | None) -> list[dict]:
@@ -377,7 +396,8 @@ def _compared(old: Corpus, folders: Folders, read, published: dict[str, Any]) ->
     plans = _inserted([p for p in old.plans if p.plan_id not in gone], [plan for plan, _ in fresh])
     if store is not None and removed:  # their rows and parses go, as a load would drop them: after the swap
         threading.Thread(target=_forget, args=(store, keys, listed), name="forget-withdrawn", daemon=True).start()
-    return Change(_corpus(old, plans, sources), [plan for plan, _ in fresh], removed)
+    running = _running(sources)  # the fingerprint's hash, kept for the next add
+    return Change(_corpus(old, plans, sources, running), [plan for plan, _ in fresh], removed, running)
 
 
 def _forget(store: plan_store.PlanStore, keys: dict[Path, str], listed: list[tuple[Path, dict]]) -> None:
@@ -477,5 +497,21 @@ def _inserted(plans: list[Plan], new: list[Plan], before: Callable[[Plan, Plan],
     return plans
 
 
-def _corpus(old: Corpus, plans: list[Plan], sources: dict[str, str]) -> Corpus:
-    return Corpus(old.seeds_dir, plans, loader._fingerprint(sources), sources, old.folders)
+def _running(sources: dict[str, str]) -> Any:
+    """`loader._fingerprint`'s hash, not finalized, so more sources can be appended to it."""
+    digest = hashlib.sha256()
+    for source in sources.values():
+        digest.update(source.encode())
+    return digest
+
+
+def _corpus(old: Corpus, plans: list[Plan], sources: dict[str, str], running: Any = None,
+            by_id: dict[str, Plan] | None = None) -> Corpus:
+    """The changed corpus; given `running` (the hash of `sources`, `_running`) and `by_id` (its plans by
+    id), neither is computed again over 50,000 plans."""
+    fingerprint = running.hexdigest()[:16] if running is not None else loader._fingerprint(sources)
+    if by_id is None:
+        return Corpus(old.seeds_dir, plans, fingerprint, sources, old.folders)
+    corpus = Corpus(old.seeds_dir, [], fingerprint, sources, old.folders)
+    corpus.plans, corpus._by_id = plans, by_id  # what __post_init__ would have built from `plans`
+    return corpus

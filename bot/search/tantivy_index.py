@@ -258,12 +258,13 @@ class State:
         tmp.replace(directory / STATE)
         (directory / LOG).unlink(missing_ok=True)
 
-    def append(self, directory: Path, plans: list[dict], added: dict) -> None:
+    def append(self, directory: Path, plans: list[dict], added: dict, merged: bool = False) -> None:
         """Record an add (its plans' entries, the lexicon it `added`, already in this state's lexicon)
         as one line of the sidecar's log, instead of writing the whole sidecar again (28 MB at
-        ×10,000); `plans` are not merged into this object's list (no caller reads it again), except
-        when a log grown past LOG_LIMIT is folded into a whole new sidecar. Under the index lock; a log
-        of another sidecar (a writer killed between `save`'s two steps) is started again."""
+        ×10,000); `plans` are not merged into this object's list (no caller reads it again; `merged`:
+        the caller already put them in, in corpus order), except when a log grown past LOG_LIMIT is
+        folded into a whole new sidecar. Under the index lock; a log of another sidecar (a writer
+        killed between `save`'s two steps) is started again."""
         path = directory / LOG
         stat = _stat_list(directory / STATE)
         header = json.dumps({"state": stat}).encode("utf-8") + b"\n"
@@ -274,7 +275,8 @@ class State:
         if old and not old.startswith(header):
             old = b""
         if len(old) > LOG_LIMIT:
-            self._merge(plans)
+            if not merged:
+                self._merge(plans)
             self.save(directory)
             return
         line = json.dumps({"plans": plans, **added}, ensure_ascii=False).encode("utf-8") + b"\n"
@@ -358,6 +360,8 @@ class TantivyIndex:
         # the sidecar's, its log's and tantivy's meta.json's stats when this snapshot's state was read or
         # written under the folder's lock: `applied` writes in place only while the folder is as it left it
         self._disk: tuple | None = None
+        # plan id → sequence number of every entry of `state.plans`, when known (`applied` keeps it)
+        self._seqs: dict[str, int] | None = None
 
     @property
     def plans(self) -> list[PlanMeta]:
@@ -487,37 +491,48 @@ class TantivyIndex:
         base = self.state
         # shallow copies: the words and pinyin lists this snapshot's queries read are never changed in place
         state = State(words=dict(base.words), chars=dict(base.chars), pinyin=dict(base.pinyin))
-        have = {p["meta"]["plan_id"]: p["seq"] for p in base.plans}
+        have = self._seqs if self._seqs is not None else {p["meta"]["plan_id"]: p["seq"] for p in base.plans}
         gone = set(removed) | {p.plan_id for p in added if p.plan_id in have}
-        seq = {pid: s for pid, s in have.items() if pid not in gone}
-        self._write(sorted(gone), added, seq, state)
+        seq = {pid: s for pid, s in have.items() if pid not in gone} if gone else dict(have)
+        gained = self._write(sorted(gone), added, seq, state)
         texts = base.texts if base.texts is not None and len(base.texts) == len(base.plans) else \
             [json.dumps(p, ensure_ascii=False) for p in base.plans]  # once: the next change reuses them
         kept = [i for i, p in enumerate(base.plans) if p["meta"]["plan_id"] not in gone] if gone else None
         entries = list(base.plans) if kept is None else [base.plans[i] for i in kept]
         texts = list(texts) if kept is None else [texts[i] for i in kept]
-        metas = None if self._metas is None else [m for m in self._metas if m.plan_id not in gone]
+        metas = None if self._metas is None else \
+            [m for m in self._metas if m.plan_id not in gone] if gone else list(self._metas)
+        logged = []
         for plan in added:
             entry = {"meta": plan.meta.as_dict(), "hash": plan_hash(plan), "seq": seq[plan.plan_id]}
+            logged.append(entry)
             at = _position(entries, plan.meta)
             entries.insert(at, entry)
             texts.insert(at, json.dumps(entry, ensure_ascii=False))
             if metas is not None:
                 metas.insert(at, plan.meta)
         state.plans, state.texts = entries, texts
-        if self.directory is not None:
+        if self.directory is not None and not gone:
+            # New plans only: logged as `planbrief add` logs them (State.append), not the whole sidecar
+            # (28 MB at ×10,000) written again; `load` and `adopted` read the log, `_disk` takes its stat.
+            state.append(self.directory, logged, gained, merged=True)
+        elif self.directory is not None:
             state.save(self.directory)
         self._index.reload()
         changed = TantivyIndex(self.directory, self._index, state, plans)
         changed._metas = metas
         changed._disk = _disk_mark(self.directory)
+        changed._seqs = seq  # `_write` gave the added plans theirs: every entry of `entries`
         return changed
 
     def warm_texts(self) -> None:
-        """Encode the sidecar's entries once ahead of the first change (`applied` keeps them after it)."""
+        """Encode the sidecar's entries, and map their ids to their sequence numbers, once ahead of the
+        first change (`applied` keeps both after it)."""
         state = self.state
         if state.texts is None or len(state.texts) != len(state.plans):
             state.texts = [json.dumps(p, ensure_ascii=False) for p in state.plans]
+        if self._seqs is None and not self._state_on_disk:
+            self._seqs = {p["meta"]["plan_id"]: p["seq"] for p in state.plans}
 
     def adopted(self, added: list[Plan], plans: list[Plan]) -> TantivyIndex | None:
         """The folder as another process left it, when what it did is exactly `added` (new plans: a
