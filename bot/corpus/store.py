@@ -29,6 +29,7 @@ import logging
 import os
 import pickle
 import sqlite3
+import sys
 import threading
 import time
 import zlib
@@ -161,18 +162,34 @@ class StoredPlan(Plan):
             return Plan(**fields)
         return super().__new__(cls)
 
-    def __init__(self, store: PlanStore, source: str, content_hash: str, summary: dict,
-                 origin: tuple[str, str] = ("", "")) -> None:
+    def __init__(self, store: PlanStore, source: str, content_hash: str, summary: dict, folder: str = "") -> None:
         # Plan's own fields that stay in memory; tree, passages and preamble are properties below
-        self.meta = PlanMeta(**summary["meta"])
+        meta = summary["meta"]
+        for name in SHARED_META:  # one string for every plan of the same province, city, issuer …
+            if isinstance(meta.get(name), str):
+                meta[name] = sys.intern(meta[name])
+        self.meta = PlanMeta(**meta)
         self.priorities = [Priority(p["title"], tuple(p["items"])) for p in summary["priorities"]]
         self._count = int(summary["passages"])
         found = summary.get("targets")
         self.stored_targets: tuple[str, ...] | None = tuple(found) if found is not None else None
         self._hash = content_hash
         self.source = source
-        self.origin = origin  # (folder, manifest entry as JSON): where to parse it again if need be
+        self.folder = sys.intern(folder)  # the plan store's key of its folder ("": not from a folder)
         self._store = store
+
+    def recorded_entry(self) -> str | None:
+        """The manifest entry (as JSON) this plan was read with, from its row while the row still
+        holds this version (not kept in memory: ~540 bytes a plan, read only when a plan is parsed
+        again or a refresh compares entries one by one); None when the row is gone or newer."""
+        if not self.folder:
+            return None
+        for store in dict.fromkeys(s for s in (self._store, open_store()) if s is not None):
+            with contextlib.suppress(sqlite3.Error):
+                found = store.entries(self.folder, {self.plan_id: self.source}).get(self.plan_id)
+                if found is not None:
+                    return found
+        return None
 
     @property
     def tree(self) -> list[Node]:
@@ -214,6 +231,10 @@ class StoredPlan(Plan):
 
     def __repr__(self) -> str:
         return f"StoredPlan({self.plan_id!r}, passages={self._count})"
+
+
+# PlanMeta fields many plans share (interned as a plan is read); titles, ids and file names are each plan's own
+SHARED_META = ("city", "province", "parent_city", "admin_level", "kind", "issuer", "date", "source_site")
 
 
 @dataclass(frozen=True)
@@ -318,6 +339,17 @@ class PlanStore:
             found = self._db.execute("SELECT summary FROM plans WHERE folder=? AND plan_id=?",
                                      (folder, plan_id)).fetchone()
         return json.loads(found[0]) if found else None
+
+    def entries(self, folder: str, sources: dict[str, str] | None = None) -> dict[str, str]:
+        """Plan id → recorded manifest entry (JSON) of the folder's rows; with `sources` (plan id →
+        source digest), only those plans, and only while their row holds that source."""
+        with self._lock:
+            found = self._db.execute("SELECT plan_id, source, entry FROM plans WHERE folder=?"
+                                     if sources is None or len(sources) > 1 else
+                                     "SELECT plan_id, source, entry FROM plans WHERE folder=? AND plan_id=?",
+                                     (folder,) if sources is None or len(sources) > 1 else
+                                     (folder, next(iter(sources)))).fetchall()
+        return {pid: entry for pid, source, entry in found if sources is None or sources.get(pid) == source}
 
     def manifest_digest(self, folder: str) -> str | None:
         """The digest of the folder's manifest at the last load that checked every entry against its row."""
@@ -429,7 +461,7 @@ class PlanStore:
     # -- parsed plans
 
     def plan(self, row: Row) -> StoredPlan:
-        return StoredPlan(self, row.source, row.content_hash, json.loads(row.summary), (row.folder, row.entry))
+        return StoredPlan(self, row.source, row.content_hash, json.loads(row.summary), row.folder)
 
     def heavy(self, plan: StoredPlan) -> Heavy:
         """The outline and passages of `plan`: from memory when recently read, else from the file; if
@@ -468,16 +500,34 @@ class PlanStore:
 def _reparse(plan: StoredPlan) -> Heavy:
     from bot.corpus.loader import _decode, parse_plan
 
-    folder, as_json = plan.origin
-    if folder and as_json:
+    for as_json in _entries_of(plan):
         entry = json.loads(as_json)
-        path = Path(folder) / entry["file"]
+        path = Path(plan.folder) / entry["file"]
         with contextlib.suppress(OSError):
             data = path.read_bytes()
             if source_digest(as_json, data) == plan.source:
                 parsed = parse_plan(entry, _decode(data, path))[0]
                 return Heavy(parsed.preamble, parsed.tree, parsed.passages)
     raise LookupError(f"plan {plan.plan_id} changed on disk and its earlier parse is gone")
+
+
+def _entries_of(plan: StoredPlan):
+    """The manifest entries `plan` may have been read with: its row's, else (the store rebuilt or the
+    row replaced underneath) the one its folder's manifest lists now; the source digest decides."""
+    if not plan.folder:
+        return
+    recorded = plan.recorded_entry()
+    if recorded is not None:
+        yield recorded
+    from bot.corpus.loader import MANIFEST
+
+    with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+        listed = json.loads((Path(plan.folder) / MANIFEST).read_bytes()).get("plans", [])
+        for entry in listed:
+            if isinstance(entry, dict) and str(entry.get("plan_id")) == plan.plan_id and "file" in entry:
+                as_json = entry_json(entry)
+                if as_json != recorded:
+                    yield as_json
 
 
 def _rest(row: Row) -> tuple:

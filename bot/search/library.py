@@ -365,18 +365,23 @@ def _compared(old: Corpus, folders: Folders, read, published: dict[str, Any]) ->
     common cases here). Entry by entry only when it does not (an entry was edited)."""
     listed = _listed(folders, read)
     keys = {folder: folder_key(folder) for folder in _folders(folders)}
-    origins: list[str | None] = []
-    for folder, entry in listed:
-        had = old.plan(str(entry.get("plan_id")))
-        origin = getattr(had, "origin", None) if had is not None else None
-        if had is not None and not (isinstance(origin, tuple) and origin[1]):
-            raise Incremental("plans not from the plan store")
-        origins.append(origin[1] if origin is not None and origin[0] == keys[folder] else None)
+    store = plan_store.open_store()
     ids = [str(entry.get("plan_id")) for _, entry in listed]
+    held: list[Plan | None] = []
+    by_folder: dict[str, dict[str, str]] = {}  # folder key → plan id → source, of the plans held from it
+    for (folder, _), plan_id in zip(listed, ids, strict=True):
+        had = old.plan(plan_id)
+        if had is not None and (store is None or not getattr(had, "folder", "")):
+            raise Incremental("plans not from the plan store")
+        held.append(had if had is not None and had.folder == keys[folder] else None)
+        if held[-1] is not None:
+            by_folder.setdefault(keys[folder], {})[plan_id] = had.source
+    # the entries they were read with, from their rows (one read a folder; a row replaced since: None)
+    recorded = {key: store.entries(key, sources) for key, sources in by_folder.items()}
+    origins = [recorded[had.folder].get(pid) if had is not None else None for had, pid in zip(held, ids, strict=True)]
     known = [i for i, origin in enumerate(origins) if origin is not None and ids[i] in old.sources]
     same = len(set(ids)) == len(ids) and \
         json.loads("[" + ", ".join(origins[i] for i in known) + "]") == [listed[i][1] for i in known]
-    store = plan_store.open_store()
     sources: dict[str, str] = {}
     fresh: list[tuple[Plan, str]] = []
     keep: set[str] = set()
