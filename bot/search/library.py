@@ -47,7 +47,7 @@ from bot.corpus import store as plan_store
 from bot.corpus.loader import Corpus, CorpusError, Folders, folder_key, folders_for, load_corpus, newest_key
 from bot.models import Plan
 from bot.search.engine import SearchEngine
-from bot.search.tantivy_index import IndexBusy, IndexUnusable
+from bot.search.tantivy_index import IndexBusy, IndexUnusable, _release_arenas
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +244,7 @@ class Library:
                 if old is None:
                     corpus = load_corpus(self.folders)
                     snapshot = Snapshot(corpus, SearchEngine.from_corpus(corpus, self.cache_dir), version, marks, True)
+                    _loaded_whole()
                 else:
                     snapshot = self._apply(old, read, version, published)
             except (CorpusError, OSError, ValueError, IndexBusy, IndexUnusable, sqlite3.Error) as exc:
@@ -266,12 +267,21 @@ class Library:
         except Incremental as why:
             log.info("corpus reload: %s; loading it whole", why)
             corpus = load_corpus(self.folders, reuse=old.corpus)
-            return Snapshot(corpus, old.engine.updated(corpus.plans), version, marks, True)
+            snapshot = Snapshot(corpus, old.engine.updated(corpus.plans), version, marks, True)
+            _loaded_whole()
+            return snapshot
         if change is None:  # the same entries in other bytes (reformatted)
             return Snapshot(old.corpus, old.engine, version, marks, True)
         engine = old.engine.applied(change.added, change.removed, change.corpus.plans)
         return Snapshot(change.corpus, engine, version, marks, True, tuple(change.added), tuple(change.removed),
                         change.digest)
+
+
+def _loaded_whole() -> None:
+    """Hand the memory a whole load freed back to the system: decoding the manifest, the plan store's
+    rows and the index sidecar leaves glibc holding ~140 MB of free heap at 50,000 plans, which a
+    serving process would otherwise carry for its life (RSS 621 → 481 MB after the query list)."""
+    _release_arenas()
 
 
 # -- the corpus with what changed put in and taken out
