@@ -43,6 +43,7 @@ from bot.corpus.loader import (
     _manifest_digest,
     body_key_of,
     build_plan,
+    decode_manifest,
     folder_key,
     folders_for,
     listed_entries,
@@ -350,14 +351,7 @@ def _read_own(folder: Path) -> _Own:
         return _Own([], b"", None, None, True)
     except OSError as exc:
         raise CorpusError(f"清单文件无法读取：{path}: {exc}") from exc
-    try:
-        text = data.decode("utf-8")
-        parsed = json.loads(text)
-    except ValueError as exc:
-        raise CorpusError(f"清单文件无法读取：{path}: {exc}") from exc
-    entries = parsed.get("plans") if isinstance(parsed, dict) else None
-    if not isinstance(entries, list):
-        raise CorpusError(f"清单文件格式不对：{path} 需要 {{\"plans\": [...]}}")
+    entries, parsed = decode_manifest(data, path)
     stat = (st.st_size, st.st_mtime_ns, st.st_ino)
     steady = stat == (after.st_size, after.st_mtime_ns, after.st_ino)
     return _Own(entries, data, stat if steady else (-1, -1, -1),

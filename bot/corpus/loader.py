@@ -123,13 +123,23 @@ def read_manifest(seeds_dir: Path) -> list[dict]:
     if not path.exists():
         raise CorpusError(f"没有找到清单文件 {path}（seeds 目录需要 {MANIFEST}）")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise CorpusError(f"清单文件无法读取：{path}: {exc}") from exc
-    entries = data.get("plans") if isinstance(data, dict) else None
+    return decode_manifest(data, path)[0]
+
+
+def decode_manifest(data: bytes | str, path: Path) -> tuple[list[dict], dict]:
+    """A manifest's entries and its whole top-level object, or CorpusError saying what is wrong with it
+    (every reader of manifest bytes says it the same way)."""
+    try:
+        parsed = json.loads(data)
+    except ValueError as exc:
+        raise CorpusError(f"清单文件无法读取：{path}: {exc}") from exc
+    entries = parsed.get("plans") if isinstance(parsed, dict) else None
     if not isinstance(entries, list):
         raise CorpusError(f"清单文件格式不对：{path} 需要 {{\"plans\": [...]}}")
-    return entries
+    return entries, parsed
 
 
 def write_manifest(seeds_dir: Path, entries: list[dict]) -> None:

@@ -241,16 +241,21 @@ class SearchEngine:
         if self.index.directory is None:
             index = self.index.sync(plans)
         else:
-            with _index_lock(self.index.directory):
-                try:
-                    index = self.index.sync(plans)
-                except (IndexBusy, IndexUnusable):
-                    raise
-                except INDEX_DAMAGE as exc:
-                    log.warning("search index %s is damaged (%s); rebuilding it from the corpus",
-                                self.index.directory, _why(exc))
-                    index = TantivyIndex.rebuild(self.index.directory, plans)
+            index = self._locked(lambda: self.index.sync(plans), plans)
         return self if index is self.index else SearchEngine(index)
+
+    def _locked(self, write: Callable[[], TantivyIndex], plans: list[Plan]) -> TantivyIndex:
+        """`write` under the index folder's lock; an index found damaged meanwhile is rebuilt from
+        `plans` (one WARNING line), since it is only a cache of the corpus."""
+        with _index_lock(self.index.directory):
+            try:
+                return write()
+            except (IndexBusy, IndexUnusable):
+                raise
+            except INDEX_DAMAGE as exc:
+                log.warning("search index %s is damaged (%s); rebuilding it from the corpus",
+                            self.index.directory, _why(exc))
+                return TantivyIndex.rebuild(self.index.directory, plans)
 
     def applied(self, added: list[Plan], removed: list[str], plans: list[Plan]) -> SearchEngine:
         """This engine with only `added` (new or changed) and `removed` plans written to the live index,
@@ -271,15 +276,7 @@ class SearchEngine:
         in_place: list[TantivyIndex] = []
         if self.index.directory is None:
             return self._changed(write(), in_place, added, removed)
-        with _index_lock(self.index.directory):
-            try:
-                index = write()
-            except (IndexBusy, IndexUnusable):
-                raise
-            except INDEX_DAMAGE as exc:
-                log.warning("search index %s is damaged (%s); rebuilding it from the corpus",
-                            self.index.directory, _why(exc))
-                index = TantivyIndex.rebuild(self.index.directory, plans)
+        index = self._locked(write, plans)
         return self if index is self.index else self._changed(index, in_place, added, removed)
 
     def _changed(self, index: TantivyIndex, in_place: list[TantivyIndex], added: list[Plan],

@@ -431,14 +431,7 @@ def _listed(folders: Folders, read) -> list[tuple[Path, dict]]:
             if folder == folders.seeds:
                 raise CorpusError(f"没有找到清单文件 {mark.path}（seeds 目录需要 {loader.MANIFEST}）")
             continue
-        try:
-            parsed = json.loads(data)
-        except ValueError as exc:
-            raise CorpusError(f"清单文件无法读取：{mark.path}: {exc}") from exc
-        entries = parsed.get("plans") if isinstance(parsed, dict) else None
-        if not isinstance(entries, list):
-            raise CorpusError(f"清单文件格式不对：{mark.path} 需要 {{\"plans\": [...]}}")
-        by_folder[folder] = entries
+        by_folder[folder] = loader.decode_manifest(data, mark.path)[0]
     listed = [(folders.seeds, e) for e in by_folder.get(folders.seeds, [])]
     if folders.user is not None:
         taken = {str(e.get("plan_id")) for _, e in listed}
