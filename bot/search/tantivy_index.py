@@ -156,28 +156,18 @@ class State:
 
     @classmethod
     def load(cls, directory: Path) -> State | None:
-        """The sidecar with the adds logged since it was written (`append`). The log is opened before
-        the sidecar is read, so a writer replacing both meanwhile (`save`) leaves this reader the old
-        log (which it applies only to the sidecar it extends) or none (the new sidecar holds it all)."""
+        """The sidecar with the adds logged since it was written (`append`)."""
         try:
-            log_file = open(directory / LOG, "rb")  # noqa: SIM115 - closed below, opened first on purpose
-        except OSError:
-            log_file = None
-        try:
-            with open(directory / STATE, "rb") as f:
-                stat = _fstat(f.fileno())
-                data = json.loads(f.read().decode("utf-8"))
-            if data.get("format") != FORMAT:
+            data, stat, logged = _read_sidecar(directory)
+            parsed = json.loads(data.decode("utf-8"))
+            if parsed.get("format") != FORMAT:
                 return None
-            state = cls(list(data["plans"]), dict(data["words"]), dict(data["chars"]), dict(data["pinyin"]))
-            if log_file is not None:
-                state._replay(log_file.read(), stat)
+            state = cls(list(parsed["plans"]), dict(parsed["words"]), dict(parsed["chars"]), dict(parsed["pinyin"]))
+            if logged is not None:
+                state._replay(logged, stat)
             return state
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
-        finally:
-            if log_file is not None:
-                log_file.close()
 
     @classmethod
     def load_lexicon(cls, directory: Path) -> tuple[State, int] | None:
@@ -185,29 +175,20 @@ class State:
         without parsing the plans (95 % of a 28 MB file at ×10,000): what an add needs. None when the
         sidecar is not laid out as `save` writes it (an older one): the caller loads it whole."""
         try:
-            log_file = open(directory / LOG, "rb")  # noqa: SIM115 - closed below, opened first as in `load`
-        except OSError:
-            log_file = None
-        try:
-            with open(directory / STATE, "rb") as f:
-                stat = _fstat(f.fileno())
-                data = f.read()
+            data, stat, logged = _read_sidecar(directory)
             cut = data.rfind(b', "plans": [')  # the last top-level key: no string can hold unescaped quotes
             head = json.loads(data[:cut].decode("utf-8") + "}") if cut > 0 else {}
             if head.get("format") != FORMAT or not isinstance(head.get("next_seq"), int):
                 return None
             state = cls([], dict(head["words"]), dict(head["chars"]), dict(head["pinyin"]))
             next_seq = head["next_seq"]
-            if log_file is not None:
-                state._replay(log_file.read(), stat)
+            if logged is not None:
+                state._replay(logged, stat)
                 next_seq = max([next_seq] + [p["seq"] + 1 for p in state.plans])
                 state.plans = []
             return state, next_seq
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
-        finally:
-            if log_file is not None:
-                log_file.close()
 
     def _replay(self, log_bytes: bytes, stat: list[int]) -> None:
         """Apply the logged adds whose header names this sidecar file; a torn last line (a writer killed
@@ -266,7 +247,7 @@ class State:
         folded into a whole new sidecar. Under the index lock; a log of another sidecar (a writer
         killed between `save`'s two steps) is started again."""
         path = directory / LOG
-        stat = _stat_list(directory / STATE)
+        stat = _identity(os.stat(directory / STATE))
         header = json.dumps({"state": stat}).encode("utf-8") + b"\n"
         try:
             old = path.read_bytes()
@@ -306,13 +287,26 @@ class State:
         return added
 
 
-def _fstat(fd: int) -> list[int]:
-    st = os.fstat(fd)
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
+def _read_sidecar(directory: Path) -> tuple[bytes, list[int], bytes | None]:
+    """The sidecar's bytes and identity, and its log's bytes (None: no log). The log is opened before
+    the sidecar is read, so a writer replacing both meanwhile (`State.save`) leaves this reader the old
+    log (which `_replay` applies only to the sidecar it extends) or none (the new sidecar holds it all)."""
+    try:
+        log_file = open(directory / LOG, "rb")  # noqa: SIM115 - closed below, opened first on purpose
+    except OSError:
+        log_file = None
+    try:
+        with open(directory / STATE, "rb") as f:
+            stat = _identity(os.fstat(f.fileno()))
+            data = f.read()
+        return data, stat, log_file.read() if log_file is not None else None
+    finally:
+        if log_file is not None:
+            log_file.close()
 
 
-def _stat_list(path: Path) -> list[int]:
-    st = os.stat(path)
+def _identity(st: os.stat_result) -> list[int]:
+    """(size, mtime_ns, inode): what tells one written file from another (each write renames a new one)."""
     return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
@@ -656,7 +650,7 @@ class TantivyIndex:
             raise
         finally:
             del writer
-            _release_arenas()
+            release_heap()
         gained = state.add_words(tokenizer.words, tokenizer.chars)
         if heads is None and self.directory is not None and added:  # the dictionary is loaded now
             try:
@@ -890,13 +884,11 @@ def _disk_mark(directory: Path | None) -> tuple | None:
     out = []
     for name in (STATE, "meta.json"):
         try:
-            st = os.stat(directory / name)
+            out.append(tuple(_identity(os.stat(directory / name))))
         except OSError:
             return None
-        out.append((st.st_size, st.st_mtime_ns, st.st_ino))
     try:
-        st = os.stat(directory / LOG)
-        out.append((st.st_size, st.st_mtime_ns, st.st_ino))
+        out.append(tuple(_identity(os.stat(directory / LOG))))
     except OSError:
         out.append(None)
     return tuple(out)
@@ -927,9 +919,10 @@ def _position(entries: list[dict], meta: PlanMeta) -> int:
     return lo
 
 
-def _release_arenas() -> None:
-    """Hand the writer threads' freed memory back to the system (glibc keeps a per-thread arena at its
-    high-water mark otherwise: a bot taking plans in and out grew ~50 MB before levelling off)."""
+def release_heap() -> None:
+    """Hand freed memory back to the system, which glibc otherwise keeps: writer threads' arenas at their
+    high-water mark (a bot taking plans in and out grew ~50 MB before levelling off), and what a whole
+    corpus load decoded (~140 MB at ×10,000)."""
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         _libc().malloc_trim(0)
 
