@@ -225,7 +225,37 @@ async def test_subscription_created_after_the_occurrence_is_not_due(store, trans
     assert transport.sent == []
 
 
-async def test_concurrency_is_bounded(store, transport, sleeper):
+class MeetingTransport(Transport):
+    """Holds the first send until a second one is in flight (or a generous deadline passes).
+
+    The store's claims run in threads, so on a loaded machine each claim can finish just after the
+    previous chat's send did: a send that only yields once may never overlap another. Waiting for a
+    peer makes overlap observable whenever the broadcast allows it, and a serial broadcast still
+    fails (after one deadline, not sixty).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.met = asyncio.Event()
+        self.gave_up = False
+
+    async def send(self, chat_id: int, messages: list[str]) -> None:
+        if self.in_flight >= 1:
+            self.met.set()
+        if not (self.met.is_set() or self.gave_up):
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                await asyncio.wait_for(self.met.wait(), timeout=10)
+            except TimeoutError:
+                self.gave_up = True
+            finally:
+                self.in_flight -= 1
+        await super().send(chat_id, messages)
+
+
+async def test_concurrency_is_bounded(store, sleeper):
+    transport = MeetingTransport()
     for chat in range(60):
         add(store, chat)
     report = await run_broadcast(store, transport, sleeper, policy=Policy(concurrency=5))

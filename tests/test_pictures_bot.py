@@ -146,3 +146,18 @@ def test_a_group_gets_pictures_only_when_addressed(api, app):
                  media=True)
     assert doc.media and "document" in doc.media
     assert {c.params["chat_id"] for c in media_calls(api, "sendPhoto") + media_calls(api, "sendDocument")} == {group}
+
+
+async def test_shutting_down_waits_for_the_picture_warm_up(api, shared_corpus, shared_engine, tmp_path):
+    """The warm-up runs matplotlib's C++ in a thread: left running while the interpreter finalizes, it
+    aborts the process at exit, so closing the application stops it and waits for it."""
+    from bot.service.app import WARM_THREADS, warm_pictures
+
+    env = {"TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": api.root_url,
+           "PLANBRIEF_DATA_DIR": str(tmp_path), "PLANBRIEF_THROTTLE_BURST": "0"}
+    application = build_application(load_settings(env), corpus=shared_corpus, engine=shared_engine)
+    async with application:
+        warm_pictures(application)
+        threads = list(application.bot_data[WARM_THREADS])
+    assert threads and not any(thread.is_alive() for thread in threads)
+    assert all(not thread.daemon for thread in threads)

@@ -309,17 +309,22 @@ def year_shift_picture(corpus, changes, lang: str = "zh") -> bytes:
     return CACHE.get(key, lambda: year_shift_png(year_shift(changes, corpus), lang))
 
 
-def warm(corpus) -> None:
+def warm(corpus, stop=None) -> None:
     """Count every plan's themes (kept beside each stored plan, so only plans new to the store are
     read) and load matplotlib and the font: what the first picture of a process would otherwise pay
-    (~1 s for the import, ~1 ms a plan). Errors are left for the real request to meet and report."""
+    (~1 s for the import, ~1 ms a plan). Errors are left for the real request to meet and report.
+    `stop` (a threading.Event) ends it between steps: a process shutting down waits for this thread,
+    because a thread still inside matplotlib's C++ when the interpreter finalizes aborts the process."""
     import logging
 
     from bot.digests.themes import theme_counts
 
     try:
         for plan in list(corpus.plans):
+            if stop is not None and stop.is_set():
+                return
             theme_counts(plan)
-        text_png("预热")
+        if stop is None or not stop.is_set():
+            text_png("预热")
     except Exception:  # noqa: BLE001 - a warm-up must never take the process down
         logging.getLogger(__name__).warning("picture warm-up failed", exc_info=True)

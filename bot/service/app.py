@@ -189,7 +189,24 @@ def warm_pictures(app: Application, plans=None) -> None:
 
     corpus = app.bot_data.get("corpus") if plans is None else SimpleNamespace(plans=list(plans))
     if corpus is not None:
-        threading.Thread(target=warm, args=(corpus,), name="warm-pictures", daemon=True).start()
+        thread = threading.Thread(target=warm, args=(corpus, app.bot_data.setdefault(WARM_STOP, threading.Event())),
+                                  name="warm-pictures")
+        app.bot_data.setdefault(WARM_THREADS, []).append(thread)
+        thread.start()
+
+
+WARM_STOP, WARM_THREADS = "_warm_stop", "_warm_threads"
+
+
+async def stop_warming(app: Application) -> None:
+    """Tell the warm-up threads to finish and wait for them (a step takes milliseconds, the matplotlib
+    import about a second). Not a daemon thread left running: a thread inside matplotlib's C++ while
+    the interpreter finalizes aborts the process ("terminate called without an active exception")."""
+    stop = app.bot_data.get(WARM_STOP)
+    if stop is not None:
+        stop.set()
+    for thread in app.bot_data.pop(WARM_THREADS, []):
+        await asyncio.to_thread(thread.join)
 
 
 async def _post_init(app: Application) -> None:
@@ -304,6 +321,10 @@ class PlanBriefApplication(Application):
 
         sandbox.stop_all()
         await super().stop()
+
+    async def shutdown(self) -> None:
+        await stop_warming(self)
+        await super().shutdown()
 
 
 def build_application(settings: Settings, *, corpus=None, engine=None, request=None,
