@@ -169,19 +169,24 @@ def run(func, *args, limits: SandboxLimits | None = None, name: str = "", alone:
         if meanwhile is not None:
             with contextlib.suppress(Exception):
                 meanwhile()
-        message, timed_out = None, False
+        message, timed_out, late = None, False, False
         try:
             ready = receiver.recv() if receiver.poll(max(0.0, START_SECONDS - (time.monotonic() - started))) else None
             if ready is None:
                 timed_out = True
             elif not (isinstance(ready, tuple) and ready[0] == READY):
                 message = None  # not our child's protocol: treated as a child that died
-            elif receiver.poll(max(0.0, limits.seconds - (time.monotonic() - ready[1]))):  # the input's time
-                message = receiver.recv()
             else:
-                timed_out = True
+                left = limits.seconds - (time.monotonic() - ready[1])  # the input's time
+                late = left <= 0
+                if receiver.poll(max(0.0, left)):
+                    message = receiver.recv()
+                else:
+                    timed_out = True
         except (EOFError, OSError):
-            message = None  # died without a word: over the CPU or memory limit, or crashed
+            # died without a word: over the CPU or memory limit, or crashed. Found only after its time
+            # was up (we were busy meanwhile), it had overrun its deadline, whichever limit struck first.
+            message, timed_out = None, late
         finally:
             if message is None and child.is_alive():
                 child.kill()
