@@ -112,3 +112,21 @@ def test_a_script_without_a_main_guard_can_build(corpus, tmp_path):
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["15"]
+
+
+def test_the_first_load_after_a_reader_change_reparses_in_workers(corpus, tmp_path, monkeypatch):
+    """An upgrade changes the reader's code, so every stored parse is stale: at national scale a
+    re-parse alone took over an hour; it goes to the workers as a first build does, and stores the same."""
+    _load(corpus, tmp_path / "data", monkeypatch, "0")
+    fresh = _rows(tmp_path / "data")
+    with sqlite3.connect(tmp_path / "data" / "corpus" / plan_store.FILE) as db:  # as an older reader left it
+        db.execute("UPDATE plans SET code = 'older-reader', source = 'older-' || source")
+    parsed_here: list[str] = []
+    real = loader.parse_plan
+    monkeypatch.setattr(loader, "parse_plan", lambda entry, raw: parsed_here.append(entry["plan_id"]) or real(entry, raw))
+    again = _load(corpus, tmp_path / "data", monkeypatch, "2")
+    assert parsed_here == [] and len(again.plans) == 15
+    assert _rows(tmp_path / "data") == fresh
+    with sqlite3.connect(tmp_path / "data" / "corpus" / plan_store.FILE) as db:
+        assert {code for (code,) in db.execute("SELECT DISTINCT code FROM plans")} == {
+            plan_store.corpus_cache.code_fingerprint()}

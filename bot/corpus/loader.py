@@ -490,8 +490,15 @@ def _load_stored(folders: Folders, listed: list[tuple[Path, dict]], store: plan_
         pending.clear()
 
     files: list[tuple[str, tuple[int, int, int], str | None]] = []
-    # a first build (thousands of plans the store has never seen) parses them in worker processes
-    apart = parse_workers(sum((names[folder], str(entry.get("plan_id"))) not in rows for folder, entry in listed))
+    # a first build, or the first load after a reader change (thousands of plans the store has never
+    # seen, or saw parsed by other code), parses them in worker processes
+    code = corpus_cache.code_fingerprint()
+
+    def unparsed(row: plan_store.Row | None) -> bool:
+        return row is None or row.code != code
+
+    apart = parse_workers(sum(unparsed(rows.get((names[folder], str(entry.get("plan_id")))))
+                              for folder, entry in listed))
     deferred: list[tuple] = []
     for folder, entry in listed:
         path = _entry_file(folder, entry)
@@ -503,7 +510,7 @@ def _load_stored(folders: Folders, listed: list[tuple[Path, dict]], store: plan_
             raise CorpusError(f"无法读取 {entry.get('file')}: {exc}") from exc
         files.append((str(path), stat, None))
         row = rows.get((key, plan_id))
-        if row is None and apart:
+        if apart and unparsed(row):
             # parsed in a worker process below; its source digest keeps its place in listing order
             deferred.append((len(plans), len(files) - 1, key, folder, entry, stat,
                              as_json or plan_store.entry_json(entry)))
