@@ -381,10 +381,11 @@ class SearchEngine:
         terms = list(weights)
         glossary = load_glossary()
         glossed = list(plan.glossed)
+        marking = list(plan.marking)
         for r in page:
             passage = self.index.passage_at(r.cand.address, r.doc)
             if snippets:
-                excerpt, marks = snippet(passage.text, passage.norm, terms, weights, list(plan.marking))
+                excerpt, marks = snippet(passage.text, passage.norm, terms, weights, marking)
                 result.hits.append(Hit(passage, r.score, excerpt, marks, glossary.gloss(glossed, passage.norm)))
             else:
                 result.hits.append(Hit(passage, r.score, ""))
@@ -885,18 +886,31 @@ def _taken(norm: str, longest: list[str]) -> list[tuple[int, int]]:
     present = [t for t in longest if t in norm]
     if not present:
         return []
-    taken = bytearray(len(norm))  # 1 where a longer term was already marked
+    # the longest term's occurrences overlap nothing taken before them: each is taken, and the next one
+    # that counts starts at its end (one starting inside it overlaps it); later terms check the array
+    first, size = present[0], len(present[0])
     found = []
-    for term in present:
-        size = len(term)
+    pos = norm.find(first)
+    while pos >= 0:
+        found.append((pos, pos + size))
+        pos = norm.find(first, pos + size)
+    if len(present) > 1:
+        taken = bytearray(len(norm))  # 1 where a longer term was already marked
         fill = b"\x01" * size
-        pos = norm.find(term)
-        while pos >= 0:
-            end = pos + size
-            if taken.find(1, pos, end) < 0:
-                found.append((pos, end))
-                taken[pos:end] = fill
-            pos = norm.find(term, pos + 1)
+        for a, b in found:
+            taken[a:b] = fill
+        for term in present[1:]:
+            size = len(term)
+            fill = b"\x01" * size
+            pos = norm.find(term)
+            while pos >= 0:
+                end = pos + size
+                if taken.find(1, pos, end) < 0:
+                    found.append((pos, end))
+                    taken[pos:end] = fill
+                    pos = norm.find(term, end)
+                else:
+                    pos = norm.find(term, pos + 1)
     merged: list[tuple[int, int]] = []
     for a, b in sorted(found):
         if merged and a <= merged[-1][1]:

@@ -30,7 +30,6 @@ returns a new one over a new searcher, and queries holding the old one finish on
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import ctypes
 import ctypes.util
@@ -705,25 +704,26 @@ class TantivyIndex:
         keep = cutoff.keep(scores, part_scores)
         if part_scores is None:  # a monotone cutoff over hits best first keeps a prefix of them
             chosen = hits[:int(np.count_nonzero(keep))]
+            kept = scores[:len(chosen)]
         else:
-            chosen = [hits[i] for i in np.flatnonzero(keep).tolist()]
+            at = np.flatnonzero(keep)
+            chosen = [hits[i] for i in at.tolist()]
+            kept = scores[at]
         end = min(need, len(chosen))
-        if 0 < end < len(chosen) and chosen[end][0] == chosen[end - 1][0]:
+        if 0 < end < len(chosen) and kept[end] == kept[end - 1]:
             # every document tied with the last one taken (copies tie by the hundred): best first, so
-            # the run of equal scores ends where bisection finds it
-            keys = [-s for s, _ in chosen]
-            end = bisect.bisect_right(keys, keys[end - 1])
+            # the run of equal scores ends where bisection finds it (the float32 scores are tantivy's own)
+            end = int(np.searchsorted(-kept, -kept[end - 1], side="right"))
         if not end:
             return [], len(chosen)
         tied = chosen[:end]
         ords = self.searcher.fast_field_values("ord", [a for _, a in tied])
-        # the best `need` by score, then corpus position: ties decided by `ord`, not by where tantivy
-        # keeps a document, so the answer does not depend on segment layout (only these become objects)
-        best = [(-s, int(o), i) for i, ((s, _), o) in enumerate(zip(tied, ords, strict=True))]
-        best.sort()
-        del best[need:]
-        orients = self.searcher.fast_field_values("orient", [tied[i][1] for _, _, i in best])
-        return [Candidate(o, -s, int(r), tied[i][1]) for (s, o, i), r in zip(best, orients, strict=True)], \
+        # the best `need` by score, then corpus position: ties decided by `ord` (unique), not by where
+        # tantivy keeps a document, so the answer does not depend on segment layout (only these become
+        # objects)
+        best = np.lexsort((np.asarray(ords, dtype=np.uint64), -kept[:end]))[:need].tolist()
+        orients = self.searcher.fast_field_values("orient", [tied[i][1] for i in best])
+        return [Candidate(int(ords[i]), tied[i][0], int(r), tied[i][1]) for i, r in zip(best, orients, strict=True)], \
             len(chosen)
 
     def _part_scores(self, first: list[tuple[str, float]], hits: list, floor: float, sure: float) -> np.ndarray:
@@ -789,12 +789,11 @@ class TantivyIndex:
         when the caller has already read it for `norm_bytes`)."""
         if doc is None:
             doc = self.searcher.doc(address)
-        fields = {name: doc.get_first(name) for name in ("text", "norm", "rec")}
-        if fields["text"] is None or fields["rec"] is None:
+        text, rec = doc.get_first("text"), doc.get_first("rec")
+        if text is None or rec is None:
             raise KeyError(f"document {self._key(address)} has no stored passage")
-        if fields["norm"] is None:
-            del fields["norm"]
-        return decode_passage(fields)
+        norm = doc.get_first("norm")
+        return decode_passage({"text": text, "rec": rec} if norm is None else {"text": text, "norm": norm, "rec": rec})
 
     def norm_bytes(self, address, doc=None) -> bytes:
         """A document's normalised text as stored (UTF-8), for substring tests that need no decoding."""
