@@ -386,7 +386,8 @@ class SearchEngine:
             passage = self.index.passage_at(r.cand.address, r.doc)
             if snippets:
                 excerpt, marks = snippet(passage.text, passage.norm, terms, weights, marking)
-                result.hits.append(Hit(passage, r.score, excerpt, marks, glossary.gloss(glossed, passage.norm)))
+                result.hits.append(Hit(passage, r.score, excerpt, marks,
+                                       glossary.gloss(glossed, passage.norm) if glossed else ()))
             else:
                 result.hits.append(Hit(passage, r.score, ""))
         if not total:
@@ -678,8 +679,8 @@ class SearchEngine:
         found, total = self.index.top(parts, others, allowed, _CUTOFF, max(k, CANDIDATES))
         if not total:
             return [], 0
-        found.sort(key=lambda c: (-c.score, c.ord))
-        weighed = [(c, c.score * ORIENTATION_WEIGHT[c.orient]) for c in found[:max(k, CANDIDATES)]]
+        # `top` hands them best first (score, then `ord`), at most max(k, CANDIDATES) of them
+        weighed = [(c, c.score * ORIENTATION_WEIGHT[c.orient]) for c in found]
         possible = [p for p in phrases if p not in absent]
         if not (possible and len(terms) > 1):  # no bonus anywhere: each score times 1.0, as below
             weighed.sort(key=lambda r: (-round(r[1], 5), r[0].ord))
@@ -689,6 +690,8 @@ class SearchEngine:
         below: list[tuple[float, int]] = []  # the final order's keys read so far (-rounded score, ord)
         wanted = [p.encode("utf-8", "surrogatepass") for p in possible]
         bonus = PHRASE_BONUS * (len(possible) / len(phrases))  # the most, in the same float steps as below
+        index = self.index
+        read = index.searcher.doc
         for cand, score in weighed:
             if len(below) >= k:
                 most = round(score * (1.0 + bonus), 5)
@@ -696,8 +699,8 @@ class SearchEngine:
                     break  # the rest score at most this much, all below the k-th found
                 if (-most, cand.ord) > below[k - 1]:
                     continue  # at best a tie with the k-th, which a lower corpus position wins
-            doc = self.index.searcher.doc(cand.address)  # kept: the page shown reads its passage from it
-            norm = self.index.norm_bytes(cand.address, doc)
+            doc = read(cand.address)  # kept: the page shown reads its passage from it
+            norm = index.norm_bytes(cand.address, doc)
             score *= 1.0 + PHRASE_BONUS * (sum(1 for p in wanted if p in norm) / len(phrases))
             rescored.append(Ranked(cand, score, doc))
             bisect.insort(below, (-round(score, 5), cand.ord))
@@ -787,10 +790,10 @@ def snippet(text: str, norm: str, terms: list[str], weights: dict[str, float] | 
     """
     # only the terms the passage holds can score a sentence or be marked (most of a query's terms are
     # clause fragments or synonyms it lacks): found once, in the query's order, so the same sums
-    present = [t for t in terms if t in norm]
     marked = [t for t in (longest if longest is not None else marking_order(terms)) if t in norm]
     if len(text) <= EXCERPT_MAX:
         return _cut(text, norm, marked, 0, len(text))
+    present = [t for t in terms if t in norm]
     spans = _sentences(norm)
     if not spans:
         start, end = 0, len(text)
