@@ -977,8 +977,21 @@ def encode_passage(passage: Passage) -> dict[str, bytes]:
     return fields
 
 
+# json.loads without its wrapper (whitespace and trailing-data checks, ~1.3 µs of a page's ten passages'
+# ~2.3 µs each): what encode_passage wrote is read by the scanner alone, anything else by json.loads
+_SCAN = json.JSONDecoder().scan_once
+
+
+def _record(rec: str) -> list:
+    try:
+        value, end = _SCAN(rec, 0)
+    except StopIteration:
+        return json.loads(rec)  # raises json's own error
+    return value if end == len(rec) else json.loads(rec)
+
+
 def decode_passage(fields: dict[str, bytes]) -> Passage:
-    id_, plan_id, section, orientation, node_id = json.loads(fields["rec"].decode("utf-8", "surrogatepass"))
+    id_, plan_id, section, orientation, node_id = _record(fields["rec"].decode("utf-8", "surrogatepass"))
     text = fields["text"].decode("utf-8", "surrogatepass")
     norm = fields.get("norm")
     return Passage(id_, plan_id, tuple(section), text,
