@@ -813,7 +813,7 @@ def snippet(text: str, norm: str, terms: list[str], weights: dict[str, float] | 
                         scores[i] += value
                         last = i
                     pos = norm.find(term, pos + 1)
-            best = max(range(len(spans)), key=lambda i: (scores[i], -i))
+            best = scores.index(max(scores))  # the first of the best-scoring sentences
         else:
             best = 0  # every sentence scores 0: the first
         lo = hi = best
