@@ -74,7 +74,7 @@ def check_cost(data: Path, seeds: Path, times: list[int]) -> dict:
     from bot.search.engine import index_dir
 
     directory = index_dir(None)
-    stamp = json.loads((directory / quickstart.STAMP).read_bytes())
+    stamp = json.loads(quickstart.stamp_path().read_bytes())
     out = {}
     for k in times:
         grown = dict(stamp, paths="\n".join([stamp["paths"]] * k),

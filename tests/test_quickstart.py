@@ -112,7 +112,7 @@ def test_a_fresh_file_is_checked_by_its_bytes_even_with_the_same_stat(seeds, loa
     text = plan.read_text(encoding="utf-8")
     plan.write_text(text, encoding="utf-8")  # fresh: written just now
     _search(capsys)
-    stamp = json.loads((index_dir(None) / quickstart.STAMP).read_text(encoding="utf-8"))
+    stamp = json.loads(quickstart.stamp_path().read_text(encoding="utf-8"))
     assert list(stamp["racy"].values()), "the fresh file is vouched for by its digest"
     loads.clear()
     _search(capsys)
@@ -168,7 +168,7 @@ def test_a_damaged_index_on_the_quick_path_is_rebuilt_from_the_corpus(seeds, loa
 def test_no_stamp_without_the_plan_store(seeds, loads, capsys, monkeypatch):
     monkeypatch.setenv("PLANBRIEF_CORPUS_CACHE", "0")
     first = _search(capsys)
-    assert not (index_dir(None) / quickstart.STAMP).exists()
+    assert not quickstart.stamp_path().exists()
     loads.clear()
     assert _search(capsys) == first and loads[0] == "load"
 

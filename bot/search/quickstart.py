@@ -26,22 +26,35 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from array import array
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.corpus import cache as corpus_cache
 from bot.corpus import store as plan_store
-from bot.corpus.loader import Corpus, Folders
 from bot.models import PlanMeta
-from bot.search.engine import SearchEngine, _index_lock, index_dir
-from bot.search.tantivy_index import FORMAT, LOG, STATE, IndexUnusable, State, TantivyIndex, plan_hash
+from bot.search.paths import cache_root
+
+# The engine and the index (tantivy, numpy: a third of a start) are imported inside the functions, so
+# that a start reads the stamp and sets the plan files' check going before it pays for them.
+if TYPE_CHECKING:
+    from bot.corpus.loader import Corpus, Folders
+    from bot.search.engine import SearchEngine
+    from bot.search.tantivy_index import State, TantivyIndex
 
 log = logging.getLogger(__name__)
 
 STAMP = "start.json"
-VERSION = 3  # 3: the sidecar's log of adds is part of the index state
+VERSION = 4  # 4: beside the index folder (found before the index code is imported); 3: the sidecar's log
 TANTIVY_META = "meta.json"
+
+
+def stamp_path(cache_dir: Path | str | None = None) -> Path:
+    """The stamp, beside the index folder rather than in it: its place does not depend on the index
+    FORMAT (the stamp says which format it vouches for), so it is found without importing the index."""
+    return cache_root(cache_dir) / STAMP
 
 
 def _stat(path: Path | str) -> list[int]:
@@ -51,6 +64,8 @@ def _stat(path: Path | str) -> list[int]:
 
 def _index_stats(directory: Path) -> dict:
     """The index files a stamp vouches for: the sidecar, its log of adds (None: none), tantivy's meta."""
+    from bot.search.tantivy_index import LOG, STATE
+
     try:
         log_stat = _stat(directory / LOG)
     except FileNotFoundError:
@@ -85,6 +100,9 @@ def remember(corpus: Corpus, engine: SearchEngine) -> bool:
     Under the index lock, so the sidecar it vouches for is the one on disk: its plan list must be the
     corpus's plans and hashes in order, else (another process synced meanwhile) nothing is written.
     """
+    from bot.search.engine import _index_lock
+    from bot.search.tantivy_index import FORMAT, IndexUnusable, State, plan_hash
+
     checked = corpus.checked
     directory = engine.index.directory
     if checked is None or directory is None or not corpus_cache.enabled() or corpus.folders is None:
@@ -119,7 +137,7 @@ def remember(corpus: Corpus, engine: SearchEngine) -> bool:
                      "stats": base64.b64encode(stats.tobytes()).decode("ascii"), "racy": racy,
                      **index_stats,
                      "words": state.words, "chars": state.chars, "pinyin": state.pinyin}
-            _write_stamp(directory, stamp)
+            _write_stamp(stamp_path(directory.parent), stamp)
             return True
     except (OSError, IndexUnusable) as exc:  # a read-only or vanished folder: the next start loads the corpus
         log.debug("start stamp not written: %s", exc)
@@ -163,13 +181,16 @@ def index_added(plans: list, folders: Folders, written: list, cache_dir: Path | 
     ones are vouched for by the bytes this add wrote. Anything else (another writer in between, an
     edit behind its back) leaves the stamp stale, and the next start takes the full load as before.
     """
+    from bot.search.engine import _index_lock, index_dir
+    from bot.search.tantivy_index import FORMAT, STATE, TantivyIndex
+
     directory = index_dir(cache_dir)
     if not (directory / STATE).exists():
         return False
     with _index_lock(directory):
         index = TantivyIndex.open_for_add(directory)
         try:
-            stamp = json.loads((directory / STAMP).read_bytes())
+            stamp = json.loads(stamp_path(cache_dir).read_bytes())
             carry = stamp.get("version") == VERSION and stamp.get("format") == FORMAT and _same_index(stamp, directory)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             carry = False
@@ -232,7 +253,7 @@ def _carry(stamp: dict, folders: Folders, written: list, directory: Path, state:
     stamp.update(manifests=manifests, paths="\n".join(paths), stats=base64.b64encode(stats.tobytes()).decode("ascii"),
                  racy=racy, **_index_stats(directory),
                  words=state.words, chars=state.chars, pinyin=state.pinyin)
-    _write_stamp(directory, stamp)
+    _write_stamp(stamp_path(directory.parent), stamp)
     return True
 
 
@@ -245,19 +266,23 @@ def _vouch(path: Path, digest: str) -> tuple[int, int, int] | None:
     return before
 
 
-def _write_stamp(directory: Path, stamp: dict) -> None:
-    tmp = directory / f"{STAMP}.tmp{os.getpid()}"
+def _write_stamp(path: Path, stamp: dict) -> None:
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     tmp.write_text(json.dumps(stamp, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(directory / STAMP)
+    tmp.replace(path)
 
 
 def forget(cache_dir: Path | str | None = None) -> None:
     """Drop the stamp (tests; an operator who wants the next start to check everything)."""
-    (index_dir(cache_dir) / STAMP).unlink(missing_ok=True)
+    stamp_path(cache_dir).unlink(missing_ok=True)
 
 
 def _current(stamp: dict, folders: Folders, directory: Path, check_index: bool = True,
-             check_manifests: bool = True) -> bool:
+             check_manifests: bool = True, files: _FilesCheck | None = None) -> bool:
+    """The stamp still vouches for the corpus and (`check_index`) the index; `files`: the plan files'
+    check already under way (else it runs here)."""
+    from bot.search.tantivy_index import FORMAT
+
     if stamp.get("version") != VERSION or stamp.get("format") != FORMAT:
         return False
     if stamp["folders"] != _folders(folders) or stamp["store"] != _store_path():
@@ -268,6 +293,11 @@ def _current(stamp: dict, folders: Folders, directory: Path, check_index: bool =
         return False
     if check_manifests and not all(_manifest_same(path, mark) for path, mark in stamp["manifests"].items()):
         return False
+    return files.result() if files is not None else _files_same(stamp)
+
+
+def _files_same(stamp: dict) -> bool:
+    """Every plan file the stamp lists has the stat it recorded; one too fresh then, the same bytes."""
     paths = stamp["paths"].split("\n") if stamp["paths"] else []
     want = array("q")
     want.frombytes(base64.b64decode(stamp["stats"]))
@@ -286,21 +316,63 @@ def _current(stamp: dict, folders: Folders, directory: Path, check_index: bool =
     return got == want
 
 
+class _FilesCheck:
+    """`_files_same` in a thread, set going as soon as the stamp is read. Its cost is one stat a plan
+    file (50,000 at ×10,000: 0.2–0.3 s, mostly in the kernel with the GIL released), and it runs while
+    the main thread imports the engine and the index (tantivy, numpy: as long again), which a start
+    needs whatever the answer. `result()` waits for it; an error (a file gone) is a no."""
+
+    def __init__(self, stamp: dict) -> None:
+        self._stamp = stamp
+        self._same = False
+        self._thread: threading.Thread | None = threading.Thread(target=self._run, name="planbrief-start-check")
+        try:
+            self._thread.start()
+        except RuntimeError:  # no thread to be had: checked when asked
+            self._thread = None
+
+    def _run(self) -> None:
+        try:
+            self._same = _files_same(self._stamp)
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            log.debug("quick start not possible: %s", exc)
+
+    def result(self) -> bool:
+        if self._thread is None:
+            self._thread = threading.current_thread()
+            self._run()
+        elif self._thread is not threading.current_thread():
+            self._thread.join()
+        return self._same
+
+
 def quick_engine(folders: Folders, corpus_plans=None, cache_dir: Path | str | None = None) -> SearchEngine | None:
     """An engine over the index as it is, when the stamp proves the corpus unchanged; else None (and the
     caller loads the corpus). `corpus_plans` loads the plans should the index prove damaged."""
     if not corpus_cache.enabled():
         return None
-    directory = index_dir(cache_dir)
     try:
-        stamp = json.loads((directory / STAMP).read_bytes())
-        if not _current(stamp, folders, directory):
+        stamp = json.loads(stamp_path(cache_dir).read_bytes())
+    except (OSError, ValueError) as exc:
+        log.debug("quick start not possible: %s", exc)
+        return None
+    if not isinstance(stamp, dict) or stamp.get("version") != VERSION:
+        return None
+    files = _FilesCheck(stamp)
+    try:
+        from bot.search.engine import SearchEngine, index_dir
+        from bot.search.tantivy_index import State, TantivyIndex
+
+        directory = index_dir(cache_dir)
+        if not _current(stamp, folders, directory, files=files):
             return None
         index = TantivyIndex.reopen(directory, State(words=stamp["words"], chars=stamp["chars"],
                                                      pinyin=stamp["pinyin"]))
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:  # a stamp of other code
         log.debug("quick start not possible: %s", exc)
         return None
+    finally:
+        files.result()  # a start that will load the corpus instead leaves no thread statting behind it
     return SearchEngine(index, StoredMetas(stamp["keys"], index), corpus_plans)
 
 
