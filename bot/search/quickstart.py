@@ -291,9 +291,15 @@ def _current(stamp: dict, folders: Folders, directory: Path, check_index: bool =
         return False
     if check_index and not _same_index(stamp, directory):
         return False
-    if check_manifests and not all(_manifest_same(path, mark) for path, mark in stamp["manifests"].items()):
+    if files is not None:  # the manifests and the plan files, checked meanwhile
+        return files.result()
+    if check_manifests and not _manifests_same(stamp):
         return False
-    return files.result() if files is not None else _files_same(stamp)
+    return _files_same(stamp)
+
+
+def _manifests_same(stamp: dict) -> bool:
+    return all(_manifest_same(path, mark) for path, mark in stamp["manifests"].items())
 
 
 def _files_same(stamp: dict) -> bool:
@@ -317,10 +323,12 @@ def _files_same(stamp: dict) -> bool:
 
 
 class _FilesCheck:
-    """`_files_same` in a thread, set going as soon as the stamp is read. Its cost is one stat a plan
-    file (50,000 at ×10,000: 0.2–0.3 s, mostly in the kernel with the GIL released), and it runs while
-    the main thread imports the engine and the index (tantivy, numpy: as long again), which a start
-    needs whatever the answer. `result()` waits for it; an error (a file gone) is a no."""
+    """`_manifests_same` and `_files_same` in a thread, set going as soon as the stamp is read. Their
+    cost is one stat a plan file (50,000 at ×10,000: 0.2–0.3 s, mostly in the kernel with the GIL
+    released) and, for a manifest written less than RACY_SECONDS before its stamp (the search right
+    after an add), the SHA-256 of its bytes (32 MB at ×10,000: ~70 ms, hashlib releases the GIL too);
+    they run while the main thread imports the engine and the index (tantivy, numpy: ~0.25 s), which a
+    start needs whatever the answer. `result()` waits for it; an error (a file gone) is a no."""
 
     def __init__(self, stamp: dict) -> None:
         self._stamp = stamp
@@ -333,7 +341,7 @@ class _FilesCheck:
 
     def _run(self) -> None:
         try:
-            self._same = _files_same(self._stamp)
+            self._same = _manifests_same(self._stamp) and _files_same(self._stamp)
         except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             log.debug("quick start not possible: %s", exc)
 
