@@ -15,7 +15,7 @@ import pytest
 
 import bot.cli as cli
 from bot.corpus import store as plan_store
-from bot.search import quickstart
+from bot.search import quickstart, tantivy_index
 from bot.search.engine import index_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -231,6 +231,10 @@ def _add(capsys, path: Path) -> str:
 def test_an_add_carries_the_stamp_so_the_next_search_loads_nothing(seeds, loads, capsys, tmp_path):
     _search(capsys)  # full start: writes the stamp
     added = [_add(capsys, _new_plan(tmp_path, city)) for city in ("南京", "扬州")]
+    state = tantivy_index.State.load(index_dir(None))
+    fresh = tantivy_index.TantivyIndex.reopen(index_dir(None), state)
+    counts = quickstart.read_stamp()["df"]  # the lexicon's passage counts a quick start takes as they are
+    assert counts and counts == {w: fresh.df(w) for w in state.words}, "carried counts are the index's after the add"
     loads.clear()
     quick = _search(capsys, UNIQUE)
     assert loads == [], "the search after an add must start from the index alone"
