@@ -28,7 +28,6 @@ mostly fixed: numpy's import (≈ 0.13 s CPU, used by ranking), compiling bot/ w
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import statistics
@@ -74,17 +73,15 @@ def check_cost(data: Path, seeds: Path, times: list[int]) -> dict:
     from bot.search.engine import index_dir
 
     directory = index_dir(None)
-    stamp = json.loads((directory / quickstart.STAMP).read_bytes())
+    stamp = quickstart.read_stamp()
     out = {}
     for k in times:
-        grown = dict(stamp, paths="\n".join([stamp["paths"]] * k),
-                     stats=base64.b64encode(array("q", list(array("q", base64.b64decode(stamp["stats"]))) * k)
-                                            .tobytes()).decode())
-        raw = json.dumps(grown, ensure_ascii=False).encode()
+        grown = dict(stamp, paths="\n".join([stamp["paths"]] * k), stats=array("q", list(stamp["stats"]) * k))
+        raw = quickstart.encode_stamp(grown)
         samples = []
         for _ in range(3):
             t = time.process_time()
-            assert quickstart._current(json.loads(raw), folders_for(None), directory)
+            assert quickstart._current(quickstart.decode_stamp(raw), folders_for(None), directory)
             samples.append((time.process_time() - t) * 1000)
         out[k] = {"files": len(grown["paths"].split("\n")), "cpu_ms": statistics.median(samples),
                   "stamp_mb": len(raw) / 2**20}
@@ -110,7 +107,9 @@ def main(argv=None) -> int:
     print(f"quick start (stamp current): wall {quick['wall_s']:.2f} s, CPU {quick['cpu_s']:.2f} s "
           f"(medians of {a.runs}); load {_load()}")
     index = data / "search"
-    full = _runs(env, a.runs, before=lambda: [p.unlink() for p in index.glob("tantivy-v*/start.json")])
+    from bot.search.quickstart import stamp_path
+
+    full = _runs(env, a.runs, before=lambda: stamp_path(index).unlink(missing_ok=True))
     print(f"full start (stamp removed):  wall {full['wall_s']:.2f} s, CPU {full['cpu_s']:.2f} s "
           f"(medians of {a.runs}); load {_load()}")
     for k, figures in check_cost(data, seeds, [int(x) for x in a.times.split(",")]).items():

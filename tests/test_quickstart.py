@@ -15,7 +15,7 @@ import pytest
 
 import bot.cli as cli
 from bot.corpus import store as plan_store
-from bot.search import quickstart
+from bot.search import quickstart, tantivy_index
 from bot.search.engine import index_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,7 +112,7 @@ def test_a_fresh_file_is_checked_by_its_bytes_even_with_the_same_stat(seeds, loa
     text = plan.read_text(encoding="utf-8")
     plan.write_text(text, encoding="utf-8")  # fresh: written just now
     _search(capsys)
-    stamp = json.loads((index_dir(None) / quickstart.STAMP).read_text(encoding="utf-8"))
+    stamp = quickstart.read_stamp()
     assert list(stamp["racy"].values()), "the fresh file is vouched for by its digest"
     loads.clear()
     _search(capsys)
@@ -168,7 +168,7 @@ def test_a_damaged_index_on_the_quick_path_is_rebuilt_from_the_corpus(seeds, loa
 def test_no_stamp_without_the_plan_store(seeds, loads, capsys, monkeypatch):
     monkeypatch.setenv("PLANBRIEF_CORPUS_CACHE", "0")
     first = _search(capsys)
-    assert not (index_dir(None) / quickstart.STAMP).exists()
+    assert not quickstart.stamp_path().exists()
     loads.clear()
     assert _search(capsys) == first and loads[0] == "load"
 
@@ -231,6 +231,10 @@ def _add(capsys, path: Path) -> str:
 def test_an_add_carries_the_stamp_so_the_next_search_loads_nothing(seeds, loads, capsys, tmp_path):
     _search(capsys)  # full start: writes the stamp
     added = [_add(capsys, _new_plan(tmp_path, city)) for city in ("南京", "扬州")]
+    state = tantivy_index.State.load(index_dir(None))
+    fresh = tantivy_index.TantivyIndex.reopen(index_dir(None), state)
+    counts = quickstart.read_stamp()["df"]  # the lexicon's passage counts a quick start takes as they are
+    assert counts and counts == {w: fresh.df(w) for w in state.words}, "carried counts are the index's after the add"
     loads.clear()
     quick = _search(capsys, UNIQUE)
     assert loads == [], "the search after an add must start from the index alone"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import os
 import re
 import shutil
 import threading
@@ -35,6 +34,7 @@ import numpy as np
 from bot.models import Hit, Passage, Plan, PlanMeta
 from bot.search.fuzzy import Lexicon
 from bot.search.glossary import Translation, load_glossary
+from bot.search.paths import cache_root
 from bot.search.tantivy_index import FORMAT, PHRASE_SCAN, Candidate, IndexBusy, IndexUnusable, TantivyIndex
 from bot.search.tokenize import CLAUSE, clause_terms, expand_word, is_cjk, query_terms, segment_with
 from bot.textnorm import normalize
@@ -117,13 +117,8 @@ class SearchResult:
                 "unknown": list(self.unknown)}
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("PLANBRIEF_DATA_DIR", "data")) / "search"
-
-
 def index_dir(cache_dir: Path | str | None) -> Path:
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    return root / f"tantivy-v{FORMAT}"
+    return cache_root(cache_dir) / f"tantivy-v{FORMAT}"
 
 
 def _sync_lock(directory: Path):

@@ -15,33 +15,46 @@ synced to exactly those plans, the next start only has to prove that nothing mov
 Then the index answers alone: its lexicon comes from the stamp written after that load, and a hit's
 citation fields (city, year, title) are read from the plan store for the plans it cites only. A plan
 edited behind the store's back changes its stat, so the full load runs (and re-reads it), exactly as
-before. The stamp (`start.json` in the index folder) is written by the CLI after a full load that
-synced the index; a filter (--city, --year, --plan) reads the plans' metadata from the sidecar.
+before. The stamp (`start.stamp` beside the index folder) is written by the CLI after a full load that
+synced the index, and carried over by `add`; a filter (--city, --year, --plan) reads the plans' metadata from the sidecar.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
 import os
+import sys
+import threading
 from array import array
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.corpus import cache as corpus_cache
 from bot.corpus import store as plan_store
-from bot.corpus.loader import Corpus, Folders
 from bot.models import PlanMeta
-from bot.search.engine import SearchEngine, _index_lock, index_dir
-from bot.search.tantivy_index import FORMAT, LOG, STATE, IndexUnusable, State, TantivyIndex, plan_hash
+from bot.search.paths import cache_root
+
+# The engine and the index (tantivy, numpy: a third of a start) are imported inside the functions, so
+# that a start reads the stamp and sets the plan files' check going before it pays for them.
+if TYPE_CHECKING:
+    from bot.corpus.loader import Corpus, Folders
+    from bot.search.engine import SearchEngine
+    from bot.search.tantivy_index import State, TantivyIndex
 
 log = logging.getLogger(__name__)
 
-STAMP = "start.json"
-VERSION = 3  # 3: the sidecar's log of adds is part of the index state
+STAMP = "start.stamp"  # see encode_stamp
+VERSION = 5  # 5: binary file list; 4: beside the index folder (found before the index code); 3: the add log
 TANTIVY_META = "meta.json"
+
+
+def stamp_path(cache_dir: Path | str | None = None) -> Path:
+    """The stamp, beside the index folder rather than in it: its place does not depend on the index
+    FORMAT (the stamp says which format it vouches for), so it is found without importing the index."""
+    return cache_root(cache_dir) / STAMP
 
 
 def _stat(path: Path | str) -> list[int]:
@@ -51,6 +64,8 @@ def _stat(path: Path | str) -> list[int]:
 
 def _index_stats(directory: Path) -> dict:
     """The index files a stamp vouches for: the sidecar, its log of adds (None: none), tantivy's meta."""
+    from bot.search.tantivy_index import LOG, STATE
+
     try:
         log_stat = _stat(directory / LOG)
     except FileNotFoundError:
@@ -85,6 +100,9 @@ def remember(corpus: Corpus, engine: SearchEngine) -> bool:
     Under the index lock, so the sidecar it vouches for is the one on disk: its plan list must be the
     corpus's plans and hashes in order, else (another process synced meanwhile) nothing is written.
     """
+    from bot.search.engine import _index_lock
+    from bot.search.tantivy_index import FORMAT, IndexUnusable, State, plan_hash
+
     checked = corpus.checked
     directory = engine.index.directory
     if checked is None or directory is None or not corpus_cache.enabled() or corpus.folders is None:
@@ -116,10 +134,11 @@ def remember(corpus: Corpus, engine: SearchEngine) -> bool:
             stamp = {"version": VERSION, "format": FORMAT, "code": checked.code, "folders": _folders(corpus.folders),
                      "store": _store_path(), "keys": checked.keys, "manifests": manifests,
                      "paths": "\n".join(os.path.abspath(path) for path, _, _ in checked.files),
-                     "stats": base64.b64encode(stats.tobytes()).decode("ascii"), "racy": racy,
+                     "stats": stats, "racy": racy,
                      **index_stats,
-                     "words": state.words, "chars": state.chars, "pinyin": state.pinyin}
-            _write_stamp(directory, stamp)
+                     "words": state.words, "chars": state.chars, "pinyin": state.pinyin,
+                     "df": _doc_freqs(directory, state)}
+            _write_stamp(stamp_path(directory.parent), stamp)
             return True
     except (OSError, IndexUnusable) as exc:  # a read-only or vanished folder: the next start loads the corpus
         log.debug("start stamp not written: %s", exc)
@@ -163,13 +182,16 @@ def index_added(plans: list, folders: Folders, written: list, cache_dir: Path | 
     ones are vouched for by the bytes this add wrote. Anything else (another writer in between, an
     edit behind its back) leaves the stamp stale, and the next start takes the full load as before.
     """
+    from bot.search.engine import _index_lock, index_dir
+    from bot.search.tantivy_index import FORMAT, STATE, TantivyIndex
+
     directory = index_dir(cache_dir)
     if not (directory / STATE).exists():
         return False
     with _index_lock(directory):
         index = TantivyIndex.open_for_add(directory)
         try:
-            stamp = json.loads((directory / STAMP).read_bytes())
+            stamp = read_stamp(cache_dir)
             carry = stamp.get("version") == VERSION and stamp.get("format") == FORMAT and _same_index(stamp, directory)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             carry = False
@@ -208,8 +230,7 @@ def _carry(stamp: dict, folders: Folders, written: list, directory: Path, state:
     if not all(_manifest_same(path, mark) for path, mark in manifests.items() if path not in wrote):
         return False
     paths = stamp["paths"].split("\n") if stamp["paths"] else []
-    stats = array("q")
-    stats.frombytes(base64.b64decode(stamp["stats"]))
+    stats = array("q", stamp["stats"])
     racy = dict(stamp["racy"])
     if not _current(stamp, folders, directory, check_index=False, check_manifests=False):
         return False
@@ -229,11 +250,26 @@ def _carry(stamp: dict, folders: Folders, written: list, directory: Path, state:
             racy[str(len(paths))] = w.file_digest
         paths.append(path)
         stats.extend(seen)
-    stamp.update(manifests=manifests, paths="\n".join(paths), stats=base64.b64encode(stats.tobytes()).decode("ascii"),
+    stamp.update(manifests=manifests, paths="\n".join(paths), stats=stats,
                  racy=racy, **_index_stats(directory),
-                 words=state.words, chars=state.chars, pinyin=state.pinyin)
-    _write_stamp(directory, stamp)
+                 words=state.words, chars=state.chars, pinyin=state.pinyin, df=_doc_freqs(directory, state))
+    _write_stamp(stamp_path(directory.parent), stamp)
     return True
+
+
+def _doc_freqs(directory: Path, state: State) -> dict[str, int]:
+    """Each lexicon word's passage count in the index on disk (TantivyIndex.df, read through a snapshot
+    opened now: an add's own snapshot is spent). The engine's lexicon asks it for every word on a start's
+    first plan (~3,000 words, 6,000 tantivy lookups: ~0.1 s at ×10,000); the stamp vouches for the index
+    files they were counted in, so a quick start takes them from it."""
+    from bot.search.tantivy_index import TantivyIndex
+
+    try:
+        index = TantivyIndex.reopen(directory, state)
+        return {w: index.df(w) for w in state.words}
+    except (OSError, ValueError) as exc:  # none then: a start counts them itself, as before
+        log.debug("passage counts not kept in the start stamp: %s", exc)
+        return {}
 
 
 def _vouch(path: Path, digest: str) -> tuple[int, int, int] | None:
@@ -245,19 +281,53 @@ def _vouch(path: Path, digest: str) -> tuple[int, int, int] | None:
     return before
 
 
-def _write_stamp(directory: Path, stamp: dict) -> None:
-    tmp = directory / f"{STAMP}.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(stamp, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(directory / STAMP)
+def _write_stamp(path: Path, stamp: dict) -> None:
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(encode_stamp(stamp))
+    tmp.replace(path)
+
+
+def encode_stamp(stamp: dict) -> bytes:
+    """One line of JSON (everything but the file list), then the plan files' paths (UTF-8, one a line)
+    and their stats (int64 triples, this machine's byte order): at ×10,000 those are 50,000 paths and
+    150,000 numbers, which as JSON strings (the paths, the stats in base64) took ~70 ms to decode per
+    start; as bytes they split in a few."""
+    paths = stamp["paths"].encode("utf-8")
+    stats = stamp["stats"].tobytes()
+    head = {k: v for k, v in stamp.items() if k not in ("paths", "stats")}
+    head.update(layout={"paths": len(paths), "stats": len(stats), "byteorder": sys.byteorder})
+    return json.dumps(head, ensure_ascii=False).encode("utf-8") + b"\n" + paths + stats
+
+
+def decode_stamp(raw: bytes) -> dict:
+    """`encode_stamp`'s bytes → the stamp ("paths": the joined paths, "stats": an array). ValueError
+    when they are not laid out so (another version's stamp, a torn file)."""
+    end = raw.index(b"\n")
+    stamp = json.loads(raw[:end])
+    layout = stamp.pop("layout")
+    if layout["byteorder"] != sys.byteorder or end + 1 + layout["paths"] + layout["stats"] != len(raw):
+        raise ValueError("a stamp of another layout")
+    cut = end + 1 + layout["paths"]
+    stats = array("q")
+    stats.frombytes(raw[cut:])
+    return dict(stamp, paths=raw[end + 1:cut].decode("utf-8"), stats=stats)
+
+
+def read_stamp(cache_dir: Path | str | None = None) -> dict:
+    return decode_stamp(stamp_path(cache_dir).read_bytes())
 
 
 def forget(cache_dir: Path | str | None = None) -> None:
     """Drop the stamp (tests; an operator who wants the next start to check everything)."""
-    (index_dir(cache_dir) / STAMP).unlink(missing_ok=True)
+    stamp_path(cache_dir).unlink(missing_ok=True)
 
 
 def _current(stamp: dict, folders: Folders, directory: Path, check_index: bool = True,
-             check_manifests: bool = True) -> bool:
+             check_manifests: bool = True, files: _FilesCheck | None = None) -> bool:
+    """The stamp still vouches for the corpus and (`check_index`) the index; `files`: the plan files'
+    check already under way (else it runs here)."""
+    from bot.search.tantivy_index import FORMAT
+
     if stamp.get("version") != VERSION or stamp.get("format") != FORMAT:
         return False
     if stamp["folders"] != _folders(folders) or stamp["store"] != _store_path():
@@ -266,11 +336,21 @@ def _current(stamp: dict, folders: Folders, directory: Path, check_index: bool =
         return False
     if check_index and not _same_index(stamp, directory):
         return False
-    if check_manifests and not all(_manifest_same(path, mark) for path, mark in stamp["manifests"].items()):
+    if files is not None:  # the manifests and the plan files, checked meanwhile
+        return files.result()
+    if check_manifests and not _manifests_same(stamp):
         return False
+    return _files_same(stamp)
+
+
+def _manifests_same(stamp: dict) -> bool:
+    return all(_manifest_same(path, mark) for path, mark in stamp["manifests"].items())
+
+
+def _files_same(stamp: dict) -> bool:
+    """Every plan file the stamp lists has the stat it recorded; one too fresh then, the same bytes."""
     paths = stamp["paths"].split("\n") if stamp["paths"] else []
-    want = array("q")
-    want.frombytes(base64.b64decode(stamp["stats"]))
+    want = stamp["stats"]
     if len(want) != 3 * len(paths):
         return False
     got = array("q")
@@ -286,21 +366,66 @@ def _current(stamp: dict, folders: Folders, directory: Path, check_index: bool =
     return got == want
 
 
+class _FilesCheck:
+    """`_manifests_same` and `_files_same` in a thread, set going as soon as the stamp is read. Their
+    cost is one stat a plan file (50,000 at ×10,000: 0.2–0.3 s, mostly in the kernel with the GIL
+    released) and, for a manifest written less than RACY_SECONDS before its stamp (the search right
+    after an add), the SHA-256 of its bytes (32 MB at ×10,000: ~70 ms, hashlib releases the GIL too);
+    they run while the main thread imports the engine and the index (tantivy, numpy: ~0.25 s), which a
+    start needs whatever the answer. `result()` waits for it; an error (a file gone) is a no."""
+
+    def __init__(self, stamp: dict) -> None:
+        self._stamp = stamp
+        self._same = False
+        self._thread: threading.Thread | None = threading.Thread(target=self._run, name="planbrief-start-check")
+        try:
+            self._thread.start()
+        except RuntimeError:  # no thread to be had: checked when asked
+            self._thread = None
+
+    def _run(self) -> None:
+        try:
+            self._same = _manifests_same(self._stamp) and _files_same(self._stamp)
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            log.debug("quick start not possible: %s", exc)
+
+    def result(self) -> bool:
+        if self._thread is None:
+            self._thread = threading.current_thread()
+            self._run()
+        elif self._thread is not threading.current_thread():
+            self._thread.join()
+        return self._same
+
+
 def quick_engine(folders: Folders, corpus_plans=None, cache_dir: Path | str | None = None) -> SearchEngine | None:
     """An engine over the index as it is, when the stamp proves the corpus unchanged; else None (and the
     caller loads the corpus). `corpus_plans` loads the plans should the index prove damaged."""
     if not corpus_cache.enabled():
         return None
-    directory = index_dir(cache_dir)
     try:
-        stamp = json.loads((directory / STAMP).read_bytes())
-        if not _current(stamp, folders, directory):
+        stamp = read_stamp(cache_dir)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.debug("quick start not possible: %s", exc)
+        return None
+    if not isinstance(stamp, dict) or stamp.get("version") != VERSION:
+        return None
+    files = _FilesCheck(stamp)
+    try:
+        from bot.search.engine import SearchEngine, index_dir
+        from bot.search.tantivy_index import State, TantivyIndex
+
+        directory = index_dir(cache_dir)
+        if not _current(stamp, folders, directory, files=files):
             return None
         index = TantivyIndex.reopen(directory, State(words=stamp["words"], chars=stamp["chars"],
                                                      pinyin=stamp["pinyin"]))
+        index._df.update(stamp.get("df") or {})  # counted in these very index files (see _doc_freqs)
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:  # a stamp of other code
         log.debug("quick start not possible: %s", exc)
         return None
+    finally:
+        files.result()  # a start that will load the corpus instead leaves no thread statting behind it
     return SearchEngine(index, StoredMetas(stamp["keys"], index), corpus_plans)
 
 
