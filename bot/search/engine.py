@@ -20,6 +20,7 @@ import bisect
 import logging
 import re
 import shutil
+import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -28,8 +29,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
-
-import numpy as np
 
 from bot.models import Hit, Passage, Plan, PlanMeta
 from bot.search.fuzzy import Lexicon
@@ -739,12 +738,15 @@ class _RelativeCutoff:
     score, which gives the bounds `sure` and `floor` (bot.search.tantivy_index.Cutoff).
     """
 
-    def keep(self, scores: np.ndarray, part_scores: np.ndarray | None) -> np.ndarray:
-        bar = RELATIVE_CUTOFF * float(scores.max())
-        keep = scores >= bar
-        if part_scores is not None:
-            keep |= part_scores >= bar * PART_WEIGHT
-        return keep
+    def keep(self, scores: list[float], part_scores: list[float] | None) -> list[bool]:
+        # the scores are tantivy's float32 values; the bars are rounded to float32 as well, so every
+        # comparison is the one float32 arithmetic makes (the bounds below depend on it)
+        bar = RELATIVE_CUTOFF * max(scores)
+        least = _float32(bar)
+        if part_scores is None:
+            return [s >= least for s in scores]
+        least_part = _float32(bar * PART_WEIGHT)
+        return [s >= least or p >= least_part for s, p in zip(scores, part_scores, strict=True)]
 
     # `keep` compares in float32; the bounds are widened by far more than its rounding.
     def sure(self, top: float) -> float:
@@ -755,6 +757,12 @@ class _RelativeCutoff:
 
 
 _CUTOFF = _RelativeCutoff()
+_F32 = struct.Struct("f")
+
+
+def _float32(value: float) -> float:
+    """`value` rounded to the nearest float32, as numpy rounded a Python float compared with float32s."""
+    return _F32.unpack(_F32.pack(value))[0]
 
 
 @lru_cache(maxsize=4096)

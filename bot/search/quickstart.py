@@ -371,7 +371,7 @@ class _FilesCheck:
     cost is one stat a plan file (50,000 at ×10,000: 0.2–0.3 s, mostly in the kernel with the GIL
     released) and, for a manifest written less than RACY_SECONDS before its stamp (the search right
     after an add), the SHA-256 of its bytes (32 MB at ×10,000: ~70 ms, hashlib releases the GIL too);
-    they run while the main thread imports the engine and the index (tantivy, numpy: ~0.25 s), which a
+    they run while the main thread imports the engine and the index (tantivy: most of it), which a
     start needs whatever the answer. `result()` waits for it; an error (a file gone) is a no."""
 
     def __init__(self, stamp: dict) -> None:

@@ -44,7 +44,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
 import tantivy
 
 from bot.models import Passage, Plan, PlanMeta
@@ -134,7 +133,7 @@ class Cutoff(Protocol):
     those between the two, thanks to these bounds.
     """
 
-    def keep(self, scores: np.ndarray, part_scores: np.ndarray | None) -> np.ndarray: ...
+    def keep(self, scores: list[float], part_scores: list[float] | None) -> list[bool]: ...
 
     def sure(self, top: float) -> float: ...
 
@@ -698,22 +697,26 @@ class TantivyIndex:
         floor = cutoff.floor(hits[0][0], bool(first))
         if len(hits) == limit < SCAN and hits[-1][0] >= floor:
             hits = self.searcher.search(query, limit=SCAN, count=False).hits
-        scores = np.array([s for s, _ in hits], dtype=np.float32)
+        # tantivy's scores are float32, exact as Python floats: plain lists, not numpy, whose import
+        # alone was 0.2 s of every CLI start (a few hundred numbers need no arrays)
+        scores = [s for s, _ in hits]
         part_scores = self._part_scores(first, hits, floor, cutoff.sure(hits[0][0])) if first else None
         # tantivy returns hits best first (ties by address), so the kept ones are already in that order
         keep = cutoff.keep(scores, part_scores)
         if part_scores is None:  # a monotone cutoff over hits best first keeps a prefix of them
-            chosen = hits[:int(np.count_nonzero(keep))]
+            chosen = hits[:sum(keep)]
             kept = scores[:len(chosen)]
         else:
-            at = np.flatnonzero(keep)
-            chosen = [hits[i] for i in at.tolist()]
-            kept = scores[at]
+            at = [i for i, k in enumerate(keep) if k]
+            chosen = [hits[i] for i in at]
+            kept = [scores[i] for i in at]
         end = min(need, len(chosen))
         if 0 < end < len(chosen) and kept[end] == kept[end - 1]:
             # every document tied with the last one taken (copies tie by the hundred): best first, so
-            # the run of equal scores ends where bisection finds it (the float32 scores are tantivy's own)
-            end = int(np.searchsorted(-kept, -kept[end - 1], side="right"))
+            # the run of equal scores ends at the first lower one
+            last = kept[end - 1]
+            while end < len(kept) and kept[end] == last:
+                end += 1
         if not end:
             return [], len(chosen)
         tied = chosen[:end]
@@ -721,15 +724,15 @@ class TantivyIndex:
         # the best `need` by score, then corpus position: ties decided by `ord` (unique), not by where
         # tantivy keeps a document, so the answer does not depend on segment layout (only these become
         # objects)
-        best = np.lexsort((np.asarray(ords, dtype=np.uint64), -kept[:end]))[:need].tolist()
+        best = sorted(range(end), key=lambda i: (-kept[i], ords[i]))[:need]
         orients = self.searcher.fast_field_values("orient", [tied[i][1] for i in best])
         return [Candidate(int(ords[i]), tied[i][0], int(r), tied[i][1]) for i, r in zip(best, orients, strict=True)], \
             len(chosen)
 
-    def _part_scores(self, first: list[tuple[str, float]], hits: list, floor: float, sure: float) -> np.ndarray:
+    def _part_scores(self, first: list[tuple[str, float]], hits: list, floor: float, sure: float) -> list[float]:
         """Each hit's score on the parts alone, asked only for the hits it can decide (between `floor`
         and `sure`); the others get 0, which their own score makes irrelevant."""
-        out = np.zeros(len(hits), dtype=np.float32)
+        out = [0.0] * len(hits)
         undecided = [a for s, a in hits if floor <= s < sure]
         if not undecided:
             return out
