@@ -32,6 +32,7 @@ Not part of pytest (tests/test_scale_bench.py runs it at ×2 as a smoke test).
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import json
 import os
@@ -954,7 +955,7 @@ def report(results: list[dict]) -> str:
                      f"({len(serve.get('queries', []))} queries)"
                      + ("; build figures from an earlier run (--keep)" if (r.get("build") or {}).get("reused") else ""))
         lines.append(f"  runs {r.get('runs', '?')}, adds {r.get('adds', '?')}; load {r.get('load_before', '?')} → "
-                     f"{r.get('load_after', '?')}")
+                     f"{r.get('load_after', '?')}; bytecode {r.get('bytecode', 'as the environment had it')}")
     lines += ["", "| figure | " + " | ".join(f"×{s:,}" for s in scales) + " | target | met? |",
               "| --- | " + " | ".join("---:" for _ in scales) + " | --- | --- |"]
     for row in rows(results):
@@ -987,6 +988,9 @@ def main(argv=None) -> int:
     ap.add_argument("--max-mb", type=float, default=8192, help="kill a phase whose RSS passes this")
     ap.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {', '.join(PHASES)}")
     ap.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
+    ap.add_argument("--bytecode", choices=("cached", "as-is"), default="cached",
+                    help="cached: compile bot/ first, as an installed or once-run package has it (a machine with "
+                         "PYTHONDONTWRITEBYTECODE set recompiles every module at every CLI start otherwise)")
     ap.add_argument("--from-json", metavar="FILE,FILE", help="print the table of earlier --json files (a later "
                                                              "file's phases replace an earlier one's at its scale)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -1001,12 +1005,14 @@ def main(argv=None) -> int:
         print(report(merged(a.from_json.split(","))))
         return 0
     scales = [int(s) for s in a.scales.split(",") if s]
+    if a.bytecode == "cached":
+        compileall.compile_dir(ROOT / "bot", quiet=1)
     root = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="scale-bench-"))
     results = []
     try:
         for scale in scales:
             t = time.perf_counter()
-            results.append(bench_scale(scale, root / f"x{scale}", opts))
+            results.append({**bench_scale(scale, root / f"x{scale}", opts), "bytecode": a.bytecode})
             results[-1]["load_after"] = _load()
             _note(scale, f"done in {time.perf_counter() - t:.0f} s")
     finally:
