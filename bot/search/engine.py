@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from bot.models import Hit, Passage, Plan, PlanMeta
 from bot.search.fuzzy import Lexicon
@@ -38,6 +37,9 @@ from bot.search.glossary import Translation, load_glossary
 from bot.search.tantivy_index import FORMAT, PHRASE_SCAN, Candidate, IndexBusy, IndexUnusable, TantivyIndex
 from bot.search.tokenize import CLAUSE, clause_terms, expand_word, is_cjk, query_terms, segment_with
 from bot.textnorm import normalize
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 

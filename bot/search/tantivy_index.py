@@ -43,15 +43,17 @@ import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
 import tantivy
 
 from bot.models import Passage, Plan, PlanMeta
 from bot.search.fuzzy import word_pinyin
 from bot.search.tokenize import CLAUSE, HeadTable, IndexTokenizer, clause_terms, is_cjk, jieba_tokenizer
 from bot.textnorm import normalize
+
+if TYPE_CHECKING:  # numpy is imported where a search first ranks, not by an add's writer
+    import numpy as np
 
 FORMAT = 4  # 4: passages stored in the index, orientation as a fast field
 log = logging.getLogger(__name__)
@@ -699,6 +701,8 @@ class TantivyIndex:
         floor = cutoff.floor(hits[0][0], bool(first))
         if len(hits) == limit < SCAN and hits[-1][0] >= floor:
             hits = self.searcher.search(query, limit=SCAN, count=False).hits
+        import numpy as np  # here: a process that only writes (add) never loads it
+
         scores = np.array([s for s, _ in hits], dtype=np.float32)
         part_scores = self._part_scores(first, hits, floor, cutoff.sure(hits[0][0])) if first else None
         # tantivy returns hits best first (ties by address), so the kept ones are already in that order
@@ -729,6 +733,8 @@ class TantivyIndex:
     def _part_scores(self, first: list[tuple[str, float]], hits: list, floor: float, sure: float) -> np.ndarray:
         """Each hit's score on the parts alone, asked only for the hits it can decide (between `floor`
         and `sure`); the others get 0, which their own score makes irrelevant."""
+        import numpy as np
+
         out = np.zeros(len(hits), dtype=np.float32)
         undecided = [a for s, a in hits if floor <= s < sure]
         if not undecided:
