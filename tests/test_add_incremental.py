@@ -238,6 +238,12 @@ def test_an_add_reads_a_manifest_it_parsed_before_from_its_own_copy_and_still_re
 
     code, _, err = _run(capsys, "--seeds", str(seeds), "add", str(second))
     assert code == 1 and "重复" in err and json.loads(out)["plan_id"] in err and parsed == []
+    kept = ingest._kept_path(seeds)
+    good = kept.read_bytes()
+    for bad in (b"\x05\x00\x00\x00junk!", b"\x04\x00\x00\x00" + b"\xe9\x03\x00\x00", good[:-3]):
+        kept.write_bytes(bad)  # damaged or torn: the manifest is parsed instead
+        assert not ingest._read_own(seeds).kept
+    kept.write_bytes(good)
 
     text = (seeds / MANIFEST).read_text(encoding="utf-8")
     (seeds / MANIFEST).write_text(text.replace('"plan_id"', '"plan_id', 1), encoding="utf-8")  # damaged

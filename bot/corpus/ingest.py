@@ -410,8 +410,8 @@ def _kept_entries(folder: Path, digest: str) -> tuple[list[dict], int] | None:
         for record in records[1:]:
             last, entry = marshal.loads(record)
             entries.append(entry)
-    except (OSError, EOFError, ValueError, TypeError, IndexError, struct.error):
-        return None
+    except (OSError, EOFError, ValueError, TypeError, IndexError, AttributeError, struct.error):
+        return None  # not ours, or damaged: the manifest is parsed
     if last != digest or not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         return None
     return entries, len(records) - 1
