@@ -756,6 +756,8 @@ def remove_plan(folders: Path | Folders, plan_id: str) -> dict:
                 own = read_manifest(target)
                 trusted = _manifest_trusted(target, own)
                 write_manifest(target, [e for e in own if e.get("plan_id") != plan_id])
+                if corpus_cache.enabled():  # the add's copy of the entries no longer matches: not left stale
+                    _kept_path(target).unlink(missing_ok=True)
                 if trusted:  # the entries left are each as their row recorded them
                     _trust_manifest(target)
                 (folder / entry["file"]).unlink(missing_ok=True)
