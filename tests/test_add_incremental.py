@@ -206,3 +206,53 @@ def test_a_plan_file_edited_behind_the_stores_back_is_still_checked_for_duplicat
     os.utime(old, (then, then))
     code, _, err = _run(capsys, "--seeds", str(seeds), "add", str(path))
     assert code == 1 and "重复" in err and first["plan_id"] in err, err
+
+
+def _own_plan(tmp_path, city: str) -> object:
+    """A plan of `city` whose body names it too (the body, not the title, makes a text a duplicate)."""
+    path = _plan_file(tmp_path, city)
+    path.write_text(path.read_text(encoding="utf-8").replace("全市新建", f"{city}新建"), encoding="utf-8")
+    return path
+
+
+def test_an_add_reads_a_manifest_it_parsed_before_from_its_own_copy_and_still_refuses_damage(
+        seeds, data, tmp_path, capsys, monkeypatch):
+    """The add keeps what it reads of the manifest's entries under the manifest's SHA-256
+    (`ingest._kept_entries`): the next add parses no manifest, refuses duplicates as before, and a
+    manifest changed in any byte (damaged, or edited by hand) is parsed, and refused, as before."""
+    from bot.corpus import ingest
+    from bot.corpus.loader import CorpusError, read_manifest
+
+    _run(capsys, "--seeds", str(seeds), "search", "双减", "--json")  # a load vouches for the manifest
+    assert _run(capsys, "--seeds", str(seeds), "add", str(_own_plan(tmp_path, "扬州")), "--json")[0] == 0
+    parsed = []
+    real = ingest.decode_manifest
+    monkeypatch.setattr(ingest, "decode_manifest", lambda *a: parsed.append(a[1]) or real(*a))
+    second = _own_plan(tmp_path, "镇江")
+    code, out, err = _run(capsys, "--seeds", str(seeds), "add", str(second), "--json")
+    assert code == 0, err
+    assert parsed == []  # nor written whole: the kept copy says what was needed
+    own = ingest._read_own(seeds)
+    assert own.kept and own.entries == [ingest._kept_of(e) for e in read_manifest(seeds)]
+    assert json.loads(out)["plan_id"] in {e["plan_id"] for e in own.entries}
+
+    code, _, err = _run(capsys, "--seeds", str(seeds), "add", str(second))
+    assert code == 1 and "重复" in err and json.loads(out)["plan_id"] in err and parsed == []
+    kept = ingest._kept_path(seeds)
+    good = kept.read_bytes()
+    for bad in (b"\x05\x00\x00\x00junk!", b"\x04\x00\x00\x00" + b"\xe9\x03\x00\x00", good[:-3]):
+        kept.write_bytes(bad)  # damaged or torn: the manifest is parsed instead
+        assert not ingest._read_own(seeds).kept
+    kept.write_bytes(good)
+
+    text = (seeds / MANIFEST).read_text(encoding="utf-8")
+    (seeds / MANIFEST).write_text(text.replace('"plan_id"', '"plan_id', 1), encoding="utf-8")  # damaged
+    with pytest.raises(CorpusError) as refused:
+        read_manifest(seeds)
+    code, _, err = _run(capsys, "--seeds", str(seeds), "add", str(_own_plan(tmp_path, "泰州")))
+    assert code == 1 and str(refused.value) in err and parsed
+
+    edited = json.loads(text)  # by hand, in the add's own layout: the second plan's entry taken out
+    edited["plans"] = [e for e in edited["plans"] if e["plan_id"] != json.loads(out)["plan_id"]]
+    (seeds / MANIFEST).write_text(json.dumps(edited, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    assert _run(capsys, "--seeds", str(seeds), "add", str(second), "--json")[0] == 0

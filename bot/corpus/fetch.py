@@ -21,10 +21,12 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin, urlsplit
 
-import httpcore
-import httpx
+if TYPE_CHECKING:
+    import httpx
+
 
 MAX_BYTES = 20 * 1024 * 1024  # Telegram's own limit for files a bot downloads; plans are far smaller
 TIMEOUT = 20.0  # each connect and read
@@ -126,7 +128,7 @@ def _allowed(host: str, allow_private) -> bool:
 def check_address(url: str, allow_private: bool | frozenset[str] = False) -> None:
     """Refuse what is not http(s), and hosts that resolve into the server's own networks.
 
-    An early, readable refusal; the connection itself is guarded again (`_GuardedBackend`), since a
+    An early, readable refusal; the connection itself is guarded again (`_guarded_backend`), since a
     name may answer differently the second time it is asked."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
@@ -157,27 +159,37 @@ def _resolve(host: str, port: int, allow_private) -> list[str]:
     return addresses
 
 
-class _GuardedBackend(httpcore.SyncBackend):
-    """Resolve once, check, and connect to that very address: a name that answers public when checked
-    and 127.0.0.1 when connected (DNS rebinding) never reaches the server's own network. TLS still
-    names the original host (httpcore passes the origin as SNI), and so does the Host header."""
+@functools.lru_cache(maxsize=1)
+def _guarded_backend() -> type:
+    """The backend class, made at the first fetch: httpx and httpcore (0.1-0.2 s to import) are loaded
+    only by a process that downloads, not by `planbrief add FILE` nor the child reading that file."""
+    import httpcore
 
-    def __init__(self, allow_private: bool) -> None:
-        self.allow_private = allow_private
+    class _GuardedBackend(httpcore.SyncBackend):
+        """Resolve once, check, and connect to that very address: a name that answers public when checked
+        and 127.0.0.1 when connected (DNS rebinding) never reaches the server's own network. TLS still
+        names the original host (httpcore passes the origin as SNI), and so does the Host header."""
 
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        last: Exception | None = None
-        for address in _resolve(host, port, self.allow_private):
-            try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
-            except httpcore.ConnectError as exc:
-                last = exc
-        raise last or httpcore.ConnectError(f"cannot connect to {host}")
+        def __init__(self, allow_private: bool) -> None:
+            self.allow_private = allow_private
+
+        def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+            last: Exception | None = None
+            for address in _resolve(host, port, self.allow_private):
+                try:
+                    return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                except httpcore.ConnectError as exc:
+                    last = exc
+            raise last or httpcore.ConnectError(f"cannot connect to {host}")
+
+    return _GuardedBackend
 
 
 def _transport(allow_private: bool) -> httpx.HTTPTransport:
+    import httpx
+
     transport = httpx.HTTPTransport(trust_env=False, verify=_tls())
-    transport._pool._network_backend = _GuardedBackend(allow_private)  # httpx has no public hook for this
+    transport._pool._network_backend = _guarded_backend()(allow_private)  # httpx has no public hook for this
     return transport
 
 
@@ -195,6 +207,8 @@ def _suffix_for(content_type: str, url: str) -> str:
 def _tls():
     """One TLS context for every fetch: loading the CA bundle costs ~80 ms, and a source-watch round
     makes hundreds of fetches (the context is safe to share between clients and threads)."""
+    import httpx
+
     return httpx.create_ssl_context()
 
 
@@ -207,6 +221,8 @@ def fetch(url: str, *, allow_private: bool = False, max_bytes: int = MAX_BYTES, 
     `headers` are added to every hop (the source watcher's User-Agent and conditional-GET validators);
     a 304 answer raises NotModified. Whatever goes wrong is a FetchError with one line; nothing else
     escapes."""
+    import httpx
+
     deadline = time.monotonic() + total_timeout
     try:
         with _alarm(total_timeout), httpx.Client(
