@@ -22,7 +22,8 @@ medians, load 7 from other work: main's start 2.03 s wall, 1.28 s CPU; the quick
 0.42 s CPU; the full start (stamp removed) 1.91 s wall, 1.25 s CPU. The check: 25 ms CPU for 5,000 files,
 198 ms for 50,000 (×10,000), so ×10,000 ≈ 0.42 + 0.17 ≈ 0.6 s CPU plus what the query itself grows by.
 With bytecode cached (no PYTHONDONTWRITEBYTECODE) the quick start is about 0.08 s CPU less. What is left is
-mostly fixed: numpy's import (≈ 0.13 s CPU, used by ranking), compiling bot/ without bytecode, tantivy.
+mostly fixed: numpy's import (≈ 0.13 s CPU, then used by ranking; gone from the answer path since),
+compiling bot/ without bytecode, tantivy.
 """
 
 from __future__ import annotations

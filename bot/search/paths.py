@@ -1,5 +1,5 @@
 """Where the search index lives, without importing the index: `bot.search.quickstart` finds its stamp
-here before tantivy and numpy are imported (it checks the plan files while they load)."""
+here before tantivy is imported (it checks the plan files while they load)."""
 
 from __future__ import annotations
 

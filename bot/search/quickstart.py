@@ -37,7 +37,7 @@ from bot.corpus import store as plan_store
 from bot.models import PlanMeta
 from bot.search.paths import cache_root
 
-# The engine and the index (tantivy, numpy: a third of a start) are imported inside the functions, so
+# The engine and the index (tantivy: a third of a start) are imported inside the functions, so
 # that a start reads the stamp and sets the plan files' check going before it pays for them.
 if TYPE_CHECKING:
     from bot.corpus.loader import Corpus, Folders
@@ -368,7 +368,7 @@ def _files_same(stamp: dict) -> bool:
 
 class _FilesCheck:
     """`_manifests_same` and `_files_same` in a thread, set going as soon as the stamp is read. Their
-    cost is one stat a plan file (50,000 at ×10,000: 0.2–0.3 s, mostly in the kernel with the GIL
+    cost is one stat a plan file (50,000 at ×10,000: 0.2–0.3 s, partly in the kernel with the GIL
     released) and, for a manifest written less than RACY_SECONDS before its stamp (the search right
     after an add), the SHA-256 of its bytes (32 MB at ×10,000: ~70 ms, hashlib releases the GIL too);
     they run while the main thread imports the engine and the index (tantivy: most of it), which a
@@ -420,7 +420,7 @@ def quick_engine(folders: Folders, corpus_plans=None, cache_dir: Path | str | No
             return None
         index = TantivyIndex.reopen(directory, State(words=stamp["words"], chars=stamp["chars"],
                                                      pinyin=stamp["pinyin"]))
-        index._df.update(stamp.get("df") or {})  # counted in these very index files (see _doc_freqs)
+        index.known_counts(stamp.get("df") or {})  # see _doc_freqs
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:  # a stamp of other code
         log.debug("quick start not possible: %s", exc)
         return None

@@ -672,6 +672,11 @@ class TantivyIndex:
             self._df[term] = found
         return found
 
+    def known_counts(self, counts: dict[str, int]) -> None:
+        """`df` answers taken as given: counted earlier in these very index files (the quick-start stamp
+        vouches for them), so a start need not ask tantivy word by word."""
+        self._df.update(counts)
+
     def top(self, first: list[tuple[str, float]], rest: list[tuple[str, float]], allowed: set[str] | None,
             cutoff: Cutoff, need: int) -> tuple[list[Candidate], int]:
         """The best `need` documents for first + rest that `cutoff` lets through, and how many it let
