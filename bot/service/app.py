@@ -191,7 +191,8 @@ def warm_pictures(app: Application, plans=None) -> None:
     if corpus is not None:
         thread = threading.Thread(target=warm, args=(corpus, app.bot_data.setdefault(WARM_STOP, threading.Event())),
                                   name="warm-pictures")
-        app.bot_data.setdefault(WARM_THREADS, []).append(thread)
+        # finished ones dropped: a bot running for months warms once per reload that brought plans
+        app.bot_data[WARM_THREADS] = [t for t in app.bot_data.get(WARM_THREADS, []) if t.is_alive()] + [thread]
         thread.start()
 
 
