@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import time
+from array import array
 from pathlib import Path
 
 import pytest
@@ -282,3 +283,57 @@ def test_another_writer_between_publish_and_index_leaves_the_stamp_stale(seeds, 
     assert {first.entry["plan_id"], second.entry["plan_id"]} <= {r["plan_id"] for r in found["results"]}
     loads.clear()
     assert _search(capsys, UNIQUE) == found and loads == []
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["child-and-thread", "thread-alone"])
+def test_the_start_check_sees_a_change_in_either_half_of_the_files(seeds, capsys, monkeypatch, fork):
+    """Where it can fork, the start splits the plan files' check between a child (the manifests and the
+    first half) and a thread (the second half); a changed file in either half, or a changed manifest,
+    is still a no, as it is with one thread doing it all."""
+    _search(capsys)  # writes the stamp
+    monkeypatch.setattr(quickstart.threading, "active_count", lambda: 1 if fork else 2)
+    stamp = quickstart.read_stamp()
+    n = len(stamp["paths"].split("\n"))
+    assert n >= 4
+    check = quickstart._FilesCheck(stamp)
+    assert (check._child is not None) == fork
+    assert check.result() and check.result()  # asked twice (a start does), the same yes
+    for i in (0, n - 1):  # the child's first file, the thread's last
+        moved = dict(stamp, stats=array("q", stamp["stats"]))
+        moved["stats"][3 * i + 1] += 1  # as if its mtime had moved
+        assert not quickstart._FilesCheck(moved).result(), i
+    manifest = next(iter(stamp["manifests"]))
+    assert not quickstart._FilesCheck(dict(stamp, manifests={manifest: {"stat": [0, 0, 0]}})).result()
+
+
+def test_the_adds_carry_over_takes_the_stats_its_duplicate_check_took(seeds, loads, capsys, tmp_path, monkeypatch):
+    """The add's duplicate check stats every plan file under the manifest lock; the stamp's carry-over
+    takes those stats rather than statting 50,000 files again. A file edited between the two still
+    sends the next start through the full load: the stamp keeps the stats it had, which the file no
+    longer has."""
+    from bot.corpus import ingest
+    from bot.corpus.loader import folders_for
+
+    _search(capsys)
+    folders = folders_for(None)
+    paths = quickstart.read_stamp()["paths"].split("\n")
+    draft = ingest.publish(folders, ingest.prepare_plan(_new_plan(tmp_path, "南京")))
+    listed = draft.written.listed_stats
+    assert set(paths) <= set(listed)
+    real = os.stat
+
+    def no_second_stat(path, *args, **kwargs):
+        assert str(path) not in listed, f"statted again: {path}"
+        return real(path, *args, **kwargs)
+
+    plan = Path(paths[0])
+    plan.write_text(plan.read_text(encoding="utf-8").replace("。", "，双增。", 1), encoding="utf-8")
+    then = time.time() - 5
+    os.utime(plan, (then, then))  # edited after the duplicate check, before the index
+    with monkeypatch.context() as m:
+        m.setattr(quickstart.os, "stat", no_second_stat)
+        assert quickstart.index_added([draft.plan], folders, [draft.written])
+    loads.clear()
+    found = _search(capsys, "双增")
+    assert loads and loads[0] == "load", "the edit must still show at the next start"
+    assert any("双增" in t for t in _texts(found))

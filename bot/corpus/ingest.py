@@ -160,6 +160,9 @@ class Written:
     after_digest: str
     file: Path
     file_digest: str
+    # path → (size, mtime_ns, inode) of the plan files the duplicate check stat'ed under the lock, before
+    # anything was written: the stamp's carry-over compares these instead of statting 50,000 files again
+    listed_stats: dict[str, tuple[int, int, int]] | None = None
 
 
 @dataclass
@@ -312,8 +315,9 @@ def publish(folders: Path | Folders, draft: Draft) -> Draft:
         with manifest_lock(target):
             own = _read_own(target)  # under the lock: another process may just have added
             listed = listed_entries(folders, lambda f: own.entries if f == target and own.stat else read_manifest(f))
+            seen: dict[str, tuple[int, int, int]] = {}
             _refuse_duplicate(listed, draft.body_key, draft.entry["city"], draft.entry["year"],
-                              draft.entry["title"], {target: own.digest})
+                              draft.entry["title"], {target: own.digest}, seen)
             base = draft.entry["plan_id"] if draft.named else \
                 readable_id(draft.entry["city"], int(draft.entry["year"]), draft.entry["kind"])
             draft = _with_id(draft, unique_id(base, {str(e.get("plan_id")) for _, e in listed}))
@@ -328,7 +332,7 @@ def publish(folders: Path | Folders, draft: Draft) -> Draft:
             if after is not None:
                 draft = replace(draft, written=Written(
                     target / MANIFEST, own.stat, own.digest, after, target / draft.entry["file"],
-                    hashlib.sha256(draft.text.encode("utf-8")).hexdigest()))
+                    hashlib.sha256(draft.text.encode("utf-8")).hexdigest(), seen))
     except CorpusError as exc:
         raise AddError(str(exc)) from exc
     return draft
@@ -587,7 +591,8 @@ def _store_candidates(key: str, body_key: str) -> tuple[dict[str, tuple[tuple[in
 
 
 def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str, year: int, title: str,
-                      digests: dict[Path, str | None] | None = None) -> None:
+                      digests: dict[Path, str | None] | None = None,
+                      seen: dict[str, tuple[int, int, int]] | None = None) -> None:
     """Refuse a text already in the corpus, or the same place, year and title (the latter from the
     manifest entries, all of them).
 
@@ -598,7 +603,8 @@ def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str,
     recent to trust), whose key is taken from its row only when the file is as recorded. A file whose
     stat moved (edited behind the store's back) is read again, so a text edited into an old plan's file
     is still a duplicate, and one edited out of it no longer is. A folder the store does not vouch for
-    (or no store) has every file checked by its stat against its full row, read when they differ."""
+    (or no store) has every file checked by its stat against its full row, read when they differ.
+    `seen` gets the raw stat of each file statted here, by absolute path (see Written.listed_stats)."""
     by_folder: dict[Path, list[dict]] = {}
     last: Path | None = None
     for folder, entry in listed:  # listed is grouped by folder: a Path's hash per entry is 0.15 s at 50,000
@@ -616,7 +622,7 @@ def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str,
     wanted_title = normalize(title)
     for folder in folders:
         key, home, known_keys = keys[folder], str(folder), candidates[folder]
-        prefix = os.path.join(home, "")
+        prefix = os.path.join(os.path.abspath(home), "")
         for entry in by_folder[folder]:
             plan_id = str(entry.get("plan_id"))
             if known_keys is None:
@@ -634,7 +640,10 @@ def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str,
                 path = name if name[:1] == "/" else prefix + name
                 try:
                     st = stat(path)
-                    same = (st.st_size, st.st_mtime_ns, st.st_ino) == known_keys[1].get(plan_id)
+                    got = (st.st_size, st.st_mtime_ns, st.st_ino)
+                    same = got == known_keys[1].get(plan_id)
+                    if seen is not None:
+                        seen[path] = got
                 except OSError:
                     same = False
                 found = None if same else _stored_body_key(path)

@@ -21,6 +21,7 @@ synced the index, and carried over by `add`; a filter (--city, --year, --plan) r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -232,7 +233,11 @@ def _carry(stamp: dict, folders: Folders, written: list, directory: Path, state:
     paths = stamp["paths"].split("\n") if stamp["paths"] else []
     stats = array("q", stamp["stats"])
     racy = dict(stamp["racy"])
-    if not _current(stamp, folders, directory, check_index=False, check_manifests=False):
+    # the plan files as the publish saw them under the manifest lock, before it wrote: enough to show
+    # the stamp was current then, and an edit since still shows at the next start (the old files keep
+    # the stamp's stats, which such an edit no longer matches)
+    known = next((w.listed_stats for w in reversed(written) if getattr(w, "listed_stats", None)), None)
+    if not _current(stamp, folders, directory, check_index=False, check_manifests=False, known=known):
         return False
     for path, digest in wrote.items():
         mark = _manifest_mark(path, digest)
@@ -323,9 +328,10 @@ def forget(cache_dir: Path | str | None = None) -> None:
 
 
 def _current(stamp: dict, folders: Folders, directory: Path, check_index: bool = True,
-             check_manifests: bool = True, files: _FilesCheck | None = None) -> bool:
+             check_manifests: bool = True, files: _FilesCheck | None = None,
+             known: dict[str, tuple[int, int, int]] | None = None) -> bool:
     """The stamp still vouches for the corpus and (`check_index`) the index; `files`: the plan files'
-    check already under way (else it runs here)."""
+    check already under way (else it runs here, taking the stats in `known` as the files')."""
     from bot.search.tantivy_index import FORMAT
 
     if stamp.get("version") != VERSION or stamp.get("format") != FORMAT:
@@ -340,54 +346,110 @@ def _current(stamp: dict, folders: Folders, directory: Path, check_index: bool =
         return files.result()
     if check_manifests and not _manifests_same(stamp):
         return False
-    return _files_same(stamp)
+    return _files_same(stamp, known)
 
 
 def _manifests_same(stamp: dict) -> bool:
     return all(_manifest_same(path, mark) for path, mark in stamp["manifests"].items())
 
 
-def _files_same(stamp: dict) -> bool:
-    """Every plan file the stamp lists has the stat it recorded; one too fresh then, the same bytes."""
+def _files_same(stamp: dict, known: dict[str, tuple[int, int, int]] | None = None,
+                share: tuple[int, int] = (0, 1)) -> bool:
+    """Every plan file the stamp lists has the stat it recorded; one too fresh then, the same bytes.
+    `known`: stats just taken by the caller (path → size, mtime_ns, inode), used instead of a stat;
+    `share` (k, n): only the k-th of n equal runs of the files (the rest are checked elsewhere)."""
     paths = stamp["paths"].split("\n") if stamp["paths"] else []
     want = stamp["stats"]
     if len(want) != 3 * len(paths):
         return False
+    lo, hi = len(paths) * share[0] // share[1], len(paths) * (share[0] + 1) // share[1]
     got = array("q")
-    stat = os.stat
-    for path in paths:
-        st = stat(path)
-        got.extend((st.st_size, st.st_mtime_ns, st.st_ino))
+    stat, get = os.stat, (known or {}).get
+    for path in paths[lo:hi]:
+        seen = get(path)
+        if seen is None:
+            st = stat(path)
+            seen = (st.st_size, st.st_mtime_ns, st.st_ino)
+        got.extend(seen)
     for i, digest in stamp["racy"].items():
         n = int(i)
+        if not lo <= n < hi:
+            continue
         if _digest(paths[n]) != digest:
             return False
-        got[3 * n:3 * n + 3] = want[3 * n:3 * n + 3]
-    return got == want
+        got[3 * (n - lo):3 * (n - lo) + 3] = want[3 * n:3 * n + 3]
+    return got == want[3 * lo:3 * hi]
 
 
 class _FilesCheck:
-    """`_manifests_same` and `_files_same` in a thread, set going as soon as the stamp is read. Their
-    cost is one stat a plan file (50,000 at ×10,000: 0.2–0.3 s, partly in the kernel with the GIL
-    released) and, for a manifest written less than RACY_SECONDS before its stamp (the search right
-    after an add), the SHA-256 of its bytes (32 MB at ×10,000: ~70 ms, hashlib releases the GIL too);
-    they run while the main thread imports the engine and the index (tantivy: most of it), which a
-    start needs whatever the answer. `result()` waits for it; an error (a file gone) is a no."""
+    """`_manifests_same` and `_files_same` set going as soon as the stamp is read, while the main
+    thread imports the engine and opens the index (which a start needs whatever the answer). Their cost
+    is a stat per plan file (50,000 at ×10,000: ~0.3 s, two thirds of it in the kernel) and, for a
+    manifest written less than RACY_SECONDS before its stamp (the search right after an add), the
+    SHA-256 of its bytes (32 MB at ×10,000: ~70 ms).
+
+    Where the platform has fork and this process no other thread (the CLI, at its start), a forked
+    child takes the manifests and the first half of the files on the other core and sends back one
+    byte, while a thread here takes the second half: one thread alone took the whole 0.3 s, and a start
+    at ×10,000 waited for it. Else one thread takes it all. `result()` waits for them; an error (a file
+    gone), or a child that died without a word, is a no."""
 
     def __init__(self, stamp: dict) -> None:
         self._stamp = stamp
-        self._same = False
+        self._same: bool | None = None
+        self._child: tuple[int, int] | None = None  # pid, the read end of its pipe
+        self._share = (0, 1)
+        if hasattr(os, "fork") and threading.active_count() == 1:
+            self._child = self._fork()
+            if self._child is not None:
+                self._share = (1, 2)
         self._thread: threading.Thread | None = threading.Thread(target=self._run, name="planbrief-start-check")
         try:
             self._thread.start()
         except RuntimeError:  # no thread to be had: checked when asked
             self._thread = None
 
-    def _run(self) -> None:
+    def _fork(self) -> tuple[int, int] | None:
         try:
-            self._same = _manifests_same(self._stamp) and _files_same(self._stamp)
+            read, write = os.pipe()
+        except OSError:
+            return None
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            return None
+        if pid == 0:  # the child: check, say yes or no, and leave without running the parent's exit code
+            try:
+                os.close(read)
+                os.write(write, b"1" if self._check(manifests=True, share=(0, 2)) else b"0")
+            finally:
+                os._exit(0)
+        os.close(write)
+        return pid, read
+
+    def _check(self, manifests: bool, share: tuple[int, int]) -> bool:
+        try:
+            return (not manifests or _manifests_same(self._stamp)) and _files_same(self._stamp, share=share)
         except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             log.debug("quick start not possible: %s", exc)
+            return False
+
+    def _run(self) -> None:
+        self._same = self._check(manifests=self._child is None, share=self._share)
+
+    def _child_said(self) -> bool:
+        pid, read = self._child
+        self._child = None
+        try:
+            return os.read(read, 1) == b"1"
+        except OSError:
+            return False
+        finally:
+            os.close(read)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
 
     def result(self) -> bool:
         if self._thread is None:
@@ -395,7 +457,9 @@ class _FilesCheck:
             self._run()
         elif self._thread is not threading.current_thread():
             self._thread.join()
-        return self._same
+        if self._child is not None:
+            self._same = self._child_said() and bool(self._same)
+        return bool(self._same)
 
 
 def quick_engine(folders: Folders, corpus_plans=None, cache_dir: Path | str | None = None) -> SearchEngine | None:
