@@ -7,10 +7,13 @@ Errors print one line to stderr and exit non-zero; no traceback reaches the user
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
+import os
 import re
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -1059,5 +1062,21 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout = sys.stdout._stream
 
 
+def run(argv: list[str] | None = None) -> None:
+    """The command line's entry (`planbrief`, `python -m bot`): `main`, then a quick exit. The normal
+    interpreter teardown frees every object one at a time (pypinyin's dictionaries, 50,000 manifest
+    entries, tantivy's handles): 0.15-0.25 s of a 2 s `add` at ×10,000, for memory the OS takes back at
+    once. The exit handlers still run first (logging, temporary folders, multiprocessing's helpers) and
+    the output is flushed; while another thread is still running, the normal exit waits for it."""
+    code = main(argv)
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()  # what the normal exit would run first; no public name for it
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

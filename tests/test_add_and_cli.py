@@ -162,6 +162,24 @@ def test_console_script_and_module_entry():
     assert len(json.loads(out)["plans"]) == 5
 
 
+def test_the_entry_skips_teardown_but_not_output_exit_handlers_or_the_exit_code(tmp_path):
+    """`python -m bot` leaves by os._exit after main (bot.cli.run): everything printed still arrives,
+    a registered exit handler (logging's, a temporary folder's) still runs, a failure still exits
+    non-zero."""
+    probe = ("import atexit, sys\n"
+             "from pathlib import Path\n"
+             f"atexit.register(lambda: Path({str(tmp_path / 'ran')!r}).write_text('yes'))\n"
+             "import bot.cli\n"
+             "bot.cli.run(sys.argv[1:])\n")
+    done = subprocess.run([sys.executable, "-c", probe, "search", "双减", "--json", "--limit", "50"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["results"]) > 10  # the whole JSON, flushed
+    assert (tmp_path / "ran").read_text() == "yes"
+    failed = subprocess.run([sys.executable, "-m", "bot", "show", "no-such-plan"], capture_output=True, text=True)
+    assert failed.returncode != 0 and failed.stderr
+
+
 def test_search_json_contract_and_filters(capsys):
     code, out, _ = _run(capsys, "search", "双剑", "--city", "无锡", "--limit", "3", "--json")
     assert code == 0
