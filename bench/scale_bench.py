@@ -769,9 +769,10 @@ def bench_adds(scale: int, work: Path, opts: Options) -> dict:
                     searches.append(ran.wall_s)
             res["add"] = {"failure": failure, "n": len(adds)}
             if adds:  # an add that worked is a figure even when the search after it ran out of time
-                res["add"].update(add_s=statistics.median(adds), add_max_s=max(adds))
+                res["add"].update(add_s=statistics.median(adds), add_max_s=max(adds), add_each_s=adds)
             if searches:
-                res["add"].update(search_s=statistics.median(searches), search_max_s=max(searches))
+                res["add"].update(search_s=statistics.median(searches), search_max_s=max(searches),
+                                  search_each_s=searches)
             res["disk"] = disk(seeds, data)
         if "refresh" in opts.phases:
             _note(scale, "refresh: a running Library picks up an add")
