@@ -256,3 +256,30 @@ def test_an_add_reads_a_manifest_it_parsed_before_from_its_own_copy_and_still_re
     edited["plans"] = [e for e in edited["plans"] if e["plan_id"] != json.loads(out)["plan_id"]]
     (seeds / MANIFEST).write_text(json.dumps(edited, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     assert _run(capsys, "--seeds", str(seeds), "add", str(second), "--json")[0] == 0
+
+
+def test_small_segments_from_adds_are_merged_once_they_pile_up(seeds, data, tmp_path, capsys, monkeypatch):
+    """Each add commits a segment of its own; tantivy's merges of them were cancelled when the add's
+    writer closed, so they piled up (every query reads every segment). Once SMALL_SEGMENTS small ones
+    exist (tantivy's own merge threshold), the add waits for the merge, and every added plan is still found."""
+    assert _run(capsys, "--seeds", str(seeds), "search", "双减", "--json")[0] == 0
+    directory = index_dir(None)
+
+    def small() -> int:
+        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+        return sum(1 for seg in meta["segments"] if seg["max_doc"] < tantivy_index.SMALL_SEGMENT_DOCS)
+
+    added, seen = [], []
+    for n, city in enumerate(("南京", "扬州", "镇江", "泰州", "宿迁", "徐州", "盐城", "淮安", "连云港")):
+        path = _plan_file(tmp_path, city)
+        path.write_text(path.read_text(encoding="utf-8").replace(UNIQUE, f"{UNIQUE}，新建{n + 3}所学校"), encoding="utf-8")
+        code, out, err = _run(capsys, "--seeds", str(seeds), "add", str(path), "--json")
+        assert code == 0, err
+        added.append(json.loads(out)["plan_id"])
+        seen.append(small())
+    limit = tantivy_index.SMALL_SEGMENTS
+    assert max(seen) < limit, seen  # never left at the limit: merged when it was reached
+    assert any(b < a for a, b in zip(seen, seen[1:], strict=False)), seen
+    code, out, err = _run(capsys, "--seeds", str(seeds), "search", UNIQUE, "--json", "--limit", "20")
+    assert code == 0, err
+    assert set(added) <= {r["plan_id"] for r in json.loads(out)["results"]}

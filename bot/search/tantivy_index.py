@@ -62,6 +62,13 @@ QUERY_CACHE = 512  # built unfiltered queries kept per snapshot (the engine's PL
 PHRASE_FIRST = 10
 BULK_HEAP = 256_000_000
 SMALL_HEAP = 15_000_000  # tantivy's floor; one plan needs little, and a bigger arena stays resident
+# Each add commits a segment of its own, and the merges tantivy schedules after a commit are cancelled
+# when the writer is dropped: ×10,000 had 38 segments of 4 documents after 38 adds, every one of them
+# read by every query and opened by every start. Once this many small ones (tantivy's LogMergePolicy's
+# own threshold, below its 10,000-document first layer) have piled up, the add waits for the merge the
+# policy schedules (at ×10,000: ~0.2 s, once every seven adds or so).
+SMALL_SEGMENTS = 8
+SMALL_SEGMENT_DOCS = 10_000
 STATE = "state.json"
 LOG = "state.log"  # adds since state.json was written, one JSON line each (State.append)
 LOG_LIMIT = 8_000_000  # past this the next add writes state.json whole again (and drops the log)
@@ -641,7 +648,7 @@ class TantivyIndex:
                                                   tokenizer.text(passage.norm), heading))
                 next_seq += 1
             writer.commit()
-            if bulk:
+            if bulk or self._small_segments() >= SMALL_SEGMENTS:
                 writer.wait_merging_threads()
         except BaseException:
             writer.rollback()
@@ -657,6 +664,17 @@ class TantivyIndex:
             except (OSError, sqlite3.Error) as exc:  # an add without it loads the dictionary, as before
                 log.warning("jieba head table not written: %s", exc)
         return gained
+
+    def _small_segments(self) -> int:
+        """How many of the index's segments hold fewer than SMALL_SEGMENT_DOCS documents (meta.json;
+        0 for an index in memory or unreadable meta)."""
+        if self.directory is None:
+            return 0
+        try:
+            meta = json.loads((self.directory / "meta.json").read_bytes())
+            return sum(1 for seg in meta["segments"] if int(seg["max_doc"]) < SMALL_SEGMENT_DOCS)
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
 
     # -- reading
 
