@@ -218,12 +218,17 @@ def cmd_add(args, corpus) -> int:
 
 
 def _warm_writer() -> None:
-    """Load the index writer's tokenizer (jieba's dictionary, pypinyin: about a second) while the
+    """Load the index writer's tokenizer (jieba's dictionary, pypinyin: about a second) and what the
+    publish will want (the places by name that naming the plan looks up, the file lock) while the
     sandbox child reads the file: on two cores the two overlap. Here, not in a thread beside the
     publish: a thread holding the GIL through jieba's load made the publish's thousands of stats wait."""
+    import filelock  # noqa: F401 - the manifest lock's, imported now rather than under the lock
+
+    from bot.corpus.regions import find_places
     from bot.search.engine import index_dir
     from bot.search.tantivy_index import STATE, warm_writer
 
+    find_places("北京")  # builds the name index once (0.08 s)
     if (index_dir(None) / STATE).exists():
         warm_writer(index_dir(None))
 
