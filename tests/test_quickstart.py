@@ -337,3 +337,31 @@ def test_the_adds_carry_over_takes_the_stats_its_duplicate_check_took(seeds, loa
     found = _search(capsys, "双增")
     assert loads and loads[0] == "load", "the edit must still show at the next start"
     assert any("双增" in t for t in _texts(found))
+
+
+def test_an_adds_file_vouched_for_by_its_bytes_is_vouched_for_by_its_stat_once_old_enough(seeds, loads, capsys,
+                                                                                          tmp_path):
+    """Each add's own file is too fresh for its stat, so the stamp keeps its digest; the next add, once
+    the file is older than RACY_SECONDS, puts its stat there instead, so the files hashed at each start
+    do not grow by one per add. An edit of it afterwards still sends the start through the full load."""
+    _search(capsys)
+    first = _add(capsys, _new_plan(tmp_path, "南京"))
+    stamp = quickstart.read_stamp()
+    paths = stamp["paths"].split("\n")
+    (n, _), = [(int(i), d) for i, d in stamp["racy"].items()]
+    written = Path(paths[n])
+    assert written.name.startswith(first)
+    then = time.time() - 10  # as if the add had been a while ago
+    os.utime(written, (then, then))
+    second = _add(capsys, _new_plan(tmp_path, "扬州"))
+    stamp = quickstart.read_stamp()
+    assert str(n) not in stamp["racy"] and len(stamp["racy"]) == 1  # only the newest add's file
+    st = os.stat(written)
+    assert list(stamp["stats"][3 * n:3 * n + 3]) == [st.st_size, st.st_mtime_ns, st.st_ino]
+    loads.clear()
+    found = _search(capsys, UNIQUE, "--limit", "20")
+    assert loads == [] and {first, second} <= {r["plan_id"] for r in found["results"]}
+    written.write_text(written.read_text(encoding="utf-8").replace(UNIQUE, "双升", 1), encoding="utf-8")
+    os.utime(written, (then - 5, then - 5))
+    loads.clear()
+    assert any("双升" in t for t in _texts(_search(capsys, "双升"))) and loads and loads[0] == "load"

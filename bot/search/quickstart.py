@@ -239,6 +239,7 @@ def _carry(stamp: dict, folders: Folders, written: list, directory: Path, state:
     known = next((w.listed_stats for w in reversed(written) if getattr(w, "listed_stats", None)), None)
     if not _current(stamp, folders, directory, check_index=False, check_manifests=False, known=known):
         return False
+    _settle(paths, stats, racy)
     for path, digest in wrote.items():
         mark = _manifest_mark(path, digest)
         if mark is None:
@@ -260,6 +261,18 @@ def _carry(stamp: dict, folders: Folders, written: list, directory: Path, state:
                  words=state.words, chars=state.chars, pinyin=state.pinyin, df=_doc_freqs(directory, state))
     _write_stamp(stamp_path(directory.parent), stamp)
     return True
+
+
+def _settle(paths: list[str], stats: array, racy: dict[str, str]) -> None:
+    """Files the stamp vouches for by their bytes (written too recently for their stat: each add's own
+    file) whose stat can vouch for them now: their stat replaces the digest. Else every add left one
+    more file that each start and add hashed again, until a full load rewrote the stamp."""
+    for key, digest in list(racy.items()):
+        n = int(key)
+        seen = _vouch(Path(paths[n]), digest)
+        if seen is not None and seen[0] >= 0:
+            stats[3 * n:3 * n + 3] = array("q", seen)
+            del racy[key]
 
 
 def _doc_freqs(directory: Path, state: State) -> dict[str, int]:
