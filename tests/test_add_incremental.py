@@ -218,7 +218,7 @@ def _own_plan(tmp_path, city: str) -> object:
 def test_an_add_reads_a_manifest_it_parsed_before_from_its_own_copy_and_still_refuses_damage(
         seeds, data, tmp_path, capsys, monkeypatch):
     """The add keeps what it reads of the manifest's entries under the manifest's SHA-256
-    (`ingest._kept_entries`): the next add parses no manifest, refuses duplicates as before, and a
+    (`ingest._read_kept`): the next add parses no manifest, refuses duplicates as before, and a
     manifest changed in any byte (damaged, or edited by hand) is parsed, and refused, as before."""
     from bot.corpus import ingest
     from bot.corpus.loader import CorpusError, read_manifest

@@ -333,7 +333,6 @@ def publish(folders: Path | Folders, draft: Draft) -> Draft:
                 _trust_manifest(target, after)
             if after is not None:
                 _keep_entries(target, own, draft.entry, after)
-            if after is not None:
                 draft = replace(draft, written=Written(
                     target / MANIFEST, own.stat, own.digest, after, target / draft.entry["file"],
                     hashlib.sha256(draft.text.encode("utf-8")).hexdigest(), seen))
@@ -371,7 +370,7 @@ class _Digest:
 class _Own:
     """The writable folder's manifest as read once under its lock: entries, bytes, stat, digest, and
     whether its top-level object holds nothing but "plans" (then appending an entry is a splice).
-    `kept`: the entries are the add's own copy of what it reads of them (`_kept_entries`), not the
+    `kept`: the entries are the add's own copy of what it reads of them (`_read_kept`), not the
     manifest parsed, and `appended` how many entries that copy has had appended since written whole."""
 
     entries: list[dict]
@@ -421,15 +420,6 @@ _LENGTH = struct.Struct("<I")
 def _kept_path(folder: Path) -> Path:
     name = hashlib.sha256(folder_key(folder).encode("utf-8")).hexdigest()[:24]
     return corpus_cache.cache_dir() / f"add-entries-{name}.bin"
-
-
-def _kept_entries(folder: Path, digest: str) -> tuple[list[dict], int] | None:
-    """The kept entries of the manifest whose SHA-256 is `digest`, and how many records were appended
-    to them; None when there is no such copy or the store does not vouch for this manifest."""
-    if not corpus_cache.enabled() or not _manifest_trusted(folder, [], digest):
-        return None
-    kept = _read_kept(folder)
-    return None if kept is None or kept[2] != digest else kept[:2]
 
 
 def _read_kept(folder: Path) -> tuple[list[dict], int, str] | None:
