@@ -173,7 +173,14 @@ def cmd_show(args, corpus) -> int:
     return 0
 
 
+_ONE_SHOT = False  # this process is the command line's own (`run`): it does one command and exits
+
+
 def cmd_add(args, corpus) -> int:
+    if _ONE_SHOT:  # the readings the add needs later load beside it, off its critical path
+        from bot.pinyin import start_helper
+
+        start_helper()
     from bot.corpus.fetch import FetchError, looks_like_url
     from bot.corpus.ingest import AddError, batch_files
     from bot.corpus.loader import folders_for
@@ -218,8 +225,8 @@ def cmd_add(args, corpus) -> int:
 
 
 def _warm_writer() -> None:
-    """Load the index writer's tokenizer (jieba's dictionary, pypinyin: about a second) and what the
-    publish will want (the places by name that naming the plan looks up, the file lock) while the
+    """Load the index writer's tokenizer (jieba's dictionary, pypinyin unless its helper loads it:
+    about a second) and what the publish will want (the places by name that naming the plan looks up, the file lock) while the
     sandbox child reads the file: on two cores the two overlap. Here, not in a thread beside the
     publish: a thread holding the GIL through jieba's load made the publish's thousands of stats wait."""
     import filelock  # noqa: F401 - the manifest lock's, imported now rather than under the lock
@@ -1073,6 +1080,8 @@ def run(argv: list[str] | None = None) -> None:
     entries, tantivy's handles): 0.15-0.25 s of a 2 s `add` at ×10,000, for memory the OS takes back at
     once. The exit handlers still run first (logging, temporary folders, multiprocessing's helpers) and
     the output is flushed; while another thread is still running, the normal exit waits for it."""
+    global _ONE_SHOT
+    _ONE_SHOT = True
     code = main(argv)
     if threading.active_count() > 1:
         sys.exit(code)

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # builds the Application and wires every handler in — sits above all: no room imports a room after it
 ROOMS = {"bot.corpus": 1, "bot.search": 2, "bot.digests": 3, "bot.sources": 4, "bot.telegram": 5, "handlers": 6,
          "bot.service": 7}
-SHARED = {"bot.models", "bot.textnorm", "bot.config"}  # used by every room; import no room themselves
+SHARED = {"bot.models", "bot.textnorm", "bot.config", "bot.pinyin"}  # used by every room; import no room themselves
 ENTRY = {"bot.cli", "bot.__main__"}  # the command line sits above everything
 TELEGRAM_SIDE = {"bot.telegram", "handlers", "bot.service"}
 

@@ -67,6 +67,7 @@ from bot.corpus.metadata import (
     kind_of,
 )
 from bot.models import Plan
+from bot.pinyin import readings
 from bot.textnorm import normalize
 
 MIN_YEAR = 1980  # the oldest work plans bureaus still publish online are from the 1990s
@@ -132,9 +133,7 @@ KIND_SLUGS = {KIND_POINTS: "workpoints", KIND_PLAN: "workplan", KIND_HALF_YEAR: 
 
 def readable_id(city: str, year: int, kind: str) -> str:
     """place-year-kind, the shape people already type for the seeds: 常州 2024 工作要点 → changzhou-2024-workpoints."""
-    from pypinyin import lazy_pinyin
-
-    name = "".join(lazy_pinyin(regions.short_name(city)))
+    name = readings([regions.short_name(city)])[0]
     name = re.sub(r"[^a-z0-9]+", "", name.lower()) or "plan"
     return f"{name}-{year}-{KIND_SLUGS.get(kind, 'plan')}"
 

@@ -15,6 +15,7 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
+from bot.pinyin import readings
 from bot.search.tokenize import is_cjk, policy_terms, synonym_groups
 
 NEAR_CUTOFF = 74.0  # rapidfuzz ratio; 县管校骋 vs 县管校聘 is 75, 双减课后 vs 课后服务 is 50
@@ -62,9 +63,12 @@ def pinyin_keys(text: str) -> list[str]:
 
 def word_pinyin(word: str) -> str:
     """The reading a word is most likely typed as (pypinyin's phrase-aware choice), for the index."""
-    from pypinyin import Style, lazy_pinyin
+    return words_pinyin([word])[0]
 
-    return "".join(lazy_pinyin(word, style=Style.NORMAL)).replace("ü", "v")
+
+def words_pinyin(words: list[str]) -> list[str]:
+    """`word_pinyin` of each word, asked at once (bot.pinyin may ask a helper process)."""
+    return [r.replace("ü", "v") for r in readings(words)]
 
 
 class Lexicon:
@@ -157,7 +161,7 @@ class Lexicon:
 def build_pinyin_table(words: dict[str, int]) -> dict[str, list[str]]:
     """pinyin key → corpus words, for the index cache (computed at build time, not per query)."""
     table: dict[str, list[str]] = {}
-    for word in sorted(words):
-        if 2 <= len(word) <= 8 and all(is_cjk(c) for c in word):
-            table.setdefault(word_pinyin(word), []).append(word)
+    read = [w for w in sorted(words) if 2 <= len(w) <= 8 and all(is_cjk(c) for c in w)]
+    for word, key in zip(read, words_pinyin(read), strict=True):
+        table.setdefault(key, []).append(word)
     return table

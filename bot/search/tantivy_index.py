@@ -47,7 +47,8 @@ from typing import Protocol
 import tantivy
 
 from bot.models import Passage, Plan, PlanMeta
-from bot.search.fuzzy import word_pinyin
+from bot.pinyin import warm as warm_readings
+from bot.search.fuzzy import words_pinyin
 from bot.search.tokenize import CLAUSE, HeadTable, IndexTokenizer, clause_terms, is_cjk, jieba_tokenizer
 from bot.textnorm import normalize
 
@@ -81,7 +82,7 @@ def warm_writer(directory: Path | None = None) -> None:
     holding a current head table, a few plans need neither jieba's dictionary nor jieba."""
     if directory is None or not HeadTable.current(directory / HEADS):
         jieba_tokenizer()
-    word_pinyin("预热")
+    warm_readings()
 
 
 class IndexBusy(RuntimeError):
@@ -279,13 +280,15 @@ class State:
         """Grow the lexicon by a plan's words (the pinyin table gains only the new ones); returns what
         was new, as `append` logs it."""
         added: dict = {"words": {}, "chars": {}, "pinyin": {}}
+        read: list[str] = []
         for word, freq in words.items():
             if word not in self.words:
                 self.words[word] = added["words"][word] = freq
                 if 2 <= len(word) <= 8 and all(is_cjk(c) for c in word):
-                    key = word_pinyin(word)  # a new list, not appended in place: a copied State shares them
-                    self.pinyin[key] = sorted([*self.pinyin.get(key, ()), word])
-                    added["pinyin"].setdefault(key, []).append(word)
+                    read.append(word)
+        for word, key in zip(read, words_pinyin(read), strict=True):  # asked at once: maybe of a helper
+            self.pinyin[key] = sorted([*self.pinyin.get(key, ()), word])  # a new list: a copied State shares them
+            added["pinyin"].setdefault(key, []).append(word)
         for ch, freq in chars.items():
             if ch not in self.chars:
                 self.chars[ch] = added["chars"][ch] = freq
