@@ -12,6 +12,8 @@ import ipaddress
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -69,14 +71,41 @@ def test_inflating_pdf_is_refused_by_the_stream_bound(seeds, tmp_path, capsys, m
     assert "解压后过大" in _one_line(err)
 
 
-@pytest.mark.parametrize("alone", [False, True], ids=["forkserver", "alone"])
+@pytest.fixture(params=["fork", "spawn"])
+def alone_method(request, monkeypatch):
+    """A child alone starts either way (`sandbox._alone_method`: a fork of a one-thread process, else a
+    fresh interpreter); each is held to the same limits."""
+    monkeypatch.setattr(sandbox, "_alone_method", lambda: request.param)
+    return request.param
+
+
+def test_a_child_alone_is_a_fork_only_of_a_process_with_one_thread():
+    """Asked in a process of its own (pytest's may have threads left by other tests): one thread, a
+    fork (on Linux); a second thread running, a fresh interpreter, and the read still works."""
+    probe = ("import os, threading\n"
+             "from bot.corpus import sandbox\n"
+             "print(sandbox._alone_method())\n"
+             "stop = threading.Event()\n"
+             "other = threading.Thread(target=stop.wait)\n"
+             "other.start()\n"
+             "print(sandbox._alone_method(), sandbox.run(os.getppid, alone=True) == os.getpid())\n"
+             "stop.set()\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    first = "fork" if sys.platform.startswith("linux") else "spawn"
+    assert out.stdout.split() == [first, "spawn", "True"]
+
+
+@pytest.mark.parametrize("alone", [False, "fork", "spawn"], ids=["forkserver", "alone-fork", "alone-spawn"])
 def test_inflating_pdf_over_the_memory_limit_still_gets_one_line(tmp_path, monkeypatch, alone):
     """With the stream bound set out of the way, the child's address-space limit is what stops it,
-    in a fork of the forkserver and in a fresh interpreter alike."""
+    in a fork of the forkserver, a fork of this process and a fresh interpreter alike."""
+    if alone:
+        monkeypatch.setattr(sandbox, "_alone_method", lambda: alone)
     monkeypatch.setenv("PLANBRIEF_MAX_DOCX_MEMBER_MB", "4096")
     pdf = hostile.inflating_pdf(tmp_path / "bomb.pdf", 900)
     with pytest.raises(AddError) as caught:
-        sandbox.read_untrusted(pdf, limits=sandbox.SandboxLimits(memory_bytes=700 * 2**20, seconds=20), alone=alone)
+        sandbox.read_untrusted(pdf, limits=sandbox.SandboxLimits(memory_bytes=700 * 2**20, seconds=20),
+                               alone=bool(alone))
     assert "\n" not in str(caught.value) and "bomb.pdf" in str(caught.value)
 
 
@@ -97,7 +126,7 @@ def test_a_normal_file_reads_the_same_in_the_child(tmp_path):
     assert [p.text for p in inside.plan.passages] == [p.text for p in outside.plan.passages]
 
 
-def test_a_child_alone_reads_the_same_and_is_our_own_child(tmp_path):
+def test_a_child_alone_reads_the_same_and_is_our_own_child(tmp_path, alone_method):
     """`alone` (the CLI's one read): no forkserver in between, the same Draft as the forkserver's child."""
     path = tmp_path / "plan.txt"
     path.write_text(PLAN_TEXT, encoding="utf-8")
@@ -109,9 +138,10 @@ def test_a_child_alone_reads_the_same_and_is_our_own_child(tmp_path):
     assert sandbox.run(os.getppid, limits=FAST, alone=True) == os.getpid()
 
 
-def test_a_spinning_child_alone_is_stopped_at_the_deadline_counted_from_its_start(tmp_path, small_deadline):
+def test_a_spinning_child_alone_is_stopped_at_the_deadline_counted_from_its_start(tmp_path, small_deadline,
+                                                                                  alone_method):
     """The deadline is the input's: a fresh interpreter's imports are not charged to it, and a cycle
-    still ends at it with one line."""
+    still ends at it with one line, in a fork as in a fresh interpreter."""
     pdf = hostile.cycle_pdf(tmp_path / "cycle.pdf")
     with pytest.raises(AddError) as caught:
         sandbox.read_untrusted(pdf, alone=True)

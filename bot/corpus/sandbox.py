@@ -14,9 +14,10 @@ it could copy a held lock) and a large address space (an address-space limit on 
 mean nothing). The forkserver preloads the readers, so a child starts in milliseconds.
 
 A process that reads one file and exits (`planbrief add FILE`) would pay for that warm-up (every reader
-library, jieba's dictionary, the PDF character maps: seconds) to save it once; it asks for a fresh
-interpreter instead (`alone=True`, multiprocessing's spawn), which imports only what reading this one
-file needs. Same child, same limits: the deadline and the CPU limit count from when the child reports
+library, jieba's dictionary, the PDF character maps: seconds) to save it once; it asks for a child of
+its own instead (`alone=True`): a fork of itself where that is safe (one thread, a small process: the
+command line), else a fresh interpreter (multiprocessing's spawn); either imports only what reading this
+one file needs. Same child, same limits: the deadline and the CPU limit count from when the child reports
 its limits set, so neither its start-up nor a loaded machine's import time is charged to the input.
 
 The calls block the calling thread while the child works. The bot makes them from `EXECUTOR`, its own
@@ -140,6 +141,20 @@ def warm() -> None:
 _in_background = False  # set in a background child (a source round): its own children are background too
 
 
+def _alone_method() -> str:
+    """How a child of its own starts: a fork of this process where that is safe, else a fresh
+    interpreter (spawn). A fresh one imports the readers again (0.25 s of a 2 s `add` at ×10,000, all of
+    it on the add's critical path); a fork has them, since this process imported them to call us. Safe
+    where the forkserver's reasons do not apply: this process has no other thread to have held a lock
+    (the command line, before its publish), and it is small (its address space counts against the
+    child's limit: the command line is ~40 MB here). Linux only, where fork is the platform's own
+    default; macOS frameworks do not survive one."""
+    if sys.platform.startswith("linux") and threading.active_count() == 1 \
+            and "fork" in multiprocessing.get_all_start_methods():
+        return "fork"
+    return "spawn"
+
+
 def run(func, *args, limits: SandboxLimits | None = None, name: str = "", alone: bool = False,
         preload: tuple[str, ...] = (), meanwhile=None, **kwargs):
     """`func(*args, **kwargs)` in a limited child: its result, or its refusal re-raised here.
@@ -147,9 +162,9 @@ def run(func, *args, limits: SandboxLimits | None = None, name: str = "", alone:
     AddError, FetchError and the readers' own errors come back as themselves (their one line, both
     languages); anything else the child raises, and a child that is killed or dies, is a SandboxError.
     `func` must be importable (a module-level function), its arguments and result picklable.
-    `alone`: a fresh interpreter for this one child instead of a fork of the warmed forkserver (a
-    process that reads once and exits; see the module's docstring), which imports `preload` before its
-    deadline starts. `meanwhile()` runs here while the child works (the CLI loads its index writer's
+    `alone`: a child of its own instead of a fork of the warmed forkserver (a process that reads once
+    and exits; see the module's docstring): `_alone_method` says how it starts, and it imports
+    `preload` before its deadline starts. `meanwhile()` runs here while the child works (the CLI loads its index writer's
     tokenizer): its errors are ignored, and the child's deadline is kept however long it takes.
     """
     limits = limits or SandboxLimits.from_env()
@@ -157,7 +172,7 @@ def run(func, *args, limits: SandboxLimits | None = None, name: str = "", alone:
         limits = replace(limits, background=True)
     label = name or "input"
     with _slot(limits.workers):
-        ctx = multiprocessing.get_context("spawn") if alone else _context()
+        ctx = multiprocessing.get_context(_alone_method()) if alone else _context()
         receiver, sender = ctx.Pipe(duplex=False)
         child = ctx.Process(target=_child, args=(sender, limits, _settings(), func, args, kwargs, preload),
                             daemon=True)
@@ -415,7 +430,7 @@ def _background_now() -> bool:
 def read_untrusted(file: Path, *, limits: SandboxLimits | None = None, alone: bool = False, meanwhile=None,
                    **metadata) -> Draft:
     """`ingest.prepare_plan` on `file` in a limited child: the Draft, or an AddError's one line.
-    `alone`: in a fresh interpreter of its own, for a process that reads only this file; `meanwhile`
+    `alone`: in a child of its own, for a process that reads only this file (`run`); `meanwhile`
     runs here while it reads (see `run`)."""
     file = Path(file)
     name = _short(metadata.get("original_name") or file.name)  # what the sender calls it, not our temp name
