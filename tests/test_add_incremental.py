@@ -283,3 +283,44 @@ def test_small_segments_from_adds_are_merged_once_they_pile_up(seeds, data, tmp_
     code, out, err = _run(capsys, "--seeds", str(seeds), "search", UNIQUE, "--json", "--limit", "20")
     assert code == 0, err
     assert set(added) <= {r["plan_id"] for r in json.loads(out)["results"]}
+
+
+def test_an_adds_own_racy_row_is_settled_by_its_bytes_at_a_later_add(seeds, data, tmp_path, capsys, monkeypatch):
+    """An add records its own plan with a stat too fresh to trust (size -1). A later add, once the file
+    is old enough, checks the file's bytes against the row's source digest and gives the row its stat:
+    no cleaning of that text again, and no reading it at every add after. A file whose bytes changed
+    keeps its row as it was, and its text is still checked for duplicates."""
+    import os
+    import time
+
+    from bot.corpus import ingest
+
+    _run(capsys, "--seeds", str(seeds), "search", "双减", "--json")  # the store records every plan
+    code, out, err = _run(capsys, "--seeds", str(seeds), "add", str(_own_plan(tmp_path, "扬州")), "--json")
+    assert code == 0, err
+    first = json.loads(out)
+    code, out, err = _run(capsys, "--seeds", str(seeds), "add", str(_own_plan(tmp_path, "镇江")), "--json")
+    assert code == 0, err
+    second = json.loads(out)
+    store, key = plan_store.open_store(), folder_key(seeds)
+
+    def stat_of(plan_id: str) -> tuple[int, int, int]:
+        return store.rows([key], summaries=False)[(key, plan_id)].stat
+
+    assert stat_of(first["plan_id"])[0] < 0 and stat_of(second["plan_id"])[0] < 0  # written a moment ago
+    then = time.time() - 10
+    for plan in (first, second):
+        os.utime(seeds / plan["file"], (then, then))
+    edited = seeds / second["file"]
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n补充一段。\n", encoding="utf-8")
+    os.utime(edited, (then, then))
+    cleaned = []
+    real = ingest.clean
+    monkeypatch.setattr(ingest, "clean", lambda paragraphs: cleaned.append(1) or real(paragraphs))
+    code, _, err = _run(capsys, "--seeds", str(seeds), "add", str(_own_plan(tmp_path, "泰州")), "--json")
+    assert code == 0, err
+    assert stat_of(first["plan_id"]) == plan_store.file_stat(seeds / first["file"])  # settled, by its bytes
+    assert stat_of(second["plan_id"])[0] < 0  # its bytes are not those recorded: left for a load
+    assert len(cleaned) == 1  # the edited file alone was read and cleaned again
+    code, _, err = _run(capsys, "--seeds", str(seeds), "add", str(_own_plan(tmp_path, "扬州")))
+    assert code == 1 and first["plan_id"] in err, err  # a settled row still refuses its own text
