@@ -324,3 +324,75 @@ def test_an_adds_own_racy_row_is_settled_by_its_bytes_at_a_later_add(seeds, data
     assert len(cleaned) == 1  # the edited file alone was read and cleaned again
     code, _, err = _run(capsys, "--seeds", str(seeds), "add", str(_own_plan(tmp_path, "扬州")))
     assert code == 1 and first["plan_id"] in err, err  # a settled row still refuses its own text
+
+
+def test_the_duplicate_checks_stats_are_the_same_from_a_forked_half(tmp_path, monkeypatch):
+    """Past `_FORK_FROM` files a forked child stats the second half: the numbers are those of statting
+    them here, a missing file is `_UNKNOWN` either way, and a child that sends nothing leaves its half
+    to this process."""
+    import os
+    import threading
+
+    from bot.corpus import ingest
+
+    paths = []
+    for n in range(40):
+        path = tmp_path / f"p{n}.txt"
+        path.write_text("x" * n, encoding="utf-8")
+        paths.append(str(path))
+    paths.insert(7, str(tmp_path / "gone.txt"))
+    paths.append(str(tmp_path / "gone-too.txt"))
+    here = ingest._stats_of(paths)
+    assert list(here[21:24]) == list(ingest._UNKNOWN) and list(here[-3:]) == list(ingest._UNKNOWN)
+    assert tuple(here[:3]) == (0, os.stat(paths[0]).st_mtime_ns, os.stat(paths[0]).st_ino)
+    monkeypatch.setattr(ingest, "_FORK_FROM", 10)
+    forks = []
+    real = ingest._StatChild
+    monkeypatch.setattr(ingest, "_StatChild", lambda part: forks.append(len(part)) or real(part))
+    assert ingest._stat_all(paths) == here
+    # the second half went to a child, unless threads left by other tests make a fork unsafe
+    assert forks == ([21] if threading.active_count() == 1 else [])
+
+    class Silent(real):
+        def result(self):
+            super().result()
+            return None
+
+    monkeypatch.setattr(ingest, "_StatChild", Silent)
+    assert ingest._stat_all(paths) == here
+
+
+def test_an_add_compares_files_with_the_stats_it_kept_and_still_finds_an_edited_one(seeds, data, tmp_path, capsys,
+                                                                                     monkeypatch):
+    """The first add fetches every row's stat and keeps, beside its copy of the entries, those its files
+    agreed with; the next add compares the files with them and asks the store only about the rest (its
+    own plan, recorded too fresh). A text edited into an old plan's file since still moves that file's
+    stat, so it is read and the new plan with that text is refused."""
+    import os
+    import time
+
+    from bot.corpus import ingest
+
+    _run(capsys, "--seeds", str(seeds), "search", "双减", "--json")  # the store records every plan
+    fetched: list[str] = []
+    all_rows, some_rows = ingest._RecordedStats.all, ingest._RecordedStats.some
+    monkeypatch.setattr(ingest._RecordedStats, "all", lambda self: fetched.append("all") or all_rows(self))
+    monkeypatch.setattr(ingest._RecordedStats, "some",
+                        lambda self, ids: fetched.append(f"some {len(ids)}") or some_rows(self, ids))
+    code, out, err = _run(capsys, "--seeds", str(seeds), "add", str(_own_plan(tmp_path, "扬州")), "--json")
+    assert code == 0, err
+    assert fetched == ["all"]
+    fetched.clear()
+    code, out, err = _run(capsys, "--seeds", str(seeds), "add", str(_own_plan(tmp_path, "镇江")), "--json")
+    assert code == 0, err
+    assert fetched == ["some 0"]  # the first add's plan is a candidate (too fresh), the rest as kept
+    fetched.clear()
+    path = _own_plan(tmp_path, "泰州")
+    first = json.loads((seeds / MANIFEST).read_text(encoding="utf-8"))["plans"][0]
+    old = seeds / first["file"]
+    old.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    then = time.time() - 10
+    os.utime(old, (then, then))
+    code, _, err = _run(capsys, "--seeds", str(seeds), "add", str(path))
+    assert code == 1 and "重复" in err and first["plan_id"] in err, err
+    assert fetched == ["some 1"]  # the edited file alone, whose stat left the kept one
