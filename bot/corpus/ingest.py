@@ -165,6 +165,8 @@ class Written:
     # path → (size, mtime_ns, inode) of the plan files the duplicate check stat'ed under the lock, before
     # anything was written: the stamp's carry-over compares these instead of statting 50,000 files again
     listed_stats: dict[str, tuple[int, int, int]] | None = None
+    # the manifest's (size, mtime_ns, inode) as this publish left it: another writer since moves it
+    after_stat: tuple[int, int, int] | None = None
 
 
 @dataclass
@@ -338,7 +340,7 @@ def publish(folders: Path | Folders, draft: Draft) -> Draft:
                 _keep_entries(target, own, draft.entry, after, verified.get(target))
                 draft = replace(draft, written=Written(
                     target / MANIFEST, own.stat, own.digest, after, target / draft.entry["file"],
-                    hashlib.sha256(draft.text.encode("utf-8")).hexdigest(), seen))
+                    hashlib.sha256(draft.text.encode("utf-8")).hexdigest(), seen, _stat_of(str(target / MANIFEST))))
     except CorpusError as exc:
         raise AddError(str(exc)) from exc
     return draft

@@ -160,6 +160,22 @@ def _manifest_mark(path: str, digest: str | None) -> dict | None:
     return {"stat": list(before)} if before[0] >= 0 else {"digest": digest}
 
 
+def _written_mark(path: str, digest: str, left: tuple[int, int, int] | None) -> dict | None:
+    """`_manifest_mark` of a manifest an add has just written (its bytes' `digest`; `left`, its stat as
+    the add left it): while its stat is too fresh to trust and still the one the add left (another
+    writer replaces the file, a new inode), the mark is that digest, which the next start checks
+    against the file's bytes whatever happens meanwhile, so the file need not be hashed here too (32 MB
+    at ×10,000: 0.06 s of every add). Else it is checked as `_manifest_mark` checks it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if left is not None and (st.st_size, st.st_mtime_ns, st.st_ino) == tuple(left) \
+            and plan_store.file_stat(Path(path))[0] < 0:
+        return {"digest": digest}
+    return _manifest_mark(path, digest)
+
+
 def _manifest_same(path: str, mark: dict) -> bool:
     if mark.get("absent"):
         return not os.path.exists(path)
@@ -240,8 +256,9 @@ def _carry(stamp: dict, folders: Folders, written: list, directory: Path, state:
     if not _current(stamp, folders, directory, check_index=False, check_manifests=False, known=known):
         return False
     _settle(paths, stats, racy)
+    left = {os.path.abspath(w.manifest): getattr(w, "after_stat", None) for w in written}
     for path, digest in wrote.items():
-        mark = _manifest_mark(path, digest)
+        mark = _written_mark(path, digest, left.get(path))
         if mark is None:
             return False
         manifests[path] = mark
