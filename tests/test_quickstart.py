@@ -388,3 +388,22 @@ def test_the_carry_over_marks_the_manifest_just_written_by_its_digest_without_ha
     loads.clear()
     found = _search(capsys, UNIQUE)
     assert loads == [] and draft.entry["plan_id"] in {r["plan_id"] for r in found["results"]}
+
+
+def test_the_carry_over_compares_the_duplicate_checks_stats_in_one_piece_when_the_paths_agree(
+        seeds, loads, capsys, tmp_path, monkeypatch):
+    """The stamp lists the plan files in the order the add's duplicate check lists them, so the
+    carry-over compares all their stats as one array: no path → stat mapping is built at all."""
+    from bot.corpus import ingest
+    from bot.corpus.loader import folders_for
+
+    _search(capsys)
+    folders = folders_for(None)
+    draft = ingest.publish(folders, ingest.prepare_plan(_new_plan(tmp_path, "南京")))
+    listed = draft.written.listed_stats
+    assert listed.in_order(quickstart.read_stamp()["paths"]) is listed.stats
+    monkeypatch.setattr(ingest.ListedStats, "_mapping", lambda self: pytest.fail("looked up path by path"))
+    assert quickstart.index_added([draft.plan], folders, [draft.written])
+    loads.clear()
+    assert draft.entry["plan_id"] in {r["plan_id"] for r in _search(capsys, UNIQUE)["results"]}
+    assert loads == []

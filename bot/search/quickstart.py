@@ -252,7 +252,7 @@ def _carry(stamp: dict, folders: Folders, written: list, directory: Path, state:
     # the plan files as the publish saw them under the manifest lock, before it wrote: enough to show
     # the stamp was current then, and an edit since still shows at the next start (the old files keep
     # the stamp's stats, which such an edit no longer matches)
-    known = next((w.listed_stats for w in reversed(written) if getattr(w, "listed_stats", None)), None)
+    known = next((w.listed_stats for w in reversed(written) if getattr(w, "listed_stats", None) is not None), None)
     if not _current(stamp, folders, directory, check_index=False, check_manifests=False, known=known):
         return False
     _settle(paths, stats, racy)
@@ -359,7 +359,7 @@ def forget(cache_dir: Path | str | None = None) -> None:
 
 def _current(stamp: dict, folders: Folders, directory: Path, check_index: bool = True,
              check_manifests: bool = True, files: _FilesCheck | None = None,
-             known: dict[str, tuple[int, int, int]] | None = None) -> bool:
+             known: Mapping[str, tuple[int, int, int]] | None = None) -> bool:
     """The stamp still vouches for the corpus and (`check_index`) the index; `files`: the plan files'
     check already under way (else it runs here, taking the stats in `known` as the files')."""
     from bot.search.tantivy_index import FORMAT
@@ -383,24 +383,31 @@ def _manifests_same(stamp: dict) -> bool:
     return all(_manifest_same(path, mark) for path, mark in stamp["manifests"].items())
 
 
-def _files_same(stamp: dict, known: dict[str, tuple[int, int, int]] | None = None,
+def _files_same(stamp: dict, known: Mapping[str, tuple[int, int, int]] | None = None,
                 share: tuple[int, int] = (0, 1)) -> bool:
     """Every plan file the stamp lists has the stat it recorded; one too fresh then, the same bytes.
-    `known`: stats just taken by the caller (path → size, mtime_ns, inode), used instead of a stat;
+    `known`: stats just taken by the caller (path → size, mtime_ns, inode), used instead of a stat (all
+    at once when it has `in_order`, bot.corpus.ingest.ListedStats's, for these paths);
     `share` (k, n): only the k-th of n equal runs of the files (the rest are checked elsewhere)."""
     paths = stamp["paths"].split("\n") if stamp["paths"] else []
     want = stamp["stats"]
     if len(want) != 3 * len(paths):
         return False
     lo, hi = len(paths) * share[0] // share[1], len(paths) * (share[0] + 1) // share[1]
-    got = array("q")
-    stat, get = os.stat, (known or {}).get
-    for path in paths[lo:hi]:
-        seen = get(path)
-        if seen is None:
-            st = stat(path)
-            seen = (st.st_size, st.st_mtime_ns, st.st_ino)
-        got.extend(seen)
+    # the caller's stats of these very files, in this order (an add's duplicate check lists them so)
+    in_order = getattr(known, "in_order", None)
+    run = in_order(stamp["paths"]) if in_order is not None and share == (0, 1) else None
+    if run is not None:
+        got = array("q", run)
+    else:
+        got = array("q")
+        stat, get = os.stat, (known or {}).get
+        for path in paths[lo:hi]:
+            seen = get(path)
+            if seen is None:
+                st = stat(path)
+                seen = (st.st_size, st.st_mtime_ns, st.st_ino)
+            got.extend(seen)
     for i, digest in stamp["racy"].items():
         n = int(i)
         if not lo <= n < hi:
