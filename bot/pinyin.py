@@ -19,12 +19,14 @@ import contextlib
 import logging
 import marshal
 import os
-import select
 import struct
-import subprocess
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import subprocess
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,8 @@ class _Helper:
         return found
 
     def _read(self, size: int, deadline: float) -> bytes:
+        import select
+
         fd, out = self.process.stdout.fileno(), bytearray()
         while len(out) < size:
             left = deadline - time.monotonic()
@@ -115,6 +119,8 @@ class _Helper:
         return bytes(out)
 
     def stop(self) -> None:
+        import subprocess
+
         with contextlib.suppress(OSError, ValueError):
             self.process.kill()
         with contextlib.suppress(OSError, ValueError, subprocess.TimeoutExpired):
@@ -131,6 +137,8 @@ _helper_lock = threading.Lock()
 def start_helper() -> bool:
     """Start the helper unless one runs or pypinyin is loaded here already; True when one runs. For
     a process about to need a few readings and then exit; stopped at exit."""
+    import subprocess  # here: a search never starts one, and need not import it (10-30 ms)
+
     global _helper
     with _helper_lock:
         if _helper is not None:

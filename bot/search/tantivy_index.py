@@ -31,8 +31,6 @@ returns a new one over a new searcher, and queries holding the old one finish on
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import json
 import logging
 import os
@@ -956,7 +954,10 @@ def release_heap() -> None:
 
 
 @lru_cache(maxsize=1)
-def _libc() -> ctypes.CDLL:
+def _libc():
+    import ctypes  # here: ctypes.util imports subprocess, ~10 ms of every CLI start that never trims
+    import ctypes.util
+
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
