@@ -378,10 +378,9 @@ def test_an_add_compares_files_with_the_stats_it_kept_and_still_finds_an_edited_
 
     _run(capsys, "--seeds", str(seeds), "search", "双减", "--json")  # the store records every plan
     fetched: list[str] = []
-    all_rows, some_rows = ingest._RecordedStats.all, ingest._RecordedStats.some
-    monkeypatch.setattr(ingest._RecordedStats, "all", lambda self: fetched.append("all") or all_rows(self))
-    monkeypatch.setattr(ingest._RecordedStats, "some",
-                        lambda self, ids: fetched.append(f"some {len(ids)}") or some_rows(self, ids))
+    rows = ingest._recorded_stats
+    monkeypatch.setattr(ingest, "_recorded_stats", lambda key, ids=None: fetched.append(
+        "all" if ids is None else f"some {len(ids)}") or rows(key, ids))
     code, out, err = _run(capsys, "--seeds", str(seeds), "add", str(_own_plan(tmp_path, "扬州")), "--json")
     assert code == 0, err
     assert fetched == ["all"]

@@ -663,15 +663,13 @@ _SETTLE = "UPDATE plans SET size=?, mtime_ns=?, ino=? WHERE folder=? AND plan_id
 _STATS = "SELECT plan_id, size, mtime_ns, ino FROM plans WHERE folder=?"
 
 
-def _store_candidates(key: str, body_key: str) -> tuple[dict[str, tuple[tuple[int, int, int], str, str, str, str]],
-                                                         _RecordedStats] | None:
+def _store_candidates(key: str, body_key: str) -> dict[str, tuple[tuple[int, int, int], str, str, str, str]] | None:
     """What a duplicate check of one folder needs of the store, from one covering index (made once,
     0.5 s at 50,000 rows) rather than every row's code and body key (0.4 s at 50,000, at every add):
     plan id → (stat, reader code, body key, entry json, source digest) of the candidates, the plans
     recorded with this body key and those whose recorded key cannot be relied on (recorded by other
-    reader code, or with a stat too recent to trust); and every plan's recorded stat, fetched when
-    asked (`_RecordedStats`). None when the store cannot answer: then every file is checked against
-    its row."""
+    reader code, or with a stat too recent to trust). None when the store cannot answer: then every
+    file is checked against its row."""
     store = plan_store.open_store()
     if store is None:
         return None
@@ -682,42 +680,27 @@ def _store_candidates(key: str, body_key: str) -> tuple[dict[str, tuple[tuple[in
             found = store._db.execute(_CANDIDATES, (key, body_key, key, code)).fetchall()
     except sqlite3.Error:
         return None
-    return {r[0]: ((r[1], r[2], r[3]), r[4], r[5], r[6], r[7]) for r in found}, _RecordedStats(key)
+    return {r[0]: ((r[1], r[2], r[3]), r[4], r[5], r[6], r[7]) for r in found}
 
 
-class _RecordedStats:
-    """plan id → the stat the store recorded, fetched when first asked: every row's (0.25 s at 50,000
-    with the dict), or only some rows' (`some`), when the add's kept copy answers for the rest."""
-
-    def __init__(self, key: str) -> None:
-        self._key = key
-        self._all: dict[str, tuple[int, int, int]] | None = None
-
-    def all(self) -> dict[str, tuple[int, int, int]]:
-        if self._all is None:
-            self._all = self._fetch(_STATS, (self._key,))
-        return self._all
-
-    def some(self, plan_ids: list[str]) -> dict[str, tuple[int, int, int]]:
-        if self._all is not None:
-            return {p: self._all[p] for p in plan_ids if p in self._all}
-        out: dict[str, tuple[int, int, int]] = {}
-        for at in range(0, len(plan_ids), 500):
-            chunk = plan_ids[at:at + 500]
-            out.update(self._fetch(f"{_STATS} AND plan_id IN ({','.join('?' * len(chunk))})", (self._key, *chunk)))
-        return out
-
-    @staticmethod
-    def _fetch(query: str, params: tuple) -> dict[str, tuple[int, int, int]]:
-        store = plan_store.open_store()
-        if store is None:
-            return {}
-        try:
-            with store._lock:
-                rows = store._db.execute(query, params).fetchall()
-        except sqlite3.Error:
-            return {}
-        return {r[0]: r[1:] for r in rows}
+def _recorded_stats(key: str, plan_ids: list[str] | None = None) -> dict[str, tuple[int, int, int]]:
+    """plan id → the stat the store recorded: every row's of the folder `key` (0.25 s at 50,000 with the
+    dict), or only `plan_ids`' rows, when the add's kept copy answers for the rest. Empty when the store
+    cannot answer (every file is then read as moved)."""
+    store = plan_store.open_store()
+    if store is None:
+        return {}
+    queries = [(_STATS, (key,))] if plan_ids is None else [
+        (f"{_STATS} AND plan_id IN ({','.join('?' * len(chunk))})", (key, *chunk))
+        for chunk in (plan_ids[at:at + 500] for at in range(0, len(plan_ids), 500))]
+    out: dict[str, tuple[int, int, int]] = {}
+    try:
+        with store._lock:
+            for query, params in queries:
+                out.update((r[0], r[1:]) for r in store._db.execute(query, params).fetchall())
+    except sqlite3.Error:
+        return {}
+    return out
 
 
 def _settled_body_key(key: str, plan_id: str, path: str, known: tuple) -> str | None:
@@ -788,8 +771,8 @@ def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str,
                              entry["plan_id"])
 
     for folder in folders:
-        key, home, known_keys, entries = keys[folder], str(folder), candidates[folder], by_folder[folder]
-        if known_keys is None:
+        key, home, chosen, entries = keys[folder], str(folder), candidates[folder], by_folder[folder]
+        if chosen is None:
             for entry in entries:
                 check(entry, _stored_body_key(os.path.join(home, entry["file"]),
                                               rows.get((key, str(entry.get("plan_id")))), entry, trusted[folder]))
@@ -798,7 +781,6 @@ def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str,
         # a duplicate are looked at one by one, in manifest order (the first found is the one named):
         # the store's candidates, files whose stat moved, plans of the same place. One loop doing all
         # of it per entry cost 0.3 s at 50,000 plans, besides the stats themselves.
-        chosen, recorded = known_keys
         ids = [str(e.get("plan_id")) for e in entries]
         look = {i for i, plan_id in enumerate(ids) if plan_id in chosen}  # the store's candidates
         prefix = os.path.join(os.path.abspath(home), "")
@@ -807,7 +789,7 @@ def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str,
         found = _stat_all(paths)
         if seen is not None:
             seen.extend(paths, found)
-        moved, keep = _moved(ids, paths, found, look, recorded, (kept_stats or {}).get(folder))
+        moved, keep = _moved(key, ids, paths, found, look, (kept_stats or {}).get(folder))
         if verified is not None:
             verified[folder] = keep
         cities = [e.get("city") for e in entries]  # str() of each only where it is not a str already
@@ -830,9 +812,10 @@ def _refuse_duplicate(listed: list[tuple[Path, dict]], body_key: str, city: str,
             check(entry, found)
 
 
-def _moved(ids: list[str], paths: list[str], found: array, look: set[int], recorded: _RecordedStats,
+def _moved(key: str, ids: list[str], paths: list[str], found: array, look: set[int],
            kept: array | None) -> tuple[dict[int, str], array]:
-    """The entries (index → path) not among the store's candidates (`look`) whose file's stat (`found`,
+    """The entries (index → path) of the folder `key` not among the store's candidates (`look`) whose
+    file's stat (`found`,
     `_stat_all`'s) is not the one the store recorded, and the stats to keep for the next check: each
     entry's stat where it agreed with the store's, `_UNKNOWN` elsewhere.
 
@@ -847,10 +830,10 @@ def _moved(ids: list[str], paths: list[str], found: array, look: set[int], recor
         for i in (*unknown, *look):
             probe[3 * i:3 * i + 3] = kept[3 * i:3 * i + 3]
         ask = sorted({*unknown, *_differences(probe, kept)} - look)
-        stored = recorded.some([ids[i] for i in ask])
+        stored = _recorded_stats(key, [ids[i] for i in ask])
     else:
         ask = [i for i in range(len(ids)) if i not in look]
-        stored = recorded.all()
+        stored = _recorded_stats(key)
     moved = {i: paths[i] for i in ask if found[3 * i] == _UNKNOWN[0] or tuple(found[3 * i:3 * i + 3]) != stored.get(ids[i])}
     for i in (*look, *moved):
         found[3 * i:3 * i + 3] = array("q", _UNKNOWN)
