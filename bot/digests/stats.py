@@ -59,8 +59,9 @@ def record_tick(state: StateStore, when: datetime | None = None) -> None:
 def index_info(cache_dir: Path | None, now: datetime) -> dict:
     """The tantivy index's generation (its opstamp: it grows with every commit) and how old it is."""
     from bot.search.engine import index_dir
+    from bot.search.tantivy_index import META
 
-    meta = index_dir(cache_dir) / "meta.json"
+    meta = index_dir(cache_dir) / META
     try:
         stamp = json.loads(meta.read_text(encoding="utf-8")).get("opstamp")
         built = datetime.fromtimestamp(meta.stat().st_mtime, UTC)

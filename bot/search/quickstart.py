@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 
 STAMP = "start.stamp"  # see encode_stamp
 VERSION = 5  # 5: binary file list; 4: beside the index folder (found before the index code); 3: the add log
-TANTIVY_META = "meta.json"
 
 
 def stamp_path(cache_dir: Path | str | None = None) -> Path:
@@ -65,13 +64,13 @@ def _stat(path: Path | str) -> list[int]:
 
 def _index_stats(directory: Path) -> dict:
     """The index files a stamp vouches for: the sidecar, its log of adds (None: none), tantivy's meta."""
-    from bot.search.tantivy_index import LOG, STATE
+    from bot.search.tantivy_index import LOG, META, STATE
 
     try:
         log_stat = _stat(directory / LOG)
     except FileNotFoundError:
         log_stat = None
-    return {"state": _stat(directory / STATE), "log": log_stat, "tantivy": _stat(directory / TANTIVY_META)}
+    return {"state": _stat(directory / STATE), "log": log_stat, "tantivy": _stat(directory / META)}
 
 
 def _same_index(stamp: dict, directory: Path) -> bool:

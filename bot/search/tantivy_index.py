@@ -69,6 +69,7 @@ SMALL_HEAP = 15_000_000  # tantivy's floor; one plan needs little, and a bigger 
 SMALL_SEGMENTS = 8
 SMALL_SEGMENT_DOCS = 10_000
 STATE = "state.json"
+META = "meta.json"  # tantivy's own list of the index's segments, replaced at every commit
 LOG = "state.log"  # adds since state.json was written, one JSON line each (State.append)
 LOG_LIMIT = 8_000_000  # past this the next add writes state.json whole again (and drops the log)
 HEADS = "jieba-heads.sqlite"  # jieba's dictionary by first two characters (bot.search.tokenize.HeadTable)
@@ -672,7 +673,7 @@ class TantivyIndex:
         if self.directory is None:
             return 0
         try:
-            meta = json.loads((self.directory / "meta.json").read_bytes())
+            meta = json.loads((self.directory / META).read_bytes())
             return sum(1 for seg in meta["segments"] if int(seg["max_doc"]) < SMALL_SEGMENT_DOCS)
         except (OSError, ValueError, KeyError, TypeError):
             return 0
@@ -908,7 +909,7 @@ def _disk_mark(directory: Path | None) -> tuple | None:
     if directory is None:
         return None
     out = []
-    for name in (STATE, "meta.json"):
+    for name in (STATE, META):
         try:
             out.append(tuple(_identity(os.stat(directory / name))))
         except OSError:
