@@ -225,10 +225,11 @@ def cmd_add(args, corpus) -> int:
 
 
 def _warm_writer() -> None:
-    """Load the index writer's tokenizer (jieba's dictionary, pypinyin unless its helper loads it:
-    about a second) and what the publish will want (the places by name that naming the plan looks up, the file lock) while the
-    sandbox child reads the file: on two cores the two overlap. Here, not in a thread beside the
-    publish: a thread holding the GIL through jieba's load made the publish's thousands of stats wait."""
+    """Load the index writer's tokenizer (jieba's dictionary unless the head table serves; pypinyin
+    unless its helper loads it) and what the publish will want (the places by name that naming the
+    plan looks up, the file lock) while the sandbox child reads the file: on two cores the two
+    overlap. Here, not in a thread beside the publish: a thread holding the GIL through jieba's load
+    made the publish's thousands of stats wait."""
     import filelock  # noqa: F401 - the manifest lock's, imported now rather than under the lock
 
     from bot.corpus.regions import find_places
