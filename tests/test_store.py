@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 from bot.digests import migrations
 from bot.digests.migrations import Migration, apply_migrations
 from bot.digests.schedule import InvalidTime, InvalidWeekday, UnknownTimeZone
-from bot.digests.store import Featured, make_engine, metadata, open_store, resolve_url
+from bot.digests.store import SEEN_ROWS, Featured, make_engine, metadata, open_store, resolve_url
 from bot.models import Subscription
 
 T0 = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
@@ -197,6 +197,68 @@ def test_chat_tz_and_language(store):
     store.set_chat_language(5, "en")
     assert store.get_chat_language(5) == "en"
     assert store.get_chat_language(999) == "zh"
+
+
+def _rows(store, table: str, chat_id: int | None = None) -> int:
+    where = f" WHERE chat_id = {int(chat_id)}" if chat_id is not None else ""
+    with store.engine.connect() as conn:
+        return conn.execute(text(f"SELECT count(*) FROM {table}{where}")).scalar()
+
+
+def _many(n: int, prefix: str = "plan") -> list[str]:
+    return [f"{prefix}-{i:05d}" for i in range(n)]
+
+
+def test_chats_sent_every_plan_share_one_set_not_a_row_per_chat_and_plan(store, db_path, clock):
+    """An unscoped digest at national scale lists every plan (~50,000): a row per chat and plan made each
+    chat's first digest a 50,000-row write and each delivery record 1.7 MB."""
+    every = _many(SEEN_ROWS * 3)
+    a, b = store.add_subscription(sub(chat_id=1)), store.add_subscription(sub(chat_id=2))
+    for s in (a, b):
+        store.claim_delivery(s.id, "2026-11-26")
+        store.mark_sent(s.id, "2026-11-26", every)
+    assert store.plans_sent_to_chat(1) == store.plans_sent_to_chat(2) == set(every)
+    assert (_rows(store, "chat_plans"), _rows(store, "plan_sets"), _rows(store, "chat_seen")) == (0, 1, 2)
+    assert store.get_delivery(a.id, "2026-11-26").plan_ids == tuple(sorted(every))
+    with store.engine.connect() as conn:  # the delivery names the set; it does not copy it
+        stored = conn.execute(text("SELECT plan_ids FROM deliveries WHERE subscription_id = :s"), {"s": a.id}).scalar()
+    assert len(stored) < 100
+    # one more plan for chat 1 only: a set of its own; chat 2 keeps the shared one
+    store.claim_delivery(a.id, "2026-11-27")
+    store.mark_sent(a.id, "2026-11-27", [*every, "plan-new"])
+    again = open_store(db_path, clock=clock)  # another process: nothing from the first one's memory
+    try:
+        assert again.plans_sent_to_chat(1) == {*every, "plan-new"}
+        assert again.plans_sent_to_chat(2) == set(every)
+        assert _rows(again, "plan_sets") == 2
+    finally:
+        again.close()
+
+
+def test_a_chat_whose_plans_outgrow_its_rows_keeps_them_in_its_set(store):
+    s = store.add_subscription(sub(chat_id=7))
+    store.claim_delivery(s.id, "2026-11-26")
+    store.mark_sent(s.id, "2026-11-26", ["a", "b"])  # few: a row per plan, as before
+    assert (_rows(store, "chat_plans", 7), _rows(store, "chat_seen", 7)) == (2, 0)
+    more = _many(SEEN_ROWS)
+    store.claim_delivery(s.id, "2026-11-27")
+    store.mark_sent(s.id, "2026-11-27", more)
+    assert store.plans_sent_to_chat(7) == {"a", "b", *more}
+    assert (_rows(store, "chat_plans", 7), _rows(store, "chat_seen", 7)) == (0, 1)
+    store.claim_delivery(s.id, "2026-11-28")
+    store.mark_sent(s.id, "2026-11-28", ["a", "c"])  # only "c" is new
+    assert store.plans_sent_to_chat(7) == {"a", "b", "c", *more}
+
+
+def test_migrate_chat_moves_a_shared_set_too(store):
+    every = _many(SEEN_ROWS + 1)
+    s = store.add_subscription(sub(chat_id=-100))
+    store.claim_delivery(s.id, "2026-11-26")
+    store.mark_sent(s.id, "2026-11-26", every)
+    assert store.migrate_chat(-100, -1001234) == 1
+    assert store.plans_sent_to_chat(-1001234) == set(every)
+    assert store.plans_sent_to_chat(-100) == set()
+    assert _rows(store, "chat_seen", -100) == 0
 
 
 def test_migrate_chat_keeps_subscriptions_history_and_settings(store):

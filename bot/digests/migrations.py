@@ -344,6 +344,30 @@ def _v7_next_due(conn: Connection) -> None:
         conn.execute(subs.update().where(subs.c.id == bindparam("sid")).values(next_due=bindparam("due")), values)
 
 
+def _v8_plan_sets(conn: Connection) -> None:
+    """plan_sets and chat_seen: a chat's seen plans beyond a few hundred are one set shared by the chats
+    sent the same plans (bot.digests.store.Store._record_plans). Existing chat_plans rows stay as they are:
+    a chat's seen plans are its rows and its set together, and its rows move into a set when it grows."""
+    md = MetaData()
+    when = DateTime(timezone=True)
+    Table(
+        "plan_sets",
+        md,
+        Column("digest", String(64), primary_key=True),
+        Column("ids", Text, nullable=False),
+        Column("size", Integer, nullable=False),
+        Column("created_at", when, nullable=False),
+    )
+    Table(
+        "chat_seen",
+        md,
+        Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("set_digest", String(64), nullable=False),
+        Column("updated_at", when, nullable=False),
+    )
+    md.create_all(conn)
+
+
 def _aware(instant: datetime | None) -> datetime | None:
     """SQLite hands back naive UTC."""
     return instant.replace(tzinfo=UTC) if instant is not None and instant.tzinfo is None else instant
@@ -364,6 +388,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "sources, source_items, source_reports: the watched bureau columns", _v5_watched_sources),
     Migration(6, "kv_state and seen: state shared by workers, activity for /stats", _v6_shared_state),
     Migration(7, "subscriptions.next_due, indexed: a tick reads only the due rows", _v7_next_due),
+    Migration(8, "plan_sets, chat_seen: a chat's seen plans as one shared set once they are many", _v8_plan_sets),
 )
 
 

@@ -12,9 +12,11 @@ processes, retries or restarts can produce two claims for one period.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,6 +57,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from bot.digests import schedule
@@ -68,6 +71,8 @@ DATA_DIR_ENV = "PLANBRIEF_DATA_DIR"
 DEFAULT_FILENAME = "planbrief.sqlite3"
 DEFAULT_LANGUAGE = "zh"
 SETTLED = ("sent", "skipped", "sending")  # a period with one of these is not owed again
+SEEN_ROWS = 200  # a chat's seen plans, and a delivery's plan ids, beyond this many are one shared set
+SETS_KEPT = 4  # plan sets kept decoded in memory (a broadcast shares one or two; 50,000 ids are ~6 MB)
 # next_due for a row whose owed period cannot be placed in time: due at any tick (too early is safe).
 DUE_AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -144,6 +149,24 @@ chat_plans = Table(
     Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
     Column("plan_id", String(200), primary_key=True),
     Column("first_sent_at", UTCDateTime, nullable=False),
+)
+# A chat's "seen" plans once there are more than SEEN_ROWS of them (migration 8): an unscoped digest at
+# national scale knows ~50,000 plans, and a row per (chat, plan) made every chat a 50,000-row write.
+# Chats that were sent the same plans share one set, stored once and named by its content's digest.
+plan_sets = Table(
+    "plan_sets",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("ids", Text, nullable=False),  # JSON: the sorted, distinct plan ids
+    Column("size", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+chat_seen = Table(
+    "chat_seen",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("set_digest", String(64), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 user_settings = Table(
     "user_settings",
@@ -273,6 +296,11 @@ def open_store(url_or_path: str | os.PathLike | None = None, *, clock: Callable[
     return Store(engine, clock=clock)
 
 
+def _set_json(ids: frozenset[str]) -> str:
+    """A plan set as stored, and what its name is the SHA-256 of: the sorted ids as compact JSON."""
+    return json.dumps(sorted(ids), ensure_ascii=False, separators=(",", ":"))
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -284,6 +312,11 @@ class Store:
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] | None = None):
         self.engine = engine
         self.clock = clock or _utcnow
+        self._sets: dict[str, frozenset[str]] = {}  # plan sets read or written lately, by name
+        self._set_names: dict[frozenset[str], str] = {}
+        self._by_list: dict[tuple[str, ...], tuple[str | None, frozenset[str]]] = {}  # see _named
+        self._contained: dict[tuple[str, str], None] = {}  # (inner, outer) set names: see _within
+        self._sets_lock = threading.Lock()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -730,8 +763,14 @@ class Store:
 
     def _move_chat_plans(self, conn: Connection, old_chat_id: int, new_chat_id: int) -> None:
         rows = conn.execute(select(chat_plans).where(chat_plans.c.chat_id == old_chat_id)).all()
-        self._record_plans(conn, new_chat_id, {r.plan_id: r.first_sent_at for r in rows})
+        moved = {r.plan_id: r.first_sent_at for r in rows}
+        seen = conn.execute(select(chat_seen).where(chat_seen.c.chat_id == old_chat_id)).first()
+        ids = frozenset(moved)
+        if seen is not None:
+            ids |= self._get_set(conn, seen.set_digest)
+        self._record_plans(conn, new_chat_id, ids, seen.updated_at if seen is not None else self.clock(), moved)
         conn.execute(delete(chat_plans).where(chat_plans.c.chat_id == old_chat_id))
+        conn.execute(delete(chat_seen).where(chat_seen.c.chat_id == old_chat_id))
 
     # ------------------------------------------------------------------------------- deliveries
 
@@ -817,29 +856,139 @@ class Store:
     def mark_sent(self, sub_id: int, period_key: str, plan_ids: list[str] | tuple[str, ...] = ()) -> None:
         """Settle the claim and remember which plans the chat has now seen (for "new since last")."""
         now = self.clock()
+        ids = tuple(plan_ids)
         with self._tx() as conn:
+            # the ids as listed; beyond SEEN_ROWS distinct ones the shared set's name (an unscoped
+            # digest lists every plan: 1.7 MB a delivery at ×10,000)
+            name, distinct = self._named(conn, ids, now) if len(ids) > SEEN_ROWS else (None, frozenset(ids))
+            stored = json.dumps({"set": name}) if name is not None else json.dumps(list(ids))
             conn.execute(
                 update(deliveries)
                 .where(self._key(sub_id, period_key))
-                .values(status="sent", sent_at=now, plan_ids=json.dumps(list(plan_ids)), error=None)
+                .values(status="sent", sent_at=now, plan_ids=stored, error=None)
             )
             chat_id = conn.scalar(select(subscriptions.c.chat_id).where(subscriptions.c.id == sub_id))
             if chat_id is not None:
-                self._record_plans(conn, chat_id, dict.fromkeys(plan_ids, now))
+                self._record_plans(conn, chat_id, distinct, now, name=name)
         # next_due moved on when the period was claimed (claim_delivery): nothing to do here
 
-    def _record_plans(self, conn: Connection, chat_id: int, first_sent: dict[str, datetime]) -> None:
-        """Insert only unseen ids; the transaction holds the write lock, so no concurrent duplicate."""
-        if not first_sent:
+    def _record_plans(self, conn: Connection, chat_id: int, plan_ids: frozenset[str], now: datetime,
+                      first_sent: dict[str, datetime] | None = None, name: str | None = None) -> None:
+        """Add the ids the chat has not been sent before (`first_sent`: when, where known; else `now`;
+        `name`: the shared set these ids are, when they are one).
+
+        Up to SEEN_ROWS plans a chat has a row per plan. Beyond that its plans are one shared set
+        (plan_sets): chats sent the same plans name the same set, so a broadcast of an unscoped digest
+        writes one row per chat rather than one per chat and plan. On PostgreSQL the chat's row is
+        locked first, so two workers settling digests of one chat do not lose each other's ids.
+        """
+        if not plan_ids:
             return
-        known = set(conn.scalars(select(chat_plans.c.plan_id).where(chat_plans.c.chat_id == chat_id)))
-        rows = [
-            {"chat_id": chat_id, "plan_id": p, "first_sent_at": t}
-            for p, t in first_sent.items()
-            if p not in known
-        ]
-        if rows:
-            conn.execute(insert(chat_plans), rows)
+        conn.execute(select(chats.c.chat_id).where(chats.c.chat_id == chat_id).with_for_update())
+        digest = conn.scalar(select(chat_seen.c.set_digest).where(chat_seen.c.chat_id == chat_id))
+        if digest is not None and digest == name:  # the very plans the chat's set holds: the usual day
+            return
+        if digest is not None and name is not None and self._within(conn, digest, name, plan_ids):
+            # the chat knew some of these plans, and nothing else: it now knows this delivery's set
+            # (a broadcast after a plan was added: the same two sets for every chat, compared once)
+            conn.execute(update(chat_seen).where(chat_seen.c.chat_id == chat_id).values(set_digest=name,
+                                                                                        updated_at=now))
+            return
+        in_set = self._get_set(conn, digest) if digest is not None else frozenset()
+        if plan_ids <= in_set:
+            return
+        rows_known = frozenset(conn.scalars(select(chat_plans.c.plan_id).where(chat_plans.c.chat_id == chat_id))) \
+            if digest is None else frozenset()  # a chat with a set has no rows: they moved into it
+        unseen = plan_ids - in_set - rows_known if in_set or rows_known else plan_ids
+        if not unseen:
+            return
+        if digest is None and len(rows_known) + len(unseen) <= SEEN_ROWS:
+            when = first_sent or {}
+            conn.execute(insert(chat_plans), [{"chat_id": chat_id, "plan_id": p, "first_sent_at": when.get(p, now)}
+                                              for p in sorted(unseen)])
+            return
+        if name is not None and not in_set and not rows_known:  # a chat's first digest of many plans
+            union = name
+        else:
+            union = self._put_set(conn, in_set | rows_known | unseen, now)
+        if digest is None:
+            conn.execute(insert(chat_seen).values(chat_id=chat_id, set_digest=union, updated_at=now))
+        else:
+            conn.execute(update(chat_seen).where(chat_seen.c.chat_id == chat_id).values(set_digest=union,
+                                                                                        updated_at=now))
+        if rows_known:  # now in the set
+            conn.execute(delete(chat_plans).where(chat_plans.c.chat_id == chat_id))
+
+    def _within(self, conn: Connection, inner: str, outer: str, outer_ids: frozenset[str]) -> bool:
+        """Whether set `inner` is part of set `outer` (whose ids are `outer_ids`), remembered by name."""
+        with self._sets_lock:
+            if (inner, outer) in self._contained:
+                return True
+        if not self._get_set(conn, inner) <= outer_ids:
+            return False
+        with self._sets_lock:
+            self._contained[(inner, outer)] = None
+            while len(self._contained) > SETS_KEPT:
+                self._contained.pop(next(iter(self._contained)))
+        return True
+
+    def _named(self, conn: Connection, ids: tuple[str, ...], now: datetime) -> tuple[str | None, frozenset[str]]:
+        """The shared set of a delivery's ids (None when they are SEEN_ROWS or fewer distinct ones) and
+        the ids as a set. A broadcast hands every chat the same ids (the same strings, in the same
+        order), so they are looked up as a tuple: hashing and comparing a tuple of the same string
+        objects is ~1 ms at 50,000 ids, where building and comparing sets of them was ~6 ms each."""
+        with self._sets_lock:
+            found = self._by_list.get(ids)
+        if found is not None:
+            if found[0] is not None:
+                self._ensure_set(conn, found[0], found[1], now)
+            return found
+        distinct = frozenset(ids)
+        found = (self._put_set(conn, distinct, now) if len(distinct) > SEEN_ROWS else None, distinct)
+        with self._sets_lock:
+            self._by_list[ids] = found
+            while len(self._by_list) > SETS_KEPT:
+                self._by_list.pop(next(iter(self._by_list)))
+        return found
+
+    def _put_set(self, conn: Connection, ids, now: datetime) -> str:
+        """The name of the set of `ids`, stored if new (the same ids always make the same name)."""
+        key = frozenset(ids)
+        with self._sets_lock:
+            name = self._set_names.get(key)
+        if name is None:
+            name = hashlib.sha256(_set_json(key).encode("utf-8")).hexdigest()
+            self._remember_set(name, key)
+        self._ensure_set(conn, name, key, now)
+        return name
+
+    def _ensure_set(self, conn: Connection, name: str, ids: frozenset[str], now: datetime) -> None:
+        """Store the set unless the database has it: asked every time, since a name remembered here may
+        come from a transaction that was rolled back."""
+        if conn.scalar(select(plan_sets.c.digest).where(plan_sets.c.digest == name)) is not None:
+            return
+        values = {"digest": name, "ids": _set_json(ids), "size": len(ids), "created_at": now}
+        if conn.dialect.name == "postgresql":  # two workers may store the same set at once
+            conn.execute(pg_insert(plan_sets).values(**values).on_conflict_do_nothing())
+        else:  # SQLite: BEGIN IMMEDIATE already serialises writers
+            conn.execute(insert(plan_sets).values(**values))
+
+    def _get_set(self, conn: Connection, name: str) -> frozenset[str]:
+        with self._sets_lock:
+            found = self._sets.get(name)
+        if found is None:
+            data = conn.scalar(select(plan_sets.c.ids).where(plan_sets.c.digest == name))
+            found = frozenset(json.loads(data)) if data else frozenset()
+            self._remember_set(name, found)
+        return found
+
+    def _remember_set(self, name: str, ids: frozenset[str]) -> None:
+        with self._sets_lock:
+            self._sets[name] = ids
+            self._set_names[ids] = name
+            while len(self._sets) > SETS_KEPT:
+                old = next(iter(self._sets))
+                self._set_names.pop(self._sets.pop(old), None)
 
     def mark_failed(self, sub_id: int, period_key: str, error: str) -> None:
         """Keep the row (history, attempts) but let claim_delivery retake it later (the period is due again)."""
@@ -893,8 +1042,7 @@ class Store:
             self._pull_back(conn, sub_id, period_key)
             return conn.execute(delete(deliveries).where(where)).rowcount == 1
 
-    @staticmethod
-    def _to_delivery(row) -> Delivery:
+    def _to_delivery(self, row, conn: Connection) -> Delivery:
         return Delivery(
             subscription_id=row.subscription_id,
             period_key=row.period_key,
@@ -902,7 +1050,7 @@ class Store:
             attempts=row.attempts,
             claimed_at=row.claimed_at,
             sent_at=row.sent_at,
-            plan_ids=tuple(json.loads(row.plan_ids)) if row.plan_ids else (),
+            plan_ids=self._stored_ids(conn, row.plan_ids),
             error=row.error,
             owner=row.owner,
             lease_until=row.lease_until,
@@ -911,7 +1059,7 @@ class Store:
     def get_delivery(self, sub_id: int, period_key: str) -> Delivery | None:
         with self._tx() as conn:
             row = conn.execute(select(deliveries).where(self._key(sub_id, period_key))).first()
-        return self._to_delivery(row) if row else None
+        return self._to_delivery(row, conn) if row else None
 
     def last_settled_periods(self) -> dict[int, str]:
         """Latest period not owed any more, per subscription (one query for the whole sweep).
@@ -939,7 +1087,7 @@ class Store:
         """Claims left 'sending' by a process that stopped working on them (see _abandoned)."""
         with self._tx() as conn:
             query = select(deliveries).where(self._abandoned(self.clock(), claimed_before))
-            return [self._to_delivery(r) for r in conn.execute(query)]
+            return [self._to_delivery(r, conn) for r in conn.execute(query)]
 
     def retake_stale(
         self,
@@ -983,11 +1131,24 @@ class Store:
             .returning(*deliveries.c)
         )
         with self._tx() as conn:
-            return [self._to_delivery(r) for r in conn.execute(statement).all()]
+            return [self._to_delivery(r, conn) for r in conn.execute(statement).all()]
+
+    def _stored_ids(self, conn: Connection, stored: str | None) -> tuple[str, ...]:
+        """A delivery's plan ids (`_ids_json`): a shared set's come back sorted and distinct."""
+        if not stored:
+            return ()
+        value = json.loads(stored)
+        if isinstance(value, dict):
+            return tuple(sorted(self._get_set(conn, value["set"])))
+        return tuple(value)
 
     def plans_sent_to_chat(self, chat_id: int) -> set[str]:
         with self._tx() as conn:
-            return set(conn.scalars(select(chat_plans.c.plan_id).where(chat_plans.c.chat_id == chat_id)))
+            seen = set(conn.scalars(select(chat_plans.c.plan_id).where(chat_plans.c.chat_id == chat_id)))
+            digest = conn.scalar(select(chat_seen.c.set_digest).where(chat_seen.c.chat_id == chat_id))
+            if digest is not None:
+                seen |= self._get_set(conn, digest)
+            return seen
 
     # ------------------------------------------------------------------------- spotlight rotation
 
