@@ -1,6 +1,6 @@
 """What a digest sent to many chats writes, at national scale: `python -m bench.seen_bench`.
 
-    .venv/bin/python -m bench.seen_bench [--plans 50000] [--chats 200] [--db URL] [--json FILE]
+    .venv/bin/python -m bench.seen_bench [--plans 50000] [--chats 200] [--db URL | --postgres] [--json FILE]
 
 An unscoped subscription's digest knows every plan (its scope), and the store remembers which plans a
 chat was sent, so that the next digest can say what is new. Each chat here is sent a digest of `--plans`
@@ -69,9 +69,16 @@ def main(argv=None) -> int:
     ap.add_argument("--plans", type=int, default=50_000)
     ap.add_argument("--chats", type=int, default=200)
     ap.add_argument("--db", help="a database URL (default: a fresh SQLite file)")
+    ap.add_argument("--postgres", action="store_true", help="a throwaway local PostgreSQL server (as the tests')")
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args(argv)
-    res = run(args.plans, args.chats, args.db)
+    if args.postgres:
+        from tests.support import postgres as pg
+
+        with pg.postgres_server() as server:
+            res = run(args.plans, args.chats, pg.create_database(server))
+    else:
+        res = run(args.plans, args.chats, args.db)
     first, second = res["2026-12-01"], res["2026-12-02"]
     print(f"{res['chats']} chats, each sent a digest of {res['plans']:,} plans, then one more ({res['backend']})")
     print(f"  mark_sent, day 1 / day 2 (median): {first['mark_sent_ms']:.1f} / {second['mark_sent_ms']:.1f} ms")
