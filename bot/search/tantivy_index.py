@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 HEADING_WEIGHT = 0.5  # a heading word counts half a body word (the baseline's BM25F weight)
 PLAN_SHIFT = 20  # ord = plan sequence << PLAN_SHIFT | passage position: corpus order, stable across adds
 SCAN = 200  # candidates read per query: the relative cutoff and `total` are computed over these
+FILTER_CACHE = 16  # plan filters (a place's or a year's plans) kept per snapshot: see TantivyIndex._only
 FIRST_SCAN = 50  # ... unless the first FIRST_SCAN already fall below the cutoff (the top is clear)
 PHRASE_SCAN = 300
 QUERY_CACHE = 512  # built unfiltered queries kept per snapshot (the engine's PLAN_CACHE)
@@ -357,6 +358,7 @@ class TantivyIndex:
         self._df: dict[str, int] = {}
         self._queries: dict[tuple, tuple[tantivy.Query | None, bool]] = {}  # see `_prepared`
         self._queries_lock = threading.Lock()
+        self._filters: dict[frozenset[str], tantivy.Query] = {}  # see `_only`
         self._next_seq: int | None = None  # opened for an add only (`open_for_add`): the plans are not read
         # the sidecar's, its log's and tantivy's meta.json's stats when this snapshot's state was read or
         # written under the folder's lock: `applied` writes in place only while the folder is as it left it
@@ -697,7 +699,7 @@ class TantivyIndex:
         vouches for them), so a start need not ask tantivy word by word."""
         self._df.update(counts)
 
-    def top(self, first: list[tuple[str, float]], rest: list[tuple[str, float]], allowed: set[str] | None,
+    def top(self, first: list[tuple[str, float]], rest: list[tuple[str, float]], allowed: frozenset[str] | None,
             cutoff: Cutoff, need: int) -> tuple[list[Candidate], int]:
         """The best `need` documents for first + rest that `cutoff` lets through, and how many it let
         through.
@@ -784,7 +786,7 @@ class TantivyIndex:
                 tantivy.Query.term_query(SCHEMA, "heading", term), weight * HEADING_WEIGHT)))
         return tantivy.Query.boolean_query(subs)
 
-    def _prepared(self, terms: list[tuple[str, float]], allowed: set[str] | None) -> tuple[tantivy.Query | None, bool]:
+    def _prepared(self, terms: list[tuple[str, float]], allowed: frozenset[str] | None) -> tuple[tantivy.Query | None, bool]:
         """The query for `terms` and whether it is broad (a word typed whole that many passages hold: read
         SCAN at once). Unfiltered ones are kept per snapshot, as the engine keeps its query plans: a
         query of thirty term clauses costs tens of microseconds to build, and readers repeat themselves."""
@@ -803,14 +805,27 @@ class TantivyIndex:
     def _broad(self, terms: list[tuple[str, float]]) -> bool:
         return sum(self.df(t) for t, w in terms if w >= 1.0) > FIRST_SCAN
 
-    def _query(self, terms: list[tuple[str, float]], allowed: set[str] | None) -> tantivy.Query | None:
+    def _query(self, terms: list[tuple[str, float]], allowed: frozenset[str] | None) -> tantivy.Query | None:
         query = self._terms_query(terms)
         if allowed is not None:
             if not allowed:
                 return None
-            only = tantivy.Query.const_score_query(tantivy.Query.term_set_query(SCHEMA, "plan", sorted(allowed)), 0.0)
-            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)])
+            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, self._only(allowed))])
         return query
+
+    def _only(self, allowed: frozenset[str]) -> tantivy.Query:
+        """The filter to `allowed` plans, kept for the last few sets: a province or a year is tens of
+        thousands of plans at national scale, and sorting them into a term set cost ~50 ms a search.
+        The engine hands the same set object for the same place or year, so the lookup is cheap."""
+        with self._queries_lock:
+            found = self._filters.get(allowed)
+        if found is None:
+            found = tantivy.Query.const_score_query(tantivy.Query.term_set_query(SCHEMA, "plan", sorted(allowed)), 0.0)
+            with self._queries_lock:
+                self._filters[allowed] = found
+                if len(self._filters) > FILTER_CACHE:
+                    self._filters.pop(next(iter(self._filters)))
+        return found
 
     def passage_at(self, address, doc=None) -> Passage:
         """The passage stored with a document this snapshot's searcher returned (`doc`: that document,
