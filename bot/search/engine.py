@@ -24,6 +24,7 @@ import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -716,7 +717,7 @@ class SearchEngine:
             cached = self._ids_cache = (metas, frozenset(m.plan_id for m in metas))
         return cached[1]
 
-    def _rank(self, terms: list[tuple[str, float]], phrases: list[str], allowed: frozenset[str] | None,
+    def _rank(self, terms: list[tuple[str, float]], phrases: list[str], allowed: AbstractSet[str] | None,
               k: int, absent: tuple[str, ...] = ()) -> tuple[list[Ranked], int]:
         """tantivy's BM25 top candidates above the relative cutoff, then orientation and phrase bonus.
 

@@ -37,6 +37,7 @@ import os
 import shutil
 import sqlite3
 import threading
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -699,7 +700,7 @@ class TantivyIndex:
         vouches for them), so a start need not ask tantivy word by word."""
         self._df.update(counts)
 
-    def top(self, first: list[tuple[str, float]], rest: list[tuple[str, float]], allowed: frozenset[str] | None,
+    def top(self, first: list[tuple[str, float]], rest: list[tuple[str, float]], allowed: AbstractSet[str] | None,
             cutoff: Cutoff, need: int) -> tuple[list[Candidate], int]:
         """The best `need` documents for first + rest that `cutoff` lets through, and how many it let
         through.
@@ -786,7 +787,7 @@ class TantivyIndex:
                 tantivy.Query.term_query(SCHEMA, "heading", term), weight * HEADING_WEIGHT)))
         return tantivy.Query.boolean_query(subs)
 
-    def _prepared(self, terms: list[tuple[str, float]], allowed: frozenset[str] | None) -> tuple[tantivy.Query | None, bool]:
+    def _prepared(self, terms: list[tuple[str, float]], allowed: AbstractSet[str] | None) -> tuple[tantivy.Query | None, bool]:
         """The query for `terms` and whether it is broad (a word typed whole that many passages hold: read
         SCAN at once). Unfiltered ones are kept per snapshot, as the engine keeps its query plans: a
         query of thirty term clauses costs tens of microseconds to build, and readers repeat themselves."""
@@ -805,7 +806,7 @@ class TantivyIndex:
     def _broad(self, terms: list[tuple[str, float]]) -> bool:
         return sum(self.df(t) for t, w in terms if w >= 1.0) > FIRST_SCAN
 
-    def _query(self, terms: list[tuple[str, float]], allowed: frozenset[str] | None) -> tantivy.Query | None:
+    def _query(self, terms: list[tuple[str, float]], allowed: AbstractSet[str] | None) -> tantivy.Query | None:
         query = self._terms_query(terms)
         if allowed is not None:
             if not allowed:
@@ -813,10 +814,12 @@ class TantivyIndex:
             query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, self._only(allowed))])
         return query
 
-    def _only(self, allowed: frozenset[str]) -> tantivy.Query:
+    def _only(self, allowed: AbstractSet[str]) -> tantivy.Query:
         """The filter to `allowed` plans, kept for the last few sets: a province or a year is tens of
         thousands of plans at national scale, and sorting them into a term set cost ~50 ms a search.
         The engine hands the same set object for the same place or year, so the lookup is cheap."""
+        if not isinstance(allowed, frozenset):  # a caller's own set: hashable as a copy
+            allowed = frozenset(allowed)
         with self._queries_lock:
             found = self._filters.get(allowed)
         if found is None:
