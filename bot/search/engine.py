@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 64
 MAX_LIMIT = 50
-PLACE_CACHE = 256  # place names whose plans a filtered search keeps (`_place_ids`)
+PLACE_CACHE = 256  # place names (and years) whose plans a filtered search keeps (PlanFilters)
 CANDIDATES = 40
 PLAN_CACHE = 512  # query plans kept per engine (a few KB each)
 PHRASE_BONUS = 0.25
@@ -180,12 +180,7 @@ class SearchEngine:
         self._lexicon: Lexicon | None = None
         self._lock = threading.Lock()
         self._plans: OrderedDict[tuple, QueryPlan] = OrderedDict()  # see `_plan`
-        self._ids_cache: tuple[list[PlanMeta], frozenset[str]] | None = None  # see `_known_ids`
-        self._places_of: list[PlanMeta] | None = None  # the plans `_places` was resolved over
-        self._places: OrderedDict[str, tuple[frozenset[str] | None, tuple[str, ...]]] = OrderedDict()
-        self._view: SimpleNamespace | None = None  # `_places_of` as bot.search.places reads plans
-        self._years_of: list[PlanMeta] | None = None  # likewise for `_years` (`_year_ids`)
-        self._years: dict[int, frozenset[str]] = {}
+        self._filters: PlanFilters | None = None  # for the index's list of plans: see `_filter`
         # The query segmenter's dictionary total, summed once rather than at every query part.
         self._seg_total = sum(index.words.values()) + sum(index.chars.values())
 
@@ -642,80 +637,33 @@ class SearchEngine:
     def _filter(self, result: SearchResult, city: str | None, year: int | None,
                 plan_id: str | None) -> frozenset[str] | None:
         """The plan ids a filtered search may answer from (None: all); places resolve through
-        bot.search.places, so a city covers its counties and a province its cities. A place's or a
-        year's ids are the same set object each time (kept per list of plans), so the index can keep
-        the filter built from them (TantivyIndex._query)."""
+        bot.search.places, so a city covers its counties and a province its cities. What the filters
+        derive from the plans is kept per list of plans (PlanFilters), and a place's or a year's ids
+        are the same set object each time, so the index can keep the filter built from them."""
         if city is None and year is None and plan_id is None:
             return None
         metas = self.index.plans
-        known = self._known_ids(metas)
+        with self._lock:
+            if self._filters is None or self._filters.metas is not metas:
+                self._filters = PlanFilters(metas)
+            filters = self._filters
         keep: frozenset[str] | None = None
         if plan_id is not None:
-            keep = frozenset({plan_id}) & known  # one plan: no set of every id
+            keep = frozenset({plan_id}) & filters.ids()  # one plan: no set of every id
             if not keep:
                 result.error = "unknown_plan"
                 result.suggestions = [m.plan_id for m in metas]
         if city:
-            covered, names = self._place_ids(metas, city)
+            covered, names = filters.place(city)
             if covered is None:
                 result.error = "unknown_city"
                 result.suggestions = list(names)
                 return frozenset()
             keep = covered if keep is None else keep & covered
         if year is not None:
-            of_year = self._year_ids(metas, int(year))
+            of_year = filters.year(int(year))
             keep = of_year if keep is None else keep & of_year
         return keep
-
-    def _year_ids(self, metas: list[PlanMeta], year: int) -> frozenset[str]:
-        with self._lock:
-            if self._years_of is not metas:
-                self._years_of, self._years = metas, {}
-            found = self._years.get(year)
-        if found is None:
-            found = frozenset(m.plan_id for m in metas if m.year == year)
-            with self._lock:
-                if self._years_of is metas and len(self._years) < PLACE_CACHE:
-                    self._years[year] = found
-        return found
-
-    def _place_ids(self, metas: list[PlanMeta], city: str) -> tuple[frozenset[str] | None, tuple[str, ...]]:
-        """The ids of the plans `city` covers (None when no plan's place matches it) and, then, the
-        places the plans cover. Kept per place name for this list of plans: resolving a place reads
-        every plan's, ~1.2 s at 50,000 plans, and a reader pages through an answer with the same place."""
-        with self._lock:
-            if self._places_of is not metas:
-                self._places_of, self._places, self._view = metas, OrderedDict(), None
-            found, view = self._places.get(city), self._view
-        if found is not None:
-            return found
-        from bot.search.places import covered_names, plan_place, resolve_place
-
-        if view is None:  # the plans as bot.search.places reads them: built once (0.7 s at 50,000 plans)
-            view = SimpleNamespace(plans=[SimpleNamespace(meta=m, priorities=[]) for m in metas])
-            with self._lock:
-                if self._places_of is metas:
-                    self._view = view
-        match = resolve_place(city, view)
-        if match is None:
-            found = (None, tuple(covered_names(view)))
-        else:
-            found = (frozenset(p.meta.plan_id for p in view.plans
-                               if (own := plan_place(p)) and match.place.covers(own)), ())
-        with self._lock:
-            if self._places_of is metas:
-                self._places[city] = found
-                while len(self._places) > PLACE_CACHE:
-                    self._places.popitem(last=False)
-        return found
-
-    def _known_ids(self, metas: list[PlanMeta]) -> frozenset[str]:
-        """The ids of `metas` (the index's plans), built once per list: a digest of a topic and a
-        comparison search plan by plan, and building 50,000 ids for each of them made those quadratic."""
-        cached = self._ids_cache
-        if cached is None or cached[0] is not metas:
-            cached = self._ids_cache = (metas, frozenset(m.plan_id for m in metas))
-        return cached[1]
 
     def _rank(self, terms: list[tuple[str, float]], phrases: list[str], allowed: AbstractSet[str] | None,
               k: int, absent: tuple[str, ...] = ()) -> tuple[list[Ranked], int]:
@@ -759,6 +707,59 @@ class SearchEngine:
             bisect.insort(below, (-round(score, 5), cand.ord))
         rescored.sort(key=lambda r: (-round(r.score, 5), r.cand.ord))
         return rescored[:k], total
+
+
+class PlanFilters:
+    """What filtered searches derive from one list of plans (an index's, so a snapshot's): every id,
+    each year's and each place's ids, and the plans as bot.search.places reads them. Built as asked
+    and kept: a digest of a topic and a comparison search plan by plan, and a place was resolved over
+    every plan on every ask (1.2 s a search at 50,000 plans, where the unfiltered answer is 7 ms)."""
+
+    def __init__(self, metas: list[PlanMeta]) -> None:
+        self.metas = metas
+        self._lock = threading.Lock()
+        self._ids: frozenset[str] | None = None
+        self._years: dict[int, frozenset[str]] = {}
+        self._places: OrderedDict[str, tuple[frozenset[str] | None, tuple[str, ...]]] = OrderedDict()
+        self._view: SimpleNamespace | None = None
+
+    def ids(self) -> frozenset[str]:
+        if self._ids is None:
+            self._ids = frozenset(m.plan_id for m in self.metas)
+        return self._ids
+
+    def year(self, year: int) -> frozenset[str]:
+        found = self._years.get(year)
+        if found is None:
+            found = frozenset(m.plan_id for m in self.metas if m.year == year)
+            with self._lock:
+                if len(self._years) < PLACE_CACHE:
+                    self._years[year] = found
+        return found
+
+    def place(self, city: str) -> tuple[frozenset[str] | None, tuple[str, ...]]:
+        """The ids of the plans `city` covers (None when no plan's place matches it) and, then, the
+        places the plans cover, to suggest."""
+        with self._lock:
+            found = self._places.get(city)
+        if found is not None:
+            return found
+        from bot.search.places import covered_names, plan_place, resolve_place
+
+        if self._view is None:  # built once: 0.7 s at 50,000 plans
+            self._view = SimpleNamespace(plans=[SimpleNamespace(meta=m, priorities=[]) for m in self.metas])
+        view = self._view
+        match = resolve_place(city, view)
+        if match is None:
+            found = (None, tuple(covered_names(view)))
+        else:
+            found = (frozenset(p.meta.plan_id for p in view.plans
+                               if (own := plan_place(p)) and match.place.covers(own)), ())
+        with self._lock:
+            self._places[city] = found
+            while len(self._places) > PLACE_CACHE:
+                self._places.popitem(last=False)
+        return found
 
 
 @dataclass(frozen=True)
