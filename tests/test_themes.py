@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.corpus.loader import load_corpus
 from bot.digests.themes import changes_for_place, shared_themes, theme_passages, vocabulary
+from bot.models import Passage, Plan, PlanMeta
 from bot.search.places import resolve_place
 
 
@@ -55,6 +58,41 @@ def test_review_passages_never_contribute(corpus):
                 assert theme not in stated
                 checked += 1
     assert checked >= 3  # the seeds' reviews (江阴, 无锡 2020) do mention themes the plans do not
+
+
+def _stated_by_definition(passages: list[Passage]) -> dict[str, list[tuple[str, int, int]]]:
+    """A theme's first term in vocabulary order a forward passage holds, at `str.find` of that term."""
+    found: dict[str, list[tuple[str, int, int]]] = {}
+    for passage in passages:
+        if passage.orientation != "forward":
+            continue
+        seen: set[str] = set()
+        for term, theme in vocabulary().items():
+            start = passage.norm.find(term)
+            if start >= 0 and theme not in seen:
+                seen.add(theme)
+                found.setdefault(theme, []).append((passage.id, start, start + len(term)))
+    return found
+
+
+_TERMS = sorted(vocabulary())
+_PIECES = st.one_of(st.sampled_from(_TERMS), st.sampled_from(_TERMS).map(lambda t: t[1:] or t),
+                    st.sampled_from(["，", "的", "和", "推进", "机构", "减", "双", "教育"]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.lists(_PIECES, max_size=12).map("".join), st.booleans()), min_size=1, max_size=4))
+def test_themes_are_each_terms_first_find_in_vocabulary_order(texts):
+    """Terms overlap and nest (校外培训 inside 校外培训机构, a theme's synonyms side by side): whatever
+    matcher reads the passages, what it reports is each theme's first term in vocabulary order that a
+    forward passage holds, at that term's first offset, with review passages left out."""
+    passages = [Passage(f"p{i}", "plan", ("一",), norm, norm, "forward" if forward else "backward", f"n{i}")
+                for i, (norm, forward) in enumerate(texts)]
+    meta = PlanMeta("plan", "无锡", "江苏省", None, "city", 2024, "工作要点", "测试", "", "2024", "", "t.txt")
+    plan = Plan(meta, "", [], passages, [])
+    got = {theme: [(p.id, s, e) for p, s, e in hits] for theme, hits in theme_passages(plan).items()}
+    assert got == _stated_by_definition(passages)
+    assert list(got) == list(_stated_by_definition(passages))  # and themes in the same order
 
 
 def test_a_single_plan_gets_its_own_themes(corpus):
