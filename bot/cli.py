@@ -181,6 +181,7 @@ def cmd_add(args, corpus) -> int:
         from bot.pinyin import start_helper
 
         start_helper()
+    import bot.digests.themes  # noqa: F401  (the plan is stored with its theme counts, see _load)
     from bot.corpus.fetch import FetchError, looks_like_url
     from bot.corpus.ingest import AddError, batch_files
     from bot.corpus.loader import folders_for
@@ -359,6 +360,15 @@ def _bad_line(bad: BadLine, as_json: bool, shape: dict) -> None:
         sys.stderr.write(f"planbrief: {printable(bad.message)}\n")
 
 
+def _load(seeds: str | None):
+    """The corpus, with the theme counts a digest reads stored beside any plan this load parses (a
+    first build, an add): bot.digests.themes registers them when imported. Not imported before a
+    search the index answers alone, where its ~15 ms would count against every start."""
+    import bot.digests.themes  # noqa: F401
+
+    return load_corpus(seeds)
+
+
 class _Deferred:
     """The corpus of a start that answers from the index alone (bot.search.quickstart): loaded only if a
     message needs it (an unknown place or plan, said with the ones there are)."""
@@ -370,7 +380,7 @@ class _Deferred:
 
     def __getattr__(self, name: str):
         if self._corpus is None:
-            self._corpus = load_corpus(self._seeds)
+            self._corpus = _load(self._seeds)
         return getattr(self._corpus, name)
 
 
@@ -393,7 +403,7 @@ def _quick(args):
     from bot.corpus.loader import folders_for
     from bot.search.quickstart import quick_engine
 
-    engine = quick_engine(folders_for(args.seeds), lambda: load_corpus(args.seeds).plans)
+    engine = quick_engine(folders_for(args.seeds), lambda: _load(args.seeds).plans)
     return _Deferred(args.seeds, engine) if engine is not None else None
 
 
@@ -1053,7 +1063,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "add":
             corpus = None  # add reads only the manifests
         else:
-            corpus = (_quick(args) if args.command == "search" else None) or load_corpus(args.seeds)
+            corpus = (_quick(args) if args.command == "search" else None) or _load(args.seeds)
     except CorpusError as exc:
         return _fail(str(exc))
     if args.command not in ("run", "console") and not getattr(args, "json", False):

@@ -38,6 +38,11 @@ def _rows(data) -> dict:
         return {r[0]: r[1:] for r in db.execute("SELECT plan_id, source, content_hash, body_key, summary FROM plans")}
 
 
+def _derived(data) -> dict:
+    with sqlite3.connect(data / "corpus" / plan_store.FILE) as db:
+        return {(source, name): json.loads(value) for source, name, value in db.execute("SELECT * FROM derived")}
+
+
 @pytest.fixture()
 def corpus(tmp_path):
     folder = tmp_path / "x3"
@@ -46,6 +51,8 @@ def corpus(tmp_path):
 
 
 def test_workers_store_what_a_build_alone_stores(corpus, tmp_path, monkeypatch):
+    from bot.digests.themes import stored_counts  # registered: the workers store each plan's theme counts
+
     parsed_here: list[str] = []
     real = loader.parse_plan
     monkeypatch.setattr(loader, "parse_plan", lambda entry, raw: parsed_here.append(entry["plan_id"]) or real(entry, raw))
@@ -65,6 +72,13 @@ def test_workers_store_what_a_build_alone_stores(corpus, tmp_path, monkeypatch):
         assert (p.meta, p.priorities, p.preamble, p.tree, p.passages) == \
             (q.meta, q.priorities, q.preamble, q.tree, q.passages)
     assert _rows(tmp_path / "apart") == _rows(tmp_path / "alone")
+    derived = _derived(tmp_path / "apart")
+    assert derived == _derived(tmp_path / "alone")
+    assert {source for source, _ in derived} == set(alone.sources.values())
+    for plan in alone.plans:  # what a worker derived is what this process derives from the same plan
+        [(name, counts)] = stored_counts(loader.Plan(plan.meta, plan.preamble, plan.tree, plan.passages,
+                                                     plan.priorities)).items()
+        assert derived[(alone.sources[plan.plan_id], name)] == counts and counts
     # stats not trusted: the worker hashed the bytes the store holds the parse of
     racy = [(path, sha) for path, stat, sha in apart.checked.files if stat[0] < 0]
     assert len(racy) == 15

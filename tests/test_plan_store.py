@@ -296,6 +296,45 @@ def test_a_digest_of_every_plan_reads_no_passages_once_derived(seeds):
     assert store.reads == reads, "cards, targets and shared themes come from what the store kept"
 
 
+def test_a_first_digest_reads_no_passages_the_parse_stored_its_theme_counts(seeds, tmp_path):
+    """Issue 20: per-plan summaries are stored when a plan is parsed (a build, an add), so even the
+    first digest of a freshly built corpus reads no plan's passages back."""
+    from bot.digests.content import build_digest
+    from bot.digests.themes import shared_themes, theme_counts
+
+    folders = Folders(seeds, tmp_path / "data" / "plans")
+    _age_all(seeds)
+    load_corpus(folders)
+    source = tmp_path / "changzhou.txt"
+    source.write_text(PLAN_TEXT, encoding="utf-8")
+    added = add_plan(folders, source)
+    _age_all(folders.user)
+    corpus = load_corpus(folders)
+    assert added["plan_id"] in {p.plan_id for p in corpus.plans}
+    store = plan_store.open_store()
+    store._held.clear()
+    reads = store.reads
+    counts = {p.plan_id: theme_counts(p) for p in corpus.plans}
+    digest = build_digest(corpus)
+    assert store.reads == reads, "every plan's theme counts were stored when it was parsed"
+    in_memory = [loader.Plan(p.meta, p.preamble, p.tree, p.passages, p.priorities) for p in corpus.plans]
+    assert counts == {p.plan_id: theme_counts(p) for p in in_memory}
+    assert counts[added["plan_id"]], "the added plan states themes of its own"
+    assert digest.themes == shared_themes(in_memory)
+
+
+def test_a_failing_derivation_leaves_the_plans_loading(seeds, monkeypatch, caplog):
+    """A bug in what a later room derives from a plan must not stop the plans loading; the value is
+    left to its first reader."""
+    def broken(plan):
+        raise ValueError("a bug in a derivation")
+
+    monkeypatch.setattr(plan_store, "_DERIVE", [*plan_store._DERIVE, broken])
+    corpus = load_corpus(seeds)
+    assert len(corpus.plans) == 5
+    assert "a bug in a derivation" in caplog.text and "left to its first reader" in caplog.text
+
+
 def test_a_data_folder_that_cannot_hold_the_store_still_loads(seeds, tmp_path, caplog):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "corpus").write_text("a file where the store's folder should be")

@@ -43,8 +43,9 @@ def _receive(stream: BinaryIO) -> Any:
     return pickle.loads(data)
 
 
-def run_chunks(chunks: Iterator[list], workers: int) -> Iterator[list]:
-    """`loader.parse_files(chunk)` for each chunk, in order, on `workers` worker processes."""
+def run_chunks(chunks: Iterator[tuple], workers: int) -> Iterator[list]:
+    """`loader.parse_files(jobs, derive)` for each chunk (jobs, derive), in order, on `workers` worker
+    processes."""
     from bot.corpus.loader import CorpusError
 
     root = str(Path(__file__).resolve().parents[2])  # where `bot` is imported from, installed or not
@@ -55,7 +56,7 @@ def run_chunks(chunks: Iterator[list], workers: int) -> Iterator[list]:
         flight: deque[subprocess.Popen] = deque()
         turn = 0
 
-        def give(chunk: list) -> None:
+        def give(chunk: tuple) -> None:
             nonlocal turn
             proc = procs[turn % workers]
             turn += 1
@@ -103,7 +104,7 @@ def main() -> None:
         except EOFError:
             return
         try:
-            answer = (True, parse_files(chunk))
+            answer = (True, parse_files(*chunk))
         except Exception as exc:  # sent back whole: the caller raises it as a load would have
             answer = (False, exc)
         try:

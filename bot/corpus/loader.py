@@ -562,26 +562,29 @@ def parse_workers(new: int) -> int:
     return min(cores, 8) if cores > 1 and new >= POOL_MIN else 0
 
 
-def parse_files(jobs: list[tuple[str, dict, str, bool]]) -> list[tuple[plan_store.Prepared, str, str | None]]:
+def parse_files(jobs: list[tuple[str, dict, str, bool]], derive: tuple[plan_store.Derive, ...] = ()
+                ) -> list[tuple[plan_store.Prepared, str, str | None]]:
     """A worker's share of a build: each plan's file read, digested and parsed, and made ready for the
-    store there (pickled and compressed), so what comes back is small and the writer only inserts it.
-    A job is (folder, manifest entry, entry as JSON, whether the bytes' SHA-256 is wanted too)."""
+    store there (pickled and compressed, `derive`'s values computed), so what comes back is small and
+    the writer only inserts it. A job is (folder, manifest entry, entry as JSON, whether the bytes'
+    SHA-256 is wanted too)."""
     out = []
     for folder, entry, as_json, want_sha in jobs:
         path = _entry_file(Path(folder), entry)
         data = _read(path, entry)
         plan, body_key = parse_plan(entry, _decode(data, path))
-        out.append((plan_store.prepare(plan, body_key), plan_store.source_digest(as_json, data),
+        out.append((plan_store.prepare(plan, body_key, derive), plan_store.source_digest(as_json, data),
                     hashlib.sha256(data).hexdigest() if want_sha else None))
     return out
 
 
 def _parsed_apart(jobs: list[tuple[str, dict, str, bool]], workers: int) -> Iterator[list[tuple]]:
-    """`parse_files` of every chunk of jobs, in order, on `workers` worker processes
-    (bot.corpus.build_workers)."""
+    """`parse_files` of every chunk of jobs, with this process's derivations, in order, on `workers`
+    worker processes (bot.corpus.build_workers)."""
     from bot.corpus.build_workers import run_chunks
 
-    return run_chunks(iter([jobs[i:i + POOL_CHUNK] for i in range(0, len(jobs), POOL_CHUNK)]), workers)
+    derive = plan_store.derivations()
+    return run_chunks(iter([(jobs[i:i + POOL_CHUNK], derive) for i in range(0, len(jobs), POOL_CHUNK)]), workers)
 
 
 def _store_apart(deferred: list[tuple], workers: int, store: plan_store.PlanStore, plans: list,

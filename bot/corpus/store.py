@@ -148,11 +148,47 @@ class Prepared:
     body_key: str
     summary: str
     blob: bytes  # zlib'd pickle of (preamble, tree, passages), what `heavy` reads back
+    derived: tuple[tuple[str, str], ...] = ()  # (name, JSON) of each registered derivation, see `derive_when_stored`
 
 
-def prepare(plan: Plan, body_key: str) -> Prepared:
+Derive = Callable[[Plan], dict[str, Any]]
+_DERIVE: list[Derive] = []
+
+
+def derive_when_stored(derive: Derive) -> None:
+    """Have `derive(plan)` (name → JSON-able value, as `StoredPlan.derived` keeps them) computed wherever
+    a plan is parsed for the store, a build's worker processes included, and written with it. Issue 20
+    asks that digests read per-plan summaries stored when a plan is added: computed on a digest's first
+    read instead, the theme counts of 15,000 plans cost that digest 35 s of reading passages back.
+
+    A later room (bot.digests.themes) registers when imported; the corpus never imports it. `derive` must
+    be a module-level function, since the workers receive it by reference."""
+    if derive not in _DERIVE:
+        _DERIVE.append(derive)
+
+
+def derivations() -> tuple[Derive, ...]:
+    """What this process has registered, to hand to a build's worker processes."""
+    return tuple(_DERIVE)
+
+
+def _derived(plan: Plan, derive: tuple[Derive, ...]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for fn in derive:
+        try:
+            values = fn(plan)
+        except Exception:  # a derivation's bug must not stop plans loading; its reader computes it later
+            log.exception("deriving %s for %s failed; left to its first reader", fn.__qualname__, plan.plan_id)
+            continue
+        out.extend((name, json.dumps(value, ensure_ascii=False)) for name, value in values.items())
+    return tuple(out)
+
+
+def prepare(plan: Plan, body_key: str, derive: tuple[Derive, ...] | None = None) -> Prepared:
+    """`derive`: the derivations to store with it (default: this process's, `derivations()`)."""
     blob = zlib.compress(pickle.dumps((plan.preamble, plan.tree, plan.passages), protocol=pickle.HIGHEST_PROTOCOL), 1)
-    return Prepared(plan.plan_id, plan.content_hash, body_key, summary_of(plan), blob)
+    return Prepared(plan.plan_id, plan.content_hash, body_key, summary_of(plan), blob,
+                    _derived(plan, derivations() if derive is None else derive))
 
 
 class StoredPlan(Plan):
@@ -396,6 +432,8 @@ class PlanStore:
                         "INSERT OR REPLACE INTO plans (folder, plan_id, size, mtime_ns, ino, entry, code, source,"
                         " content_hash, body_key, summary) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                         (folder, ready.plan_id, *stat, *_rest(row)))
+                    self._db.executemany("INSERT OR REPLACE INTO derived (source, name, data) VALUES (?, ?, ?)",
+                                         [(source, name, data) for name, data in ready.derived])
                     if old and old[0] != source:
                         self._drop(old[0], now)
                     rows.append(row)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import ahocorasick
 
+from bot.corpus import store as plan_store
 from bot.models import Passage, Plan, PlanMeta
 from bot.search.tokenize import policy_terms, synonym_groups
 from bot.textnorm import normalize
@@ -195,14 +196,27 @@ def _vocabulary_key() -> str:
                                       .encode()).hexdigest()[:16]
 
 
+def _counts(plan: Plan) -> dict[str, int]:
+    return {theme: len(hits) for theme, hits in _theme_passages(plan).items()}
+
+
+def stored_counts(plan: Plan) -> dict[str, dict[str, int]]:
+    """A parsed plan's theme counts under the vocabulary's name, as the store keeps them beside it."""
+    return {_vocabulary_key(): _counts(plan)}
+
+
 def theme_counts(plan: Plan) -> dict[str, int]:
     """Theme → how many of the plan's forward-looking passages state it. A stored plan keeps these
-    beside it (bot.corpus.store), keyed by the vocabulary, so the shared-themes line of a digest of
-    thousands of plans reads no passages."""
+    beside it (bot.corpus.store), keyed by the vocabulary, written when the plan is parsed, so the
+    shared-themes line of a digest of thousands of plans reads no passages, the first one included; a
+    plan parsed before this room was imported gets them on its first read."""
     derived = getattr(plan, "derived", None)
     if derived is None:
         return {theme: len(hits) for theme, hits in theme_passages(plan).items()}
-    return derived(_vocabulary_key(), lambda p: {theme: len(hits) for theme, hits in _theme_passages(p).items()})
+    return derived(_vocabulary_key(), _counts)
+
+
+plan_store.derive_when_stored(stored_counts)
 
 
 def shared_themes(plans: Sequence[Plan], limit: int = SHARED_LIMIT) -> list[ThemeCount]:
