@@ -7,7 +7,8 @@ import concurrent.futures
 import pytest
 
 from bot.corpus.loader import load_corpus
-from bot.search.engine import MAX_QUERY_CHARS, SearchEngine, snippet
+from bot.search.engine import MAX_QUERY_CHARS, PlanFilters, SearchEngine, snippet
+from bot.search.places import covered_names, plans_for_place, resolve_place
 from bot.search.tokenize import IndexTokenizer, segment_with
 from bot.textnorm import normalize
 
@@ -235,6 +236,20 @@ def test_removing_a_plan_withdraws_exactly_its_passages(corpus, tmp_path):
         assert {h.passage.id for h in shrunk.search(q, limit=50).hits} == \
                {h.passage.id for h in rebuilt.search(q, limit=50).hits}
     assert shrunk.search("双减", plan_id=gone.plan_id).error == "unknown_plan"
+
+
+def test_a_place_filter_is_the_plans_the_place_covers(corpus):
+    """The filter resolves a place over one plan per (city, province), not over every plan: what it
+    keeps must still be every plan the place covers (a province its cities, a city its counties, 无锡
+    twice over), and a miss must suggest the places in the corpus's order."""
+    filters = PlanFilters([p.meta for p in corpus.plans])
+    for name in ("江苏", "无锡", "江阴", "苏州", "随州", "湖北", "wuxi", "無錫", "随洲"):
+        match = resolve_place(name, corpus)
+        assert match is not None, name
+        ids, suggested = filters.place(name)
+        assert ids == {p.plan_id for p in plans_for_place(match.place, corpus)} and not suggested, name
+    assert len(filters.place("江苏")[0]) == 4 and len(filters.place("无锡")[0]) == 3
+    assert filters.place("火星") == (None, tuple(covered_names(corpus)))
 
 
 def test_place_and_year_filters_asked_again_answer_the_same_and_follow_a_new_snapshot(corpus, tmp_path):

@@ -41,7 +41,7 @@ def plan_place(plan: Plan) -> Place | None:
     return _place_of(plan.meta.city, plan.meta.province)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=8192)  # every bureau's (city, province) nationally (~3,300): 256 thrashed at that scale
 def _place_of(city: str, province: str) -> Place | None:
     return find_place(city, within=province or None)
 
