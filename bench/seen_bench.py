@@ -6,7 +6,8 @@ An unscoped subscription's digest knows every plan (its scope), and the store re
 chat was sent, so that the next digest can say what is new. Each chat here is sent a digest of `--plans`
 plan ids (day 1), then one with a plan more (day 2), through the store's real `claim_delivery` and
 `mark_sent`, as the delivery path calls them. Reported: the median time of each, of reading a chat's
-seen plans back, and the database's growth per chat (SQLite file; on PostgreSQL the tables' size).
+seen plans back, and the database's growth per chat (SQLite file; on PostgreSQL the tables' size); then
+the store's `prune` once both days are past the ledger's retention.
 No corpus is needed: plan ids are all the store sees.
 """
 
@@ -36,7 +37,7 @@ def _rows(store, table: str) -> int:
 
 
 def run(plans: int, chats: int, db: str | None) -> dict:
-    from bot.digests.store import open_store
+    from bot.digests.store import DELIVERIES_KEPT, open_store
     from bot.models import Subscription
 
     path = None if db else Path(tempfile.mkdtemp(prefix="seen-bench-")) / "store.sqlite3"
@@ -60,6 +61,12 @@ def run(plans: int, chats: int, db: str | None) -> dict:
         out[day] = {"mark_sent_ms": statistics.median(marks) * 1000, "seen_read_ms": statistics.median(reads) * 1000}
     out["db_mb_per_chat"] = (_size_mb(store, path) - before) / chats
     out["rows"] = {t: _rows(store, t) for t in ("chat_plans", "chat_seen", "plan_sets")}
+    # past the ledger's retention: both days' deliveries are history, and the first day's set no chat names
+    t = time.perf_counter()
+    out["prune"] = store.prune(now + DELIVERIES_KEPT + timedelta(days=3))
+    out["prune_ms"] = (time.perf_counter() - t) * 1000
+    out["rows_after_prune"] = {t: _rows(store, t) for t in ("deliveries", "chat_seen", "plan_sets")}
+    assert all(len(store.plans_sent_to_chat(s.chat_id)) == plans + 1 for s in subs[:3]), "prune lost plans"
     store.close()
     return out
 
@@ -84,6 +91,8 @@ def main(argv=None) -> int:
     print(f"  mark_sent, day 1 / day 2 (median): {first['mark_sent_ms']:.1f} / {second['mark_sent_ms']:.1f} ms")
     print(f"  a chat's seen plans read back (median): {first['seen_read_ms']:.1f} / {second['seen_read_ms']:.1f} ms")
     print(f"  database growth per chat: {res['db_mb_per_chat']:.3f} MB; rows {res['rows']}")
+    print(f"  prune after the retention: {res['prune_ms']:.0f} ms, dropped {res['prune']}; "
+          f"rows left {res['rows_after_prune']}")
     per_100k = second["mark_sent_ms"] * 100_000 / 1000 / 60
     print(f"  100,000 such chats: {per_100k:.0f} min of mark_sent a day, against ~56 min of sending at 30 msg/s")
     if args.json:

@@ -333,6 +333,31 @@ async def test_second_digest_marks_only_new_plans(fake_api, bot, clock):
     assert "🆕" not in second.text and "江阴" in second.text
 
 
+async def test_the_running_bot_prunes_old_ledger_rows_and_keeps_what_the_chat_saw(fake_api, bot, clock):
+    """The app schedules the prune (digest-prune); run as scheduled, it drops the settled history older
+    than DELIVERIES_KEPT and leaves what the chat was sent, so the next digest still knows it."""
+    from types import SimpleNamespace
+
+    from bot.digests.store import DELIVERIES_KEPT
+    from bot.telegram.digest_jobs import prune_job
+
+    clock.set("2024-03-04T07:00:00+08:00")
+    async with bot() as app:
+        assert app.job_queue.get_jobs_by_name("digest-prune")
+        await say(fake_api, "/subscribe daily 08:00 江阴")
+        clock.set("2024-03-04T08:00:30+08:00")
+        await settle(app)
+        store = service_of(app).store
+        [sub] = store.list_subscriptions(CHAT)
+        seen = store.plans_sent_to_chat(CHAT)
+        assert seen and store.get_delivery(sub.id, "2024-03-04").status == "sent"
+        clock.now = clock.now + DELIVERIES_KEPT + timedelta(days=1)
+        await prune_job(SimpleNamespace(application=app))
+        assert store.get_delivery(sub.id, "2024-03-04") is None
+        assert store.plans_sent_to_chat(CHAT) == seen
+    assert len(digests(fake_api)) == 1
+
+
 async def test_rate_limited_chat_is_retried_without_duplicates(fake_api, bot, clock):
     clock.set("2024-03-04T07:00:00+08:00")
     async with bot() as app:

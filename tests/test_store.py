@@ -11,7 +11,15 @@ from sqlalchemy import inspect, text
 from bot.digests import migrations
 from bot.digests.migrations import Migration, apply_migrations
 from bot.digests.schedule import InvalidTime, InvalidWeekday, UnknownTimeZone
-from bot.digests.store import SEEN_ROWS, Featured, make_engine, metadata, open_store, resolve_url
+from bot.digests.store import (
+    DELIVERIES_KEPT,
+    SEEN_ROWS,
+    Featured,
+    make_engine,
+    metadata,
+    open_store,
+    resolve_url,
+)
 from bot.models import Subscription
 
 T0 = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
@@ -248,6 +256,48 @@ def test_a_chat_whose_plans_outgrow_its_rows_keeps_them_in_its_set(store):
     store.claim_delivery(s.id, "2026-11-28")
     store.mark_sent(s.id, "2026-11-28", ["a", "c"])  # only "c" is new
     assert store.plans_sent_to_chat(7) == {"a", "b", "c", *more}
+
+
+def _send_on(store, clock, day: int, sub_id: int, ids: list[str]) -> str:
+    clock.now = T0 + timedelta(days=day)
+    key = clock.now.date().isoformat()
+    assert store.claim_delivery(sub_id, key)
+    store.mark_sent(sub_id, key, ids)
+    return key
+
+
+def test_prune_drops_old_history_and_unused_sets_and_keeps_what_is_named(store, db_path, clock):
+    """Settled deliveries are history after DELIVERIES_KEPT, and a shared set goes once no chat names it
+    and no kept delivery can: a national broadcast is 100,000 ledger rows and a ~2 MB set a day."""
+    every = _many(SEEN_ROWS * 2)
+    a, b = store.add_subscription(sub(chat_id=1)), store.add_subscription(sub(chat_id=2))
+    c = store.add_subscription(sub(chat_id=3))
+    store.claim_delivery(c.id, "2026-11-26")
+    store.mark_failed(c.id, "2026-11-26", "network")  # may still be owed: never pruned
+    day0 = [_send_on(store, clock, 0, s.id, every) for s in (a, b)]
+    _send_on(store, clock, 1, a.id, [*every, "new"])  # chat 1 moves on to a set of its own
+    _send_on(store, clock, 50, b.id, [*every, "x"])  # so does chat 2: the first set is named by no chat
+    day60 = _send_on(store, clock, 60, b.id, every)  # ... but a delivery names it again (used now)
+    assert _rows(store, "plan_sets") == 3
+
+    clock.now = T0 + DELIVERIES_KEPT + timedelta(days=3)
+    assert store.prune() == {"deliveries": 3, "plan_sets": 0}
+    assert store.get_delivery(a.id, day0[0]) is None and store.get_delivery(b.id, day60).plan_ids == tuple(every)
+    assert store.get_delivery(c.id, "2026-11-26").status == "failed"
+
+    clock.now = T0 + timedelta(days=60) + DELIVERIES_KEPT + timedelta(days=10)
+    assert store.prune() == {"deliveries": 2, "plan_sets": 1}
+    assert store.prune() == {"deliveries": 0, "plan_sets": 0}
+    assert store.plans_sent_to_chat(1) == {*every, "new"} and store.plans_sent_to_chat(2) == {*every, "x"}
+    assert store.get_delivery(c.id, "2026-11-26").status == "failed"
+    # the pruned set's plans broadcast again: stored again, though this process remembers its name
+    d = store.add_subscription(sub(chat_id=4))
+    _send_on(store, clock, 200, d.id, every)
+    again = open_store(db_path, clock=clock)
+    try:
+        assert again.plans_sent_to_chat(4) == set(every) and _rows(again, "plan_sets") == 3
+    finally:
+        again.close()
 
 
 def test_migrate_chat_moves_a_shared_set_too(store):

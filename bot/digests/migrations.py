@@ -368,6 +368,16 @@ def _v8_plan_sets(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v9_retention(conn: Connection) -> None:
+    """plan_sets.used_at and an index on deliveries.claimed_at: what `Store.prune` needs to drop settled
+    deliveries after DELIVERIES_KEPT and the shared sets no chat names and no kept delivery can name.
+    Existing sets count as used when they were made."""
+    when = DateTime(timezone=True).compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE plan_sets ADD COLUMN used_at {when}"))
+    conn.execute(text("UPDATE plan_sets SET used_at = created_at"))
+    conn.execute(text("CREATE INDEX ix_deliveries_claimed ON deliveries (claimed_at)"))
+
+
 def _aware(instant: datetime | None) -> datetime | None:
     """SQLite hands back naive UTC."""
     return instant.replace(tzinfo=UTC) if instant is not None and instant.tzinfo is None else instant
@@ -389,6 +399,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "kv_state and seen: state shared by workers, activity for /stats", _v6_shared_state),
     Migration(7, "subscriptions.next_due, indexed: a tick reads only the due rows", _v7_next_due),
     Migration(8, "plan_sets, chat_seen: a chat's seen plans as one shared set once they are many", _v8_plan_sets),
+    Migration(9, "plan_sets.used_at, deliveries by claim time: settled history kept for a while, then pruned",
+              _v9_retention),
 )
 
 

@@ -73,6 +73,10 @@ DEFAULT_LANGUAGE = "zh"
 SETTLED = ("sent", "skipped", "sending")  # a period with one of these is not owed again
 SEEN_ROWS = 200  # a chat's seen plans, and a delivery's plan ids, beyond this many are one shared set
 SETS_KEPT = 4  # plan sets kept decoded in memory (a broadcast shares one or two; 50,000 ids are ~6 MB)
+# Settled deliveries (sent, skipped) are history after this: a tick reads at most the latest period of a
+# weekly subscription (8 days back), /stats a week. A national broadcast is 100,000 rows a day.
+DELIVERIES_KEPT = timedelta(days=90)
+SET_TOUCH = timedelta(days=1)  # a shared set's used_at is moved on at most this often (one write a day)
 # next_due for a row whose owed period cannot be placed in time: due at any tick (too early is safe).
 DUE_AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -160,6 +164,7 @@ plan_sets = Table(
     Column("ids", Text, nullable=False),  # JSON: the sorted, distinct plan ids
     Column("size", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),  # last named by a delivery or a chat, to a day (migration 9)
 )
 chat_seen = Table(
     "chat_seen",
@@ -964,14 +969,45 @@ class Store:
 
     def _ensure_set(self, conn: Connection, name: str, ids: frozenset[str], now: datetime) -> None:
         """Store the set unless the database has it: asked every time, since a name remembered here may
-        come from a transaction that was rolled back."""
-        if conn.scalar(select(plan_sets.c.digest).where(plan_sets.c.digest == name)) is not None:
-            return
-        values = {"digest": name, "ids": _set_json(ids), "size": len(ids), "created_at": now}
+        come from a transaction that was rolled back. A set last used more than SET_TOUCH ago is marked
+        used now: on PostgreSQL that UPDATE locks the row, so a concurrent `prune` either deleted it
+        before (no row updated, and the set is stored again below) or re-reads it as used and keeps it."""
+        found = conn.execute(select(plan_sets.c.used_at).where(plan_sets.c.digest == name)).first()
+        if found is not None:
+            if found.used_at is not None and found.used_at >= now - SET_TOUCH:
+                return  # the usual case, one read: a set this recent is no prune's to take
+            if conn.execute(update(plan_sets).where(plan_sets.c.digest == name).values(used_at=now)).rowcount:
+                return
+        values = {"digest": name, "ids": _set_json(ids), "size": len(ids), "created_at": now, "used_at": now}
         if conn.dialect.name == "postgresql":  # two workers may store the same set at once
             conn.execute(pg_insert(plan_sets).values(**values).on_conflict_do_nothing())
         else:  # SQLite: BEGIN IMMEDIATE already serialises writers
             conn.execute(insert(plan_sets).values(**values))
+
+    def prune(self, now: datetime | None = None) -> dict[str, int]:
+        """Drop settled deliveries claimed more than DELIVERIES_KEPT ago, then the shared plan sets no chat
+        names and none used since (SET_TOUCH later still, so no delivery left can name one). Without it
+        both grow for ever: a national broadcast is 100,000 ledger rows and a ~2 MB set a day. Failed and
+        sending rows stay (they may still be owed). Safe to run from every worker at once."""
+        now = now or self.clock()
+        cut = now - DELIVERIES_KEPT
+        with self._tx() as conn:
+            dropped = conn.execute(delete(deliveries).where(
+                deliveries.c.status.in_(("sent", "skipped")), deliveries.c.claimed_at < cut)).rowcount
+        named = select(chat_seen.c.chat_id).where(chat_seen.c.set_digest == plan_sets.c.digest).exists()
+        with self._tx() as conn:
+            gone = list(conn.scalars(delete(plan_sets).where(
+                func.coalesce(plan_sets.c.used_at, plan_sets.c.created_at) < cut - 2 * SET_TOUCH, ~named,
+            ).returning(plan_sets.c.digest)))
+        if gone:
+            with self._sets_lock:  # forget them here too, so a name remembered is stored again when used
+                for name in gone:
+                    ids = self._sets.pop(name, None)
+                    if ids is not None:
+                        self._set_names.pop(ids, None)
+                self._by_list.clear()
+                self._contained.clear()
+        return {"deliveries": max(dropped, 0), "plan_sets": len(gone)}
 
     def _get_set(self, conn: Connection, name: str) -> frozenset[str]:
         with self._sets_lock:

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 TICK_SECONDS = 60
+PRUNE_SECONDS = 6 * 3600  # the ledger's retention is in days; a few runs a day keep each one small
 BUILT_CACHE = 64
 READINGS = 12  # a topic's passages per plan that 细读 can work through
 DEFAULT_GRACE = timedelta(hours=3)
@@ -362,8 +363,21 @@ async def run_once(app, *, startup: bool, wait: bool = False) -> delivery.Report
     return await service.run(startup=startup, now=clock_of(app)(), wait=wait)
 
 
+async def prune_job(context) -> None:
+    """The ledger's old history and unused plan sets go (Store.prune); a failure only waits for the next."""
+    store = service_of(context.application).store
+    try:
+        dropped = await asyncio.to_thread(store.prune, clock_of(context.application)())
+    except Exception:
+        log.warning("pruning the digest ledger failed; retried at the next run", exc_info=True)
+        return
+    if any(dropped.values()):
+        log.info("digest ledger pruned: %(deliveries)d deliveries, %(plan_sets)d plan sets", dropped)
+
+
 def install_jobs(app, service: DigestService, *, interval: float = TICK_SECONDS) -> None:
-    """Catch up once when the application starts, then tick every `interval` seconds."""
+    """Catch up once when the application starts, then tick every `interval` seconds; prune the ledger
+    an hour after the start and every PRUNE_SECONDS after."""
     app.bot_data[SERVICE_KEY] = service
     service.clock = lambda: clock_of(app)()
     if app.job_queue is None:
@@ -373,3 +387,4 @@ def install_jobs(app, service: DigestService, *, interval: float = TICK_SECONDS)
     # catch-up was reported "missed by 2 s" at every start and never ran.
     app.job_queue.run_once(startup_job, when=0, name="digest-catch-up", job_kwargs={"misfire_grace_time": None})
     app.job_queue.run_repeating(tick_job, interval=interval, first=interval, name="digest-tick")
+    app.job_queue.run_repeating(prune_job, interval=PRUNE_SECONDS, first=3600, name="digest-prune")
