@@ -323,6 +323,37 @@ def test_a_first_digest_reads_no_passages_the_parse_stored_its_theme_counts(seed
     assert digest.themes == shared_themes(in_memory)
 
 
+def test_priorities_built_on_first_use_are_one_list_whichever_thread_asks(seeds, monkeypatch):
+    """A stored plan builds its headline priorities when first asked (a start of 50,000 plans built
+    them all); the bot asks from worker threads, so racing first reads must all get the same list."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("PLANBRIEF_CORPUS_CACHE", "0")
+    parsed = {p.plan_id: p.priorities for p in load_corpus(seeds).plans}
+    monkeypatch.delenv("PLANBRIEF_CORPUS_CACHE")
+    load_corpus(seeds)
+    stored = load_corpus(seeds).plans
+    assert all(isinstance(p, plan_store.StoredPlan) and p._priorities is None for p in stored)
+    with ThreadPoolExecutor(8) as pool:
+        seen = list(pool.map(lambda p: (p.plan_id, p.priorities), [p for p in stored for _ in range(8)]))
+    for plan_id, priorities in seen:
+        assert priorities == parsed[plan_id] and priorities
+    assert len({id(priorities) for _, priorities in seen}) == len(stored)
+
+
+def test_a_load_gives_the_collector_back_even_when_it_fails(seeds):
+    """The cyclic collector is paused while a load builds its plans (bot.corpus.loader._collector_paused);
+    a load that fails half way must not leave it off for the rest of the process."""
+    import gc
+
+    assert gc.isenabled()
+    assert len(load_corpus(seeds).plans) == 5 and gc.isenabled()
+    sorted(seeds.glob("*.txt"))[2].unlink()
+    with pytest.raises(CorpusError):
+        load_corpus(seeds)
+    assert gc.isenabled()
+
+
 def test_a_failing_derivation_leaves_the_plans_loading(seeds, monkeypatch, caplog):
     """A bug in what a later room derives from a plan must not stop the plans loading; the value is
     left to its first reader."""

@@ -208,7 +208,8 @@ class StoredPlan(Plan):
             if isinstance(meta.get(name), str):
                 meta[name] = sys.intern(meta[name])
         self.meta = PlanMeta(**meta)
-        self.priorities = [Priority(p["title"], tuple(p["items"])) for p in summary["priorities"]]
+        self._raw_priorities: list[dict] | None = summary["priorities"]
+        self._priorities: list[Priority] | None = None
         self._count = int(summary["passages"])
         found = summary.get("targets")
         self.stored_targets: tuple[str, ...] | None = tuple(found) if found is not None else None
@@ -229,6 +230,19 @@ class StoredPlan(Plan):
                 if found is not None:
                     return found
         return None
+
+    @property
+    def priorities(self) -> list[Priority]:
+        """Built on first use: a start of 50,000 plans built them all (1 s at ×10,000) for the few a
+        listing or a digest shows."""
+        found = self._priorities
+        if found is None:
+            with _PRIORITIES_LOCK:  # the bot reads plans from worker threads: build once, drop the raw
+                found = self._priorities
+                if found is None:
+                    found = [Priority(p["title"], tuple(p["items"])) for p in self._raw_priorities or ()]
+                    self._priorities, self._raw_priorities = found, None
+        return found
 
     @property
     def tree(self) -> list[Node]:
@@ -271,6 +285,8 @@ class StoredPlan(Plan):
     def __repr__(self) -> str:
         return f"StoredPlan({self.plan_id!r}, passages={self._count})"
 
+
+_PRIORITIES_LOCK = threading.Lock()
 
 # PlanMeta fields many plans share (interned as a plan is read); titles, ids and file names are each plan's own
 SHARED_META = ("city", "province", "parent_city", "admin_level", "kind", "issuer", "date", "source_site")
