@@ -1,9 +1,9 @@
 """One topic across places: for each place with a plan, its single best excerpt, most relevant first.
 
 A /topic answer ranks passages, so one verbose plan can fill a page; a comparison gives every place one
-voice. Each plan is searched on its own (SearchEngine.search with plan_id — the engine's public
-signature), so every place's best passage is found however far down the global ranking it sits, and
-scores stay comparable because it is one index. A named place covers its counties (无锡 → 江阴); without
+voice. Each plan is judged on its own (SearchEngine.plan_bests: what a search with plan_id answers, for
+all plans in a few queries), so every place's best passage is found however far down the global ranking
+it sits, and scores stay comparable because it is one index. A named place covers its counties (无锡 → 江阴); without
 names every place with a plan is its own row.
 """
 
@@ -68,22 +68,31 @@ def _rows(corpus, places: Sequence[Place] | None) -> list[tuple[str, list[Plan]]
 
 
 def compare(engine, corpus, query: str, places: Sequence[Place] | None = None) -> Comparison:
-    """Best excerpt per place for `query`, highest score first; places without a match are left out."""
+    """Best excerpt per place for `query`, highest score first; places without a match are left out.
+
+    A place's excerpt is the best of its plans' own best passages, each plan judged as a search of that
+    plan alone judges it (`SearchEngine.plan_bests`: a few queries for all of them); ties go to the plan
+    listed first."""
     out = Comparison(query=(query or "").strip())
-    for name, plans in _rows(corpus, places):
-        best: tuple[Hit, PlanMeta] | None = None
+    rows = _rows(corpus, places)
+    wanted = list(dict.fromkeys(plan.plan_id for _, plans in rows for plan in plans))
+    bests = engine.plan_bests(out.query, wanted) if wanted else None
+    if bests is not None:
+        if bests.result.error == "empty":
+            out.error, out.suggestions = "empty", list(bests.result.suggestions)
+            return out
+        out.corrected = bests.result.corrected
+    for name, plans in rows:
+        best: tuple[float, Plan] | None = None
         for plan in plans:
-            result = engine.search(out.query, plan_id=plan.plan_id, limit=1)
-            out.corrected = out.corrected or result.corrected
-            if result.error == "empty":
-                out.error, out.suggestions = "empty", list(result.suggestions)
-                return out
-            if result.hits:
-                out.plan_ids.append(plan.plan_id)
-            if result.hits and (best is None or result.hits[0].score > best[0].score):
-                best = (result.hits[0], plan.meta)
+            score = bests.score(plan.plan_id)
+            if score is None:
+                continue
+            out.plan_ids.append(plan.plan_id)
+            if best is None or score > best[0]:
+                best = (score, plan)
         if best is not None:
-            out.places.append(PlaceExcerpt(name, best[1], best[0]))
+            out.places.append(PlaceExcerpt(name, best[1].meta, bests.hit(best[1].plan_id)))
     out.places.sort(key=lambda p: -p.hit.score)
     if not out.places:
         out.error = "no_match"

@@ -118,6 +118,24 @@ class SearchResult:
                 "unknown": list(self.unknown)}
 
 
+@dataclass
+class PlanBests:
+    """`SearchEngine.plan_bests`: the query as read (`result`: normalized, corrected, notice, error,
+    suggestions; no hits) and each matching plan's best candidate, made a Hit when asked."""
+
+    result: SearchResult
+    ranked: dict[str, Ranked] = field(default_factory=dict)
+    make: Callable[[Ranked], Hit] | None = None
+
+    def score(self, plan_id: str) -> float | None:
+        """The plan's best final score, None when the plan has no match."""
+        found = self.ranked.get(plan_id)
+        return None if found is None else found.score
+
+    def hit(self, plan_id: str) -> Hit:
+        return self.make(self.ranked[plan_id])
+
+
 def index_dir(cache_dir: Path | str | None) -> Path:
     return cache_root(cache_dir) / f"tantivy-v{FORMAT}"
 
@@ -373,24 +391,62 @@ class SearchEngine:
         offset = max(0, int(offset or 0))
         ranked, total = self._rank(plan.terms, plan.phrases, allowed, offset + limit, plan.absent)
         result.total = total
-        weights = dict(plan.terms)
         page = ranked[offset:offset + limit]
-        terms = list(weights)
-        glossary = load_glossary()
-        glossed = list(plan.glossed)
-        marking = list(plan.marking)
-        for r in page:
-            passage = self.index.passage_at(r.cand.address, r.doc)
-            if snippets:
-                excerpt, marks = snippet(passage.text, passage.norm, terms, weights, marking)
-                result.hits.append(Hit(passage, r.score, excerpt, marks,
-                                       glossary.gloss(glossed, passage.norm) if glossed else ()))
-            else:
-                result.hits.append(Hit(passage, r.score, ""))
+        if page:
+            result.hits.extend(map(self._hit_maker(plan, snippets), page))
         if not total:
             result.error = result.error or "no_match"
             result.suggestions = self._suggest([*plan.phrases, *plan.unknown])
         return result
+
+    def _hit_maker(self, plan: QueryPlan, snippets: bool = True) -> Callable[[Ranked], Hit]:
+        """What turns a ranked candidate into a Hit as a reader sees it (passage, excerpt, marks,
+        glossary); what every hit of one query shares is worked out once."""
+        weights = dict(plan.terms)
+        terms = list(weights)
+        marking = list(plan.marking)
+        glossed = list(plan.glossed)
+        glossary = load_glossary()
+        passage_at = self.index.passage_at
+
+        def hit(r: Ranked) -> Hit:
+            passage = passage_at(r.cand.address, r.doc)
+            if not snippets:
+                return Hit(passage, r.score, "")
+            excerpt, marks = snippet(passage.text, passage.norm, terms, weights, marking)
+            return Hit(passage, r.score, excerpt, marks, glossary.gloss(glossed, passage.norm) if glossed else ())
+
+        return hit
+
+    def plan_bests(self, query: str | None, plan_ids: list[str]) -> PlanBests:
+        """Each plan's best hit for `query`: what `search(query, plan_id=p, limit=1)` answers for every p of
+        `plan_ids`, found batch by batch (TantivyIndex.tops) instead of a search per plan, so a comparison
+        across a national corpus's places costs a few queries. Only the hits a caller takes are made
+        (`PlanBests.hit`): an excerpt per place, not per plan."""
+        raw = (query or "").strip()
+        result = SearchResult(query=raw, normalized="", plans=self.plans)
+        if len(raw) > MAX_QUERY_CHARS:
+            raw = raw[:MAX_QUERY_CHARS]
+            result.error = "too_long"
+            result.notice = f"查询过长，只按前{MAX_QUERY_CHARS}个字搜索"
+        result.normalized, parts, english = _read_query(raw)
+        if not parts:
+            result.error = "empty"
+            result.suggestions = self.popular_topics()
+            return PlanBests(result)
+        if english:
+            parts = [p for zh in english.terms for p in _PART.findall(zh)] + list(english.rest)
+            result.translated = list(english.matches)
+        plan = self._plan(parts, report_unknown=not english)
+        result.unknown = list(plan.unknown)
+        self._explain(result, plan)
+        first, rest = _split(plan.terms)
+        ranked = {}
+        for plan_id, found, total in self.index.tops(first, rest, plan_ids, _CUTOFF, CANDIDATES):
+            best, _ = self._order(found, total, plan.terms, plan.phrases, 1, plan.absent)
+            if best:  # without the document ranking may have read: one per plan of a national corpus adds up
+                ranked[plan_id] = Ranked(best[0].cand, best[0].score)
+        return PlanBests(result, ranked, self._hit_maker(plan))
 
     # -- query planning
 
@@ -675,9 +731,13 @@ class SearchEngine:
         can reach the k-th score found. Without a bonus nothing is read here at all: the caller reads
         the page it shows.
         """
-        parts = [(t, w) for t, w in terms if w == PART_WEIGHT]
-        others = [(t, w) for t, w in terms if w != PART_WEIGHT]
+        parts, others = _split(terms)
         found, total = self.index.top(parts, others, allowed, _CUTOFF, max(k, CANDIDATES))
+        return self._order(found, total, terms, phrases, k, absent)
+
+    def _order(self, found: list[Candidate], total: int, terms: list[tuple[str, float]], phrases: list[str],
+               k: int, absent: tuple[str, ...]) -> tuple[list[Ranked], int]:
+        """`_rank`'s final order of what `top` (or `tops`, for one plan) found."""
         if not total:
             return [], 0
         # `top` hands them best first (score, then `ord`), at most max(k, CANDIDATES) of them
@@ -836,6 +896,11 @@ _F32 = struct.Struct("f")
 def _float32(value: float) -> float:
     """`value` rounded to the nearest float32, as numpy rounded a Python float compared with float32s."""
     return _F32.unpack(_F32.pack(value))[0]
+
+
+def _split(terms) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """A query's terms as `top` takes them: the compound's parts, then the rest."""
+    return [(t, w) for t, w in terms if w == PART_WEIGHT], [(t, w) for t, w in terms if w != PART_WEIGHT]
 
 
 @lru_cache(maxsize=4096)
