@@ -107,3 +107,39 @@ def test_compare_across_every_place_equals_a_search_per_plan(copies, shared_corp
     assert [(p.place, p.meta.plan_id, p.hit) for p in named.places] == \
         _compare_by_definition(engine, corpus, query, [wuxi])
     assert {p.plan_id for p in plans_for_place(wuxi, corpus)} >= set(named.plan_ids)
+
+
+def _brief_blocks_by_definition(engine, corpus, topic, per_place):
+    """The brief's place blocks as first written: two hits of a search per plan, grouped by place, the
+    distinct excerpts of each place best first."""
+    from bot.digests.briefing import scope_plans
+
+    by_place: dict[str, list] = {}
+    for plan in scope_plans(corpus, None):
+        for hit in engine.search(topic, plan_id=plan.plan_id, limit=2).hits:
+            own = plan_place(plan)
+            by_place.setdefault(own.short if own else plan.meta.city, []).append((hit.score, plan.plan_id, hit))
+    blocks = []
+    for label, found in by_place.items():
+        found.sort(key=lambda e: -e[0])
+        kept, texts = [], set()
+        for score, pid, hit in found:
+            if hit.excerpt not in texts:
+                texts.add(hit.excerpt)
+                kept.append((pid, hit.passage.id, hit.excerpt, score))
+        blocks.append((label, kept[:per_place]))
+    return sorted(blocks, key=lambda b: -b[1][0][3])
+
+
+@pytest.mark.parametrize("topic", ["双减", "师德师风", "课后延时服务", "不存在的词语"])
+def test_a_brief_across_every_place_equals_a_search_per_plan(copies, shared_corpus, topic):
+    from bot.digests.briefing import MAX_PLACES, PER_PLACE, build_brief
+
+    plans, engine = copies
+    corpus = dataclasses.replace(shared_corpus, plans=plans)
+    brief = build_brief(engine, corpus, topic)
+    got = [(b.place, [(e.meta.plan_id, e.passage.id, e.text, e.score) for e in b.excerpts]) for b in brief.places]
+    assert got == _brief_blocks_by_definition(engine, corpus, topic, PER_PLACE)[:MAX_PLACES]
+    assert (brief.error == "no_match") == (not got)
+    stating = {p.plan_id for p in plans if engine.search(topic, plan_id=p.plan_id, limit=1).hits}
+    assert {m.plan_id for m in brief.plans} == stating

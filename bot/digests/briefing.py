@@ -184,37 +184,45 @@ def scope_plans(corpus, places: Sequence[Place] | None) -> list[Plan]:
 
 def build_brief(engine, corpus, topic: str, places: Sequence[Place] | None = None, *,
                 today: date | None = None, per_place: int = PER_PLACE) -> Brief:
-    """Each plan in scope is searched on its own (as /compare does), so every place that states the topic
-    is found however far down a global ranking it sits; excerpts are grouped by the plan's own place."""
+    """Each plan in scope is judged on its own (as /compare does: SearchEngine.plan_bests, what a search of
+    that plan answers), so every place that states the topic is found however far down a global ranking
+    it sits; excerpts are grouped by the plan's own place, and only those a place shows are read."""
     from bot.search.places import plan_place
 
     brief = Brief(topic=(topic or "").strip(), scope="、".join(p.short for p in places or []),
                   made=today or date.today())
     plans = scope_plans(corpus, places)
     brief.plans_in_scope = len(plans)
-    by_place: dict[str, list[Excerpt]] = {}
+    if not plans:
+        brief.error = "no_match"
+        return brief
+    bests = engine.plan_bests(brief.topic, [p.plan_id for p in plans], k=2)
+    if bests.result.error == "empty":
+        brief.error = "empty"
+        return brief
+    brief.corrected = bests.result.corrected
+    # each place's candidates as (score, plan, rank among the plan's hits), in plan order then rank
+    by_place: dict[str, list[tuple[float, Plan, int]]] = {}
     stating: list[Plan] = []
     for plan in plans:
-        result = engine.search(brief.topic, plan_id=plan.plan_id, limit=2)
-        brief.corrected = brief.corrected or result.corrected
-        if result.error == "empty":
-            brief.error = "empty"
-            return brief
-        if not result.hits:
+        scores = bests.scores(plan.plan_id)
+        if not scores:
             continue
         stating.append(plan)
         own = plan_place(plan)
         label = own.short if own else plan.meta.city
-        by_place.setdefault(label, []).extend(Excerpt(label, plan.meta, h.passage, h.excerpt, h.score)
-                                              for h in result.hits)
+        by_place.setdefault(label, []).extend((score, plan, rank) for rank, score in enumerate(scores))
     blocks = []
     for label, found in by_place.items():
-        found.sort(key=lambda e: -e.score)
+        found.sort(key=lambda e: -e[0])
         kept, texts = [], set()
-        for excerpt in found:
-            if excerpt.text not in texts:  # a re-issued plan quoting itself is one excerpt, not two
-                texts.add(excerpt.text)
-                kept.append(excerpt)
+        for _, plan, rank in found:
+            hit = bests.hit(plan.plan_id, rank)
+            if hit.excerpt not in texts:  # a re-issued plan quoting itself is one excerpt, not two
+                texts.add(hit.excerpt)
+                kept.append(Excerpt(label, plan.meta, hit.passage, hit.excerpt, hit.score))
+                if len(kept) >= per_place:
+                    break
         blocks.append(PlaceBlock(label, kept[:per_place]))
     blocks.sort(key=lambda b: -b.excerpts[0].score)
     brief.hidden_places = max(0, len(blocks) - MAX_PLACES)

@@ -121,19 +121,27 @@ class SearchResult:
 @dataclass
 class PlanBests:
     """`SearchEngine.plan_bests`: the query as read (`result`: normalized, corrected, notice, error,
-    suggestions; no hits) and each matching plan's best candidate, made a Hit when asked."""
+    suggestions; no hits) and each matching plan's best candidates, made Hits when asked."""
 
     result: SearchResult
-    ranked: dict[str, Ranked] = field(default_factory=dict)
+    ranked: dict[str, list[Ranked]] = field(default_factory=dict)
     make: Callable[[Ranked], Hit] | None = None
 
     def score(self, plan_id: str) -> float | None:
         """The plan's best final score, None when the plan has no match."""
         found = self.ranked.get(plan_id)
-        return None if found is None else found.score
+        return None if not found else found[0].score
 
-    def hit(self, plan_id: str) -> Hit:
-        return self.make(self.ranked[plan_id])
+    def scores(self, plan_id: str) -> list[float]:
+        """The final scores of the plan's best hits, best first ([] when it has no match)."""
+        return [r.score for r in self.ranked.get(plan_id, ())]
+
+    def hit(self, plan_id: str, rank: int = 0) -> Hit:
+        """The plan's `rank`-th best hit (0: its best), read and cut into an excerpt now."""
+        return self.make(self.ranked[plan_id][rank])
+
+    def hits(self, plan_id: str) -> list[Hit]:
+        return [self.make(r) for r in self.ranked.get(plan_id, ())]
 
 
 def index_dir(cache_dir: Path | str | None) -> Path:
@@ -418,11 +426,11 @@ class SearchEngine:
 
         return hit
 
-    def plan_bests(self, query: str | None, plan_ids: list[str]) -> PlanBests:
-        """Each plan's best hit for `query`: what `search(query, plan_id=p, limit=1)` answers for every p of
-        `plan_ids`, found batch by batch (TantivyIndex.tops) instead of a search per plan, so a comparison
-        across a national corpus's places costs a few queries. Only the hits a caller takes are made
-        (`PlanBests.hit`): an excerpt per place, not per plan."""
+    def plan_bests(self, query: str | None, plan_ids: list[str], k: int = 1) -> PlanBests:
+        """Each plan's best `k` hits for `query`: what `search(query, plan_id=p, limit=k)` answers for every
+        p of `plan_ids`, found batch by batch (TantivyIndex.tops) instead of a search per plan, so a
+        comparison or a brief across a national corpus's places costs a few queries. Only the hits a
+        caller takes are made (`PlanBests.hit`): an excerpt per place, not per plan."""
         raw = (query or "").strip()
         result = SearchResult(query=raw, normalized="", plans=self.plans)
         if len(raw) > MAX_QUERY_CHARS:
@@ -441,11 +449,12 @@ class SearchEngine:
         result.unknown = list(plan.unknown)
         self._explain(result, plan)
         first, rest = _split(plan.terms)
+        k = max(1, min(int(k or 1), MAX_LIMIT))
         ranked = {}
-        for plan_id, found, total in self.index.tops(first, rest, plan_ids, _CUTOFF, CANDIDATES):
-            best, _ = self._order(found, total, plan.terms, plan.phrases, 1, plan.absent)
-            if best:  # without the document ranking may have read: one per plan of a national corpus adds up
-                ranked[plan_id] = Ranked(best[0].cand, best[0].score)
+        for plan_id, found, total in self.index.tops(first, rest, plan_ids, _CUTOFF, max(k, CANDIDATES)):
+            best, _ = self._order(found, total, plan.terms, plan.phrases, k, plan.absent)
+            if best:  # without the documents ranking may have read: one per plan of a national corpus adds up
+                ranked[plan_id] = [Ranked(r.cand, r.score) for r in best]
         return PlanBests(result, ranked, self._hit_maker(plan))
 
     # -- query planning
