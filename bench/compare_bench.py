@@ -21,12 +21,13 @@ import time
 QUERIES = ["双减", "师德师风", "课后延时服务", "shuangjian", "县管校聘", "教育", "不存在的词语"]
 
 
-def by_definition(engine, corpus, query: str) -> list[tuple]:
-    """The comparison as a search per plan: each place's plans searched alone, the best one kept."""
+def by_definition(engine, corpus, query: str, places=None) -> list[tuple]:
+    """The comparison as first written, a search per plan: each place's plans searched alone, the best
+    one kept; (place, plan id, hit) best first. tests/test_plan_bests.py holds `compare` to it too."""
     from bot.digests.compare import _rows
 
     rows = []
-    for name, plans in _rows(corpus, None):
+    for name, plans in _rows(corpus, places):
         best = None
         for plan in plans:
             hits = engine.search(query, plan_id=plan.plan_id, limit=1).hits

@@ -9,6 +9,7 @@ import dataclasses
 
 import pytest
 
+from bench.compare_bench import by_definition
 from bot.digests.compare import compare
 from bot.models import Plan
 from bot.search import tantivy_index
@@ -78,34 +79,18 @@ def test_plan_bests_of_some_plans_and_of_nothing(copies):
     assert empty.result.error == "empty" and empty.result.suggestions and not empty.ranked
 
 
-def _compare_by_definition(engine, corpus, query, places=None):
-    """The comparison as it was first written: a search per plan, the best of each place's plans."""
-    from bot.digests.compare import _rows
-
-    rows = []
-    for name, plans in _rows(corpus, places):
-        best = None
-        for plan in plans:
-            hits = engine.search(query, plan_id=plan.plan_id, limit=1).hits
-            if hits and (best is None or hits[0].score > best[0].score):
-                best = (hits[0], plan.plan_id)
-        if best:
-            rows.append((name, best[1], best[0]))
-    return sorted(rows, key=lambda r: -r[2].score)
-
-
 @pytest.mark.parametrize("query", ["双减", "师德师风", "课后延时服务", "教育"])
 def test_compare_across_every_place_equals_a_search_per_plan(copies, shared_corpus, query):
     plans, engine = copies
     corpus = dataclasses.replace(shared_corpus, plans=plans)
     got = compare(engine, corpus, query)
-    assert [(p.place, p.meta.plan_id, p.hit) for p in got.places] == _compare_by_definition(engine, corpus, query)
+    assert [(p.place, p.meta.plan_id, p.hit) for p in got.places] == by_definition(engine, corpus, query)
     everywhere = {plan_place(p).short for p in plans}
     assert {p.place for p in got.places} <= everywhere and (query != "双减" or len(got.places) == len(everywhere))
     wuxi = resolve_place("无锡", corpus).place
     named = compare(engine, corpus, query, [wuxi])
     assert [(p.place, p.meta.plan_id, p.hit) for p in named.places] == \
-        _compare_by_definition(engine, corpus, query, [wuxi])
+        by_definition(engine, corpus, query, [wuxi])
     assert {p.plan_id for p in plans_for_place(wuxi, corpus)} >= set(named.plan_ids)
 
 

@@ -375,26 +375,13 @@ class SearchEngine:
 
     def _search(self, query: str | None, city: str | None, year: int | None, plan_id: str | None, limit: int,
                 offset: int, snippets: bool = True) -> SearchResult:
-        raw = (query or "").strip()
-        result = SearchResult(query=raw, normalized="", plans=self.plans)
-        if len(raw) > MAX_QUERY_CHARS:
-            raw = raw[:MAX_QUERY_CHARS]
-            result.error = "too_long"
-            result.notice = f"查询过长，只按前{MAX_QUERY_CHARS}个字搜索"
-        result.normalized, parts, english = _read_query(raw)
+        result, parts, english = self._reading(query)
         if not parts:
-            result.error = "empty"
-            result.suggestions = self.popular_topics()
             return result
         allowed = self._filter(result, city, year, plan_id)
         if result.error in ("unknown_city", "unknown_plan"):
             return result
-        if english:
-            parts = [p for zh in english.terms for p in _PART.findall(zh)] + list(english.rest)
-            result.translated = list(english.matches)
-        plan = self._plan(parts, report_unknown=not english)
-        result.unknown = list(plan.unknown)
-        self._explain(result, plan)
+        plan = self._planned(result, parts, english)
         limit = max(1, min(int(limit or 10), MAX_LIMIT))
         offset = max(0, int(offset or 0))
         ranked, total = self._rank(plan.terms, plan.phrases, allowed, offset + limit, plan.absent)
@@ -406,6 +393,31 @@ class SearchEngine:
             result.error = result.error or "no_match"
             result.suggestions = self._suggest([*plan.phrases, *plan.unknown])
         return result
+
+    def _reading(self, query: str | None) -> tuple[SearchResult, tuple[str, ...], Translation | None]:
+        """The query as typed → the result that will carry it, its parts and its English reading; no parts
+        means the answer is already there (error "empty", popular topics suggested)."""
+        raw = (query or "").strip()
+        result = SearchResult(query=raw, normalized="", plans=self.plans)
+        if len(raw) > MAX_QUERY_CHARS:
+            raw = raw[:MAX_QUERY_CHARS]
+            result.error = "too_long"
+            result.notice = f"查询过长，只按前{MAX_QUERY_CHARS}个字搜索"
+        result.normalized, parts, english = _read_query(raw)
+        if not parts:
+            result.error = "empty"
+            result.suggestions = self.popular_topics()
+        return result, parts, english
+
+    def _planned(self, result: SearchResult, parts, english: Translation | None) -> QueryPlan:
+        """The query plan for these parts (English read as the Chinese it names), explained on `result`."""
+        if english:
+            parts = [p for zh in english.terms for p in _PART.findall(zh)] + list(english.rest)
+            result.translated = list(english.matches)
+        plan = self._plan(parts, report_unknown=not english)
+        result.unknown = list(plan.unknown)
+        self._explain(result, plan)
+        return plan
 
     def _hit_maker(self, plan: QueryPlan, snippets: bool = True) -> Callable[[Ranked], Hit]:
         """What turns a ranked candidate into a Hit as a reader sees it (passage, excerpt, marks,
@@ -431,23 +443,10 @@ class SearchEngine:
         p of `plan_ids`, found batch by batch (TantivyIndex.tops) instead of a search per plan, so a
         comparison or a brief across a national corpus's places costs a few queries. Only the hits a
         caller takes are made (`PlanBests.hit`): an excerpt per place, not per plan."""
-        raw = (query or "").strip()
-        result = SearchResult(query=raw, normalized="", plans=self.plans)
-        if len(raw) > MAX_QUERY_CHARS:
-            raw = raw[:MAX_QUERY_CHARS]
-            result.error = "too_long"
-            result.notice = f"查询过长，只按前{MAX_QUERY_CHARS}个字搜索"
-        result.normalized, parts, english = _read_query(raw)
+        result, parts, english = self._reading(query)
         if not parts:
-            result.error = "empty"
-            result.suggestions = self.popular_topics()
             return PlanBests(result)
-        if english:
-            parts = [p for zh in english.terms for p in _PART.findall(zh)] + list(english.rest)
-            result.translated = list(english.matches)
-        plan = self._plan(parts, report_unknown=not english)
-        result.unknown = list(plan.unknown)
-        self._explain(result, plan)
+        plan = self._planned(result, parts, english)
         first, rest = _split(plan.terms)
         k = max(1, min(int(k or 1), MAX_LIMIT))
         ranked = {}
