@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.corpus.loader import CorpusError, load_corpus, plan_summary
+from bot.models import PlanMeta
 
 EXIT_NOT_FOUND = 3
 EXIT_BAD_INPUT = 4
@@ -383,6 +384,29 @@ class _Deferred:
             self._corpus = _load(self._seeds)
         return getattr(self._corpus, name)
 
+    def listing(self) -> _Listing:
+        """The plans as far as a command that needs only their metadata sees them (compare): the index's
+        list, in corpus order, without loading the corpus."""
+        if self._corpus is not None:
+            return self._corpus
+        return _Listing([_Listed(meta) for meta in self.engine.index.plans])
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """A plan as its metadata alone: where it is from (bot.search.places reads `meta`) and its id."""
+
+    meta: PlanMeta
+
+    @property
+    def plan_id(self) -> str:
+        return self.meta.plan_id
+
+
+@dataclass
+class _Listing:
+    plans: list[_Listed]
+
 
 def _engine(corpus, remember: bool = False):
     if isinstance(corpus, _Deferred):
@@ -395,6 +419,9 @@ def _engine(corpus, remember: bool = False):
 
         stamp(corpus, engine)
     return engine
+
+
+QUICK = ("search", "compare")  # commands a quick start (the index alone, no corpus load) can answer
 
 
 def _quick(args):
@@ -524,10 +551,13 @@ def cmd_compare(args, corpus) -> int:
     """One topic across places: each place's single best excerpt, most relevant first."""
     from bot.digests.compare import compare
 
+    engine = _engine(corpus)
+    if isinstance(corpus, _Deferred):  # a quick start: places from the plans' metadata, no corpus load
+        corpus = corpus.listing()
     places, unknown = _places(args.city, corpus)
     if unknown is not None:
         return _fail(_unknown_place(unknown, corpus), EXIT_NOT_FOUND)
-    result = compare(_engine(corpus), corpus, args.query, places)
+    result = compare(engine, corpus, args.query, places)
     if getattr(args, "csv", None):
         from bot.digests.briefing import comparison_rows
 
@@ -1063,7 +1093,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "add":
             corpus = None  # add reads only the manifests
         else:
-            corpus = (_quick(args) if args.command == "search" else None) or _load(args.seeds)
+            corpus = (_quick(args) if args.command in QUICK else None) or _load(args.seeds)
     except CorpusError as exc:
         return _fail(str(exc))
     if args.command not in ("run", "console") and not getattr(args, "json", False):

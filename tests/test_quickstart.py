@@ -91,6 +91,29 @@ def test_filters_and_text_output_on_the_quick_path(seeds, loads, capsys):
     assert loads == []
 
 
+def _compare(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(["compare", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_compare_on_the_quick_path_reads_the_plans_metadata_not_the_corpus(seeds, loads, capsys):
+    asks = [("双减", "--json"), ("师德师风", "--json", "--city", "无锡", "--city", "suzhou"), ("qzxwvk", "--json"),
+            ("双减",), ("双减", "--json", "--city", "火星")]
+    quickstart.forget()
+    full = []
+    for ask in asks:
+        loads.clear()
+        full.append(_compare(capsys, *ask))
+        assert "load" in loads  # no stamp yet: each loads the corpus
+    _search(capsys)  # a full load that writes the stamp
+    loads.clear()
+    quick = [_compare(capsys, *ask) for ask in asks]
+    assert quick == full
+    assert loads == [], "compare with nothing changed must not load the corpus or read every plan's row"
+    assert json.loads(quick[0][1])["places"] and full[-1][0] != 0 and "火星" in full[-1][2]
+
+
 def test_a_plan_edited_behind_the_stores_back_is_read_again(seeds, loads, capsys):
     assert not any(UNIQUE in t for t in _texts(_search(capsys, UNIQUE)))
     plan = seeds / json.loads((seeds / "manifest.json").read_text(encoding="utf-8"))["plans"][0]["file"]

@@ -385,6 +385,8 @@ class TantivyIndex:
                 return self._metas
             if self._state_on_disk and self.directory is not None:
                 source = (State.load(self.directory) or self.state).plans
+                if self._seqs is None and self._plan_seqs is None:  # read once, as `plan_seqs` would
+                    self._plan_seqs = {p["meta"]["plan_id"]: p["seq"] for p in source}
             self._metas = [PlanMeta(**p["meta"]) for p in source]
         return self._metas
 
