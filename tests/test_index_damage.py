@@ -88,6 +88,27 @@ def test_damaged_index_is_rebuilt_with_one_warning_and_answers(data_dir, capsys,
     assert not [r for r in caplog.records if r.name.startswith("bot.search")]  # rebuilt for good
 
 
+@pytest.mark.parametrize("kind", ["pos files deleted", "fast file flipped", "stored passages flipped"])
+def test_a_comparison_on_a_damaged_index_rebuilds_it_once_and_answers(data_dir, capsys, caplog, kind):
+    def ask():
+        code = main(["compare", "双减", "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0 and "Traceback" not in err, err
+        return json.loads(out)
+
+    first = ask()
+    _search(capsys)  # a full load that writes the quick-start stamp: the next compare opens the index as it is
+    index = next((data_dir / "search").glob("tantivy-v*/"))
+    gc.collect()
+    DAMAGE[kind](index)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bot.search"):
+        answer = ask()
+    assert answer == first
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("bot.search")]
+    assert len(warnings) == 1 and "rebuilding" in warnings[0], warnings
+
+
 @pytest.mark.parametrize("where", ["index folder", "search folder"])
 def test_index_path_that_is_a_file_is_one_line_and_exit_5(data_dir, capsys, where):
     if where == "index folder":

@@ -442,7 +442,17 @@ class SearchEngine:
         """Each plan's best `k` hits for `query`: what `search(query, plan_id=p, limit=k)` answers for every
         p of `plan_ids`, found batch by batch (TantivyIndex.tops) instead of a search per plan, so a
         comparison or a brief across a national corpus's places costs a few queries. Only the hits a
-        caller takes are made (`PlanBests.hit`): an excerpt per place, not per plan."""
+        caller takes are made (`PlanBests.hit`): an excerpt per place, not per plan. A damaged index is
+        rebuilt once, as for `search`."""
+        index = self.index
+        try:
+            return self._plan_bests(query, plan_ids, k)
+        except INDEX_DAMAGE as exc:
+            if not self._recover(exc, index):
+                raise
+        return self._plan_bests(query, plan_ids, k)
+
+    def _plan_bests(self, query: str | None, plan_ids: list[str], k: int) -> PlanBests:
         result, parts, english = self._reading(query)
         if not parts:
             return PlanBests(result)
