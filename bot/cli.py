@@ -676,7 +676,7 @@ def cmd_brief(args, corpus) -> int:
         return _fail("请给出主题，例如：planbrief brief 双减" if lang == "zh" else "give a topic: planbrief brief 双减",
                      EXIT_BAD_INPUT)
     drawn = brief.stating and (args.docx or args.md)  # JSON, CSV and stdout Markdown need no picture
-    picture = themes_picture(corpus, brief.stating, lang, brief.scope) if drawn else None
+    picture = themes_picture(corpus, brief.stating, lang, brief.scope, brief.matrix) if drawn else None
     if args.docx:
         Path(args.docx).write_bytes(brief_docx(brief, picture, lang))
     if args.md:

@@ -127,7 +127,7 @@ def _make_brief(context, query: str, places: list, lang: str):
     brief = briefing.build_brief(common.engine(context), corpus, query, places)
     if not brief.plans:
         return brief, None
-    picture = figures.themes_picture(corpus, brief.stating, lang, brief.scope)
+    picture = figures.themes_picture(corpus, brief.stating, lang, brief.scope, brief.matrix)
     return brief, briefing.brief_docx(brief, picture, lang)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from bot.corpus.regions import Place
-from bot.digests.themes import ThemeCount, ThemeMatrix, shared_themes, theme_matrix
+from bot.digests.themes import ThemeCount, ThemeMatrix, shared_themes, theme_counts, theme_matrix
 from bot.models import Hit, Passage, Plan, PlanMeta
 
 PER_PLACE = 3  # excerpts per place: enough to show how a place states the topic, short enough to read
@@ -233,8 +233,9 @@ def build_brief(engine, corpus, topic: str, places: Sequence[Place] | None = Non
     order = {b.place: i for i, b in enumerate(brief.places)}
     ranked = sorted(stating, key=lambda p: (order.get(_label(p), len(order)), -p.meta.year, p.plan_id))
     brief.plans = [p.meta for p in ranked]
-    brief.themes = shared_themes(stating)
-    brief.matrix = theme_matrix(stating)
+    counts = {p.plan_id: theme_counts(p) for p in stating}  # read once for the line and the picture
+    brief.themes = shared_themes(stating, counts=counts)
+    brief.matrix = theme_matrix(stating, counts=counts)
     brief.stating = stating
     return brief
 

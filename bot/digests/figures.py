@@ -287,15 +287,16 @@ def corpus_generation(corpus) -> str:
     return str(getattr(corpus, "fingerprint", id(corpus)))
 
 
-def themes_picture(corpus, plans, lang: str = "zh", scope: str = "") -> bytes | None:
-    """The heatmap for `plans` of `corpus`, cached; None when the plans share no theme to draw."""
+def themes_picture(corpus, plans, lang: str = "zh", scope: str = "", matrix: ThemeMatrix | None = None) -> bytes | None:
+    """The heatmap for `plans` of `corpus`, cached; None when the plans share no theme to draw.
+    `matrix`: `theme_matrix(plans)` when the caller has it (a brief), so it is not counted again."""
     from bot.digests.themes import theme_matrix
 
     key = ("themes", corpus_generation(corpus), tuple(sorted(p.plan_id for p in plans)), lang, scope)
     matrix_box: list[ThemeMatrix] = []
 
     def make() -> bytes:
-        matrix_box.append(theme_matrix(plans))
+        matrix_box.append(matrix if matrix is not None else theme_matrix(plans))
         return b"" if matrix_box[0].empty else heatmap_png(matrix_box[0], lang, scope)
 
     png = CACHE.get(key, make)

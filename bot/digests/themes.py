@@ -14,7 +14,7 @@ import hashlib
 import json
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -219,17 +219,20 @@ def theme_counts(plan: Plan) -> dict[str, int]:
 plan_store.derive_when_stored(stored_counts)
 
 
-def shared_themes(plans: Sequence[Plan], limit: int = SHARED_LIMIT) -> list[ThemeCount]:
+def shared_themes(plans: Sequence[Plan], limit: int = SHARED_LIMIT,
+                  counts: Mapping[str, dict[str, int]] | None = None) -> list[ThemeCount]:
     """Themes ranked by how many plans state them, then by how many passages do.
 
     With two or more plans only themes stated by at least two are kept (that is what "shared"
-    means); a single plan gets its own most-stated themes.
+    means); a single plan gets its own most-stated themes. `counts`: each plan's `theme_counts`, when
+    the caller read them already (a brief and its matrix read 40,000 plans' counts once, not thrice).
     """
     plan_ids: dict[str, list[str]] = {}
     passages: dict[str, int] = {}
     for plan in plans:
-        for theme, hits in theme_counts(plan).items():
-            plan_ids.setdefault(theme, []).append(plan.plan_id)
+        plan_id = plan.plan_id
+        for theme, hits in (counts[plan_id] if counts is not None else theme_counts(plan)).items():
+            plan_ids.setdefault(theme, []).append(plan_id)
             passages[theme] = passages.get(theme, 0) + hits
     floor = 2 if len(plans) > 1 else 1
     counts = [ThemeCount(t, tuple(ids), passages[t]) for t, ids in plan_ids.items() if len(ids) >= floor]
@@ -366,13 +369,14 @@ def matrix_rows(plans: Sequence[Plan]) -> list[tuple[MatrixRow, list[Plan]]]:
     return [(MatrixRow(label, tuple(p.plan_id for p in group)), group) for label, group in grouped.items()]
 
 
-def theme_matrix(plans: Sequence[Plan], *, max_rows: int = MATRIX_ROWS,
-                 max_cols: int = MATRIX_COLS) -> ThemeMatrix:
+def theme_matrix(plans: Sequence[Plan], *, max_rows: int = MATRIX_ROWS, max_cols: int = MATRIX_COLS,
+                 counts: Mapping[str, dict[str, int]] | None = None) -> ThemeMatrix:
     """The themes picture's numbers for `plans` (see ThemeMatrix). Rows past `max_rows` are the ones
-    stating the chosen themes least; they are dropped and counted, never silently."""
+    stating the chosen themes least; they are dropped and counted, never silently. `counts`: as for
+    `shared_themes`."""
     plans = list(plans)
-    themes = shared_themes(plans, limit=max_cols)
-    per_plan = {p.plan_id: theme_counts(p) for p in plans}
+    per_plan = counts if counts is not None else {p.plan_id: theme_counts(p) for p in plans}
+    themes = shared_themes(plans, limit=max_cols, counts=per_plan)
     rows, cells = [], []
     for row, group in matrix_rows(plans):
         rows.append(row)
