@@ -140,9 +140,6 @@ class PlanBests:
         """The plan's `rank`-th best hit (0: its best), read and cut into an excerpt now."""
         return self.make(self.ranked[plan_id][rank])
 
-    def hits(self, plan_id: str) -> list[Hit]:
-        return [self.make(r) for r in self.ranked.get(plan_id, ())]
-
 
 def index_dir(cache_dir: Path | str | None) -> Path:
     return cache_root(cache_dir) / f"tantivy-v{FORMAT}"

@@ -383,10 +383,9 @@ class TantivyIndex:
                 # covers it), and not a second copy of 50,000 of them
                 self._metas = [p.meta for p in bound]
                 return self._metas
-            if self._state_on_disk and self.directory is not None:
-                source = (State.load(self.directory) or self.state).plans
-                if self._seqs is None and self._plan_seqs is None:  # read once, as `plan_seqs` would
-                    self._plan_seqs = {p["meta"]["plan_id"]: p["seq"] for p in source}
+            source = self._entries()
+            if self._state_on_disk and self._seqs is None and self._plan_seqs is None:  # read once for both
+                self._plan_seqs = {p["meta"]["plan_id"]: p["seq"] for p in source}
             self._metas = [PlanMeta(**p["meta"]) for p in source]
         return self._metas
 
@@ -814,37 +813,38 @@ class TantivyIndex:
                 if len(taken) == limit < SCAN and taken[-1][0] >= floor:
                     taken = own[:SCAN]
                 lists[seq] = (taken, floor, cutoff.sure(taken[0][0]))
-            parts = self._batch_part_scores(first, lists.values()) if first else {}
+            # the compound's part scores, for the hits some plan's cutoff cannot decide without them
+            undecided = [h[2] for taken, floor, sure in lists.values() for h in taken if floor <= h[0] < sure]
+            parts = self._parts_only(first, undecided) if first and undecided else {}
             ids = {seqs[p]: p for p in batch}
             for seq, (taken, floor, sure) in lists.items():
                 scores = None
                 if first:
-                    scores = [parts.get(h[2], 0.0) if floor <= h[0] < sure else 0.0 for h in taken]
+                    scores = [parts.get(self._key(h[1]), 0.0) if floor <= h[0] < sure else 0.0 for h in taken]
                 yield ids[seq], *self._select(taken, scores, cutoff, need, carried=True)
 
-    def _batch_part_scores(self, first: list[tuple[str, float]], lists) -> dict[int, float]:
-        """The parts-only scores of every hit some plan's cutoff cannot decide without them (`_part_scores`,
-        for a batch of plans in one query), by `ord`."""
-        undecided = [h[2] for taken, floor, sure in lists for h in taken if floor <= h[0] < sure]
-        if not undecided:
-            return {}
-        only = tantivy.Query.const_score_query(tantivy.Query.term_set_query(SCHEMA, "ord", undecided), 0.0)
+    def _parts_only(self, first: list[tuple[str, float]], ords: list[int]) -> dict[tuple[int, int], float]:
+        """The score on the compound's parts alone of each document of `ords` that has one, by address
+        key: one query restricted to those documents (`_part_scores`, and `tops` for a batch of plans)."""
+        only = tantivy.Query.const_score_query(tantivy.Query.term_set_query(SCHEMA, "ord", [int(o) for o in ords]), 0.0)
         query = tantivy.Query.boolean_query([(tantivy.Occur.Must, self._terms_query(first)),
                                              (tantivy.Occur.Must, only)])
-        hits = self.searcher.search(query, limit=len(undecided), count=False).hits
-        return dict(zip(self.searcher.fast_field_values("ord", [a for _, a in hits]), (s for s, _ in hits),
-                        strict=True))
+        return {self._key(a): s for s, a in self.searcher.search(query, limit=len(ords), count=False).hits}
 
     def plan_seqs(self) -> dict[str, int]:
         """Each plan's sequence number (the high bits of its passages' `ord`), read from the sidecar once."""
         if self._seqs is not None:
             return self._seqs
         if self._plan_seqs is None:
-            source = self.state.plans
-            if self._state_on_disk and self.directory is not None:
-                source = (State.load(self.directory) or self.state).plans
-            self._plan_seqs = {p["meta"]["plan_id"]: p["seq"] for p in source}
+            self._plan_seqs = {p["meta"]["plan_id"]: p["seq"] for p in self._entries()}
         return self._plan_seqs
+
+    def _entries(self) -> list[dict]:
+        """The sidecar's plan entries of this snapshot: read from disk when it was opened with its lexicon
+        only (a quick start), not kept, since a listing needs them once."""
+        if self._state_on_disk and self.directory is not None:
+            return (State.load(self.directory) or self.state).plans
+        return self.state.plans
 
     def _part_scores(self, first: list[tuple[str, float]], hits: list, floor: float, sure: float) -> list[float]:
         """Each hit's score on the parts alone, asked only for the hits it can decide (between `floor`
@@ -853,11 +853,7 @@ class TantivyIndex:
         undecided = [a for s, a in hits if floor <= s < sure]
         if not undecided:
             return out
-        ords = self.searcher.fast_field_values("ord", undecided)
-        only = tantivy.Query.const_score_query(tantivy.Query.term_set_query(SCHEMA, "ord", [int(o) for o in ords]), 0.0)
-        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, self._terms_query(first)),
-                                             (tantivy.Occur.Must, only)])
-        parts = {self._key(a): s for s, a in self.searcher.search(query, limit=len(undecided), count=False).hits}
+        parts = self._parts_only(first, self.searcher.fast_field_values("ord", undecided))
         for i, (_, address) in enumerate(hits):
             out[i] = parts.get(self._key(address), 0.0)
         return out
